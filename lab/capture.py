@@ -1,0 +1,184 @@
+"""The Capture: the ordered record of one lab session, and the bus it publishes on.
+
+Only the Capture makes Messages and Connections. Subscribers are called on the
+thread that runs the engine's loop, in order; a subscriber that raises is
+reported on stderr and kept, so one bad reader never stops the Wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import IO, Any
+
+from lab.model import (
+    Connection,
+    ConnectionClosed,
+    ConnectionOpened,
+    Event,
+    Message,
+    MessageCaptured,
+    Piece,
+    Transport,
+)
+
+Subscriber = Callable[[Event], None]
+
+#: Raw bytes the Capture keeps per connection; past this each Message keeps only
+#: a short prefix (flag ``truncated``), so a long transfer does not grow memory.
+CONNECTION_RAW_BUDGET = 4 * 1024 * 1024
+#: The prefix kept once a connection's budget is spent.
+SPENT_PREFIX = 256
+
+
+class Capture:
+    """Numbered Messages and Connections, kept in memory and published on the bus."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.messages: list[Message] = []
+        self.connections: dict[str, Connection] = {}
+        self._subscribers: list[Subscriber] = []
+        self._conn_ids = itertools.count(1)
+        self._raw_kept: dict[str, int] = {}
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber`` with every later event; returns a function that unsubscribes."""
+        self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        for subscriber in tuple(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception as exc:  # a reader's bug must not stop the Wire
+                print(f"cslab: capture subscriber failed: {exc!r}", file=sys.stderr)
+
+    def open(
+        self,
+        *,
+        protocol: str,
+        transport: Transport,
+        client: str,
+        server: str,
+        parent: str | None = None,
+        node: str | None = None,
+    ) -> Connection:
+        conn = Connection(
+            id=f"c{next(self._conn_ids)}",
+            protocol=protocol,
+            transport=transport,
+            client=client,
+            server=server,
+            opened=self.clock(),
+            parent=parent,
+            node=node,
+        )
+        self.connections[conn.id] = conn
+        self.publish(ConnectionOpened(conn))
+        return conn
+
+    def close(self, conn_id: str, note: str = "") -> Connection:
+        """Mark a connection closed (once; later calls return it unchanged)."""
+        conn = self.connections[conn_id]
+        if conn.closed is not None:
+            return conn
+        conn = replace(conn, closed=self.clock(), note=note or conn.note)
+        self._raw_kept.pop(conn_id, None)
+        self.connections[conn_id] = conn
+        self.publish(ConnectionClosed(conn))
+        return conn
+
+    def add(self, conn: Connection, piece: Piece, *, injected: bool = False) -> Message:
+        raw, truncated = piece.raw, piece.truncated
+        kept = self._raw_kept.get(conn.id, 0)
+        if kept >= CONNECTION_RAW_BUDGET and len(raw) > SPENT_PREFIX:
+            raw, truncated = raw[:SPENT_PREFIX], True
+        self._raw_kept[conn.id] = kept + len(raw)
+        message = Message(
+            id=len(self.messages) + 1,
+            time=piece.time,
+            connection=conn.id,
+            protocol=conn.protocol,
+            sender=piece.sender,
+            client=conn.client,
+            server=conn.server,
+            summary=piece.summary,
+            size=piece.size,
+            raw=raw,
+            fields=piece.fields,
+            truncated=truncated,
+            malformed=piece.malformed,
+            injected=injected,
+        )
+        self.messages.append(message)
+        self.publish(MessageCaptured(message))
+        return message
+
+
+def message_record(message: Message) -> dict[str, Any]:
+    """The JSON Lines object for a Message (see DESIGN.md, 'Capture JSON Lines')."""
+    return {
+        "type": "message",
+        "id": message.id,
+        "time": message.time,
+        "connection": message.connection,
+        "protocol": message.protocol,
+        "sender": message.sender.value,
+        "client": message.client,
+        "server": message.server,
+        "summary": message.summary,
+        "size": message.size,
+        "fields": dict(message.fields),
+        "raw": base64.b64encode(message.raw).decode("ascii"),
+        "truncated": message.truncated,
+        "malformed": message.malformed,
+        "injected": message.injected,
+    }
+
+
+def connection_record(kind: str, conn: Connection) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "time": conn.opened if kind == "open" else conn.closed,
+        "connection": conn.id,
+        "protocol": conn.protocol,
+        "transport": conn.transport.value,
+        "client": conn.client,
+        "server": conn.server,
+        "parent": conn.parent,
+    }
+
+
+def event_record(event: Event) -> dict[str, Any] | None:
+    """The JSON Lines object for a capture event, or None for events not recorded."""
+    if isinstance(event, MessageCaptured):
+        return message_record(event.message)
+    if isinstance(event, ConnectionOpened):
+        return connection_record("open", event.connection)
+    if isinstance(event, ConnectionClosed):
+        return connection_record("close", event.connection)
+    return None
+
+
+class JsonLinesWriter:
+    """A bus subscriber that writes each event as one JSON line and flushes it."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def __call__(self, event: Event) -> None:
+        record = event_record(event)
+        if record is not None:
+            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._stream.flush()

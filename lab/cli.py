@@ -1,0 +1,156 @@
+"""cslab: the command line. Every command but ``gui`` runs without Qt.
+
+    cslab [gui]                      open the window
+    cslab serve KIND [--host H] [--port P] [--capture FILE.jsonl]
+    cslab relay --listen H:P --to H:P [--protocol KIND] [--udp] [--capture FILE.jsonl]
+
+``serve`` and ``relay`` print ``listening on H:P`` first, then one line per
+message, and run until interrupted (Ctrl+C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import IO
+
+from lab.capture import Capture, JsonLinesWriter
+from lab.engine import Engine, EngineError
+from lab.model import ConnectionClosed, Event, Message, MessageCaptured, Transport, parse_address
+from lab.servers import server_kinds
+
+
+def message_line(message: Message) -> str:
+    """How ``serve`` and ``relay`` print a message: one line a person can read."""
+    clock = time.strftime("%H:%M:%S", time.localtime(message.time))
+    millis = int(message.time * 1000) % 1000
+    flags = "".join(f" [{flag}]" for flag in ("malformed", "truncated", "injected")
+                    if getattr(message, flag))
+    return (f"#{message.id} {clock}.{millis:03d} {message.connection} "
+            f"{message.source} → {message.destination} {message.protocol} "
+            f"{message.summary}{flags}")
+
+
+def _printer(out: IO[str]) -> Callable[[Event], None]:
+    def show(event: Event) -> None:
+        if isinstance(event, MessageCaptured):
+            print(message_line(event.message), file=out, flush=True)
+        elif isinstance(event, ConnectionClosed) and event.connection.note:
+            print(f"{event.connection.id}: {event.connection.note}", file=sys.stderr, flush=True)
+
+    return show
+
+
+@contextlib.contextmanager
+def _capture_file(capture: Capture, path: str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    try:
+        stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise SystemExit(f"cslab: cannot write capture {path}: {exc.strerror or exc}") from None
+    unsubscribe = capture.subscribe(JsonLinesWriter(stream))
+    try:
+        yield
+    finally:
+        unsubscribe()
+        stream.close()
+
+
+async def _until_stopped() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+async def _run(args: argparse.Namespace, start: Callable[[Engine], Awaitable[str]]) -> int:
+    engine = Engine()
+    engine.capture.subscribe(_printer(sys.stdout))
+    with _capture_file(engine.capture, args.capture):
+        try:
+            address = await start(engine)
+        except (EngineError, OSError, ValueError) as exc:
+            print(f"cslab: {exc}", file=sys.stderr)
+            await engine.shutdown()
+            return 2
+        print(f"listening on {address}", flush=True)
+        try:
+            await _until_stopped()
+        finally:
+            await engine.shutdown()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    async def start(engine: Engine) -> str:
+        info = await engine.add_server(args.kind, host=args.host, port=args.port)
+        return info.address
+
+    return asyncio.run(_run(args, start))
+
+
+def cmd_relay(args: argparse.Namespace) -> int:
+    async def start(engine: Engine) -> str:
+        listen = parse_address(args.listen)
+        target = parse_address(args.to)
+        transport = Transport.UDP if args.udp else Transport.TCP
+        wire = await engine.relay(listen, target, protocol=args.protocol, transport=transport)
+        return wire.public_address
+
+    return asyncio.run(_run(args, start))
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from ui.app import main as gui_main  # the one door to Qt
+
+    return gui_main(args.scenario)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cslab", description="Client-Server Lab: real servers and clients, every message shown."
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    gui = sub.add_parser("gui", help="open the window (the default)")
+    gui.add_argument("scenario", nargs="?", help="a lesson or scenario to open")
+    gui.set_defaults(func=cmd_gui)
+
+    kinds = sorted(server_kinds())
+    serve = sub.add_parser("serve", help="run one server behind a Wire, headless")
+    serve.add_argument("kind", choices=kinds, help="the kind of server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None,
+                       help="port to listen on (the kind's default; 0 picks a free one)")
+    serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
+    serve.set_defaults(func=cmd_serve)
+
+    relay = sub.add_parser("relay", help="a bare Wire between two outside programs")
+    relay.add_argument("--listen", required=True, metavar="H:P", help="where clients connect")
+    relay.add_argument("--to", required=True, metavar="H:P", help="the server to forward to")
+    relay.add_argument("--protocol", default="raw", help="dissector to use (raw)")
+    relay.add_argument("--udp", action="store_true", help="relay UDP datagrams instead of TCP")
+    relay.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
+    relay.set_defaults(func=cmd_relay)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["gui", *(argv or [])])
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""The Engine: owns the lab's servers, clients, Wires and the Capture.
+
+It is plain asyncio and runs on whatever loop awaits it: ``asyncio.run`` in the
+headless CLI, the engine thread's loop in the GUI. Every method that touches
+sockets is a coroutine to be awaited on that loop; state changes are published
+on the capture's bus as NodeChanged / NodeRemoved events.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+
+from lab.capture import Capture
+from lab.clients import client_kinds
+from lab.clients.echo import EchoClient, EchoClientError
+from lab.model import (
+    NodeChanged,
+    NodeInfo,
+    NodeRemoved,
+    NodeState,
+    Transport,
+    format_address,
+    parse_address,
+)
+from lab.servers import Backend, ServerKind, server_kinds
+from lab.wire import TcpWire, UdpWire
+
+LOOPBACK = "127.0.0.1"
+LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
+
+Wire = TcpWire | UdpWire
+
+
+class EngineError(Exception):
+    """A command the engine cannot carry out; the message says why, for a user."""
+
+
+@dataclass
+class _Server:
+    info: NodeInfo
+    spec: ServerKind
+    host: str
+    port: int
+    options: dict[str, str]
+    backend: Backend | None = None
+    wire: Wire | None = None
+
+
+@dataclass
+class _Client:
+    info: NodeInfo
+    client: EchoClient | None = None
+
+
+class Engine:
+    """The lab's command surface. Await its coroutines on the engine's loop."""
+
+    def __init__(self, capture: Capture | None = None) -> None:
+        self.capture = capture if capture is not None else Capture()
+        self._servers: dict[str, _Server] = {}
+        self._clients: dict[str, _Client] = {}
+        self._relays: list[Wire] = []
+        self._outbound: dict[tuple[Transport, str, int], Wire] = {}
+        self._ids = itertools.count(1)
+        self._numbers: dict[str, itertools.count[int]] = {}
+
+    # ---- nodes as the UI sees them -------------------------------------------------
+
+    def nodes(self) -> list[NodeInfo]:
+        return [s.info for s in self._servers.values()] + [c.info for c in self._clients.values()]
+
+    def running_servers(self) -> list[NodeInfo]:
+        return [s.info for s in self._servers.values() if s.info.state is NodeState.RUNNING]
+
+    def _name(self, title: str) -> str:
+        counter = self._numbers.setdefault(title, itertools.count(1))
+        return f"{title} #{next(counter)}"
+
+    def _set(self, node: _Server | _Client, **changes: object) -> NodeInfo:
+        node.info = replace(node.info, **changes)  # type: ignore[arg-type]
+        self.capture.publish(NodeChanged(node.info))
+        return node.info
+
+    # ---- servers -------------------------------------------------------------------
+
+    async def add_server(
+        self,
+        kind: str,
+        *,
+        port: int | None = None,
+        host: str = LOOPBACK,
+        name: str | None = None,
+        options: dict[str, str] | None = None,
+        start: bool = True,
+    ) -> NodeInfo:
+        """Create a server of ``kind`` (and start it unless ``start`` is False)."""
+        kinds = server_kinds()
+        if kind not in kinds:
+            raise EngineError(f"unknown server kind {kind!r}; known: {', '.join(sorted(kinds))}")
+        spec = kinds[kind]
+        info = NodeInfo(
+            id=f"s{next(self._ids)}",
+            kind=kind,
+            role="server",
+            name=name or self._name(spec.title),
+            state=NodeState.STOPPED,
+            address=format_address(host, spec.default_port if port is None else port),
+        )
+        node = _Server(info, spec, host, spec.default_port if port is None else port,
+                       dict(options or {}))
+        self._servers[info.id] = node
+        self.capture.publish(NodeChanged(info))
+        if start:
+            await self.start_server(info.id)
+        return node.info
+
+    async def start_server(self, node_id: str, *, port: int | None = None) -> NodeInfo:
+        """Start the backend and its Wire; EngineError (naming the port) if that fails."""
+        node = self._server(node_id)
+        if node.info.state is NodeState.RUNNING:
+            return node.info
+        if port is not None:
+            node.port = port
+        self._set(node, state=NodeState.STARTING, detail="",
+                  address=format_address(node.host, node.port))
+        try:
+            node.backend = await node.spec.start(node.options)
+            wire_type = TcpWire if node.spec.transport is Transport.TCP else UdpWire
+            node.wire = wire_type(
+                self.capture,
+                listen=(node.host, node.port),
+                target=node.backend.address,
+                protocol=node.spec.dissector,
+                node=node_id,
+                on_count=lambda n: self._set(node, connections=n),
+            )
+            await node.wire.start()
+        except OSError as exc:
+            await self._stop_parts(node)
+            self._set(node, state=NodeState.FAILED, detail=str(exc.strerror or exc))
+            raise EngineError(str(exc.strerror or exc)) from None
+        return self._set(node, state=NodeState.RUNNING, connections=0,
+                         address=node.wire.public_address, detail="")
+
+    async def stop_server(self, node_id: str) -> NodeInfo:
+        node = self._server(node_id)
+        await self._stop_parts(node)
+        return self._set(node, state=NodeState.STOPPED, connections=0)
+
+    async def remove_server(self, node_id: str) -> None:
+        node = self._server(node_id)
+        await self._stop_parts(node)
+        del self._servers[node_id]
+        self.capture.publish(NodeRemoved(node_id))
+
+    async def _stop_parts(self, node: _Server) -> None:
+        wire, node.wire = node.wire, None
+        backend, node.backend = node.backend, None
+        if wire is not None:
+            await wire.stop()
+        if backend is not None:
+            await backend.close()
+
+    def _server(self, node_id: str) -> _Server:
+        try:
+            return self._servers[node_id]
+        except KeyError:
+            raise EngineError(f"no server {node_id!r}") from None
+
+    # ---- a bare relay --------------------------------------------------------------
+
+    async def relay(
+        self,
+        listen: tuple[str, int],
+        target: tuple[str, int],
+        *,
+        protocol: str = "raw",
+        transport: Transport = Transport.TCP,
+    ) -> Wire:
+        """A Wire between two outside programs (``cslab relay``)."""
+        wire_type = TcpWire if transport is Transport.TCP else UdpWire
+        wire = wire_type(self.capture, listen=listen, target=target, protocol=protocol)
+        await wire.start()
+        self._relays.append(wire)
+        return wire
+
+    # ---- clients -------------------------------------------------------------------
+
+    async def add_client(self, kind: str = "echo", *, name: str | None = None) -> NodeInfo:
+        kinds = client_kinds()
+        if kind not in kinds:
+            raise EngineError(f"unknown client kind {kind!r}; known: {', '.join(sorted(kinds))}")
+        info = NodeInfo(
+            id=f"k{next(self._ids)}",
+            kind=kind,
+            role="client",
+            name=name or self._name(kinds[kind].title),
+            state=NodeState.STOPPED,
+        )
+        self._clients[info.id] = _Client(info)
+        self.capture.publish(NodeChanged(info))
+        return info
+
+    async def client_connect(
+        self, node_id: str, target: str, transport: Transport | None = None
+    ) -> NodeInfo:
+        """Connect a client to ``host:port``: a lab server directly, anything else
+        through an outbound Wire so that it is captured too."""
+        node = self._client(node_id)
+        try:
+            host, port = parse_address(target)
+        except ValueError as exc:
+            raise EngineError(str(exc)) from None
+        lab_server = self._lab_server_at(host, port)
+        if lab_server is not None and transport is None:
+            transport = lab_server.spec.transport
+        transport = transport or Transport.TCP
+        if lab_server is None:
+            host, port = await self._outbound_wire(transport, host, port)
+        if node.client is not None:
+            await node.client.close()
+        node.client = EchoClient(transport)
+        try:
+            await node.client.connect(host, port)
+        except EchoClientError as exc:
+            node.client = None
+            self._set(node, state=NodeState.FAILED, detail=str(exc))
+            raise EngineError(str(exc)) from None
+        return self._set(node, state=NodeState.RUNNING, address=node.client.local,
+                         detail=f"{transport.value} → {target}")
+
+    async def client_send(self, node_id: str, data: bytes, wait: float = 2.0) -> bytes:
+        node = self._client(node_id)
+        if node.client is None:
+            raise EngineError("not connected: choose a server and press Connect")
+        try:
+            reply = await node.client.send(data, wait)
+        except EchoClientError as exc:
+            self._set(node, state=NodeState.FAILED, detail=str(exc))
+            raise EngineError(str(exc)) from None
+        if not node.client.connected:
+            self._set(node, state=NodeState.STOPPED, detail="server closed the connection")
+        return reply
+
+    async def client_close(self, node_id: str) -> NodeInfo:
+        node = self._client(node_id)
+        if node.client is not None:
+            await node.client.close()
+            node.client = None
+        return self._set(node, state=NodeState.STOPPED, detail="")
+
+    async def remove_client(self, node_id: str) -> None:
+        await self.client_close(node_id)
+        del self._clients[node_id]
+        self.capture.publish(NodeRemoved(node_id))
+
+    def _client(self, node_id: str) -> _Client:
+        try:
+            return self._clients[node_id]
+        except KeyError:
+            raise EngineError(f"no client {node_id!r}") from None
+
+    def _lab_server_at(self, host: str, port: int) -> _Server | None:
+        for node in self._servers.values():
+            if node.wire is None:
+                continue
+            wire_host, wire_port = node.wire.address
+            if wire_port == port and (host == wire_host or
+                                      (host in LOCAL_NAMES and wire_host in LOCAL_NAMES)):
+                return node
+        return None
+
+    async def _outbound_wire(self, transport: Transport, host: str, port: int) -> tuple[str, int]:
+        key = (transport, host, port)
+        wire = self._outbound.get(key)
+        if wire is None:
+            wire = await self.relay((LOOPBACK, 0), (host, port), transport=transport)
+            self._relays.remove(wire)
+            self._outbound[key] = wire
+        return wire.address
+
+    # ---- shutting down -------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Stop every client, server and Wire; no port stays bound afterwards."""
+        for client_id in list(self._clients):
+            await self.client_close(client_id)
+        for server in list(self._servers.values()):
+            if server.wire is not None or server.backend is not None:
+                await self.stop_server(server.info.id)
+        for wire in [*self._relays, *self._outbound.values()]:
+            await wire.stop()
+        self._relays.clear()
+        self._outbound.clear()

@@ -1,0 +1,166 @@
+"""The lab's data: Messages, Connections, and the events the engine publishes.
+
+Everything here is frozen, so it may cross from the engine thread to the Qt
+thread without locks. Only the Capture makes Messages and Connections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+#: Raw bytes kept per Message; past this only a prefix is kept (flag ``truncated``).
+RAW_LIMIT = 64 * 1024
+
+FieldValue = str | int | float | bool | None
+Fields = tuple[tuple[str, FieldValue], ...]
+
+
+class Sender(StrEnum):
+    CLIENT = "client"
+    SERVER = "server"
+
+
+class Transport(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+class NodeState(StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Piece:
+    """What a dissector makes of some bytes: a Message without its identity.
+
+    ``raw`` is the bytes as they crossed (at most RAW_LIMIT of them); ``size``
+    is how many bytes the message had in all.
+    """
+
+    sender: Sender
+    time: float
+    summary: str
+    raw: bytes
+    size: int
+    fields: Fields = ()
+    truncated: bool = False
+    malformed: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connection:
+    """One client-server conversation seen by a Wire (a TCP stream or a UDP peer)."""
+
+    id: str
+    protocol: str
+    transport: Transport
+    client: str
+    server: str
+    opened: float
+    closed: float | None = None
+    parent: str | None = None
+    node: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """One protocol message, numbered by the Capture (``id`` counts from 1)."""
+
+    id: int
+    time: float
+    connection: str
+    protocol: str
+    sender: Sender
+    client: str
+    server: str
+    summary: str
+    size: int
+    raw: bytes
+    fields: Fields = ()
+    truncated: bool = False
+    malformed: bool = False
+    injected: bool = False
+    held: bool = False
+
+    @property
+    def source(self) -> str:
+        return self.client if self.sender is Sender.CLIENT else self.server
+
+    @property
+    def destination(self) -> str:
+        return self.server if self.sender is Sender.CLIENT else self.client
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCaptured:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOpened:
+    connection: Connection
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    connection: Connection
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeInfo:
+    """A server or client of the lab as the UI shows it."""
+
+    id: str
+    kind: str
+    role: str  # "server" | "client"
+    name: str
+    state: NodeState
+    address: str = ""
+    detail: str = ""
+    connections: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeChanged:
+    node: NodeInfo
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRemoved:
+    node_id: str
+
+
+Event = MessageCaptured | ConnectionOpened | ConnectionClosed | NodeChanged | NodeRemoved
+
+
+def format_address(host: str, port: int) -> str:
+    """``host:port``, with IPv6 hosts in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """Split ``host:port`` (or ``:port``, ``port``, ``[v6]:port``); ValueError if bad."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty address: expected host:port")
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"bad address {text!r}: expected [host]:port")
+        port_text = rest[1:]
+    elif ":" in text:
+        host, _, port_text = text.rpartition(":")
+    else:
+        host, port_text = "", text
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"bad port in {text!r}: expected a number 0-65535") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"bad port {port} in {text!r}: expected 0-65535")
+    return (host or default_host), port

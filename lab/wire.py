@@ -1,0 +1,405 @@
+"""The Wire: a relay between a client and a server that captures what crosses it.
+
+A TcpWire listens where the user chose and, for each client that connects,
+opens a connection to its target and forwards bytes both ways, feeding each
+chunk to the connection's dissector first. It is built on asyncio Protocols
+(not streams): bytes are forwarded from the callback that received them, and a
+peer that cannot keep up pauses reading on the other side (back-pressure), so
+memory stays bounded whatever the speeds. Half-close is passed on: an EOF from
+one side becomes ``write_eof`` on the other, and the connection ends when both
+directions are done or one side vanishes.
+
+A UdpWire does the same for datagrams, with one session per client address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from collections.abc import Callable
+
+from lab import dissect
+from lab.capture import Capture
+from lab.model import Connection, Sender, Transport, format_address
+
+#: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
+UDP_IDLE = 60.0
+
+
+class PortInUseError(OSError):
+    """The port the user asked for cannot be bound; the message says what to do."""
+
+
+def bind_error(exc: OSError, host: str, port: int) -> OSError:
+    """Turn a bind failure into an error a user can act on."""
+    where = format_address(host, port)
+    if exc.errno == errno.EADDRINUSE:
+        return PortInUseError(
+            exc.errno,
+            f"port {port} is already in use on {host}: another program (or another lab "
+            f"server) listens at {where}. Choose another port, or 0 to let the system pick one.",
+        )
+    if exc.errno == errno.EACCES:
+        return PortInUseError(
+            exc.errno, f"not allowed to listen on port {port}: ports below 1024 need "
+            "administrator rights. Choose a port from 1024 up.")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return PortInUseError(exc.errno, f"{host} is not an address of this machine.")
+    return PortInUseError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+CountCallback = Callable[[int], None]
+
+
+class _Leg(asyncio.Protocol):
+    """One socket of a TCP link; ``sender`` is who sends the bytes it receives."""
+
+    def __init__(self, link: _TcpLink, sender: Sender) -> None:
+        self.link = link
+        self.sender = sender
+        self.transport: asyncio.Transport | None = None
+        self.eof = False
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.link.leg_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.link.received(self, data)
+
+    def eof_received(self) -> bool:
+        self.link.eof(self)
+        return True  # keep the socket open: the other direction may still flow
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.link.lost(self, exc)
+
+    def pause_writing(self) -> None:
+        other = self.link.other(self)
+        if other.transport is not None:
+            other.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        other = self.link.other(self)
+        if other.transport is not None and not other.transport.is_closing():
+            other.transport.resume_reading()
+
+
+class _TcpLink:
+    """A client connection and its upstream connection, relayed and captured."""
+
+    def __init__(self, wire: TcpWire) -> None:
+        self.wire = wire
+        self.client = _Leg(self, Sender.CLIENT)
+        self.server = _Leg(self, Sender.SERVER)
+        self.dissector = dissect.make(wire.protocol)
+        self.conn: Connection | None = None
+        self.note = ""
+        self._connecting: asyncio.Task[None] | None = None
+
+    def other(self, leg: _Leg) -> _Leg:
+        return self.server if leg is self.client else self.client
+
+    def leg_made(self, leg: _Leg) -> None:
+        if leg is not self.client:
+            return
+        assert leg.transport is not None
+        host, port = leg.transport.get_extra_info("peername")[:2]
+        self.conn = self.wire.capture.open(
+            protocol=self.wire.protocol,
+            transport=Transport.TCP,
+            client=format_address(host, port),
+            server=self.wire.public_address,
+            node=self.wire.node,
+        )
+        self.wire.link_opened(self)
+        leg.transport.pause_reading()  # until the upstream connection is up
+        self._connecting = asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.wire.target
+        try:
+            await loop.create_connection(lambda: self.server, host, port)
+        except OSError as exc:
+            self.note = f"server {format_address(host, port)} unreachable: {exc.strerror or exc}"
+            if self.client.transport is not None:
+                self.client.transport.close()
+            return
+        if self.client.lost:
+            self._close_leg(self.server)
+        elif self.client.transport is not None:
+            self.client.transport.resume_reading()
+
+    def received(self, leg: _Leg, data: bytes) -> None:
+        conn = self.conn
+        assert conn is not None
+        capture = self.wire.capture
+        for piece in self.dissector.feed(leg.sender, data, capture.clock()):
+            capture.add(conn, piece)
+        target = self.other(leg).transport
+        if target is not None and not target.is_closing():
+            target.write(data)
+
+    def eof(self, leg: _Leg) -> None:
+        leg.eof = True
+        other = self.other(leg)
+        if other.eof or other.transport is None:
+            self._close_both()
+            return
+        if other.transport.can_write_eof() and not other.transport.is_closing():
+            other.transport.write_eof()
+
+    def lost(self, leg: _Leg, exc: Exception | None) -> None:
+        if exc is not None and not self.note:
+            who = "client" if leg.sender is Sender.CLIENT else "server"
+            self.note = f"{who} connection lost: {exc}"
+        other = self.other(leg)
+        if other.transport is not None and not other.lost:
+            self._close_leg(other)
+        if self.client.lost and (self.server.lost or self.server.transport is None):
+            self._finish()
+
+    def _close_leg(self, leg: _Leg) -> None:
+        if leg.transport is not None and not leg.transport.is_closing():
+            leg.transport.close()
+
+    def _close_both(self) -> None:
+        self._close_leg(self.client)
+        self._close_leg(self.server)
+
+    def abort(self) -> None:
+        for leg in (self.client, self.server):
+            if leg.transport is not None:
+                leg.transport.abort()
+        if self._connecting is not None:
+            self._connecting.cancel()
+
+    def _finish(self) -> None:
+        if self.conn is None or self.conn.closed is not None:
+            return
+        capture = self.wire.capture
+        for piece in self.dissector.close(capture.clock()):
+            capture.add(self.conn, piece)
+        self.conn = capture.close(self.conn.id, self.note)
+        self.wire.link_closed(self)
+
+
+class _WireBase:
+    """What TCP and UDP Wires share: where they listen, where they forward, who watches."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        *,
+        listen: tuple[str, int],
+        target: tuple[str, int],
+        protocol: str = "raw",
+        node: str | None = None,
+        on_count: CountCallback | None = None,
+    ) -> None:
+        self.capture = capture
+        self.listen = listen
+        self.target = target
+        self.protocol = protocol
+        self.node = node
+        self.on_count = on_count
+        self.address: tuple[str, int] = listen
+
+    @property
+    def public_address(self) -> str:
+        """Where clients reach this Wire, as ``host:port``."""
+        return format_address(*self.address)
+
+    def _count_changed(self, count: int) -> None:
+        if self.on_count is not None:
+            self.on_count(count)
+
+
+class TcpWire(_WireBase):
+    """A TCP relay from ``listen`` to ``target`` that captures every connection."""
+
+    def __init__(self, capture: Capture, **kwargs: object) -> None:
+        super().__init__(capture, **kwargs)  # type: ignore[arg-type]
+        self._server: asyncio.Server | None = None
+        self.links: set[_TcpLink] = set()
+        self._idle = asyncio.Event()
+
+    async def start(self) -> None:
+        """Bind and listen; PortInUseError with a clear message if the port is taken."""
+        loop = asyncio.get_running_loop()
+        host, port = self.listen
+        try:
+            self._server = await loop.create_server(
+                lambda: _TcpLink(self).client, host, port, reuse_address=True
+            )
+        except OSError as exc:
+            raise bind_error(exc, host, port) from None
+        self.address = self._server.sockets[0].getsockname()[:2]
+        self._idle.set()
+
+    def link_opened(self, link: _TcpLink) -> None:
+        self.links.add(link)
+        self._idle.clear()
+        self._count_changed(len(self.links))
+
+    def link_closed(self, link: _TcpLink) -> None:
+        self.links.discard(link)
+        if not self.links:
+            self._idle.set()
+        self._count_changed(len(self.links))
+
+    async def stop(self) -> None:
+        """Stop listening, cut every connection, and return once all are closed."""
+        if self._server is not None:
+            self._server.close()
+        for link in list(self.links):
+            link.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+        try:
+            await asyncio.wait_for(self._idle.wait(), 5)
+        except TimeoutError:
+            pass
+
+
+class _UdpFront(asyncio.DatagramProtocol):
+    def __init__(self, wire: UdpWire) -> None:
+        self.wire = wire
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.wire.from_client(data, addr)
+
+
+class _UdpSession(asyncio.DatagramProtocol):
+    """One client address talking through the UDP Wire."""
+
+    def __init__(self, wire: UdpWire, addr: tuple[str, int], conn: Connection) -> None:
+        self.wire = wire
+        self.addr = addr
+        self.conn = conn
+        self.dissector = dissect.make(wire.protocol)
+        self.transport: asyncio.DatagramTransport | None = None
+        self.pending: list[bytes] = []
+        self.last_seen = asyncio.get_running_loop().time()
+        self.note = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+        for data in self.pending:
+            transport.sendto(data)
+        self.pending.clear()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.last_seen = asyncio.get_running_loop().time()
+        self.capture(Sender.SERVER, data)
+        self.wire.send_to_client(data, self.addr)
+
+    def error_received(self, exc: Exception) -> None:
+        self.note = f"server unreachable: {exc}"
+
+    def capture(self, sender: Sender, data: bytes) -> None:
+        cap = self.wire.capture
+        for piece in self.dissector.feed(sender, data, cap.clock()):
+            cap.add(self.conn, piece)
+
+    def to_server(self, data: bytes) -> None:
+        self.last_seen = asyncio.get_running_loop().time()
+        self.capture(Sender.CLIENT, data)
+        if self.transport is None:
+            self.pending.append(data)
+        else:
+            self.transport.sendto(data)
+
+    def end(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        cap = self.wire.capture
+        for piece in self.dissector.close(cap.clock()):
+            cap.add(self.conn, piece)
+        self.conn = cap.close(self.conn.id, self.note)
+
+
+class UdpWire(_WireBase):
+    """A UDP relay: each client address gets its own upstream socket and Connection."""
+
+    def __init__(self, capture: Capture, *, idle: float = UDP_IDLE, **kwargs: object) -> None:
+        super().__init__(capture, **kwargs)  # type: ignore[arg-type]
+        self.idle = idle
+        self.sessions: dict[tuple[str, int], _UdpSession] = {}
+        self._front: asyncio.DatagramTransport | None = None
+        self._reaper: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.listen
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpFront(self), local_addr=(host, port)
+            )
+        except OSError as exc:
+            raise bind_error(exc, host, port) from None
+        self._front = transport
+        self.address = transport.get_extra_info("sockname")[:2]
+        self._reaper = loop.create_task(self._reap())
+
+    def from_client(self, data: bytes, addr: tuple[str, int]) -> None:
+        session = self.sessions.get(addr)
+        if session is None:
+            session = self._open_session(addr)
+        session.to_server(data)
+
+    def _open_session(self, addr: tuple[str, int]) -> _UdpSession:
+        conn = self.capture.open(
+            protocol=self.protocol,
+            transport=Transport.UDP,
+            client=format_address(*addr[:2]),
+            server=self.public_address,
+            node=self.node,
+        )
+        session = _UdpSession(self, addr, conn)
+        self.sessions[addr] = session
+        self._count_changed(len(self.sessions))
+        asyncio.get_running_loop().create_task(self._connect(session))
+        return session
+
+    async def _connect(self, session: _UdpSession) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_datagram_endpoint(lambda: session, remote_addr=self.target)
+        except OSError as exc:
+            session.note = f"server unreachable: {exc.strerror or exc}"
+            self._end(session)
+
+    def send_to_client(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._front is not None:
+            self._front.sendto(data, addr)
+
+    def _end(self, session: _UdpSession) -> None:
+        if self.sessions.pop(session.addr, None) is not None:
+            session.end()
+            self._count_changed(len(self.sessions))
+
+    async def _reap(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(self.idle, 5.0))
+            now = loop.time()
+            for session in list(self.sessions.values()):
+                if now - session.last_seen >= self.idle:
+                    self._end(session)
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for session in list(self.sessions.values()):
+            self._end(session)
+        if self._front is not None:
+            self._front.close()
+            self._front = None
+        await asyncio.sleep(0)
