@@ -116,7 +116,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cslab", description="Client-Server Lab: real servers and clients, every message shown."
+        prog="cslab",
+        description="Client-Server Lab: real servers and clients, every message shown.",
     )
     sub = parser.add_subparsers(dest="command")
 
