@@ -1,0 +1,116 @@
+"""The one seam between the engine thread and the Qt thread.
+
+The capture bus calls its subscribers on the engine thread; the bridge's
+subscriber only appends to a deque. A timer on the Qt thread drains the deque
+about 30 times a second and re-emits what happened as batched Qt signals, so
+10,000 messages a second become ~30 model inserts, not 10,000.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from lab.capture import Capture
+from lab.model import (
+    Connection,
+    ConnectionClosed,
+    ConnectionOpened,
+    Event,
+    Message,
+    MessageCaptured,
+    NodeChanged,
+    NodeInfo,
+    NodeRemoved,
+    NodeState,
+)
+
+#: How often the queue is drained (milliseconds): about 30 Hz.
+DRAIN_INTERVAL_MS = 33
+
+
+class EngineBridge(QObject):
+    """Engine events, re-emitted on the Qt thread in batches.
+
+    Signals:
+        messages_added(list[Message]): new messages, oldest first.
+        connections_changed(list[Connection]): connections opened or closed, in order.
+        node_changed(NodeInfo): a server or client appeared or changed (latest state).
+        node_removed(str): a node's id, after it was removed.
+
+    It also keeps the UI's view of the nodes (``nodes``) and of the connections
+    (``connections``), updated just before the signals are emitted.
+    """
+
+    messages_added = Signal(list)
+    connections_changed = Signal(list)
+    node_changed = Signal(object)
+    node_removed = Signal(str)
+
+    def __init__(self, capture: Capture, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: deque[Event] = deque()
+        self._unsubscribe = capture.subscribe(self._queue.append)  # runs on the engine thread
+        self.nodes: dict[str, NodeInfo] = {}
+        self.connections: dict[str, Connection] = {}
+        self.message_count = 0
+        self._timer = QTimer(self)
+        self._timer.setInterval(DRAIN_INTERVAL_MS)
+        self._timer.timeout.connect(self.drain)
+        self._timer.start()
+
+    def close(self) -> None:
+        """Stop listening to the engine (the app is quitting)."""
+        self._timer.stop()
+        self._unsubscribe()
+
+    def running_servers(self) -> list[NodeInfo]:
+        return [n for n in self.nodes.values()
+                if n.role == "server" and n.state is NodeState.RUNNING]
+
+    def open_connections(self) -> int:
+        return sum(1 for c in self.connections.values() if c.closed is None)
+
+    def drain(self) -> None:
+        """Take everything queued so far and emit it as batches (Qt thread)."""
+        count = len(self._queue)
+        if not count:
+            return
+        messages: list[Message] = []
+        connections: list[Connection] = []
+        nodes: dict[str, NodeInfo | None] = {}
+        for _ in range(count):
+            event = self._queue.popleft()
+            if isinstance(event, MessageCaptured):
+                messages.append(event.message)
+            elif isinstance(event, ConnectionOpened | ConnectionClosed):
+                connections.append(event.connection)
+            elif isinstance(event, NodeChanged):
+                nodes.pop(event.node.id, None)  # keep the order of the latest change
+                nodes[event.node.id] = event.node
+            elif isinstance(event, NodeRemoved):
+                nodes.pop(event.node_id, None)
+                nodes[event.node_id] = None
+        self._emit(messages, connections, nodes)
+
+    def _emit(
+        self,
+        messages: list[Message],
+        connections: list[Connection],
+        nodes: dict[str, NodeInfo | None],
+    ) -> None:
+        for node_id, info in nodes.items():
+            if info is None:
+                self.nodes.pop(node_id, None)
+                self.node_removed.emit(node_id)
+            else:
+                self.nodes[node_id] = info
+                self.node_changed.emit(info)
+        if connections:
+            for conn in connections:
+                self.connections[conn.id] = conn
+            self.connections_changed.emit(connections)
+        if messages:
+            self.message_count += len(messages)
+            self.messages_added.emit(messages)

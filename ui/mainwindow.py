@@ -1,0 +1,264 @@
+"""The main window: clients on the left, the wire in the middle, servers on the right,
+and the inspector below."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lab.clients import client_kinds
+from lab.engine import EngineError
+from lab.model import Message, NodeInfo, Sender
+from lab.servers import server_kinds
+from ui.bridge import EngineBridge
+from ui.engine_thread import EngineThread, spawn
+from ui.models.messages import MESSAGE_ROLE, MessageTableModel
+from ui.panels import NodePanel, PanelContext, panel_class
+from ui.views.column import PanelColumn, column_header
+from ui.views.inspector import InspectorView
+from ui.views.wirelist import WireList
+
+TITLE = "Client-Server Lab"
+SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U"}
+CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E"}
+WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
+
+
+class MainWindow(QMainWindow):
+    """The lab's window. ``server_port`` overrides every kind's default port for
+    servers added from the toolbar (tests use 0 so that nothing clashes)."""
+
+    def __init__(self, lab: EngineThread, bridge: EngineBridge,
+                 server_port: int | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lab = lab
+        self.bridge = bridge
+        self.server_port = server_port
+        self.context = PanelContext(lab, bridge)
+        self.panels: dict[str, NodePanel] = {}
+        self._client_names: dict[str, str] = {}
+        self.setWindowTitle(TITLE)
+        self.model = MessageTableModel(self)
+        self.inspector = InspectorView(self.model, self)
+        self.wire = WireList(self.model, self.name_of, self)
+        self.clients = PanelColumn("Clients", "they ask", "Add a client with + Client.", self)
+        self.servers = PanelColumn("Servers", "they answer", "Add a server with + Server.", self)
+        self._make_actions()
+        self._make_toolbar()
+        self._make_layout()
+        self.status = QLabel(self)
+        self.statusBar().addPermanentWidget(self.status)
+        bridge.messages_added.connect(self.model.append)
+        bridge.messages_added.connect(self._update_status)
+        bridge.connections_changed.connect(self._update_status)
+        bridge.node_changed.connect(self._node_changed)
+        bridge.node_removed.connect(self._node_removed)
+        self.model.rowsInserted.connect(self._update_wire_hint)
+        self.wire.clicked.connect(self._wire_clicked)
+        self._update_status()
+        self._fit_to_screen()
+
+    # ---- actions and toolbar -----------------------------------------------------
+
+    def _make_actions(self) -> None:
+        self.server_actions: dict[str, QAction] = {}
+        for kind, spec in server_kinds().items():
+            action = QAction(spec.title, self)
+            action.setToolTip(f"Add a {spec.title} on port {spec.default_port} and start it")
+            if kind in SERVER_SHORTCUTS:
+                action.setShortcut(QKeySequence(SERVER_SHORTCUTS[kind]))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(action)
+            action.triggered.connect(lambda _=False, k=kind: spawn(self.add_server(k)))
+            self.server_actions[kind] = action
+        self.client_actions: dict[str, QAction] = {}
+        for kind, client_spec in client_kinds().items():
+            action = QAction(client_spec.title, self)
+            action.setToolTip(f"Add an {client_spec.title.lower()}")
+            if kind in CLIENT_SHORTCUTS:
+                action.setShortcut(QKeySequence(CLIENT_SHORTCUTS[kind]))
+            self.addAction(action)
+            action.triggered.connect(lambda _=False, k=kind: spawn(self.add_client(k)))
+            self.client_actions[kind] = action
+        self.stop_all_action = QAction("Stop all", self)
+        self.stop_all_action.setToolTip("Stop every server and disconnect every client")
+        self.stop_all_action.setShortcut(QKeySequence("Ctrl+Shift+X"))
+        self.stop_all_action.triggered.connect(lambda: spawn(self.stop_all()))
+        self.quit_action = QAction("Quit", self)
+        self.quit_action.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
+        self.quit_action.setToolTip("Stop everything and close the lab (Ctrl+Q)")
+        self.quit_action.triggered.connect(self.close)
+        self.addAction(self.quit_action)
+
+    def _menu_button(self, text: str, tip: str, shortcut: str,
+                     actions: dict[str, QAction]) -> QToolButton:
+        menu = QMenu(self)
+        for action in actions.values():
+            menu.addAction(action)
+        button = QToolButton(self)
+        button.setText(text)
+        button.setMenu(menu)
+        button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        button.setToolTip(f"{tip} ({shortcut})")
+        button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
+        opener = QAction(self)
+        opener.setShortcut(QKeySequence(shortcut))
+        opener.triggered.connect(button.showMenu)
+        self.addAction(opener)
+        return button
+
+    def _make_toolbar(self) -> None:
+        bar = QToolBar("Lab", self)
+        bar.setObjectName("lab-toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.server_button = self._menu_button("+ Server ▾", "Add a server", "Ctrl+Shift+S",
+                                               self.server_actions)
+        self.client_button = self._menu_button("+ Client ▾", "Add a client", "Ctrl+Shift+C",
+                                               self.client_actions)
+        bar.addWidget(self.client_button)
+        bar.addWidget(self.server_button)
+        bar.addSeparator()
+        bar.addAction(self.stop_all_action)
+        self.addToolBar(bar)
+
+    def _make_layout(self) -> None:
+        middle = QWidget(self)
+        self.wire_hint = QLabel(WIRE_HINT, middle)
+        self.wire_hint.setStyleSheet("color: #808080; padding: 12px;")
+        self.wire_hint.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.wire_hint.setWordWrap(True)
+        wire_layout = QVBoxLayout(middle)
+        wire_layout.setContentsMargins(6, 4, 6, 4)
+        wire_layout.addWidget(column_header("The wire", "clients ⟷ servers", middle))
+        wire_layout.addWidget(self.wire_hint)
+        wire_layout.addWidget(self.wire, 1)
+        self.top = QSplitter(Qt.Orientation.Horizontal, self)
+        for widget in (self.clients, middle, self.servers):
+            self.top.addWidget(widget)
+        self.top.setStretchFactor(0, 0)
+        self.top.setStretchFactor(1, 1)
+        self.top.setStretchFactor(2, 0)
+        self.top.setSizes([400, 800, 400])
+        self.top.setChildrenCollapsible(False)
+        self.split = QSplitter(Qt.Orientation.Vertical, self)
+        self.split.addWidget(self.top)
+        self.split.addWidget(self.inspector)
+        self.split.setSizes([540, 420])
+        self.split.setChildrenCollapsible(False)
+        self.setCentralWidget(self.split)
+
+    def _fit_to_screen(self) -> None:
+        screen = QGuiApplication.primaryScreen()
+        if screen is None:
+            self.resize(1600, 1000)
+            return
+        area = screen.availableGeometry()
+        self.resize(min(1600, area.width()), min(1000, area.height()))
+
+    # ---- nodes -------------------------------------------------------------------
+
+    async def add_server(self, kind: str) -> NodePanel | None:
+        """Add a server of ``kind`` with its panel, and start it (errors show there)."""
+        spec = server_kinds()[kind]
+        port = spec.default_port if self.server_port is None else self.server_port
+        try:
+            info = await self.lab.call(self.lab.engine.add_server, kind, port=port, start=False)
+        except EngineError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return None
+        panel = self.ensure_panel(info)
+        if panel is not None:
+            await panel.added()
+        return panel
+
+    async def add_client(self, kind: str) -> NodePanel | None:
+        try:
+            info = await self.lab.call(self.lab.engine.add_client, kind)
+        except EngineError as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return None
+        panel = self.ensure_panel(info)
+        if panel is not None:
+            await panel.added()
+        return panel
+
+    async def stop_all(self) -> None:
+        await self.lab.call(self.lab.engine.shutdown)
+        self.statusBar().showMessage("Stopped every server and client.", 5000)
+
+    def ensure_panel(self, info: NodeInfo) -> NodePanel | None:
+        """The panel of ``info``'s node, made (and placed in its column) on first sight."""
+        panel = self.panels.get(info.id)
+        if panel is not None:
+            panel.update_node(info)
+            return panel
+        cls = panel_class(info.role, info.kind)
+        if cls is None:
+            self.statusBar().showMessage(f"No panel for {info.role} kind {info.kind!r}", 8000)
+            return None
+        panel = cls(info, self.context)
+        panel.removed.connect(self._node_removed)
+        self.panels[info.id] = panel
+        (self.servers if info.role == "server" else self.clients).add(panel)
+        return panel
+
+    def _node_changed(self, info: NodeInfo) -> None:
+        self.ensure_panel(info)
+        if info.role == "client" and info.address:
+            self._client_names[info.address] = info.name
+        self.wire.viewport().update()
+        self._update_status()
+
+    def _node_removed(self, node_id: str) -> None:
+        panel = self.panels.pop(node_id, None)
+        if panel is not None:
+            column = self.servers if panel.info.role == "server" else self.clients
+            column.remove(panel)
+        self._update_status()
+
+    def name_of(self, message: Message, side: Sender) -> str:
+        """What the wire calls one end of ``message``: a lab node's name (servers with
+        their port), else the address."""
+        if side is Sender.SERVER:
+            conn = self.bridge.connections.get(message.connection)
+            node = self.bridge.nodes.get(conn.node or "") if conn is not None else None
+            if node is None:
+                return message.server
+            return f"{node.name} :{message.server.rpartition(':')[2]}"
+        return self._client_names.get(message.client, message.client)
+
+    # ---- status ------------------------------------------------------------------
+
+    def _update_status(self, *_: object) -> None:
+        messages = self.model.rowCount()
+        open_now = self.bridge.open_connections()
+        seen = len(self.bridge.connections)
+        running = len(self.bridge.running_servers())
+        self.status.setText(
+            f"{messages} message{'s' if messages != 1 else ''}  ·  "
+            f"{open_now} open connection{'s' if open_now != 1 else ''} ({seen} in all)  ·  "
+            f"{running} server{'s' if running != 1 else ''} running"
+        )
+
+    def _update_wire_hint(self, *_: object) -> None:
+        self.wire_hint.setVisible(self.model.rowCount() == 0)
+
+    def _wire_clicked(self, index: QModelIndex) -> None:
+        message = index.data(MESSAGE_ROLE)
+        if message is not None:
+            self.inspector.select_message(message.id)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.bridge.close()
+        super().closeEvent(event)

@@ -1,0 +1,29 @@
+"""Panels: one per server kind and per client kind, registered by kind.
+
+A new protocol adds its panel module and one entry in SERVER_PANELS or
+CLIENT_PANELS; the main window builds its menus and panels from these tables.
+"""
+
+from __future__ import annotations
+
+from ui.panels.base import NodePanel, PanelContext
+from ui.panels.echo_client import EchoClientPanel
+from ui.panels.echo_server import EchoServerPanel
+
+SERVER_PANELS: dict[str, type[NodePanel]] = {
+    "tcp-echo": EchoServerPanel,
+    "udp-echo": EchoServerPanel,
+}
+
+CLIENT_PANELS: dict[str, type[NodePanel]] = {
+    "echo": EchoClientPanel,
+}
+
+
+def panel_class(role: str, kind: str) -> type[NodePanel] | None:
+    """The panel for a node of ``role`` ("server" | "client") and ``kind``, if any."""
+    table = SERVER_PANELS if role == "server" else CLIENT_PANELS
+    return table.get(kind)
+
+
+__all__ = ["CLIENT_PANELS", "SERVER_PANELS", "NodePanel", "PanelContext", "panel_class"]

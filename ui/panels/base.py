@@ -1,0 +1,99 @@
+"""What every node panel shares: its node, a state dot, a remove button, an error line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from lab.model import NodeInfo, NodeState
+from ui.bridge import EngineBridge
+from ui.engine_thread import EngineThread, spawn
+
+STATE_COLOURS = {
+    NodeState.RUNNING: "#2e9d4f",
+    NodeState.STARTING: "#d9a400",
+    NodeState.STOPPED: "#9a9a9a",
+    NodeState.FAILED: "#d23c3c",
+}
+ERROR_STYLE = "color: #c62828;"
+
+
+@dataclass(frozen=True, slots=True)
+class PanelContext:
+    """What a panel needs: the engine (to command) and the bridge (to watch)."""
+
+    lab: EngineThread
+    bridge: EngineBridge
+
+
+class NodePanel(QGroupBox):
+    """A group box titled with the node's name, showing its state; subclasses add the rest.
+
+    Signals:
+        removed(str): the node is gone from the engine (the window drops the panel).
+    """
+
+    removed = Signal(str)
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(info.name, parent)
+        self.info = info
+        self.context = context
+        self.dot = QLabel("●", self)
+        self.state_label = QLabel(self)
+        self.state_label.setWordWrap(True)
+        self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.remove_button = QToolButton(self)
+        self.remove_button.setText("✕")
+        self.remove_button.setAutoRaise(True)
+        self.remove_button.clicked.connect(lambda: spawn(self.remove()))
+        self.error_label = QLabel(self)
+        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.hide()
+        self.error_text = ""
+        header = QHBoxLayout()
+        header.setSpacing(6)
+        header.addWidget(self.dot)
+        header.addWidget(self.state_label, 1)
+        header.addWidget(self.remove_button)
+        self.body = QVBoxLayout(self)
+        self.body.setSpacing(6)
+        self.body.addLayout(header)
+
+    @property
+    def node_id(self) -> str:
+        return self.info.id
+
+    def finish_layout(self) -> None:
+        """Subclasses call this after adding their rows: the error line goes last."""
+        self.body.addWidget(self.error_label)
+        self.update_node(self.info)
+
+    def update_node(self, info: NodeInfo) -> None:
+        """Show the node's latest state (from the bridge or a command's answer)."""
+        self.info = info
+        self.setTitle(info.name)
+        self.dot.setStyleSheet(f"color: {STATE_COLOURS.get(info.state, '#9a9a9a')};")
+        self.dot.setToolTip(info.state.value)
+        self.state_label.setText(self.describe(info))
+
+    def describe(self, info: NodeInfo) -> str:
+        return info.state.value
+
+    def show_error(self, text: str) -> None:
+        """Show ``text`` in red under the panel (an empty text hides the line)."""
+        self.error_text = text
+        self.error_label.setText(text)
+        self.error_label.setVisible(bool(text))
+
+    async def added(self) -> None:
+        """Called once when the user has just added this node from the toolbar."""
+
+    async def remove(self) -> None:
+        """Remove the node from the engine; the panel goes when that is done."""
+        raise NotImplementedError

@@ -1,0 +1,116 @@
+"""The panel of a TCP or UDP echo server: port, start/stop, live connection count."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSpinBox, QWidget
+
+from lab.engine import EngineError
+from lab.model import NodeInfo, NodeState, Transport, parse_address
+from lab.servers import server_kinds
+from ui.engine_thread import spawn
+from ui.panels.base import NodePanel, PanelContext
+
+FIXED_HOST = "127.0.0.1"
+
+
+def _port_of(address: str, fallback: int) -> int:
+    try:
+        return parse_address(address)[1]
+    except ValueError:
+        return fallback
+
+
+class EchoServerPanel(NodePanel):
+    """One echo server: choose a port, Start/Stop it, see how many talk to it."""
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(info, context, parent)
+        spec = server_kinds().get(info.kind)
+        self.udp = spec is not None and spec.transport is Transport.UDP
+        default = spec.default_port if spec is not None else 7007
+        self.port_spin = QSpinBox(self)
+        self.port_spin.setRange(0, 65535)
+        self.port_spin.setValue(_port_of(info.address, default))
+        self.port_spin.setSpecialValueText("0 (any free port)")
+        self.port_spin.setToolTip("The port clients connect to; 0 lets the system pick one")
+        self.port_spin.setMinimumWidth(130)
+        self.host_label = QLabel(FIXED_HOST, self)
+        self.host_label.setToolTip("Servers listen on this machine only (loopback)")
+        self.start_button = QPushButton("Start", self)
+        self.start_button.clicked.connect(self._start_stop_clicked)
+        self.count_label = QLabel(self)
+        self.remove_button.setToolTip("Stop and remove this server")
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.addWidget(QLabel("Host", self), 0, 0)
+        grid.addWidget(self.host_label, 0, 1)
+        grid.addWidget(QLabel("Port", self), 1, 0)
+        grid.addWidget(self.port_spin, 1, 1)
+        grid.addWidget(self.start_button, 2, 0)
+        grid.addWidget(self.count_label, 2, 1)
+        grid.setColumnStretch(1, 1)
+        self.body.addLayout(grid)
+        self.finish_layout()
+
+    @property
+    def running(self) -> bool:
+        return self.info.state in (NodeState.RUNNING, NodeState.STARTING)
+
+    def describe(self, info: NodeInfo) -> str:
+        if info.state is NodeState.RUNNING:
+            return f"running at {info.address}"
+        return info.state.value
+
+    def update_node(self, info: NodeInfo) -> None:
+        super().update_node(info)
+        running = info.state in (NodeState.RUNNING, NodeState.STARTING)
+        self.start_button.setText("Stop" if running else "Start")
+        self.start_button.setToolTip("Stop listening and close every connection" if running
+                                     else "Listen on the port above")
+        self.port_spin.setEnabled(not running)
+        noun = "peers" if self.udp else "connections"
+        self.count_label.setText(f"{noun}: {info.connections}")
+        if info.state is NodeState.FAILED and info.detail and not self.error_text:
+            self.show_error(info.detail)
+
+    def _start_stop_clicked(self) -> None:
+        spawn(self.stop() if self.running else self.start())
+
+    async def added(self) -> None:
+        await self.start()
+
+    async def start(self) -> None:
+        """Start on the port in the spin box; a failure shows in the panel, in red."""
+        lab = self.context.lab
+        self.show_error("")
+        self.start_button.setEnabled(False)
+        try:
+            info = await lab.call(lab.engine.start_server, self.node_id,
+                                  port=self.port_spin.value())
+        except EngineError as exc:
+            self.show_error(f"Could not start: {exc}")
+        else:
+            self.update_node(info)
+        finally:
+            self.start_button.setEnabled(True)
+
+    async def stop(self) -> None:
+        lab = self.context.lab
+        self.start_button.setEnabled(False)
+        try:
+            info = await lab.call(lab.engine.stop_server, self.node_id)
+            self.update_node(info)
+        except EngineError as exc:
+            self.show_error(str(exc))
+        finally:
+            self.start_button.setEnabled(True)
+
+    async def remove(self) -> None:
+        lab = self.context.lab
+        try:
+            await lab.call(lab.engine.remove_server, self.node_id)
+        except EngineError as exc:
+            self.show_error(str(exc))
+            return
+        self.removed.emit(self.node_id)

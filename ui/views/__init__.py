@@ -1,0 +1,1 @@
+"""Views: the inspector, the wire list, the hex view."""

@@ -1,0 +1,65 @@
+"""A titled column of node panels (clients on the left, servers on the right)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+HEADER_STYLE = "font-weight: 600; font-size: 11pt; padding: 2px 0;"
+HINT_STYLE = "color: #808080; padding: 12px;"
+
+
+def column_header(title: str, caption: str, parent: QWidget) -> QLabel:
+    label = QLabel(f"{title}  <span style='font-weight:normal; color:#808080; "
+                   f"font-size:9pt'>{caption}</span>", parent)
+    label.setStyleSheet(HEADER_STYLE)
+    return label
+
+
+class PanelColumn(QWidget):
+    """A header, a hint shown while empty, and panels stacked in a scroll area."""
+
+    def __init__(self, title: str, caption: str, hint: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = column_header(title, caption, self)
+        self.hint = QLabel(hint, self)
+        self.hint.setStyleSheet(HINT_STYLE)
+        self.hint.setWordWrap(True)
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self._holder = QWidget(self)
+        self._stack = QVBoxLayout(self._holder)
+        self._stack.setContentsMargins(0, 0, 4, 0)
+        self._stack.setSpacing(8)
+        self._stack.addWidget(self.hint)
+        self._stack.addStretch(1)
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self._holder)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(self.scroll, 1)
+        self.setMinimumWidth(300)
+
+    def panels(self) -> list[QWidget]:
+        found = []
+        for i in range(self._stack.count()):
+            widget = self._stack.itemAt(i).widget()
+            if widget is not None and widget is not self.hint:
+                found.append(widget)
+        return found
+
+    def add(self, panel: QWidget) -> None:
+        """Add a panel below the others and bring it into view."""
+        self._stack.insertWidget(self._stack.count() - 1, panel)
+        self.hint.hide()
+        self.scroll.ensureWidgetVisible(panel)
+
+    def remove(self, panel: QWidget) -> None:
+        self._stack.removeWidget(panel)
+        panel.hide()
+        panel.deleteLater()
+        self.hint.setVisible(not self.panels())

@@ -1,0 +1,46 @@
+"""Keep a view at its newest row only while the user is watching the end."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QAbstractItemView
+
+
+class RowFollower(QObject):
+    """Scrolls ``view`` to the bottom when rows arrive, if it was at the bottom and
+    nothing was selected; otherwise the view stays exactly where the user left it.
+
+    Attach it after the view's model is set.
+    """
+
+    def __init__(self, view: QAbstractItemView) -> None:
+        super().__init__(view)
+        self._view = view
+        self._follow = True
+        self._pending = False
+        model = view.model()
+        model.rowsAboutToBeInserted.connect(self._before_insert)
+        model.rowsInserted.connect(self._after_insert)
+        model.modelReset.connect(self._after_insert)
+
+    def at_bottom(self) -> bool:
+        bar = self._view.verticalScrollBar()
+        return bar.value() >= bar.maximum() - 2
+
+    def _selected(self) -> bool:
+        selection = self._view.selectionModel()
+        return selection is not None and selection.hasSelection()
+
+    def _before_insert(self, *_: object) -> None:
+        if not self._pending:
+            self._follow = self.at_bottom() and not self._selected()
+
+    def _after_insert(self, *_: object) -> None:
+        if self._follow and not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self._scroll_now)
+
+    def _scroll_now(self) -> None:
+        self._pending = False
+        if not self._selected():
+            self._view.scrollToBottom()

@@ -1,0 +1,210 @@
+"""The inspector: a filterable table of every message, and the selected one in detail."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt
+from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lab.model import Message
+from ui.models.messages import (
+    COL_BYTES,
+    COL_CONN,
+    COL_DELTA,
+    COL_ID,
+    COL_PROTO,
+    COL_ROUTE,
+    COL_SUMMARY,
+    COL_TIME,
+    MESSAGE_ROLE,
+    MessageFilterProxy,
+    MessageTableModel,
+    format_time,
+)
+from ui.views.follow import RowFollower
+from ui.views.hexview import HexView
+
+FILTER_HINT = "Filter: text in summary, connection, address…"
+
+#: Column widths as a number of average characters.
+WIDTHS = {COL_ID: 6, COL_TIME: 13, COL_DELTA: 11, COL_CONN: 6, COL_ROUTE: 34,
+          COL_PROTO: 9, COL_BYTES: 7}
+
+
+class InspectorView(QWidget):
+    """Filter box, message table (over a MessageFilterProxy) and a detail pane."""
+
+    def __init__(self, model: MessageTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = MessageFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setPlaceholderText(FILTER_HINT)
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setToolTip("Show only messages containing this text (Ctrl+F)")
+        self.filter_edit.textChanged.connect(self._filter_changed)
+        self.count_label = QLabel(self)
+        self.table = self._make_table()
+        self.details = self._make_details()
+        self.find_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        self.find_shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self.find_shortcut.activated.connect(self.focus_filter)
+        self._layout()
+        model.rowsInserted.connect(self._update_count)
+        model.modelReset.connect(self._update_count)
+        self.proxy.rowsInserted.connect(self._update_count)
+        self._update_count()
+
+    # ---- building --------------------------------------------------------------
+
+    def _make_table(self) -> QTableView:
+        table = QTableView(self)
+        table.setModel(self.proxy)
+        self.follower = RowFollower(table)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setWordWrap(False)
+        table.setAlternatingRowColors(True)
+        table.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        rows = table.verticalHeader()
+        rows.setVisible(False)
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(QFontMetrics(table.font()).height() + 6)
+        header = table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        metrics = QFontMetrics(table.font())
+        char = metrics.averageCharWidth()
+        for column, chars in WIDTHS.items():
+            title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
+            table.setColumnWidth(column, max(chars * char, metrics.horizontalAdvance(title)) + 18)
+        header.setSectionResizeMode(COL_SUMMARY, QHeaderView.ResizeMode.Stretch)
+        table.selectionModel().selectionChanged.connect(self._selection_changed)
+        return table
+
+    def _make_details(self) -> QTabWidget:
+        tabs = QTabWidget(self)
+        self.fields = QTableWidget(0, 2, self)
+        self.fields.setHorizontalHeaderLabels(["Field", "Value"])
+        self.fields.verticalHeader().setVisible(False)
+        self.fields.verticalHeader().setDefaultSectionSize(
+            QFontMetrics(self.fields.font()).height() + 6)
+        self.fields.horizontalHeader().setStretchLastSection(True)
+        self.fields.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.fields.setWordWrap(False)
+        self.hex = HexView(self)
+        tabs.addTab(self.fields, "Fields")
+        tabs.addTab(self.hex, "Raw")
+        return tabs
+
+    def _layout(self) -> None:
+        top = QHBoxLayout()
+        title = QLabel("<b>Inspector</b>", self)
+        top.addWidget(title)
+        top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.count_label)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.splitter, 1)
+
+    # ---- behaviour -------------------------------------------------------------
+
+    def focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+        self._update_count()
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.table.scrollTo(rows[0])
+        else:
+            self.table.scrollToBottom()
+
+    def _update_count(self, *_: object) -> None:
+        total = self.model.rowCount()
+        shown = self.proxy.rowCount()
+        noun = "message" if total == 1 else "messages"
+        text = f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
+        self.count_label.setText(text)
+
+    def selected_message(self) -> Message | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        message = rows[0].data(MESSAGE_ROLE)
+        return message if isinstance(message, Message) else None
+
+    def select_message(self, message_id: int) -> bool:
+        """Select the row of message ``message_id`` if the filter shows it."""
+        source_row = message_id - 1
+        if not 0 <= source_row < self.model.rowCount():
+            return False
+        if self.model.message(source_row).id != message_id:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(source_row, 0))
+        if not index.isValid():
+            return False
+        self.table.selectRow(index.row())
+        self.table.scrollTo(index)
+        return True
+
+    def _selection_changed(self, selected: QItemSelection, deselected: QItemSelection) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        message = rows[0].data(MESSAGE_ROLE) if rows else None
+        if not isinstance(message, Message):
+            self.fields.setRowCount(0)
+            self.hex.clear_bytes()
+            return
+        delta = rows[0].siblingAtColumn(COL_DELTA).data()
+        self._show_fields(message, str(delta or ""))
+        self.hex.show_bytes(message.raw, message.size)
+
+    def _show_fields(self, message: Message, delta: str) -> None:
+        flags = [n for n in ("malformed", "truncated", "injected", "held") if getattr(message, n)]
+        rows: list[tuple[str, object]] = [
+            ("message", f"#{message.id}"),
+            ("time", format_time(message.time)),
+            ("Δt", delta or "first on this connection"),
+            ("connection", message.connection),
+            ("protocol", message.protocol),
+            ("sender", message.sender.value),
+            ("from", message.source),
+            ("to", message.destination),
+            ("size", f"{message.size} bytes"),
+            ("flags", ", ".join(flags) or "none"),
+            *message.fields,
+        ]
+        self.fields.setRowCount(len(rows))
+        for row, (name, value) in enumerate(rows):
+            self.fields.setItem(row, 0, QTableWidgetItem(name))
+            self.fields.setItem(row, 1, QTableWidgetItem("" if value is None else str(value)))
+        self.fields.resizeColumnToContents(0)
+
+
+def first_visible_index(view: QTableView) -> QModelIndex:
+    """The index at the top-left of a view (tests use it to see nothing jumped)."""
+    return view.indexAt(view.viewport().rect().topLeft())

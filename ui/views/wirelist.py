@@ -1,0 +1,139 @@
+"""The wire: one arrow per message between its client (left) and its server (right).
+
+A QListView over the inspector's own model with a delegate that paints each row,
+so it costs nothing per message beyond what is on screen. (The full sequence
+diagram with one lane per node comes later.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPointF, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QHelpEvent, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolTip,
+    QWidget,
+)
+
+from lab.model import Message, Sender
+from ui.models.messages import (
+    CLIENT_COLOUR,
+    MESSAGE_ROLE,
+    SERVER_COLOUR,
+    MessageTableModel,
+    format_time,
+)
+from ui.views.follow import RowFollower
+
+FAULT_COLOUR = QColor(200, 40, 40)
+
+#: What the user calls one end of a message (``Sender.CLIENT``: its client, else its
+#: server), e.g. a lab node's name; the plain address when nothing better is known.
+Namer = Callable[[Message, Sender], str]
+
+
+def by_address(message: Message, side: Sender) -> str:
+    return message.client if side is Sender.CLIENT else message.server
+
+
+def arrow_text(message: Message, name: Namer = by_address) -> str:
+    """The row as words, e.g. ``Echo client #1 ──"hello" (5 bytes)──▶ TCP echo server #1``."""
+    client, server = name(message, Sender.CLIENT), name(message, Sender.SERVER)
+    if message.sender is Sender.CLIENT:
+        return f"{client} ──{message.summary}──▶ {server}"
+    return f"{client} ◀──{message.summary}── {server}"
+
+
+class ArrowDelegate(QStyledItemDelegate):
+    """Paints a message as a labelled arrow: client → server, or server → client."""
+
+    def __init__(self, namer: Namer, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.namer = namer
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+                 ) -> QSize:
+        return QSize(200, QFontMetrics(option.font).height() + 10)
+
+    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView,
+                  option: QStyleOptionViewItem,
+                  index: QModelIndex | QPersistentModelIndex) -> bool:
+        message = index.data(MESSAGE_ROLE)
+        if event.type() != QEvent.Type.ToolTip or not isinstance(message, Message):
+            return super().helpEvent(event, view, option, index)
+        text = (f"#{message.id}  {format_time(message.time)}  {message.connection}\n"
+                f"{message.source} → {message.destination}\n{message.summary}")
+        QToolTip.showText(event.globalPos(), text, view)
+        return True
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        message = index.data(MESSAGE_ROLE)
+        if not isinstance(message, Message):
+            return
+        painter.save()
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        palette = option.palette
+        background = palette.highlight() if selected else palette.base()
+        painter.fillRect(option.rect, background)
+        text_colour = palette.highlightedText().color() if selected else palette.text().color()
+        rect = option.rect.adjusted(6, 0, -6, 0)
+        side = max(60, min(170, rect.width() * 28 // 100))
+        left = QRect(rect.left(), rect.top(), side, rect.height())
+        right = QRect(rect.right() - side, rect.top(), side, rect.height())
+        fm = QFontMetrics(option.font)
+        painter.setPen(text_colour)
+        for box, side, align in ((left, Sender.CLIENT, Qt.AlignmentFlag.AlignLeft),
+                                 (right, Sender.SERVER, Qt.AlignmentFlag.AlignRight)):
+            name = self.namer(message, side)
+            label = fm.elidedText(name, Qt.TextElideMode.ElideMiddle, box.width())
+            painter.drawText(box, align | Qt.AlignmentFlag.AlignVCenter, label)
+        self._paint_arrow(painter, message, left.right() + 8, right.left() - 8,
+                          rect.center().y(), fm, background.color(), selected, text_colour)
+        painter.restore()
+
+    def _paint_arrow(self, painter: QPainter, message: Message, x0: int, x1: int, y: int,
+                     fm: QFontMetrics, background: QColor, selected: bool,
+                     text_colour: QColor) -> None:
+        if x1 - x0 < 20:
+            return
+        to_server = message.sender is Sender.CLIENT
+        colour = FAULT_COLOUR if message.malformed else (
+            CLIENT_COLOUR if to_server else SERVER_COLOUR)
+        if selected:
+            colour = text_colour
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(colour, 1.6))
+        painter.drawLine(x0, y, x1, y)
+        tip, back = (x1, x1 - 8) if to_server else (x0, x0 + 8)
+        painter.setBrush(colour)
+        painter.drawPolygon(QPolygonF([QPointF(tip, y), QPointF(back, y - 4),
+                                       QPointF(back, y + 4)]))
+        label = fm.elidedText(message.summary, Qt.TextElideMode.ElideRight, x1 - x0 - 36)
+        width = fm.horizontalAdvance(label) + 10
+        box = QRect((x0 + x1 - width) // 2, y - fm.height() // 2 - 1, width, fm.height() + 2)
+        painter.fillRect(box, background)
+        painter.setPen(colour)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+
+
+class WireList(QListView):
+    """The live list of arrows; it follows new messages while the user is at the end."""
+
+    def __init__(self, model: MessageTableModel, namer: Namer = by_address,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.setUniformItemSizes(True)
+        self.setItemDelegate(ArrowDelegate(namer, self))
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.follower = RowFollower(self)
+
