@@ -1,0 +1,112 @@
+"""The whole loop through the window's own actions: server, client, send, reply, rows."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from lab.model import NodeState, Sender
+from ui.mainwindow import MainWindow
+from ui.panels.echo_client import EchoClientPanel
+from ui.panels.echo_server import EchoServerPanel
+
+WAIT = 5000
+
+
+def server_panels(window: MainWindow) -> list[EchoServerPanel]:
+    return [p for p in window.servers.panels() if isinstance(p, EchoServerPanel)]
+
+
+def client_panels(window: MainWindow) -> list[EchoClientPanel]:
+    return [p for p in window.clients.panels() if isinstance(p, EchoClientPanel)]
+
+
+def add_running_server(window: MainWindow, qtbot, kind: str) -> EchoServerPanel:  # type: ignore[no-untyped-def]
+    before = len(server_panels(window))
+    window.server_actions[kind].trigger()
+    qtbot.waitUntil(lambda: len(server_panels(window)) == before + 1, timeout=WAIT)
+    panel = server_panels(window)[-1]
+    qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=WAIT)
+    return panel
+
+
+def add_client(window: MainWindow, qtbot) -> EchoClientPanel:  # type: ignore[no-untyped-def]
+    before = len(client_panels(window))
+    window.client_actions["echo"].trigger()
+    qtbot.waitUntil(lambda: len(client_panels(window)) == before + 1, timeout=WAIT)
+    return client_panels(window)[-1]
+
+
+def no_dialogs() -> bool:
+    return not any(isinstance(w, QMessageBox) and w.isVisible()
+                   for w in QApplication.topLevelWidgets())
+
+
+@pytest.mark.parametrize("kind", ["tcp-echo", "udp-echo"])
+def test_send_hello_through_the_window(window: MainWindow, qtbot, kind: str) -> None:  # type: ignore[no-untyped-def]
+    server = add_running_server(window, qtbot, kind)
+    assert server.start_button.text() == "Stop"
+    client = add_client(window, qtbot)
+    qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
+
+    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: client.connected, timeout=WAIT)
+    assert client.connect_button.text() == "Disconnect"
+    qtbot.keyClicks(client.input, "hello")
+    qtbot.keyClick(client.input, Qt.Key.Key_Return)
+
+    qtbot.waitUntil(lambda: '← reply "hello"' in client.log_text(), timeout=WAIT)
+    assert '→ sent "hello"' in client.log_text()
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=WAIT)
+    first, second = (window.model.message(row) for row in range(2))
+    assert (first.sender, second.sender) == (Sender.CLIENT, Sender.SERVER)
+    assert "hello" in first.summary and "hello" in second.summary
+    assert first.protocol == second.protocol == kind
+    assert first.server == server.info.address
+    assert window.wire.model().rowCount() == 2
+    assert not client.error_text and not server.error_text
+    assert no_dialogs()
+
+
+def test_hex_send_and_bad_hex_error_inline(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    server = add_running_server(window, qtbot, "tcp-echo")
+    client = add_client(window, qtbot)
+    qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
+    client.hex_box.setChecked(True)
+    qtbot.keyClicks(client.input, "zz")
+    qtbot.mouseClick(client.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not hex" in client.error_text, timeout=WAIT)
+    assert not client.connected  # nothing was sent
+
+    client.input.setText("de ad 00 01")
+    qtbot.mouseClick(client.send_button, Qt.MouseButton.LeftButton)  # connects, then sends
+    qtbot.waitUntil(lambda: "← reply de ad 00 01" in client.log_text(), timeout=WAIT)
+    assert client.error_text == ""
+    assert no_dialogs()
+
+
+def test_typed_address_of_nothing_shows_error(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    client = add_client(window, qtbot)
+    client.target_combo.setEditText("not-an-address:xyz")
+    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "bad port" in client.error_text, timeout=WAIT)
+    assert not client.connected
+    assert no_dialogs()
+
+
+def test_stop_all_and_remove(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    server = add_running_server(window, qtbot, "tcp-echo")
+    window.stop_all_action.trigger()
+    qtbot.waitUntil(lambda: server.info.state is NodeState.STOPPED, timeout=WAIT)
+    assert server.start_button.text() == "Start"
+    qtbot.mouseClick(server.remove_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not server_panels(window), timeout=WAIT)
+    assert window.servers.hint.isVisibleTo(window.servers)
+
+
+def test_status_bar_counts(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    assert window.status.text().startswith("0 messages")
+    test_send_hello_through_the_window(window, qtbot, "tcp-echo")
+    qtbot.waitUntil(lambda: window.status.text().startswith("2 messages"), timeout=WAIT)
+    assert "1 server running" in window.status.text()
