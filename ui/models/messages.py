@@ -126,9 +126,9 @@ class MessageTableModel(QAbstractTableModel):
             return message.summary
         return None
 
-    def _display(self, message: Message, row: int, column: int) -> str | int | None:
+    def _display(self, message: Message, row: int, column: int) -> str | None:
         if column == COL_ID:
-            return message.id
+            return str(message.id)
         if column == COL_TIME:
             return format_time(message.time)
         if column == COL_DELTA:
@@ -142,7 +142,7 @@ class MessageTableModel(QAbstractTableModel):
         if column == COL_SUMMARY:
             return _flags(message) + message.summary
         if column == COL_BYTES:
-            return message.size
+            return str(message.size)
         return None
 
 

@@ -18,6 +18,10 @@ class RowFollower(QObject):
         self._view = view
         self._follow = True
         self._pending = False
+        self._timer = QTimer(self)  # owned, so it dies with the view
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._scroll_now)
         model = view.model()
         model.rowsAboutToBeInserted.connect(self._before_insert)
         model.rowsInserted.connect(self._after_insert)
@@ -38,7 +42,7 @@ class RowFollower(QObject):
     def _after_insert(self, *_: object) -> None:
         if self._follow and not self._pending:
             self._pending = True
-            QTimer.singleShot(0, self._scroll_now)
+            self._timer.start()
 
     def _scroll_now(self) -> None:
         self._pending = False

@@ -1,0 +1,105 @@
+"""The inspector: the filter box, following new rows, selections that stay put, details."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWidget
+
+from ui.models.messages import MessageTableModel
+from ui.views.hexview import hex_dump
+from ui.views.inspector import FILTER_HINT, InspectorView, first_visible_index
+
+
+def make_inspector(qtbot, make_message, rows: int = 0) -> InspectorView:  # type: ignore[no-untyped-def]
+    model = MessageTableModel()
+    view = InspectorView(model)
+    qtbot.addWidget(view)
+    view.resize(900, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    if rows:
+        model.append([make_message(n, f"row {n}") for n in range(1, rows + 1)])
+    return view
+
+
+def test_filter_box_narrows_rows(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_inspector(qtbot, make_message)
+    view.model.append([make_message(1, '"hello" (5 bytes)'), make_message(2, '"bye" (3 bytes)'),
+                       make_message(3, '"hello again" (11 bytes)')])
+    assert view.filter_edit.placeholderText() == FILTER_HINT
+    assert view.proxy.rowCount() == 3
+    qtbot.keyClicks(view.filter_edit, "Hello")
+    assert view.proxy.rowCount() == 2
+    assert view.count_label.text() == "2 of 3 messages"
+    view.filter_edit.clear()
+    assert view.proxy.rowCount() == 3
+
+
+def test_ctrl_f_focuses_the_filter(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_inspector(qtbot, make_message, rows=3)
+    view.activateWindow()
+    view.table.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view.table)
+    qtbot.keyClick(view.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: view.filter_edit.hasFocus())
+
+
+def test_selected_row_stays_selected_and_in_place(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_inspector(qtbot, make_message, rows=5)
+    view.table.selectRow(0)
+    top_before = first_visible_index(view.table).row()
+    for start in range(6, 500, 50):
+        view.model.append([make_message(n, f"row {n}") for n in range(start, start + 50)])
+        qtbot.wait(5)
+    rows = view.table.selectionModel().selectedRows()
+    assert [index.row() for index in rows] == [0]
+    assert view.selected_message() is not None and view.selected_message().id == 1
+    assert first_visible_index(view.table).row() == top_before == 0
+
+
+def test_follows_new_rows_when_at_bottom_and_nothing_selected(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_inspector(qtbot, make_message, rows=5)
+    bar = view.table.verticalScrollBar()
+    view.model.append([make_message(n, f"row {n}") for n in range(6, 300)])
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    # scrolled up by the user: stays there
+    bar.setValue(0)
+    view.model.append([make_message(n, f"row {n}") for n in range(300, 400)])
+    qtbot.wait(50)
+    assert bar.value() == 0
+
+
+def test_details_show_fields_and_bytes(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_inspector(qtbot, make_message)
+    view.model.append([make_message(1, "hello"), make_message(2, "hello world!")])
+    view.table.selectRow(1)
+    fields = {view.fields.item(r, 0).text(): view.fields.item(r, 1).text()
+              for r in range(view.fields.rowCount())}
+    assert fields["message"] == "#2"
+    assert fields["connection"] == "c1"
+    assert fields["sender"] == "client"
+    assert fields["size"] == "12 bytes"
+    assert fields["flags"] == "none"
+    assert fields["length"] == "12"
+    assert fields["Δt"] == "+1.0 ms"
+    assert "|hello world!|" in view.hex.toPlainText()
+    assert view.hex.isReadOnly()
+    view.table.clearSelection()
+    assert view.fields.rowCount() == 0 and view.hex.toPlainText() == ""
+
+
+def test_hex_dump_layout() -> None:
+    dump = hex_dump(bytes(range(0x41, 0x41 + 18)) + b"\x00\xff")
+    lines = dump.splitlines()
+    assert lines[0] == ("00000000  41 42 43 44 45 46 47 48  49 4a 4b 4c 4d 4e 4f 50  "
+                        "|ABCDEFGHIJKLMNOP|")
+    assert lines[1].startswith("00000010  51 52 00 ff ")
+    assert lines[1].endswith("|QR..|")
+    assert hex_dump(b"") == ""
+
+
+def test_no_widget_per_row(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_inspector(qtbot, make_message)
+    before = len(view.findChildren(QWidget))
+    view.model.append([make_message(n) for n in range(1, 5001)])
+    assert len(view.findChildren(QWidget)) == before

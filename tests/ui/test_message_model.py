@@ -1,0 +1,86 @@
+"""The inspector's model and filter proxy: Qt's model checks, batching, Δt, filtering."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt
+
+from lab.model import Sender
+from ui.models.messages import (
+    COL_DELTA,
+    COL_ROUTE,
+    COL_SUMMARY,
+    MALFORMED_TINT,
+    MESSAGE_ROLE,
+    MessageFilterProxy,
+    MessageTableModel,
+)
+
+
+def filled_model(make_message) -> MessageTableModel:  # type: ignore[no-untyped-def]
+    model = MessageTableModel()
+    model.append([
+        make_message(1, '"hello" (5 bytes)', connection="c1"),
+        make_message(2, '"hello" (5 bytes)', connection="c1", sender=Sender.SERVER),
+        make_message(3, '"world" (5 bytes)', connection="c2"),
+        make_message(4, "bad", connection="c2", malformed=True, protocol="udp-echo"),
+    ])
+    return model
+
+
+def test_model_passes_qt_model_checks(qtmodeltester, make_message) -> None:  # type: ignore[no-untyped-def]
+    model = filled_model(make_message)
+    qtmodeltester.check(model, force_py=True)
+    qtmodeltester.check(model)
+
+
+def test_proxy_passes_qt_model_checks(qtmodeltester, make_message) -> None:  # type: ignore[no-untyped-def]
+    proxy = MessageFilterProxy()
+    proxy.setSourceModel(filled_model(make_message))
+    qtmodeltester.check(proxy)
+    proxy.set_filter_text("hello")
+    qtmodeltester.check(proxy)
+
+
+def test_one_insert_per_batch(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    model = MessageTableModel()
+    inserts: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _parent, first, last: inserts.append((first, last)))
+    model.append([make_message(n) for n in range(1, 501)])
+    model.append([make_message(n) for n in range(501, 503)])
+    model.append([])
+    assert inserts == [(0, 499), (500, 501)]
+    assert model.rowCount() == 502
+
+
+def test_cells(make_message) -> None:  # type: ignore[no-untyped-def]
+    model = filled_model(make_message)
+    cell = model.index(1, COL_ROUTE)
+    assert cell.data() == "127.0.0.1:7007 → 127.0.0.1:50000"
+    assert model.index(0, COL_DELTA).data() == ""  # first on c1
+    assert model.index(1, COL_DELTA).data() == "+1.0 ms"  # since #1, same connection
+    assert model.index(2, COL_DELTA).data() == ""  # first on c2
+    assert model.index(3, COL_SUMMARY).data() == "[malformed] bad"
+    assert model.index(3, 0).data(Qt.ItemDataRole.BackgroundRole).color() == MALFORMED_TINT
+    assert model.index(0, 0).data(Qt.ItemDataRole.BackgroundRole) is None
+    assert model.index(2, 0).data(MESSAGE_ROLE).id == 3
+    assert model.headerData(COL_DELTA, Qt.Orientation.Horizontal) == "Δt"
+    assert model.rowCount(model.index(0, 0)) == 0
+    assert model.data(QModelIndex()) is None
+
+
+def test_filter_matches_summary_connection_protocol_address(make_message) -> None:  # type: ignore[no-untyped-def]
+    proxy = MessageFilterProxy()
+    proxy.setSourceModel(filled_model(make_message))
+    expectations = {"HELLO": 2, "c2": 2, "udp-echo": 1, "50000": 4, "nothing like it": 0, "": 4}
+    for text, rows in expectations.items():
+        proxy.set_filter_text(text)
+        assert proxy.rowCount() == rows, text
+
+
+def test_filter_applies_to_new_rows(make_message) -> None:  # type: ignore[no-untyped-def]
+    model = filled_model(make_message)
+    proxy = MessageFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("world")
+    model.append([make_message(5, "world again"), make_message(6, "other")])
+    assert proxy.rowCount() == 2
