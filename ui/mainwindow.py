@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self.top.setStretchFactor(0, 0)
         self.top.setStretchFactor(1, 1)
         self.top.setStretchFactor(2, 0)
-        self.top.setSizes([400, 800, 400])
+        self.top.setSizes([390, 800, 330])
         self.top.setChildrenCollapsible(False)
         self.split = QSplitter(Qt.Orientation.Vertical, self)
         self.split.addWidget(self.top)

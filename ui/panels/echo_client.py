@@ -72,6 +72,7 @@ class EchoClientPanel(NodePanel):
         self.target_combo.setMinimumContentsLength(14)
         self.target_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.target_combo.activated.connect(self._show_start_of_target)
         self.connect_button = QPushButton("Connect", self)
         self.connect_button.clicked.connect(self._connect_clicked)
         self.input = QLineEdit(self)
@@ -119,7 +120,7 @@ class EchoClientPanel(NodePanel):
 
     def describe(self, info: NodeInfo) -> str:
         if info.state is NodeState.RUNNING:
-            return f"connected, {info.detail} (from {info.address})"
+            return f"connected ({info.detail})"
         if info.state is NodeState.FAILED:
             return "failed"
         return info.detail or "not connected"
@@ -127,6 +128,7 @@ class EchoClientPanel(NodePanel):
     def update_node(self, info: NodeInfo) -> None:
         super().update_node(info)
         running = info.state is NodeState.RUNNING
+        self.state_label.setToolTip(f"from {info.address}" if running else "")
         self.connect_button.setText("Disconnect" if running else "Connect")
         self.connect_button.setToolTip("Close the connection" if running
                                        else "Connect to the server chosen on the left")
@@ -148,6 +150,10 @@ class EchoClientPanel(NodePanel):
         elif not servers:
             self.target_combo.setEditText("")
         self.target_combo.blockSignals(False)
+        self._show_start_of_target()
+
+    def _show_start_of_target(self, *_: object) -> None:
+        self.target_combo.lineEdit().setCursorPosition(0)  # the address, not the name's end
 
     def _server_list_changed(self, *_: object) -> None:
         self.refresh_targets()
@@ -158,6 +164,7 @@ class EchoClientPanel(NodePanel):
         index = self.target_combo.findData(node_id)
         if index >= 0:
             self.target_combo.setCurrentIndex(index)
+            self._show_start_of_target()
         return index >= 0
 
     def chosen(self) -> tuple[str, Transport | None]:

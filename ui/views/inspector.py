@@ -39,9 +39,10 @@ from ui.views.hexview import HexView
 
 FILTER_HINT = "Filter: text in summary, connection, address…"
 
-#: Column widths as a number of average characters.
-WIDTHS = {COL_ID: 6, COL_TIME: 13, COL_DELTA: 11, COL_CONN: 6, COL_ROUTE: 34,
-          COL_PROTO: 9, COL_BYTES: 7}
+#: Each column is as wide as its sample (or its title, if wider).
+WIDTHS = {COL_ID: "000000", COL_TIME: "00:00:00.000", COL_DELTA: "+000.0 ms", COL_CONN: "c000",
+          COL_ROUTE: "127.0.0.1:65535 → 127.0.0.1:65535", COL_PROTO: "tcp-echo",
+          COL_BYTES: "000000"}
 
 
 class InspectorView(QWidget):
@@ -89,10 +90,10 @@ class InspectorView(QWidget):
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         metrics = QFontMetrics(table.font())
-        char = metrics.averageCharWidth()
-        for column, chars in WIDTHS.items():
+        for column, sample in WIDTHS.items():
             title = str(self.model.headerData(column, Qt.Orientation.Horizontal))
-            table.setColumnWidth(column, max(chars * char, metrics.horizontalAdvance(title)) + 18)
+            widest = max(metrics.horizontalAdvance(sample), metrics.horizontalAdvance(title))
+            table.setColumnWidth(column, widest + 18)
         header.setSectionResizeMode(COL_SUMMARY, QHeaderView.ResizeMode.Stretch)
         table.selectionModel().selectionChanged.connect(self._selection_changed)
         return table
@@ -122,7 +123,8 @@ class InspectorView(QWidget):
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details)
         self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([700, 300])
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
