@@ -4,7 +4,7 @@ and the inspector below."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -47,6 +47,7 @@ class MainWindow(QMainWindow):
         self.context = PanelContext(lab, bridge)
         self.panels: dict[str, NodePanel] = {}
         self._client_names: dict[str, str] = {}
+        self._sized = False
         self.setWindowTitle(TITLE)
         self.model = MessageTableModel(self)
         self.inspector = InspectorView(self.model, self)
@@ -258,6 +259,13 @@ class MainWindow(QMainWindow):
         message = index.data(MESSAGE_ROLE)
         if message is not None:
             self.inspector.select_message(message.id)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized:  # share the width once, when it is known
+            self._sized = True
+            width = max(self.top.width(), self.width())
+            self.top.setSizes([width * 27 // 100, width * 49 // 100, width * 24 // 100])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.bridge.close()
