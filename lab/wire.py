@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import errno
 from collections.abc import Callable
+from typing import cast
 
 from lab import dissect
 from lab.capture import Capture
@@ -289,10 +290,10 @@ class _UdpSession(asyncio.DatagramProtocol):
         self.note = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # Python 3.11's selector datagram transport does not subclass DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
         for data in self.pending:
-            transport.sendto(data)
+            self.transport.sendto(data)
         self.pending.clear()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:

@@ -7,6 +7,7 @@ through its Wire.
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from lab.model import Transport
 from lab.servers import Backend, ServerKind
@@ -65,8 +66,8 @@ async def start_tcp_echo(options: dict[str, str]) -> Backend:
 
 class _UdpEcho(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # Python 3.11's selector datagram transport does not subclass DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.transport.sendto(data, addr)
