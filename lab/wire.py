@@ -228,6 +228,7 @@ class TcpWire(_WireBase):
         self._server: asyncio.Server | None = None
         self.links: set[_TcpLink] = set()
         self._idle = asyncio.Event()
+        self._idle.set()  # no links yet: stop() before or after a failed start returns at once
 
     async def start(self) -> None:
         """Bind and listen; PortInUseError with a clear message if the port is taken."""
@@ -240,7 +241,6 @@ class TcpWire(_WireBase):
         except OSError as exc:
             raise bind_error(exc, host, port) from None
         self.address = self._server.sockets[0].getsockname()[:2]
-        self._idle.set()
 
     def link_opened(self, link: _TcpLink) -> None:
         self.links.add(link)
