@@ -216,6 +216,7 @@ class Engine:
         if lab_server is not None and transport is None:
             transport = lab_server.spec.transport
         transport = transport or Transport.TCP
+        shown = format_address(host, port)
         if lab_server is None:
             host, port = await self._outbound_wire(transport, host, port)
         if node.client is not None:
@@ -227,6 +228,7 @@ class Engine:
             node.client = None
             self._set(node, state=NodeState.FAILED, detail=str(exc))
             raise EngineError(str(exc)) from None
+        node.client.remote = shown  # errors name the server, not the outbound Wire
         return self._set(node, state=NodeState.RUNNING, address=node.client.local,
                          detail=f"{transport.value} → {target}")
 

@@ -75,9 +75,13 @@ class EchoClient:
     async def send(self, data: bytes, wait: float = REPLY_WAIT) -> bytes:
         """Send ``data``; return what came back within ``wait`` seconds (maybe less)."""
         if self._writer is not None and self._reader is not None:
-            self._writer.write(data)
-            await self._writer.drain()
-            return await self._collect_tcp(self._reader, len(data), wait)
+            try:
+                self._writer.write(data)
+                await self._writer.drain()
+                return await self._collect_tcp(self._reader, len(data), wait)
+            except ConnectionError as exc:
+                await self.close()
+                raise EchoClientError(f"{self.remote}: {exc.strerror or exc}") from None
         if self._udp is not None and self._udp_rx is not None:
             self._udp.sendto(data)
             try:
