@@ -412,6 +412,7 @@ def test_a_port_in_use_is_named_in_the_error() -> None:
                 await wire.start()
             assert f"port {port}" in str(err.value)
             assert "already in use" in str(err.value)
+            await asyncio.wait_for(wire.stop(), 1)  # a Wire that never started stops at once
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken_udp:
             taken_udp.bind(("127.0.0.1", 0))
             port = taken_udp.getsockname()[1]

@@ -1,0 +1,152 @@
+"""The Engine: servers behind Wires, clients that reach them, a clean shutdown."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from lab.engine import Engine, EngineError
+from lab.model import Event, NodeChanged, NodeRemoved, NodeState, Sender, Transport
+from tests.lab.helpers import EchoServer, run
+
+
+def _port(address: str) -> int:
+    return int(address.rpartition(":")[2])
+
+
+def test_echo_clients_reach_tcp_and_udp_echo_servers_and_are_captured() -> None:
+    async def main() -> None:
+        engine = Engine()
+        events: list[Event] = []
+        engine.capture.subscribe(events.append)
+        tcp = await engine.add_server("tcp-echo", port=0)
+        udp = await engine.add_server("udp-echo", port=0)
+        assert tcp.state is NodeState.RUNNING and udp.state is NodeState.RUNNING
+        assert tcp.address.startswith("127.0.0.1:") and _port(tcp.address) != 0
+        assert {n.id for n in engine.running_servers()} == {tcp.id, udp.id}
+
+        client = await engine.add_client("echo")
+        info = await engine.client_connect(client.id, tcp.address)
+        assert info.state is NodeState.RUNNING
+        assert await engine.client_send(client.id, b"hello") == b"hello"
+        msgs = list(engine.capture.messages)
+        assert [(m.sender, m.raw) for m in msgs] == [
+            (Sender.CLIENT, b"hello"), (Sender.SERVER, b"hello")]
+        assert msgs[0].server == tcp.address and msgs[0].client == info.address
+        assert msgs[0].protocol == "tcp-echo"
+        assert [n for n in engine.nodes() if n.id == tcp.id][0].connections == 1
+
+        other = await engine.add_client("echo")
+        await engine.client_connect(other.id, f"localhost:{_port(udp.address)}")
+        assert await engine.client_send(other.id, b"\x00dgram") == b"\x00dgram"
+        udp_msgs = [m for m in engine.capture.messages if m.protocol == "udp-echo"]
+        assert [(m.sender, m.raw) for m in udp_msgs] == [
+            (Sender.CLIENT, b"\x00dgram"), (Sender.SERVER, b"\x00dgram")]
+        names = {e.node.name for e in events if isinstance(e, NodeChanged)}
+        assert {"TCP echo server #1", "UDP echo server #1", "Echo client #1",
+                "Echo client #2"} <= names
+        await engine.shutdown()
+
+    run(main)
+
+
+def test_a_client_of_an_outside_server_goes_through_an_outbound_wire() -> None:
+    async def main() -> None:
+        engine = Engine()
+        async with EchoServer() as outside:
+            client = await engine.add_client("echo")
+            await engine.client_connect(client.id, f"127.0.0.1:{outside.port}")
+            assert await engine.client_send(client.id, b"out there") == b"out there"
+            [conn] = engine.capture.connections.values()
+            assert conn.transport is Transport.TCP and conn.node is None
+            assert conn.server != f"127.0.0.1:{outside.port}"  # the client talked to the Wire
+            assert [(m.sender, m.raw) for m in engine.capture.messages] == [
+                (Sender.CLIENT, b"out there"), (Sender.SERVER, b"out there")]
+            await engine.client_close(client.id)
+            await engine.client_connect(client.id, f"127.0.0.1:{outside.port}")
+            assert await engine.client_send(client.id, b"again") == b"again"
+            assert len(engine.capture.connections) == 2
+            await engine.shutdown()
+        assert all(c.closed is not None for c in engine.capture.connections.values())
+
+    run(main)
+
+
+def test_a_port_in_use_fails_the_server_with_a_message_naming_it() -> None:
+    async def main() -> None:
+        engine = Engine()
+        changes: list[Event] = []
+        engine.capture.subscribe(changes.append)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            with pytest.raises(EngineError, match=f"port {port}"):
+                await engine.add_server("tcp-echo", port=port)
+        [node] = engine.nodes()
+        assert node.state is NodeState.FAILED
+        assert str(port) in node.detail
+        states = [e.node.state for e in changes if isinstance(e, NodeChanged)]
+        assert states == [NodeState.STOPPED, NodeState.STARTING, NodeState.FAILED]
+        info = await engine.start_server(node.id)  # the port is free now: it starts
+        assert info.state is NodeState.RUNNING and info.address == f"127.0.0.1:{port}"
+        await engine.remove_server(node.id)
+        assert engine.nodes() == []
+        assert isinstance(changes[-1], NodeRemoved)
+        await engine.shutdown()
+
+    run(main)
+
+
+def test_errors_a_user_can_act_on() -> None:
+    async def main() -> None:
+        engine = Engine()
+        with pytest.raises(EngineError, match="unknown server kind 'gopher'"):
+            await engine.add_server("gopher")
+        client = await engine.add_client("echo")
+        with pytest.raises(EngineError, match="not connected"):
+            await engine.client_send(client.id, b"x")
+        with pytest.raises(EngineError, match="bad port"):
+            await engine.client_connect(client.id, "127.0.0.1:http")
+        with socket.socket() as bound:  # bound but not listening: refused
+            bound.bind(("127.0.0.1", 0))
+            port = bound.getsockname()[1]
+            server = await engine.add_server("tcp-echo", port=0)
+            await engine.stop_server(server.id)
+            # The outbound Wire accepts, then finds nobody behind it: the send says so.
+            await engine.client_connect(client.id, f"127.0.0.1:{port}")
+            with pytest.raises(EngineError, match=f"127.0.0.1:{port}"):
+                await engine.client_send(client.id, b"x", wait=2)
+            [node] = [n for n in engine.nodes() if n.id == client.id]
+            assert node.state is not NodeState.RUNNING
+            [conn] = engine.capture.connections.values()
+            assert f"127.0.0.1:{port} unreachable" in conn.note
+        await engine.shutdown()
+
+    run(main)
+
+
+def test_shutdown_frees_every_port() -> None:
+    async def main() -> tuple[list[int], list[int]]:
+        engine = Engine()
+        tcp = await engine.add_server("tcp-echo", port=0)
+        udp = await engine.add_server("udp-echo", port=0)
+        async with EchoServer() as outside:
+            relay = await engine.relay(("127.0.0.1", 0), ("127.0.0.1", outside.port))
+            client = await engine.add_client("echo")
+            await engine.client_connect(client.id, tcp.address)
+            assert await engine.client_send(client.id, b"x") == b"x"
+            tcp_ports = [_port(tcp.address), relay.address[1]]
+            await engine.shutdown()
+        assert all(n.state is not NodeState.RUNNING for n in engine.nodes())
+        return tcp_ports, [_port(udp.address)]
+
+    tcp_ports, udp_ports = run(main)
+    for port in tcp_ports:
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", port))
+            again.listen()
+    for port in udp_ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+            again.bind(("127.0.0.1", port))
