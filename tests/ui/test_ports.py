@@ -16,14 +16,12 @@ from ui.mainwindow import MainWindow
 from ui.panels.echo_server import EchoServerPanel
 
 WAIT = 5000
-#: A failed start may take the engine up to 5 s to clean up (see the report on
-#: TcpWire.stop waiting for a Wire that never listened), so errors get longer.
-ERROR_WAIT = 10000
 
 
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     yield sock.getsockname()[1]
@@ -47,7 +45,7 @@ def test_port_in_use_shows_error_naming_it(window: MainWindow, qtbot, busy_port:
 
     panel.port_spin.setValue(busy_port)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)  # Start, fails
-    qtbot.waitUntil(lambda: panel.error_text != "", timeout=ERROR_WAIT)
+    qtbot.waitUntil(lambda: panel.error_text != "", timeout=WAIT)
     assert f"port {busy_port}" in panel.error_text
     assert "in use" in panel.error_text
     assert not panel.error_label.isHidden()
@@ -62,6 +60,9 @@ def test_port_in_use_shows_error_naming_it(window: MainWindow, qtbot, busy_port:
 
 def test_default_port_busy_from_the_menu(lab: EngineThread, bridge: EngineBridge, qtbot) -> None:  # type: ignore[no-untyped-def]
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # SO_REUSEADDR: connections of an earlier run in TIME_WAIT must not stop us binding
+    # (the engine sets it too, so only a listener can keep it off the port).
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         blocker.bind(("127.0.0.1", 7007))
         blocker.listen()
@@ -71,7 +72,7 @@ def test_default_port_busy_from_the_menu(lab: EngineThread, bridge: EngineBridge
         window = MainWindow(lab, bridge)  # the real default ports
         qtbot.addWidget(window)
         panel = last_server(window, qtbot)
-        qtbot.waitUntil(lambda: panel.error_text != "", timeout=ERROR_WAIT)
+        qtbot.waitUntil(lambda: panel.error_text != "", timeout=WAIT)
         assert panel.port_spin.value() == 7007
         assert "port 7007" in panel.error_text
     finally:
