@@ -110,3 +110,16 @@ def test_status_bar_counts(window: MainWindow, qtbot) -> None:  # type: ignore[n
     test_send_hello_through_the_window(window, qtbot, "tcp-echo")
     qtbot.waitUntil(lambda: window.status.text().startswith("2 messages"), timeout=WAIT)
     assert "1 server running" in window.status.text()
+
+
+def test_toolbar_actions_have_shortcuts_and_tips(window: MainWindow) -> None:
+    assert window.windowTitle() == "Client-Server Lab"
+    assert set(window.server_actions) == {"tcp-echo", "udp-echo"}
+    shortcuts = {a.shortcut().toString() for a in window.actions()}
+    assert {"Ctrl+Shift+S", "Ctrl+Shift+C", "Ctrl+Q"} <= shortcuts
+    for action in [*window.server_actions.values(), *window.client_actions.values(),
+                   window.stop_all_action, window.quit_action]:
+        assert action.toolTip() and action.toolTip() != action.text()
+    assert "7007" in window.server_actions["tcp-echo"].toolTip()
+    assert window.clients.hint.text() == "Add a client with + Client."
+    assert window.servers.hint.text() == "Add a server with + Server."

@@ -65,7 +65,10 @@ class EchoClientPanel(NodePanel):
         self.target_combo = QComboBox(self)
         self.target_combo.setEditable(True)
         self.target_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.target_combo.lineEdit().setPlaceholderText("host:port")
+        edit = self.target_combo.lineEdit()
+        assert edit is not None  # an editable combo has one
+        self.target_edit: QLineEdit = edit
+        edit.setPlaceholderText("host:port")
         self.target_combo.setToolTip("A running lab server, or type any host:port")
         self.target_combo.setSizePolicy(QSizePolicy.Policy.Expanding,
                                         QSizePolicy.Policy.Fixed)
@@ -153,7 +156,7 @@ class EchoClientPanel(NodePanel):
         self._show_start_of_target()
 
     def _show_start_of_target(self, *_: object) -> None:
-        self.target_combo.lineEdit().setCursorPosition(0)  # the address, not the name's end
+        self.target_edit.setCursorPosition(0)  # the address, not the name's end
 
     def _server_list_changed(self, *_: object) -> None:
         self.refresh_targets()
@@ -181,7 +184,7 @@ class EchoClientPanel(NodePanel):
     # ---- actions ---------------------------------------------------------------
 
     def _connect_clicked(self) -> None:
-        spawn(self.disconnect() if self.connected else self.connect_to_target())
+        spawn(self.close_connection() if self.connected else self.connect_to_target())
 
     def _send_clicked(self) -> None:
         if not self._busy:
@@ -210,7 +213,7 @@ class EchoClientPanel(NodePanel):
         self._note(f"connected to {target}")
         return True
 
-    async def disconnect(self) -> None:
+    async def close_connection(self) -> None:
         lab = self.context.lab
         try:
             info = await lab.call(lab.engine.client_close, self.node_id)

@@ -33,21 +33,22 @@ class PanelColumn(QWidget):
         self._stack.setSpacing(8)
         self._stack.addWidget(self.hint)
         self._stack.addStretch(1)
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(self._holder)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(self._holder)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.header)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         self.setMinimumWidth(300)
 
     def panels(self) -> list[QWidget]:
         found = []
         for i in range(self._stack.count()):
-            widget = self._stack.itemAt(i).widget()
+            item = self._stack.itemAt(i)
+            widget = item.widget() if item is not None else None
             if widget is not None and widget is not self.hint:
                 found.append(widget)
         return found
@@ -56,7 +57,7 @@ class PanelColumn(QWidget):
         """Add a panel below the others and bring it into view."""
         self._stack.insertWidget(self._stack.count() - 1, panel)
         self.hint.hide()
-        self.scroll.ensureWidgetVisible(panel)
+        self.scroll_area.ensureWidgetVisible(panel)
 
     def remove(self, panel: QWidget) -> None:
         self._stack.removeWidget(panel)

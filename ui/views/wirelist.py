@@ -102,9 +102,9 @@ class ArrowDelegate(QStyledItemDelegate):
         right = QRect(rect.right() - side, rect.top(), side, rect.height())
         fm = QFontMetrics(option.font)
         painter.setPen(text_colour)
-        for box, side, align in ((left, Sender.CLIENT, Qt.AlignmentFlag.AlignLeft),
-                                 (right, Sender.SERVER, Qt.AlignmentFlag.AlignRight)):
-            label = fit(fm, self.namer(message, side), box.width())
+        for box, end, align in ((left, Sender.CLIENT, Qt.AlignmentFlag.AlignLeft),
+                                (right, Sender.SERVER, Qt.AlignmentFlag.AlignRight)):
+            label = fit(fm, self.namer(message, end), box.width())
             painter.drawText(box, align | Qt.AlignmentFlag.AlignVCenter, label)
         self._paint_arrow(painter, message, left.right() + 8, right.left() - 8,
                           rect.center().y(), fm, background.color(), selected, text_colour)
