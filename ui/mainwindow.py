@@ -96,7 +96,8 @@ class MainWindow(QMainWindow):
         self.stop_all_action.setShortcut(QKeySequence("Ctrl+Shift+X"))
         self.stop_all_action.triggered.connect(lambda: spawn(self.stop_all()))
         self.quit_action = QAction("Quit", self)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))  # the Quit standard key is empty on some desktops
+        # not StandardKey.Quit: that one is empty on some desktops
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setToolTip("Stop everything and close the lab (Ctrl+Q)")
         self.quit_action.triggered.connect(self.close)
         self.addAction(self.quit_action)
