@@ -30,7 +30,7 @@ bench: $(TSTAMP)
 
 lint: $(TSTAMP)
 	$(BIN)/ruff check lab ui tests
-	$(BIN)/mypy lab
+	$(BIN)/mypy lab ui
 
 typecheck: lint
 
