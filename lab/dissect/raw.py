@@ -12,6 +12,14 @@ from lab.model import RAW_LIMIT, Piece, Sender
 PREVIEW = 48
 
 
+_SPACES = str.maketrans("", "", "\r\n\t")
+
+
+def _printable(text: str) -> bool:
+    """Printable but for CR, LF and tab (str.isprintable is one C call, hence the shape)."""
+    return text.isprintable() or text.translate(_SPACES).isprintable()
+
+
 def preview(data: bytes, limit: int = PREVIEW) -> str:
     """A one-line, quoted picture of ``data``: text when it is text, hex otherwise."""
     head = data[:limit]
@@ -20,7 +28,7 @@ def preview(data: bytes, limit: int = PREVIEW) -> str:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    if text is not None and all(c.isprintable() or c in "\r\n\t" for c in text):
+    if text is not None and _printable(text):
         shown = text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
         return f'"{shown.replace(chr(9), chr(92) + "t")}"{more}'
     return head.hex(" ") + more

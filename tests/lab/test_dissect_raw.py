@@ -91,3 +91,10 @@ def test_any_bytes_give_one_piece_of_the_same_size(data: bytes, sender: Sender) 
     assert piece.sender is sender
     assert "\n" not in piece.summary and "\r" not in piece.summary
     assert piece.summary.endswith(f"({len(data)} byte{'s' if len(data) != 1 else ''})")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=PREVIEW))
+def test_text_is_shown_as_text_exactly_when_every_character_prints(text: str) -> None:
+    readable = all(c.isprintable() or c in "\r\n\t" for c in text)
+    assert preview(text.encode()).startswith('"') == readable
