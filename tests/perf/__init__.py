@@ -1,0 +1,1 @@
+"""Benchmarks of the Wire (``make bench`` runs ``python -m tests.perf``)."""

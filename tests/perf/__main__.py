@@ -1,0 +1,70 @@
+"""``python -m tests.perf [--seconds S] [--megabytes MB] [--rounds N] [-o FILE]``.
+
+Prints a table (metric | direct | wire | ratio | goal) and writes the figures to
+bench-results.json. Loopback only; about a minute with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from tests.perf.bench import Results, measure
+
+#: The issue's goals: the Wire keeps 80 % of direct round trips and 50 % of bulk
+#: throughput, and resident memory stays flat while 500 MB cross it.
+RT_GOAL = 0.80
+BULK_GOAL = 0.50
+FLAT_MIB = 64.0
+
+
+def table(res: Results) -> tuple[str, bool]:
+    rt, bw, rss = res["round_trips_per_s"], res["bulk_mb_per_s"], res["wire_bulk_rss_mib"]
+    rt_ratio = rt["wire"] / rt["direct"]
+    bw_ratio = bw["wire"] / bw["direct"]
+    growth = rss["peak"] - rss["start"]
+    rows = [
+        ("1 KB echo round trips/s", f"{rt['direct']:,.0f}", f"{rt['wire']:,.0f}",
+         f"{rt_ratio:.0%}", f">= {RT_GOAL:.0%}", rt_ratio >= RT_GOAL),
+        ("bulk MB/s (one way)", f"{bw['direct']:,.0f}", f"{bw['wire']:,.0f}",
+         f"{bw_ratio:.0%}", f">= {BULK_GOAL:.0%}", bw_ratio >= BULK_GOAL),
+        ("RSS MiB during wire bulk", "", f"{rss['start']:.0f} / {rss['peak']:.0f} / "
+         f"{rss['end']:.0f}", f"+{growth:.0f}", f"peak-start < {FLAT_MIB:.0f}",
+         growth < FLAT_MIB),
+    ]
+    head = ("metric", "direct", "wire", "ratio", "goal", "met")
+    cells = [head, *[(*r[:5], "yes" if r[5] else "NO") for r in rows]]
+    widths = [max(len(str(c[i])) for c in cells) for i in range(len(head))]
+    lines = [" | ".join(str(c[i]).ljust(widths[i]) for i in range(len(head))) for c in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines.append("(RSS: start / peak / end)")
+    return "\n".join(lines), all(r[5] for r in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.perf", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0, help="per round-trip run (3)")
+    parser.add_argument("--megabytes", type=int, default=500, help="per bulk run (500)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations, best kept (2)")
+    parser.add_argument("-o", "--output", default="bench-results.json")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    res = asyncio.run(measure(args.seconds, args.megabytes * 1_000_000, args.rounds))
+    text, met = table(res)
+    print(text)
+    print(f"({time.perf_counter() - started:.0f} s; Python {platform.python_version()}, "
+          f"{args.megabytes} MB bulk, {args.seconds:g} s round-trip runs, best of "
+          f"{args.rounds})")
+    Path(args.output).write_text(json.dumps(
+        {**res, "goals_met": met, "python": platform.python_version(),
+         "args": vars(args)}, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

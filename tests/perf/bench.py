@@ -1,0 +1,224 @@
+"""The Wire against a direct connection: round trips, bulk throughput, memory.
+
+Everything runs on one asyncio loop in this process, over loopback: the client,
+the lab's own TCP echo backend (or a discard server) and, for the "wire" runs, a
+TcpWire with its Capture on and one subscriber, as in real use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from lab.capture import Capture
+from lab.model import Event
+from lab.servers.echo import TcpEchoBackend
+from lab.wire import TcpWire
+
+Address = tuple[str, int]
+
+PAYLOAD = 1024
+CHUNK = 256 * 1024
+
+
+class _PingPong(asyncio.Protocol):
+    """Sends PAYLOAD bytes, waits for all of them back, again and again until told to stop."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.payload = b"x" * PAYLOAD
+        self.pending = 0
+        self.trips = 0
+        self.done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        self.pending = PAYLOAD
+        self.transport.write(self.payload)
+
+    def data_received(self, data: bytes) -> None:
+        self.pending -= len(data)
+        if self.pending > 0:
+            return
+        self.trips += 1
+        if time.perf_counter() < self.deadline:
+            self._send()
+        elif not self.done.done():
+            self.done.set_result(self.trips)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc or ConnectionError("closed early"))
+
+
+async def round_trips(target: Address, seconds: float) -> float:
+    """Round trips per second of a PAYLOAD-byte echo over one connection."""
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    transport, proto = await loop.create_connection(
+        lambda: _PingPong(started + seconds), *target)
+    trips = await proto.done
+    elapsed = time.perf_counter() - started
+    transport.close()
+    return trips / elapsed
+
+
+class _Discard(asyncio.Protocol):
+    """A server that reads everything and counts it; resolves ``done`` at ``want`` bytes."""
+
+    def __init__(self, want: int, done: asyncio.Future[float]) -> None:
+        self.want = want
+        self.got = 0
+        self.done = done
+
+    def data_received(self, data: bytes) -> None:
+        self.got += len(data)
+        if self.got >= self.want and not self.done.done():
+            self.done.set_result(time.perf_counter())
+
+
+class _Streamer(asyncio.Protocol):
+    """Writes ``total`` bytes in CHUNKs as fast as the transport accepts them."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+        self.chunk = bytes(CHUNK)
+        self.paused = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._pump()
+
+    def _pump(self) -> None:
+        assert self.transport is not None
+        while self.left > 0 and not self.paused:
+            n = min(self.left, CHUNK)
+            self.transport.write(self.chunk if n == CHUNK else self.chunk[:n])
+            self.left -= n
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self._pump()
+
+
+@contextmanager
+def rss_sampler(interval: float = 0.02) -> Iterator[list[int]]:
+    """Sample VmRSS (KiB) from a thread while the block runs; yields the samples list."""
+    samples: list[int] = [vm_rss()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(interval):
+            samples.append(vm_rss())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+        samples.append(vm_rss())
+
+
+def vm_rss() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Bulk:
+    mb_per_s: float
+    rss_kib: list[int]
+
+
+Front = Callable[[Address], Awaitable[Address]]
+
+
+async def bulk(total: int, front: Front | None) -> Bulk:
+    """Stream ``total`` bytes to a discard server (through ``front`` if given); MB/s is
+    counted until the server has read the last byte."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[float] = loop.create_future()
+    server = await loop.create_server(lambda: _Discard(total, done), "127.0.0.1", 0)
+    target: Address = server.sockets[0].getsockname()[:2]
+    if front is not None:
+        target = await front(target)
+    with rss_sampler() as samples:
+        started = time.perf_counter()
+        transport, _ = await loop.create_connection(lambda: _Streamer(total), *target)
+        finished = await done
+        transport.close()
+    server.close()
+    await server.wait_closed()
+    return Bulk(total / (finished - started) / 1e6, samples)
+
+
+class WireUnderTest:
+    """TcpWires sharing a Capture with one subscriber, like the GUI's bridge queue."""
+
+    def __init__(self) -> None:
+        self.capture = Capture()
+        self.queue: collections.deque[Event] = collections.deque(maxlen=100_000)
+        self.capture.subscribe(self.queue.append)
+        self.wires: list[TcpWire] = []
+
+    async def front(self, target: Address) -> Address:
+        wire = TcpWire(self.capture, listen=("127.0.0.1", 0), target=target)
+        await wire.start()
+        self.wires.append(wire)
+        return wire.address
+
+    async def close(self) -> None:
+        for wire in self.wires:
+            await wire.stop()
+
+
+Results = dict[str, dict[str, float]]
+
+
+async def measure(seconds: float, total: int, rounds: int) -> Results:
+    """Alternate direct and wire runs ``rounds`` times; keep the best of each."""
+    echo = TcpEchoBackend()
+    await echo.start()
+    lab = WireUnderTest()
+    echo_wire = await lab.front(echo.address)
+    rt = {"direct": 0.0, "wire": 0.0}
+    for _ in range(rounds):
+        rt["direct"] = max(rt["direct"], await round_trips(echo.address, seconds))
+        rt["wire"] = max(rt["wire"], await round_trips(echo_wire, seconds))
+    bw = {"direct": 0.0, "wire": 0.0}
+    rss: list[int] = []
+    for _ in range(rounds):
+        bw["direct"] = max(bw["direct"], (await bulk(total, None)).mb_per_s)
+        wired = await bulk(total, lab.front)
+        if wired.mb_per_s > bw["wire"]:
+            bw["wire"], rss = wired.mb_per_s, wired.rss_kib
+    await lab.close()
+    await echo.close()
+    return {
+        "round_trips_per_s": rt,
+        "bulk_mb_per_s": bw,
+        "wire_bulk_rss_mib": {"start": rss[0] / 1024, "peak": max(rss) / 1024,
+                              "end": rss[-1] / 1024},
+        "capture": {"messages": float(len(lab.capture.messages))},
+    }
