@@ -25,9 +25,11 @@ def preview(data: bytes, limit: int = PREVIEW) -> str:
     head = data[:limit]
     more = "…" if len(data) > limit else ""
     try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
+        text: str | None = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # The cut may split a character: text up to there is still text.
+        cut_inside = len(data) > limit and exc.reason == "unexpected end of data"
+        text = head[:exc.start].decode("utf-8") if cut_inside else None
     if text is not None and _printable(text):
         shown = text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
         return f'"{shown.replace(chr(9), chr(92) + "t")}"{more}'

@@ -54,9 +54,11 @@ def test_long_data_is_cut_with_an_ellipsis() -> None:
     assert preview(long_binary).startswith("00 01 02")
 
 
-def test_multibyte_character_cut_at_the_limit_falls_back_to_hex() -> None:
+def test_a_character_split_by_the_cut_still_shows_text() -> None:
     data = b"a" * (PREVIEW - 1) + "é".encode()  # the cut splits the é
-    assert preview(data).endswith("…")
+    assert preview(data) == f'"{"a" * (PREVIEW - 1)}"…'
+    assert preview("Καλημέρα κόσμε, ".encode() * 4).startswith('"Καλημέρα')
+    assert preview(b"\xff" * 100).startswith("ff ff")  # bad bytes are still binary
 
 
 def test_huge_chunk_keeps_a_prefix_and_its_full_size() -> None:
@@ -94,7 +96,7 @@ def test_any_bytes_give_one_piece_of_the_same_size(data: bytes, sender: Sender) 
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=PREVIEW))
+@given(st.text(max_size=PREVIEW).filter(lambda t: len(t.encode()) <= PREVIEW))
 def test_text_is_shown_as_text_exactly_when_every_character_prints(text: str) -> None:
     readable = all(c.isprintable() or c in "\r\n\t" for c in text)
     assert preview(text.encode()).startswith('"') == readable
