@@ -117,6 +117,38 @@ class _Streamer(asyncio.Protocol):
         self._pump()
 
 
+class _BareRelay(asyncio.Protocol):
+    """The least a relay can do (forward, nothing else): the ceiling for any Wire on the
+    same loop, since each round trip then costs the loop two more reads and writes."""
+
+    def __init__(self, target: Address, peer: _BareRelay | None = None) -> None:
+        self.target = target
+        self.peer = peer
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if self.peer is None:
+            transport.pause_reading()
+            asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        _, self.peer = await loop.create_connection(
+            lambda: _BareRelay(self.target, self), *self.target)
+        assert self.transport is not None
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        assert self.peer is not None and self.peer.transport is not None
+        self.peer.transport.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.close()
+
+
 @contextmanager
 def rss_sampler(interval: float = 0.02) -> Iterator[list[int]]:
     """Sample VmRSS (KiB) from a thread while the block runs; yields the samples list."""
@@ -202,10 +234,15 @@ async def measure(seconds: float, total: int, rounds: int) -> Results:
     await echo.start()
     lab = WireUnderTest()
     echo_wire = await lab.front(echo.address)
-    rt = {"direct": 0.0, "wire": 0.0}
+    loop = asyncio.get_running_loop()
+    bare = await loop.create_server(lambda: _BareRelay(echo.address), "127.0.0.1", 0)
+    targets = {"direct": echo.address, "wire": echo_wire,
+               "bare relay": bare.sockets[0].getsockname()[:2]}
+    rt = dict.fromkeys(targets, 0.0)
     for _ in range(rounds):
-        rt["direct"] = max(rt["direct"], await round_trips(echo.address, seconds))
-        rt["wire"] = max(rt["wire"], await round_trips(echo_wire, seconds))
+        for name, target in targets.items():
+            rt[name] = max(rt[name], await round_trips(target, seconds))
+    bare.close()
     bw = {"direct": 0.0, "wire": 0.0}
     rss: list[int] = []
     for _ in range(rounds):
