@@ -217,13 +217,20 @@ class Engine:
             transport = lab_server.spec.transport
         transport = transport or Transport.TCP
         shown = format_address(host, port)
-        if lab_server is None:
-            host, port = await self._outbound_wire(transport, host, port)
+        outbound = None if lab_server is not None else await self._outbound_wire(
+            transport, host, port)
+        if outbound is not None:
+            host, port = outbound.address
         if node.client is not None:
             await node.client.close()
         node.client = EchoClient(transport)
         try:
             await node.client.connect(host, port)
+            if isinstance(outbound, TcpWire):  # did the Wire reach the real server?
+                note = await outbound.upstream_result(node.client.local)
+                if note:
+                    await node.client.close()
+                    raise EchoClientError(f"cannot connect to {note.removeprefix('server ')}")
         except EchoClientError as exc:
             node.client = None
             self._set(node, state=NodeState.FAILED, detail=str(exc))
@@ -273,14 +280,14 @@ class Engine:
                 return node
         return None
 
-    async def _outbound_wire(self, transport: Transport, host: str, port: int) -> tuple[str, int]:
+    async def _outbound_wire(self, transport: Transport, host: str, port: int) -> Wire:
         key = (transport, host, port)
         wire = self._outbound.get(key)
         if wire is None:
             wire = await self.relay((LOOPBACK, 0), (host, port), transport=transport)
             self._relays.remove(wire)
             self._outbound[key] = wire
-        return wire.address
+        return wire
 
     # ---- shutting down -------------------------------------------------------------
 

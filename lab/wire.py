@@ -15,9 +15,10 @@ A UdpWire does the same for datagrams, with one session per client address.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from lab import dissect
 from lab.capture import Capture
@@ -25,6 +26,10 @@ from lab.model import Connection, Sender, Transport, format_address
 
 #: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
 UDP_IDLE = 60.0
+#: How long the Wire waits for its target to accept a connection (seconds).
+CONNECT_TIMEOUT = 10.0
+#: Upstream outcomes kept for ``TcpWire.upstream_result``.
+UPSTREAM_KEPT = 256
 
 
 class PortInUseError(OSError):
@@ -108,11 +113,14 @@ class _TcpLink:
         if leg is not self.client:
             return
         assert leg.transport is not None
-        host, port = leg.transport.get_extra_info("peername")[:2]
+        peer = leg.transport.get_extra_info("peername")
+        if not peer:  # reset before we could look: nothing to relay
+            leg.transport.abort()
+            return
         self.conn = self.wire.capture.open(
             protocol=self.wire.protocol,
             transport=Transport.TCP,
-            client=format_address(host, port),
+            client=format_address(*peer[:2]),
             server=self.wire.public_address,
             node=self.wire.node,
         )
@@ -123,13 +131,18 @@ class _TcpLink:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         host, port = self.wire.target
+        assert self.conn is not None
         try:
-            await loop.create_connection(lambda: self.server, host, port)
-        except OSError as exc:
-            self.note = f"server {format_address(host, port)} unreachable: {exc.strerror or exc}"
+            await asyncio.wait_for(
+                loop.create_connection(lambda: self.server, host, port), CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            self.note = f"server {format_address(host, port)} unreachable: {why}"
+            self.wire.upstream_done(self.conn.client, self.note)
             if self.client.transport is not None:
                 self.client.transport.close()
             return
+        self.wire.upstream_done(self.conn.client, "")
         if self.client.lost:
             self._close_leg(self.server)
         elif self.client.transport is not None:
@@ -223,8 +236,11 @@ class _WireBase:
 class TcpWire(_WireBase):
     """A TCP relay from ``listen`` to ``target`` that captures every connection."""
 
-    def __init__(self, capture: Capture, **kwargs: object) -> None:
-        super().__init__(capture, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, capture: Capture, **kwargs: Any) -> None:
+        super().__init__(capture, **kwargs)
+        #: How each connection's upstream attempt ended ("" = connected), by client
+        #: address, for a lab client that must know (see ``upstream_result``).
+        self._upstream: dict[str, asyncio.Future[str]] = {}
         self._server: asyncio.Server | None = None
         self.links: set[_TcpLink] = set()
         self._idle = asyncio.Event()
@@ -241,6 +257,32 @@ class TcpWire(_WireBase):
         except OSError as exc:
             raise bind_error(exc, host, port) from None
         self.address = self._server.sockets[0].getsockname()[:2]
+
+    def _upstream_future(self, client: str) -> asyncio.Future[str]:
+        future = self._upstream.get(client)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._upstream[client] = future
+            while len(self._upstream) > UPSTREAM_KEPT:
+                del self._upstream[next(iter(self._upstream))]
+        return future
+
+    def upstream_done(self, client: str, note: str) -> None:
+        future = self._upstream_future(client)
+        if not future.done():
+            future.set_result(note)
+
+    async def upstream_result(self, client: str, timeout: float = CONNECT_TIMEOUT + 1) -> str:
+        """How the Wire's connection onwards went for the client at ``client``:
+        "" when it is up, else why not. Lets a lab client that connected to an
+        outbound Wire report an unreachable server at once."""
+        future = self._upstream_future(client)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError:
+            return f"no answer from {format_address(*self.target)} after {timeout:g} s"
+        finally:
+            self._upstream.pop(client, None)
 
     def link_opened(self, link: _TcpLink) -> None:
         self.links.add(link)
@@ -288,10 +330,14 @@ class _UdpSession(asyncio.DatagramProtocol):
         self.pending: list[bytes] = []
         self.last_seen = asyncio.get_running_loop().time()
         self.note = ""
+        self.ended = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Python 3.11's selector datagram transport does not subclass DatagramTransport.
         self.transport = cast(asyncio.DatagramTransport, transport)
+        if self.ended:  # the session ended while its socket was being made
+            self.transport.close()
+            return
         for data in self.pending:
             self.transport.sendto(data)
         self.pending.clear()
@@ -318,6 +364,7 @@ class _UdpSession(asyncio.DatagramProtocol):
             self.transport.sendto(data)
 
     def end(self) -> None:
+        self.ended = True
         if self.transport is not None:
             self.transport.close()
         cap = self.wire.capture
@@ -329,9 +376,10 @@ class _UdpSession(asyncio.DatagramProtocol):
 class UdpWire(_WireBase):
     """A UDP relay: each client address gets its own upstream socket and Connection."""
 
-    def __init__(self, capture: Capture, *, idle: float = UDP_IDLE, **kwargs: object) -> None:
-        super().__init__(capture, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, capture: Capture, *, idle: float = UDP_IDLE, **kwargs: Any) -> None:
+        super().__init__(capture, **kwargs)
         self.idle = idle
+        self._tasks: set[asyncio.Task[None]] = set()
         self.sessions: dict[tuple[str, int], _UdpSession] = {}
         self._front: asyncio.DatagramTransport | None = None
         self._reaper: asyncio.Task[None] | None = None
@@ -366,7 +414,9 @@ class UdpWire(_WireBase):
         session = _UdpSession(self, addr, conn)
         self.sessions[addr] = session
         self._count_changed(len(self.sessions))
-        asyncio.get_running_loop().create_task(self._connect(session))
+        task = asyncio.get_running_loop().create_task(self._connect(session))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return session
 
     async def _connect(self, session: _UdpSession) -> None:
@@ -396,8 +446,14 @@ class UdpWire(_WireBase):
                     self._end(session)
 
     async def stop(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
+        """Stop listening and end every session; returns once their sockets are closed."""
+        tasks = [*self._tasks, *([self._reaper] if self._reaper is not None else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._reaper = None
         for session in list(self.sessions.values()):
             self._end(session)
         if self._front is not None:

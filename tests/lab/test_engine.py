@@ -114,12 +114,12 @@ def test_errors_a_user_can_act_on() -> None:
             port = bound.getsockname()[1]
             server = await engine.add_server("tcp-echo", port=0)
             await engine.stop_server(server.id)
-            # The outbound Wire accepts, then finds nobody behind it: the send says so.
-            await engine.client_connect(client.id, f"127.0.0.1:{port}")
-            with pytest.raises(EngineError, match=f"127.0.0.1:{port}"):
-                await engine.client_send(client.id, b"x", wait=2)
+            # The outbound Wire accepts, then finds nobody behind it: Connect says so.
+            with pytest.raises(EngineError, match=f"cannot connect to 127.0.0.1:{port}"):
+                await engine.client_connect(client.id, f"127.0.0.1:{port}")
             [node] = [n for n in engine.nodes() if n.id == client.id]
-            assert node.state is not NodeState.RUNNING
+            assert node.state is NodeState.FAILED
+            assert "unreachable" in node.detail
             [conn] = engine.capture.connections.values()
             assert f"127.0.0.1:{port} unreachable" in conn.note
         await engine.shutdown()
