@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from lab.capture import Capture
-from lab.clients import client_kinds
+from lab.clients import ClientObject, client_kinds
 from lab.clients.echo import EchoClient, EchoClientError
 from lab.model import (
     NodeChanged,
@@ -51,6 +51,7 @@ class _Server:
 class _Client:
     info: NodeInfo
     client: EchoClient | None = None
+    obj: ClientObject | None = None  # a kind the engine builds whole (see ClientKind.make)
 
 
 class Engine:
@@ -198,7 +199,8 @@ class Engine:
             name=name or self._name(kinds[kind].title),
             state=NodeState.STOPPED,
         )
-        self._clients[info.id] = _Client(info)
+        make = kinds[kind].make
+        self._clients[info.id] = _Client(info, obj=make(self.route) if make else None)
         self.capture.publish(NodeChanged(info))
         return info
 
@@ -257,7 +259,24 @@ class Engine:
         if node.client is not None:
             await node.client.close()
             node.client = None
+        if node.obj is not None:
+            await node.obj.close()
         return self._set(node, state=NodeState.STOPPED, detail="")
+
+    def client_object(self, node_id: str) -> ClientObject:
+        """The client itself, for kinds built whole (HTTP composer, browser…):
+        call its coroutines on the engine's loop."""
+        obj = self._client(node_id).obj
+        if obj is None:
+            raise EngineError(f"client {node_id!r} is driven through the engine's echo commands")
+        return obj
+
+    async def route(self, transport: Transport, host: str, port: int) -> tuple[str, int]:
+        """Where a lab client should connect to reach ``host:port``: a lab server's
+        Wire directly, anything else through an outbound Wire, so it is captured."""
+        if self._lab_server_at(host, port) is not None:
+            return host, port
+        return (await self._outbound_wire(transport, host, port)).address
 
     async def remove_client(self, node_id: str) -> None:
         await self.client_close(node_id)

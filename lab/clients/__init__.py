@@ -1,18 +1,36 @@
-"""Client kinds: each is one module with an async API the panels and scenarios call."""
+"""Client kinds: each is one module with an async API the panels and scenarios call.
+
+A kind with ``make`` is built by the engine with a router (see ``Router``) and
+handed to its panel whole (``Engine.client_object``); the echo client, whose
+connection the engine manages itself, has none.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+from lab.model import Transport
+
+#: Where to really connect for (transport, host, port): a lab server directly,
+#: anything else through an outbound Wire.
+Router = Callable[[Transport, str, int], Awaitable[tuple[str, int]]]
+
+
+class ClientObject(Protocol):
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class ClientKind:
     kind: str
     title: str
+    make: Callable[[Router], ClientObject] | None = None
 
 
 def client_kinds() -> dict[str, ClientKind]:
     """Every client kind the lab knows, by name."""
-    from lab.clients import echo
+    from lab.clients import browser, echo, http
 
-    return {k.kind: k for k in echo.KINDS}
+    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *browser.KINDS)}

@@ -1,0 +1,205 @@
+"""The HTTP client: the request composer's engine, on aiohttp.
+
+One HttpClient keeps one aiohttp session, so consecutive requests to the same
+server reuse a keep-alive connection, as a browser's would, and the inspector
+shows it. Every request goes where the engine's router says: a lab server
+directly, anything else through an outbound Wire (the Host header keeps the
+name the user typed).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from lab.clients import ClientKind, Router
+from lab.model import Transport
+
+#: Response bodies kept for the panel (bytes); the rest is counted, not kept.
+BODY_LIMIT = 4 * 1024 * 1024
+TIMEOUT = 30.0
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Timing:
+    """Milliseconds from the start of the request."""
+
+    connect: float  # 0 when a keep-alive connection was reused
+    first_byte: float
+    total: float
+    reused: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpResult:
+    """What came back, or ``error`` (a sentence for the user) when nothing did."""
+
+    method: str
+    url: str
+    status: int = 0
+    reason: str = ""
+    version: str = ""
+    headers: Headers = ()
+    body: bytes = b""
+    size: int = 0
+    timing: Timing | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    @property
+    def content_type(self) -> str:
+        for name, value in self.headers:
+            if name.lower() == "content-type":
+                return value.split(";")[0].strip().lower()
+        return ""
+
+
+@dataclass
+class _Clock:
+    start: float = field(default_factory=time.perf_counter)
+    connected: float | None = None
+    reused: bool = False
+
+    def ms(self, since: float | None = None) -> float:
+        return (time.perf_counter() - (since or self.start)) * 1000
+
+
+def _tracing() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+
+    async def created(_s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: Any) -> None:
+        clock = ctx.trace_request_ctx
+        if isinstance(clock, _Clock):
+            clock.connected = time.perf_counter()
+
+    async def reused(_s: aiohttp.ClientSession, ctx: SimpleNamespace, _p: Any) -> None:
+        clock = ctx.trace_request_ctx
+        if isinstance(clock, _Clock):
+            clock.connected, clock.reused = clock.start, True
+
+    trace.on_connection_create_end.append(created)
+    trace.on_connection_reuseconn.append(reused)
+    return trace
+
+
+def parse_url(text: str) -> URL:
+    """A URL the user typed; ``http://`` is assumed. ValueError says what is wrong."""
+    text = text.strip()
+    if not text:
+        raise ValueError("no URL: type one such as http://127.0.0.1:8080/")
+    if "://" not in text:
+        text = "http://" + text
+    url = URL(text)
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"only http:// URLs are supported here, not {url.scheme}://")
+    if not url.host:
+        raise ValueError(f"no host in {text!r}")
+    return url
+
+
+class HttpClient:
+    """Send HTTP requests through the lab. ``close`` when done."""
+
+    def __init__(self, route: Router, *, timeout: float = TIMEOUT) -> None:
+        self._route = route
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                trace_configs=[_tracing()],
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                auto_decompress=True,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+    ) -> HttpResult:
+        """Send one request; never raises for network trouble (see ``HttpResult.error``)."""
+        method = method.strip().upper() or "GET"
+        try:
+            parsed = parse_url(url)
+        except ValueError as exc:
+            return HttpResult(method=method, url=url, error=str(exc))
+        host, port = await self._route(Transport.TCP, parsed.host or "", parsed.port or 80)
+        target = parsed.with_host(host).with_port(port)
+        sent = [(k, v) for k, v in headers if k.strip()]
+        if not any(k.lower() == "host" for k, _ in sent):
+            sent.insert(0, ("Host", _authority(parsed)))
+        clock = _Clock()
+        try:
+            async with self._ensure_session().request(
+                method, target, headers=sent, data=body, allow_redirects=False,
+                trace_request_ctx=clock,
+            ) as response:
+                first_byte = clock.ms()
+                kept, size = await _read_body(response)
+                return HttpResult(
+                    method=method, url=str(parsed), status=response.status,
+                    reason=response.reason or "", version=_version(response.version),
+                    headers=tuple((k.decode("latin-1"), v.decode("latin-1"))
+                                  for k, v in response.raw_headers),
+                    body=kept, size=size,
+                    timing=Timing(
+                        connect=0.0 if clock.reused or clock.connected is None
+                        else (clock.connected - clock.start) * 1000,
+                        first_byte=first_byte, total=clock.ms(), reused=clock.reused),
+                )
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return HttpResult(method=method, url=str(parsed), error=_explain(exc, parsed))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _authority(url: URL) -> str:
+    host = url.raw_host or ""
+    return host if url.is_default_port() else f"{host}:{url.port}"
+
+
+def _version(version: aiohttp.HttpVersion | None) -> str:
+    return f"HTTP/{version.major}.{version.minor}" if version else ""
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> tuple[bytes, int]:
+    kept = bytearray()
+    size = 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if len(kept) < BODY_LIMIT:
+            kept += chunk[: BODY_LIMIT - len(kept)]
+    return bytes(kept), size
+
+
+def _explain(exc: BaseException, url: URL) -> str:
+    where = _authority(url)
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return f"no answer from {where} in time"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return f"{where} closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {where}: {exc.os_error.strerror or exc.os_error}"
+    return f"{where}: {exc}"
+
+
+KINDS = (ClientKind("http", "Request composer", HttpClient),)
