@@ -1,7 +1,8 @@
 """cslab: the command line. Every command but ``gui`` runs without Qt.
 
     cslab [gui]                      open the window
-    cslab serve KIND [--host H] [--port P] [--capture FILE.jsonl]
+    cslab serve KIND [--host H] [--port P] [--root DIR] [--user U] [--password PW]
+                     [--capture FILE.jsonl]
     cslab relay --listen H:P --to H:P [--protocol KIND] [--udp] [--capture FILE.jsonl]
 
 ``serve`` and ``relay`` print ``listening on H:P`` first, then one line per
@@ -91,7 +92,10 @@ async def _run(args: argparse.Namespace, start: Callable[[Engine], Awaitable[str
 
 def cmd_serve(args: argparse.Namespace) -> int:
     async def start(engine: Engine) -> str:
-        info = await engine.add_server(args.kind, host=args.host, port=args.port)
+        options = {name: value for name in ("root", "user", "password")
+                   if (value := getattr(args, name)) is not None}
+        info = await engine.add_server(args.kind, host=args.host, port=args.port,
+                                       options=options)
         return info.address
 
     return asyncio.run(_run(args, start))
@@ -131,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None,
                        help="port to listen on (the kind's default; 0 picks a free one)")
+    serve.add_argument("--root", metavar="DIR",
+                       help="the site (http), the mail folder (smtp, pop3), "
+                            "the served folder (ftp)")
+    serve.add_argument("--user", metavar="U", help="the ftp lab user (default student)")
+    serve.add_argument("--password", metavar="PW",
+                       help="the ftp lab user's password, the pop3 password (default lab)")
     serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     serve.set_defaults(func=cmd_serve)
 

@@ -41,6 +41,6 @@ class ServerKind:
 
 def server_kinds() -> dict[str, ServerKind]:
     """Every server kind the lab knows, by its command-line name."""
-    from lab.servers import echo
+    from lab.servers import echo, http
 
-    return {k.kind: k for k in echo.KINDS}
+    return {k.kind: k for k in (*echo.KINDS, *http.KINDS)}
