@@ -41,21 +41,18 @@ DB_NAME = "notes.sqlite3"
 # ---- pages that explain themselves ---------------------------------------------------
 
 def page(status: int, title: str, *paragraphs: str,
-         headers: dict[str, str] | None = None, head_only: bool = False) -> web.Response:
-    """A small HTML page: what happened and what to try (paragraphs are HTML)."""
+         headers: dict[str, str] | None = None) -> web.Response:
+    """A small HTML page: what happened and what to try (paragraphs are HTML).
+
+    aiohttp leaves the body out (keeping Content-Length) when answering HEAD."""
     body = "\n".join(f"  <p>{p}</p>" for p in paragraphs)
     text = (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
             f"<title>{status} {html.escape(title)}</title></head>\n"
             f"<body style=\"font-family: sans-serif; max-width: 40rem; margin: 2rem auto\">\n"
             f"  <h1>{status} {html.escape(title)}</h1>\n{body}\n"
             f"  <p><a href=\"/\">Go to the home page</a></p>\n</body>\n</html>\n")
-    data = text.encode("utf-8")
-    response = web.Response(status=status, headers=headers,
-                            content_type="text/html", charset="utf-8",
-                            body=None if head_only else data)
-    if head_only:
-        response.content_length = len(data)
-    return response
+    return web.Response(status=status, headers=headers, text=text,
+                        content_type="text/html", charset="utf-8")
 
 
 def forbidden(request: web.Request, why: str) -> web.Response:
@@ -63,8 +60,7 @@ def forbidden(request: web.Request, why: str) -> web.Response:
                 f"The server refused to look up <code>{html.escape(request.raw_path)}</code>: "
                 f"{why}",
                 "A web server only serves files inside its own folder (its root); addresses "
-                "that try to climb out of it are refused, whatever file they name.",
-                head_only=request.method == "HEAD")
+                "that try to climb out of it are refused, whatever file they name.")
 
 
 def not_found(request: web.Request, shown: str, *extra: str) -> web.Response:
@@ -73,8 +69,7 @@ def not_found(request: web.Request, shown: str, *extra: str) -> web.Response:
                 "and found no such file.",
                 *extra,
                 "Check the spelling (names are case-sensitive), or start again from the "
-                "home page and follow a link.",
-                head_only=request.method == "HEAD")
+                "home page and follow a link.")
 
 
 def method_not_allowed(request: web.Request) -> web.Response:
@@ -252,7 +247,7 @@ class StaticSite:
                         f"The request asked for bytes ({html.escape(request.headers['Range'])}) "
                         f"that this file does not have: it is {size} bytes long.",
                         "Ask for a range inside the file, or leave out the Range header to "
-                        "get all of it.", headers=headers, head_only=request.method == "HEAD")
+                        "get all of it.", headers=headers)
         status, first, last = 200, 0, size - 1
         if isinstance(wanted, tuple):
             status, (first, last) = 206, wanted
