@@ -24,6 +24,7 @@ import html
 import mimetypes
 import os
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -205,7 +206,23 @@ class StaticSite:
         found = resolve_target(self.root, request.raw_path)
         if isinstance(found, str):
             return forbidden(request, found)
-        path = found
+        try:
+            path = self._file_for(request, found)
+        except OSError:  # a name too long, a permission denied: nothing to serve
+            path = None
+        if isinstance(path, web.StreamResponse):
+            return path
+        if path is None:
+            return not_found(request, request.path)
+        try:
+            stream = path.open("rb")
+        except OSError:
+            return not_found(request, request.path)
+        with stream:
+            return await self._send(request, path, stream)
+
+    def _file_for(self, request: web.Request, path: Path) -> Path | web.StreamResponse | None:
+        """The file to send, a page saying why there is none, or None (no such file)."""
         if path.is_dir():
             if not request.raw_path.split("?", 1)[0].endswith("/"):
                 location = request.raw_path.split("?", 1)[0] + "/"
@@ -216,14 +233,12 @@ class StaticSite:
                                  "This is a folder without an <code>index.html</code>, and "
                                  "this server does not list folders' contents.")
         if not path.is_file() or not path.resolve().is_relative_to(self.root):
-            return not_found(request, request.path)
-        return await self._send(request, path)
+            return None
+        return path
 
-    async def _send(self, request: web.Request, path: Path) -> web.StreamResponse:
-        try:
-            stat = path.stat()
-        except OSError:
-            return not_found(request, request.path)
+    async def _send(self, request: web.Request, path: Path,
+                    stream: BinaryIO) -> web.StreamResponse:
+        stat = os.fstat(stream.fileno())
         size = stat.st_size
         etag = etag_for(stat)
         content_type, encoding = mimetypes.guess_type(path.name)
@@ -264,20 +279,20 @@ class StaticSite:
         response.content_length = last - first + 1 if size else 0
         await response.prepare(request)
         if request.method == "GET" and size:
-            await self._copy(path, response, first, last - first + 1)
+            await self._copy(stream, response, first, last - first + 1)
         await response.write_eof()
         return response
 
     @staticmethod
-    async def _copy(path: Path, response: web.StreamResponse, start: int, count: int) -> None:
-        with path.open("rb") as stream:
-            stream.seek(start)
-            while count > 0:
-                chunk = await asyncio.to_thread(stream.read, min(CHUNK, count))
-                if not chunk:
-                    break
-                count -= len(chunk)
-                await response.write(chunk)
+    async def _copy(stream: BinaryIO, response: web.StreamResponse, start: int,
+                    count: int) -> None:
+        stream.seek(start)
+        while count > 0:
+            chunk = await asyncio.to_thread(stream.read, min(CHUNK, count))
+            if not chunk:
+                break
+            count -= len(chunk)
+            await response.write(chunk)
 
 
 # ---- the backend -----------------------------------------------------------------------

@@ -212,6 +212,8 @@ def test_404_and_405_pages_explain_what_happened(tmp_path: Path) -> None:
             assert missing.headers["content-type"].startswith("text/html")
             assert b"/nothing-here.html" in missing.body and b"no such file" in missing.body
             assert b"Check the spelling" in missing.body
+            too_long = await request(port, "GET", "/" + "a" * 300 + "/b.html")
+            assert too_long.status == 404 and b"no such file" in too_long.body
             folder = await request(port, "GET", "/sub/../empty/")  # refused: '..'
             assert folder.status == 403
             os.remove(tmp_path / "site" / "empty" / "index.html")
@@ -483,3 +485,24 @@ def test_the_data_dir_follows_the_environment(tmp_path: Path,
     assert data_dir(create=False) == tmp_path / "home" / ".local/share/client-server-lab"
     monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "mine"))
     assert data_dir() == tmp_path / "mine" and (tmp_path / "mine").is_dir()
+
+
+def test_shutdown_with_a_keep_alive_client_is_prompt_and_frees_the_port(tmp_path: Path) -> None:
+    async def main() -> None:
+        engine = Engine()
+        info = await engine.add_server("http", port=0, options={
+            "root": str(make_site(tmp_path)), "db": str(tmp_path / "n.sqlite3")})
+        port = int(info.address.rpartition(":")[2])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /style.css HTTP/1.1\r\nHost: x\r\n\r\n")  # keep-alive
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200 OK")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await engine.shutdown()
+        assert loop.time() - started < 2
+        assert await asyncio.wait_for(reader.read(), 2) in (b"", b"body { color: navy; }\n")
+        writer.close()
+        with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+            pass
+
+    run(main)
