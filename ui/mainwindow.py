@@ -29,8 +29,9 @@ from ui.views.inspector import InspectorView
 from ui.views.wirelist import WireList
 
 TITLE = "Client-Server Lab"
-SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U"}
-CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E"}
+SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U",
+                    "http": "Ctrl+Shift+H"}
+CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E", "http": "Ctrl+Shift+R", "browser": "Ctrl+Shift+B"}
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 
@@ -85,7 +86,9 @@ class MainWindow(QMainWindow):
         self.client_actions: dict[str, QAction] = {}
         for kind, client_spec in client_kinds().items():
             action = QAction(client_spec.title, self)
-            action.setToolTip(f"Add an {client_spec.title.lower()}")
+            title = client_spec.title.lower()
+            article = "an" if title[:1] in "aeiou" else "a"
+            action.setToolTip(f"Add {article} {title}")
             if kind in CLIENT_SHORTCUTS:
                 action.setShortcut(QKeySequence(CLIENT_SHORTCUTS[kind]))
             self.addAction(action)

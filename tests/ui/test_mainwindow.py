@@ -114,12 +114,15 @@ def test_status_bar_counts(window: MainWindow, qtbot) -> None:  # type: ignore[n
 
 def test_toolbar_actions_have_shortcuts_and_tips(window: MainWindow) -> None:
     assert window.windowTitle() == "Client-Server Lab"
-    assert set(window.server_actions) == {"tcp-echo", "udp-echo"}
+    assert {"tcp-echo", "udp-echo", "http"} <= set(window.server_actions)
     shortcuts = {a.shortcut().toString() for a in window.actions()}
     assert {"Ctrl+Shift+S", "Ctrl+Shift+C", "Ctrl+Q"} <= shortcuts
     for action in [*window.server_actions.values(), *window.client_actions.values(),
                    window.stop_all_action, window.quit_action]:
         assert action.toolTip() and action.toolTip() != action.text()
     assert "7007" in window.server_actions["tcp-echo"].toolTip()
+    assert "8080" in window.server_actions["http"].toolTip()
+    assert window.client_actions["http"].toolTip() == "Add a request composer"
+    assert {"Ctrl+Shift+H", "Ctrl+Shift+R", "Ctrl+Shift+B"} <= shortcuts
     assert window.clients.hint.text() == "Add a client with + Client."
     assert window.servers.hint.text() == "Add a server with + Server."

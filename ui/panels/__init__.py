@@ -9,14 +9,20 @@ from __future__ import annotations
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.echo_client import EchoClientPanel
 from ui.panels.echo_server import EchoServerPanel
+from ui.panels.http_browser import HttpBrowserPanel
+from ui.panels.http_composer import HttpComposerPanel
+from ui.panels.http_server import HttpServerPanel
 
 SERVER_PANELS: dict[str, type[NodePanel]] = {
     "tcp-echo": EchoServerPanel,
     "udp-echo": EchoServerPanel,
+    "http": HttpServerPanel,
 }
 
 CLIENT_PANELS: dict[str, type[NodePanel]] = {
     "echo": EchoClientPanel,
+    "http": HttpComposerPanel,
+    "browser": HttpBrowserPanel,
 }
 
 

@@ -1,0 +1,227 @@
+"""The HTTP panels through the window's own actions: the request composer and the
+mini browser against a real aiohttp site outside the lab (so every request crosses
+an outbound Wire and is captured), and the lab's own HTTP server with its live table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QUrl
+from PySide6.QtGui import QColor, QImage, QTextDocument
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from lab.model import NodeState, Sender
+from lab.servers import server_kinds
+from ui.engine_thread import EngineThread
+from ui.mainwindow import MainWindow
+from ui.panels.http_browser import HttpBrowserPanel
+from ui.panels.http_composer import HttpComposerPanel, encode_body
+from ui.panels.http_server import HttpServerPanel
+
+WAIT = 8000
+
+PAGE = b"""<!doctype html><html><head><title>Outside</title>
+<link rel="stylesheet" href="style.css"></head>
+<body><h1>Hello from the outside</h1><img src="a.png"> <img src="/img/b.png">
+<p><a href="two.html">second page</a></p></body></html>"""
+PAGE_TWO = b"<html><body><p>Second page here</p><a href='/'>home</a></body></html>"
+CSS = b"h1 { color: #aa0000; }"
+
+
+def png(colour: str, size: int) -> bytes:
+    image = QImage(size, size, QImage.Format.Format_RGB32)
+    image.fill(QColor(colour))
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    assert image.save(buffer, "PNG")
+    return bytes(data.data())
+
+
+@pytest.fixture
+def outside(lab: EngineThread, qapp: QApplication) -> Iterator[str]:
+    """A real aiohttp site outside the lab (on the engine thread's loop): its base URL."""
+    images = {"/a.png": png("red", 8), "/img/b.png": png("blue", 12)}
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response({"method": request.method, "body": (await request.text()),
+                                  "type": request.content_type}, status=201)
+
+    def fixed(body: bytes, content_type: str):  # type: ignore[no-untyped-def]
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(body=body, content_type=content_type)
+        return handler
+
+    app = web.Application()
+    app.router.add_route("*", "/echo", echo)
+    app.router.add_get("/", fixed(PAGE, "text/html"))
+    app.router.add_get("/two.html", fixed(PAGE_TWO, "text/html"))
+    app.router.add_get("/style.css", fixed(CSS, "text/css"))
+    for path, data in images.items():
+        app.router.add_get(path, fixed(data, "image/png"))
+    runner = web.AppRunner(app)
+
+    async def start() -> int:
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        port: int = runner.addresses[0][1]
+        return port
+
+    port = lab.run(start)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        lab.run(runner.cleanup)
+
+
+def add_client(window: MainWindow, qtbot, kind: str, cls: type):  # type: ignore[no-untyped-def]
+    window.client_actions[kind].trigger()
+    qtbot.waitUntil(lambda: any(isinstance(p, cls) for p in window.clients.panels()),
+                    timeout=WAIT)
+    return next(p for p in window.clients.panels() if isinstance(p, cls))
+
+
+def raws(window: MainWindow, sender: Sender) -> list[bytes]:
+    model = window.model
+    return [model.message(r).raw for r in range(model.rowCount())
+            if model.message(r).sender is sender]
+
+
+def no_dialogs() -> bool:
+    return not any(isinstance(w, QMessageBox) and w.isVisible()
+                   for w in QApplication.topLevelWidgets())
+
+
+def test_encode_body_modes() -> None:
+    assert encode_body("", "JSON") == (None, "")
+    assert encode_body('{"a": 1}', "JSON") == (b'{"a": 1}', "application/json")
+    assert encode_body("a=1\n\nb = x y\n", "form") == (
+        b"a=1&b=x+y", "application/x-www-form-urlencoded")
+    assert encode_body("plain", "raw") == (b"plain", "")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        encode_body('{"a": ', "JSON")
+
+
+def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, outside: str) -> None:
+    composer = add_client(window, qtbot, "http", HttpComposerPanel)
+    composer.url_combo.setEditText(outside + "echo")
+    composer.method_combo.setEditText("POST")
+    composer.mode_combo.setCurrentText("JSON")
+    composer.body_edit.setPlainText('{"a": 1}')
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: "201 Created" in composer.status_label.text(), timeout=WAIT)
+    assert "#2e7d32" in composer.status_label.styleSheet()  # 2xx is green
+    shown = composer.body_view.text()
+    assert json.loads(shown) == {"method": "POST", "body": '{"a": 1}',
+                                 "type": "application/json"}
+    assert '\n  "a' not in shown and '\n  "method": "POST"' in shown  # indented
+    assert composer.tabs.currentIndex() == 1
+    assert "total" in composer.timing_label.text() and " ms" in composer.timing_label.text()
+    assert composer.response_headers.rowCount() >= 2
+    qtbot.waitUntil(lambda: any(r.startswith(b"POST /echo") for r in raws(window, Sender.CLIENT))
+                    and any(r.startswith(b"HTTP/1.1 201") for r in raws(window, Sender.SERVER)),
+                    timeout=WAIT)
+
+    rows = window.model.rowCount()
+    composer.body_edit.setPlainText('{"a": ')
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not valid JSON" in composer.error_text, timeout=WAIT)
+    assert composer.error_label.isVisible()
+    qtbot.wait(300)
+    assert window.model.rowCount() == rows and len(composer.history) == 1  # nothing sent
+
+    composer.tabs.setCurrentIndex(2)
+    item = composer.history_list.item(0)
+    assert item.text().startswith("POST " + outside + "echo") and "201" in item.text()
+    rect = composer.history_list.visualItemRect(item)
+    qtbot.mouseClick(composer.history_list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=rect.center())  # a double-click needs its press first
+    qtbot.mouseDClick(composer.history_list.viewport(), Qt.MouseButton.LeftButton,
+                      pos=rect.center())
+    qtbot.waitUntil(lambda: len(composer.history) == 2, timeout=WAIT)
+    assert composer.body_edit.toPlainText() == '{"a": 1}' and not composer.error_text
+    qtbot.waitUntil(lambda: sum(r.startswith(b"POST /echo")
+                                for r in raws(window, Sender.CLIENT)) == 2, timeout=WAIT)
+    assert no_dialogs()
+
+
+def test_composer_shows_a_network_error_inline(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    composer = add_client(window, qtbot, "http", HttpComposerPanel)
+    composer.url_combo.setEditText("ftp://nowhere/")
+    qtbot.keyClick(composer.url_combo.lineEdit(), Qt.Key.Key_Return,
+                   Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: "only http://" in composer.error_text, timeout=WAIT)
+    assert "failed" in composer.status_label.text()
+    assert composer.history_list.count() == 1
+    assert no_dialogs()
+
+
+def test_browser_loads_a_page_with_its_css_and_images(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, outside: str) -> None:
+    browser = add_client(window, qtbot, "browser", HttpBrowserPanel)
+    assert not browser.back_button.isEnabled()
+    browser.address.setText(outside)
+    qtbot.keyClick(browser.address, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "Hello from the outside" in browser.page_text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "= 4 requests" in browser.requests_label.text(), timeout=WAIT)
+    assert "1 page + 3 resources" in browser.requests_label.text()
+    tip = browser.requests_label.toolTip()
+    assert all(name in tip for name in ("style.css", "a.png", "img/b.png"))
+    image = browser.view.loadResource(QTextDocument.ResourceType.ImageResource, QUrl("a.png"))
+    assert isinstance(image, QImage) and image.width() == 8
+    assert browser.view.loadResource(QTextDocument.ResourceType.ImageResource,
+                                     QUrl("missing.png")) is None
+    assert "#aa0000" in browser.view.document().defaultStyleSheet()
+    sent = b"".join(raws(window, Sender.CLIENT))
+    for target in (b"/", b"/style.css", b"/a.png", b"/img/b.png"):
+        assert b"GET " + target + b" HTTP/1.1" in sent
+
+    browser.view.anchorClicked.emit(QUrl("two.html"))
+    qtbot.waitUntil(lambda: "Second page here" in browser.page_text(), timeout=WAIT)
+    assert browser.address.text() == outside + "two.html"
+    assert browser.back_button.isEnabled() and not browser.forward_button.isEnabled()
+    assert "1 page + 0 resources = 1 request" in browser.requests_label.text()
+    qtbot.mouseClick(browser.back_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Hello from the outside" in browser.page_text(), timeout=WAIT)
+    assert browser.forward_button.isEnabled() and browser.address.text() == outside
+    assert not browser.error_text and no_dialogs()
+
+
+@pytest.mark.skipif("http" not in server_kinds(), reason="no lab HTTP server yet")
+def test_lab_http_server_shows_notes_live(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, qtmodeltester, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    window.server_actions["http"].trigger()
+    qtbot.waitUntil(lambda: any(isinstance(p, HttpServerPanel)
+                                for p in window.servers.panels()), timeout=WAIT)
+    server = next(p for p in window.servers.panels() if isinstance(p, HttpServerPanel))
+    qtbot.waitUntil(lambda: server.info.state is NodeState.RUNNING, timeout=WAIT)
+    qtbot.waitUntil(lambda: server.notes_model.rowCount() >= 1, timeout=WAIT)
+    qtmodeltester.check(server.notes_model)
+    before = server.notes_model.rowCount()
+
+    composer = add_client(window, qtbot, "http", HttpComposerPanel)
+    url = f"http://{server.info.address}/"
+    qtbot.waitUntil(lambda: composer.url_combo.findText(url + "api/notes") >= 0, timeout=WAIT)
+    composer.url_combo.setEditText(url + "api/notes")
+    composer.method_combo.setEditText("POST")
+    composer.mode_combo.setCurrentText("JSON")
+    composer.body_edit.setPlainText('{"title": "From the test", "body": "hi"}')
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "201" in composer.status_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: "From the test" in server.notes_model.titles(), timeout=WAIT)
+    assert server.notes_model.rowCount() == before + 1
+    qtmodeltester.check(server.notes_model)
+
+    browser = add_client(window, qtbot, "browser", HttpBrowserPanel)
+    assert browser.address.text() == url  # the first running HTTP server
+    qtbot.keyClick(browser.address, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "requests" in browser.requests_label.text(), timeout=WAIT)
+    assert "failed" not in browser.requests_label.text() and not browser.error_text

@@ -1,0 +1,187 @@
+"""How the HTTP panels show a response: status colours, timing, and a body viewer
+that pretty-prints JSON, colours HTML/XML source, shows images and hex-dumps the rest."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QImage,
+    QPixmap,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+    QTextDocument,
+)
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QScrollArea, QStackedWidget, QWidget
+
+from lab.clients.http import HttpResult, Timing
+from lab.model import NodeInfo
+from ui.views.hexview import HexView
+
+#: Text shown in the body pane at most (characters); the rest is summarised.
+TEXT_LIMIT = 200_000
+
+STATUS_COLOURS = {2: "#2e7d32", 3: "#1f5ea8", 4: "#e07000", 5: "#c62828"}
+
+
+def status_colour(status: int) -> str:
+    """Green for 2xx, blue for 3xx, orange for 4xx, red for 5xx, grey otherwise."""
+    return STATUS_COLOURS.get(status // 100, "#707070")
+
+
+def format_ms(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
+def format_timing(timing: Timing | None) -> str:
+    """``connect 0.4 ms · first byte 2.1 ms · total 2.5 ms (reused connection)``."""
+    if timing is None:
+        return ""
+    connect = "connect reused" if timing.reused else f"connect {format_ms(timing.connect)}"
+    text = (f"{connect} · first byte {format_ms(timing.first_byte)} · "
+            f"total {format_ms(timing.total)}")
+    return text + (" (reused connection)" if timing.reused else "")
+
+
+def format_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} byte{'s' if size != 1 else ''}"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} kB"
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def _format(colour: str, *, bold: bool = False) -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setForeground(QColor(colour))
+    if bold:
+        fmt.setFontWeight(QFont.Weight.Bold)
+    return fmt
+
+
+_MARKUP_RULES = (
+    (re.compile(r"</?[A-Za-z][\w:-]*|/?>"), _format("#8b1a8b", bold=True)),
+    (re.compile(r"\s[\w:-]+(?==)"), _format("#b35900")),
+    (re.compile(r"\"[^\"]*\"|'[^']*'"), _format("#1f5ea8")),
+    (re.compile(r"<!--.*?-->|<!DOCTYPE[^>]*>|<\?[^>]*\?>", re.IGNORECASE),
+     _format("#808080")),
+)
+_JSON_RULES = (
+    (re.compile(r"-?\b\d+(\.\d+)?([eE][+-]?\d+)?\b|\b(true|false|null)\b"),
+     _format("#b35900")),
+    (re.compile(r"\"(\\.|[^\"\\])*\""), _format("#1e7d46")),
+    (re.compile(r"\"(\\.|[^\"\\])*\"(?=\s*:)"), _format("#1f5ea8", bold=True)),
+)
+
+
+class SourceHighlighter(QSyntaxHighlighter):
+    """Colours HTML/XML tags, attributes and strings, or JSON keys and values.
+
+    A line-by-line colouring with regular expressions: enough for reading a
+    response, not a parser (a comment over several lines is not greyed)."""
+
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self.language = ""
+
+    def set_language(self, language: str) -> None:
+        """``"markup"``, ``"json"`` or ``""`` (no colouring)."""
+        if language != self.language:
+            self.language = language
+            self.rehighlight()
+
+    def highlightBlock(self, text: str) -> None:
+        rules = {"markup": _MARKUP_RULES, "json": _JSON_RULES}.get(self.language, ())
+        for pattern, fmt in rules:
+            for match in pattern.finditer(text):
+                self.setFormat(match.start(), match.end() - match.start(), fmt)
+
+
+def _is_markup(content_type: str) -> bool:
+    return content_type in ("text/html", "application/xhtml+xml", "image/svg+xml") or \
+        content_type.endswith(("/xml", "+xml"))
+
+
+def _as_text(body: bytes) -> str | None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    sample = text[:4096]
+    return text if all(c.isprintable() or c in "\r\n\t" for c in sample) else None
+
+
+class BodyView(QStackedWidget):
+    """A response body: text (JSON indented, markup coloured), an image, or hex."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text_view = QPlainTextEdit(self)
+        self.text_view.setReadOnly(True)
+        self.text_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text_view.setPlaceholderText("The response body shows here.")
+        self.highlighter = SourceHighlighter(self.text_view.document())
+        self.image_label = QLabel(self)
+        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image_scroll = QScrollArea(self)
+        self.image_scroll.setWidget(self.image_label)
+        self.image_scroll.setWidgetResizable(True)
+        self.hex_view = HexView(self)
+        for page in (self.text_view, self.image_scroll, self.hex_view):
+            self.addWidget(page)
+        self.shown_as = "text"
+
+    def clear_body(self) -> None:
+        self.text_view.clear()
+        self.highlighter.set_language("")
+        self.setCurrentWidget(self.text_view)
+        self.shown_as = "text"
+
+    def show_result(self, result: HttpResult) -> None:
+        """Show ``result``'s body in the form that suits its Content-Type and bytes."""
+        body, kind = result.body, result.content_type
+        if not body:
+            self.clear_body()
+            self.text_view.setPlaceholderText("(no body)" if result.ok else "")
+            return
+        if kind.startswith("image/") and kind != "image/svg+xml":
+            image = QImage.fromData(body)
+            if not image.isNull():
+                self.image_label.setPixmap(QPixmap.fromImage(image))
+                self.image_label.setToolTip(f"{image.width()} × {image.height()} pixels")
+                self.setCurrentWidget(self.image_scroll)
+                self.shown_as = "image"
+                return
+        text = _as_text(body)
+        if text is None:
+            self.hex_view.show_bytes(body[:4096], result.size)
+            self.setCurrentWidget(self.hex_view)
+            self.shown_as = "hex"
+            return
+        language = "markup" if _is_markup(kind) else ""
+        if kind == "application/json" or kind.endswith("+json"):
+            try:
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+                language = "json"
+            except ValueError:
+                pass
+        if len(text) > TEXT_LIMIT:
+            text = text[:TEXT_LIMIT] + f"\n… ({format_size(result.size)} in all)"
+        self.highlighter.set_language(language)
+        self.text_view.setPlainText(text)
+        self.setCurrentWidget(self.text_view)
+        self.shown_as = language or "text"
+
+    def text(self) -> str:
+        return self.text_view.toPlainText() if self.shown_as not in ("image", "hex") else ""
+
+
+def http_server_urls(servers: list[NodeInfo]) -> list[tuple[str, str]]:
+    """``(url, name)`` of each running lab HTTP server, e.g. ``http://127.0.0.1:8080/``."""
+    return [(f"http://{server.address}/", server.name)
+            for server in servers if server.kind == "http" and server.address]

@@ -1,0 +1,282 @@
+"""The mini browser: an address bar, back/forward/reload, and the page rendered by a
+QTextBrowser from what the lab's Browser fetched (the page, its CSS, its images).
+
+The QTextBrowser never fetches anything itself: every image and stylesheet it may
+ask for comes from the Page the engine loaded, so the inspector shows each request
+the page needed, and only those."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+from urllib.parse import urldefrag, urljoin
+
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QImage, QKeySequence, QShortcut, QTextDocument
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QTextBrowser,
+    QToolButton,
+    QWidget,
+)
+
+from lab.clients.browser import Browser, Page
+from lab.clients.http import HttpResult
+from lab.engine import Engine, EngineError
+from lab.model import NodeInfo
+from ui.engine_thread import spawn
+from ui.panels.base import NodePanel, PanelContext
+from ui.panels.http_body import format_size, http_server_urls, status_colour
+
+FAINT = "color: #707070;"
+Resource = QTextDocument.ResourceType
+
+BrowseResult = tuple[Page | None, bool, bool]
+
+
+async def browse_on_engine(engine: Engine, node_id: str, action: str,
+                           url: str = "") -> BrowseResult:
+    """Runs on the engine's loop: load, back, forward or reload; the page (None when
+    there was nothing to go to) and whether back and forward are possible now."""
+    browser = engine.client_object(node_id)
+    assert isinstance(browser, Browser)
+    page: Page | None
+    if action == "load":
+        page = await browser.load(url)
+    elif action == "back":
+        page = await browser.back()
+    elif action == "forward":
+        page = await browser.forward()
+    else:
+        page = await browser.reload()
+    return page, browser.can_go_back, browser.can_go_forward
+
+
+def _key(url: str) -> str:
+    return urldefrag(url)[0]
+
+
+def _text_of(result: HttpResult) -> str:
+    return result.body.decode("utf-8", errors="replace")
+
+
+class PageView(QTextBrowser):
+    """Renders one page from bytes already fetched; asks the network for nothing."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setOpenExternalLinks(False)
+        self.base = ""
+        self._resources: dict[str, QImage | str] = {}
+
+    def show_page(self, page: Page) -> None:
+        """Render ``page`` with its stylesheets and images (fetched by the engine)."""
+        self.base = page.url
+        self._resources.clear()
+        sheets = []
+        document = self.document()
+        document.clear()
+        document.setBaseUrl(QUrl(page.url))
+        for result in page.resources:
+            if not result.ok or result.status >= 400:
+                continue
+            if result.content_type == "text/css":
+                sheets.append(_text_of(result))
+                self._resources[_key(result.url)] = _text_of(result)
+                document.addResource(Resource.StyleSheetResource, QUrl(result.url),
+                                     _text_of(result))
+            else:
+                image = QImage.fromData(result.body)
+                if not image.isNull():
+                    self._resources[_key(result.url)] = image
+                    document.addResource(Resource.ImageResource, QUrl(result.url), image)
+        document.setDefaultStyleSheet("\n".join(sheets))
+        doc = page.document
+        if doc.content_type.startswith("image/"):
+            image = QImage.fromData(doc.body)
+            self._resources[_key(doc.url)] = image
+            self.setHtml(f'<img src="{html.escape(doc.url)}">')
+        elif doc.content_type.startswith("text/html") or not doc.content_type:
+            self.setHtml(_text_of(doc))
+        else:
+            self.setPlainText(_text_of(doc))
+
+    def loadResource(self, kind: int, name: QUrl | str) -> Any:
+        """Only what the engine fetched: never the file system, never the network."""
+        text = name.toString() if isinstance(name, QUrl) else name
+        return self._resources.get(_key(urljoin(self.base, text)))
+
+
+class HttpBrowserPanel(NodePanel):
+    """A browser small enough to read: one page is many requests, and you see them."""
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(info, context, parent)
+        self.remove_button.setToolTip("Remove this browser")
+        self.page: Page | None = None
+        self._busy = False
+        self._typed = False
+        self.back_button = self._tool("◀", "Back (Alt+Left)", "Alt+Left", "back")
+        self.forward_button = self._tool("▶", "Forward (Alt+Right)", "Alt+Right", "forward")
+        self.reload_button = self._tool("⟳", "Reload (F5)", "F5", "reload")
+        self.address = QLineEdit(self)
+        self.address.setPlaceholderText("http://127.0.0.1:8080/")
+        self.address.setToolTip("The page to load; Enter goes there")
+        self.address.returnPressed.connect(self._go_clicked)
+        self.address.textEdited.connect(self._address_typed)
+        self.go_button = QToolButton(self)
+        self.go_button.setText("Go")
+        self.go_button.setToolTip("Load the address (Enter)")
+        self.go_button.clicked.connect(self._go_clicked)
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        for button in (self.back_button, self.forward_button, self.reload_button):
+            row.addWidget(button)
+        row.addWidget(self.address, 1)
+        row.addWidget(self.go_button)
+        self.view = PageView(self)
+        self.view.setMinimumHeight(260)
+        self.view.anchorClicked.connect(self._link_clicked)
+        self.requests_label = QLabel("No page yet: type an address and press Enter.", self)
+        self.requests_label.setStyleSheet(FAINT)
+        self.requests_label.setWordWrap(True)
+        self.body.addLayout(row)
+        self.body.addWidget(self.view, 1)
+        self.body.addWidget(self.requests_label)
+        self.finish_layout()
+        self._update_buttons(False, False)
+        context.bridge.node_changed.connect(self._servers_changed)
+        self._servers_changed()
+
+    def _tool(self, text: str, tip: str, keys: str, action: str) -> QToolButton:
+        button = QToolButton(self)
+        button.setText(text)
+        button.setToolTip(tip)
+        button.clicked.connect(lambda: self._navigate(action))
+        shortcut = QShortcut(QKeySequence(keys), self)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(lambda: self._navigate(action))
+        return button
+
+    def _address_typed(self, text: str) -> None:
+        self._typed = bool(text)
+
+    def _servers_changed(self, *_: object) -> None:
+        """Until the user types, the address is the first running lab HTTP server."""
+        urls = http_server_urls(self.context.bridge.running_servers())
+        if not self._typed and self.page is None and urls:
+            self.address.setText(urls[0][0])
+
+    def _update_buttons(self, back: bool, forward: bool) -> None:
+        self.back_button.setEnabled(back)
+        self.forward_button.setEnabled(forward)
+        self.reload_button.setEnabled(self.page is not None)
+
+    # ---- navigation ----------------------------------------------------------------
+
+    def _go_clicked(self) -> None:
+        self._navigate("load", self.address.text())
+
+    def _navigate(self, action: str, url: str = "") -> None:
+        if not self._busy:
+            spawn(self.browse(action, url))
+
+    def _link_clicked(self, link: QUrl) -> None:
+        target = link.toString()
+        if target.startswith("#"):
+            self.view.scrollToAnchor(target[1:])
+            return
+        absolute = urljoin(self.view.base or self.address.text(), target)
+        if not absolute.startswith(("http://", "https://")):
+            self.show_error(f"The mini browser follows http:// links only, not {target}")
+            return
+        self.address.setText(absolute)
+        self._navigate("load", absolute)
+
+    async def added(self) -> None:
+        self.address.setFocus()
+
+    async def load(self, url: str) -> Page | None:
+        return await self.browse("load", url)
+
+    async def browse(self, action: str, url: str = "") -> Page | None:
+        """Load ``url`` (or go back, forward, reload) and render what came back."""
+        self._busy = True
+        self.show_error("")
+        self.requests_label.setText("Loading…")
+        lab = self.context.lab
+        try:
+            page, back, forward = await lab.call(browse_on_engine, lab.engine, self.node_id,
+                                                 action, url)
+        except EngineError as exc:
+            self.show_error(str(exc))
+            return None
+        finally:
+            self._busy = False
+        if page is None:
+            self._show_requests()
+            return None
+        self.show_page(page)
+        self._update_buttons(back, forward)
+        return page
+
+    def show_page(self, page: Page) -> None:
+        doc = page.document
+        self.address.setText(page.url)
+        self._typed = False
+        if not doc.ok:
+            self.show_error(doc.error)
+            self.requests_label.setText("1 request, no answer")
+            return
+        self.page = page
+        self.view.show_page(page)
+        self._show_requests()
+        self.update_node(self.info)
+
+    def _show_requests(self) -> None:
+        page = self.page
+        if page is None:
+            self.requests_label.setText("No page yet: type an address and press Enter.")
+            return
+        count = len(page.resources)
+        failed = sum(1 for r in page.resources if not r.ok or r.status >= 400)
+        text = (f"1 page + {count} resource{'s' if count != 1 else ''} = "
+                f"{page.requests} request{'s' if page.requests != 1 else ''}")
+        if failed:
+            text += f" ({failed} failed)"
+        self.requests_label.setText(text)
+        lines = [self._line(page.document)] + [self._line(r) for r in page.resources]
+        self.requests_label.setToolTip("<br>".join(lines))
+
+    @staticmethod
+    def _line(result: HttpResult) -> str:
+        if not result.ok:
+            return f"<span style='color:#c62828'>✕ {html.escape(result.url)}: " \
+                   f"{html.escape(result.error)}</span>"
+        what = html.escape(result.content_type or "?")
+        return (f"<span style='color:{status_colour(result.status)}'><b>{result.status}</b>"
+                f"</span> {html.escape(result.url)} <span style='color:#707070'>"
+                f"({what}, {format_size(result.size)})</span>")
+
+    def describe(self, info: NodeInfo) -> str:
+        page = getattr(self, "page", None)
+        if page is None:
+            return "no page loaded"
+        status = page.document.status
+        return f"{status} {page.document.reason} · {page.title or page.url}"
+
+    def page_text(self) -> str:
+        return self.view.toPlainText()
+
+    async def remove(self) -> None:
+        lab = self.context.lab
+        try:
+            await lab.call(lab.engine.remove_client, self.node_id)
+        except EngineError as exc:
+            self.show_error(str(exc))
+            return
+        self.removed.emit(self.node_id)

@@ -1,0 +1,203 @@
+"""The panel of the HTTP server: what the echo server panel has, plus the folder it
+serves and the REST API's ``notes`` table, live, so a class sees a POST change it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+
+from lab.engine import Engine
+from lab.model import NodeInfo, NodeState
+from ui.panels.base import PanelContext
+from ui.panels.echo_server import EchoServerPanel
+
+COLUMNS = ("id", "title", "body")
+Row = dict[str, Any]
+Index = QModelIndex | QPersistentModelIndex
+Watch = tuple[list[Row], str, Callable[[], None]] | None
+
+
+def _backend_of(engine: Engine, node_id: str) -> object | None:
+    """The running backend of a server node.
+
+    The engine has no public accessor for it yet: use one named ``server_backend``
+    as soon as it exists, until then read the engine's own table."""
+    getter = getattr(engine, "server_backend", None)
+    if callable(getter):
+        backend: object | None = getter(node_id)
+        return backend
+    node = engine._servers.get(node_id)
+    return node.backend if node is not None else None
+
+
+async def watch_notes(engine: Engine, node_id: str,
+                      listener: Callable[[object], None]) -> Watch:
+    """Runs on the engine's loop (SQLite wants its own thread): the notes now, the
+    folder served, and the function that stops ``listener``; None without a backend."""
+    backend: Any = _backend_of(engine, node_id)
+    notes = getattr(backend, "notes", None)
+    if notes is None or not hasattr(notes, "watch"):
+        return None
+    stop = notes.watch(listener)
+    return list(notes.rows()), str(getattr(backend, "root", "")), stop
+
+
+class NotesModel(QAbstractTableModel):
+    """The rows of the ``notes`` table, by id; changes arrive one by one."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Row] = []
+
+    def set_rows(self, rows: list[Row]) -> None:
+        self.beginResetModel()
+        self._rows = sorted(rows, key=lambda r: int(r.get("id", 0)))
+        self.endResetModel()
+
+    def apply(self, action: str, note_id: int, row: Row | None) -> None:
+        """One change (created, replaced, updated, deleted), as the store reported it."""
+        at = next((i for i, r in enumerate(self._rows) if r.get("id") == note_id), None)
+        if row is None or action == "deleted":
+            if at is not None:
+                self.beginRemoveRows(QModelIndex(), at, at)
+                del self._rows[at]
+                self.endRemoveRows()
+        elif at is None:
+            end = len(self._rows)
+            self.beginInsertRows(QModelIndex(), end, end)
+            self._rows.append(dict(row))
+            self.endInsertRows()
+        else:
+            self._rows[at] = dict(row)
+            self.dataChanged.emit(self.index(at, 0), self.index(at, len(COLUMNS) - 1))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
+                and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            value = self._rows[index.row()].get(COLUMNS[index.column()], "")
+            return str(value)
+        return None
+
+    def titles(self) -> list[str]:
+        return [str(r.get("title", "")) for r in self._rows]
+
+
+class HttpServerPanel(EchoServerPanel):
+    """The HTTP server: port, start/stop, connections, its site folder and notes.
+
+    Signals:
+        notes_changed(object): a NotesChange, emitted on the engine thread; queued
+            to this panel's (Qt) thread, where the table is updated.
+    """
+
+    notes_changed = Signal(object)
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        self._stop_watch: Callable[[], None] | None = None
+        super().__init__(info, context, parent)
+        self.notes_changed.connect(self._apply_change, Qt.ConnectionType.QueuedConnection)
+
+    def finish_layout(self) -> None:
+        """The echo server's rows, then the folder and the notes (the error line last)."""
+        self.site_label = QLabel(self)
+        self.site_label.setWordWrap(True)
+        self.site_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.site_label.setStyleSheet("color: #505050;")
+        self.site_label.setToolTip("The folder served at / (the sample site unless chosen "
+                                   "with cslab serve http root=…)")
+        self._show_site("")
+        self.notes_model = NotesModel(self)
+        self.notes_view = QTableView(self)
+        self.notes_view.setModel(self.notes_model)
+        self.notes_view.verticalHeader().hide()
+        self.notes_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.notes_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.notes_view.setWordWrap(False)
+        header = self.notes_view.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.notes_view.setColumnWidth(1, 110)
+        self.notes_view.setMinimumHeight(110)
+        self.notes_view.setMaximumHeight(180)
+        self.notes_label = QLabel("REST API: /api/notes (live)", self)
+        self.notes_label.setToolTip("The SQLite table behind /api/notes; a POST, PUT, PATCH "
+                                    "or DELETE shows here at once")
+        self.body.addWidget(self.site_label)
+        self.body.addWidget(self.notes_label)
+        self.body.addWidget(self.notes_view)
+        super().finish_layout()
+
+    def _show_site(self, root: str) -> None:
+        if not root:
+            from lab.paths import site_dir
+            root = str(site_dir())
+        shown = root.replace(str(Path.home()), "~", 1)
+        self.site_label.setText(f"Site folder: {shown}")
+
+    def update_node(self, info: NodeInfo) -> None:
+        super().update_node(info)
+        if info.state is not NodeState.RUNNING and self._stop_watch is not None:
+            self._stop_watch = None  # the backend and its listeners are gone with it
+
+    async def start(self) -> None:
+        await super().start()
+        if self.info.state is NodeState.RUNNING:
+            await self._watch()
+
+    async def _watch(self) -> None:
+        lab = self.context.lab
+        watched = await lab.call(watch_notes, lab.engine, self.node_id, self.notes_changed.emit)
+        if watched is None:
+            self.notes_label.setText("REST API: no live table for this server")
+            return
+        rows, root, self._stop_watch = watched
+        self.notes_model.set_rows(rows)
+        self._show_site(root)
+
+    def _apply_change(self, change: object) -> None:
+        self.notes_model.apply(str(getattr(change, "action", "")),
+                               int(getattr(change, "note_id", 0)),
+                               getattr(change, "row", None))
+
+    async def _unwatch(self) -> None:
+        stop, self._stop_watch = self._stop_watch, None
+        if stop is not None:
+            async def run_stop() -> None:
+                stop()
+
+            await self.context.lab.call(run_stop)
+
+    async def stop(self) -> None:
+        await self._unwatch()
+        await super().stop()
+
+    async def remove(self) -> None:
+        await self._unwatch()
+        await super().remove()
