@@ -163,6 +163,11 @@ class Engine:
         if backend is not None:
             await backend.close()
 
+    def server_backend(self, node_id: str) -> Backend | None:
+        """The running server behind a node's Wire (None while stopped), for a panel
+        that shows the server's own state, such as the HTTP API's rows."""
+        return self._server(node_id).backend
+
     def _server(self, node_id: str) -> _Server:
         try:
             return self._servers[node_id]
