@@ -112,6 +112,19 @@ def cmd_relay(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, start))
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from lab.export import ExportError, export
+
+    try:
+        count = export(args.capture, args.format, args.output)
+    except ExportError as exc:
+        print(f"cslab: {exc}", file=sys.stderr)
+        return 2
+    unit = "entries" if args.format == "har" else "records"
+    print(f"wrote {count} {unit} to {args.output}")
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from ui.app import main as gui_main  # the one door to Qt
 
@@ -151,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--udp", action="store_true", help="relay UDP datagrams instead of TCP")
     relay.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     relay.set_defaults(func=cmd_relay)
+
+    export = sub.add_parser("export", help="convert a capture: JSON Lines or HAR (HTTP)")
+    export.add_argument("capture", help="a capture file (JSON Lines, from --capture)")
+    export.add_argument("--format", required=True, choices=("jsonl", "har"),
+                        help="har: HTTP exchanges for a browser's devtools; jsonl: a copy")
+    export.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
+    export.set_defaults(func=cmd_export)
     return parser
 
 
