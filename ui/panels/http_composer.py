@@ -111,7 +111,11 @@ class HttpComposerPanel(NodePanel):
         self.tabs.addTab(self._make_request_tab(), "Request")
         self.tabs.addTab(self._make_response_tab(), "Response")
         self.tabs.addTab(self._make_history_tab(), "History")
-        self.tabs.setMinimumHeight(320)
+        # the pages' own size hints would make the panel tall; the column scrolls
+        for widget in (self.headers_table, self.body_edit, self.body_view,
+                       self.response_headers, self.history_list):
+            widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
+        self.tabs.setMinimumHeight(280)
         self.body.addWidget(self.tabs, 1)
         self.finish_layout()
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
@@ -129,7 +133,7 @@ class HttpComposerPanel(NodePanel):
         self.method_combo.setEditable(True)
         self.method_combo.addItems(METHODS)
         self.method_combo.setToolTip("The HTTP method; type another one if you like")
-        self.method_combo.setMinimumContentsLength(7)
+        self.method_combo.setMinimumContentsLength(6)
         self.method_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.url_combo = QComboBox(self)
@@ -199,6 +203,8 @@ class HttpComposerPanel(NodePanel):
         split.addWidget(top)
         split.addWidget(bottom)
         split.setChildrenCollapsible(False)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 4, 0, 0)
         layout.addWidget(split)
@@ -257,6 +263,12 @@ class HttpComposerPanel(NodePanel):
             self.url_combo.addItem(url + "api/notes", name)
         self.url_combo.setEditText(typed or (urls[0][0] if urls else ""))
         self.url_combo.blockSignals(False)
+        self._show_start_of_url()
+
+    def _show_start_of_url(self) -> None:
+        edit = self.url_combo.lineEdit()
+        if edit is not None and not edit.hasFocus():
+            edit.setCursorPosition(0)  # the host and port, not the path's end
 
     def _servers_changed(self, *_: object) -> None:
         self.refresh_urls()
@@ -294,6 +306,7 @@ class HttpComposerPanel(NodePanel):
         """Put a sent request back into the form."""
         self.method_combo.setEditText(request.method)
         self.url_combo.setEditText(request.url)
+        self._show_start_of_url()
         self.headers_table.setRowCount(0)
         for name, value in request.headers:
             self.add_header(name, value)
@@ -341,6 +354,7 @@ class HttpComposerPanel(NodePanel):
             self._set_busy(False)
         self._remember(request, result)
         self.show_result(result)
+        self._show_start_of_url()
         return result
 
     def _set_busy(self, busy: bool) -> None:

@@ -28,24 +28,11 @@ Index = QModelIndex | QPersistentModelIndex
 Watch = tuple[list[Row], str, Callable[[], None]] | None
 
 
-def _backend_of(engine: Engine, node_id: str) -> object | None:
-    """The running backend of a server node.
-
-    The engine has no public accessor for it yet: use one named ``server_backend``
-    as soon as it exists, until then read the engine's own table."""
-    getter = getattr(engine, "server_backend", None)
-    if callable(getter):
-        backend: object | None = getter(node_id)
-        return backend
-    node = engine._servers.get(node_id)
-    return node.backend if node is not None else None
-
-
 async def watch_notes(engine: Engine, node_id: str,
                       listener: Callable[[object], None]) -> Watch:
     """Runs on the engine's loop (SQLite wants its own thread): the notes now, the
     folder served, and the function that stops ``listener``; None without a backend."""
-    backend: Any = _backend_of(engine, node_id)
+    backend: Any = engine.server_backend(node_id)
     notes = getattr(backend, "notes", None)
     if notes is None or not hasattr(notes, "watch"):
         return None
