@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from lab import __version__
+from lab.pairing import Pairer
 
 Record = dict[str, Any]
 FORMATS = ("jsonl", "har")
@@ -135,23 +135,23 @@ def _entry(request: Record, response: Record | None) -> dict[str, Any]:
 
 def to_har(records: Iterable[Record]) -> dict[str, Any]:
     """HAR 1.2 for the HTTP messages among ``records`` (others are skipped)."""
-    waiting: dict[str, deque[int]] = defaultdict(deque)  # connection → indexes in pairs
+    pairer = Pairer()
     pairs: list[tuple[Record, Record | None]] = []
+    index: dict[int, int] = {}  # request's message id → its place in pairs
     for record in records:
         if record.get("type") != "message" or record.get("protocol") != "http":
             continue
-        fields = record.get("fields") or {}
-        if record.get("malformed"):
+        if record.get("malformed") or not record.get("fields"):
             continue
-        if record.get("sender") == "client" and "method" in fields:
-            waiting[record["connection"]].append(len(pairs))
+        first = next(iter(record["fields"].items()))
+        answered = pairer.add(record["id"], protocol="http", connection=record["connection"],
+                              from_client=record.get("sender") == "client", first_field=first)
+        if record.get("sender") == "client" and first[0] == "method":
+            index[record["id"]] = len(pairs)
             pairs.append((record, None))
-        elif record.get("sender") == "server" and "status" in fields:
-            status = int(fields["status"])
-            queue = waiting.get(record["connection"])
-            if (status >= 200 or status == 101) and queue:  # not 100 Continue
-                index = queue.popleft()
-                pairs[index] = (pairs[index][0], record)
+        elif answered is not None and answered in index:
+            place = index.pop(answered)
+            pairs[place] = (pairs[place][0], record)
     return {"log": {
         "version": "1.2",
         "creator": {"name": "Client-Server Lab", "version": __version__},

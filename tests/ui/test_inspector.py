@@ -107,3 +107,25 @@ def test_no_widget_per_row(qtbot, make_message) -> None:  # type: ignore[no-unty
     before = len(view.findChildren(QWidget))
     view.model.append([make_message(n) for n in range(1, 5001)])
     assert len(view.findChildren(QWidget)) == before
+
+
+def test_selecting_a_response_highlights_its_request(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from lab.model import Sender
+    from tests.lab.test_pairing import ANSWERS, PIPELINED, http_capture
+    from ui.models.messages import PARTNER_TINT
+
+    view = InspectorView(MessageTableModel())
+    qtbot.addWidget(view)
+    view.model.append(http_capture((Sender.CLIENT, PIPELINED), (Sender.SERVER, ANSWERS)))
+
+    def tint(row: int) -> object:
+        brush = view.model.index(row, 0).data(Qt.ItemDataRole.BackgroundRole)
+        return brush.color() if brush is not None else None
+
+    assert view.select_message(4)  # "404 Not Found" answers "GET /b", row 1
+    assert tint(1) == PARTNER_TINT and tint(0) is None
+    shown = {view.fields.item(r, 0).text(): view.fields.item(r, 1).text()
+             for r in range(view.fields.rowCount())}
+    assert shown["answers"] == "#2 (highlighted)"
+    assert view.select_message(1)  # "GET /a" is answered by "200 OK", row 2
+    assert tint(2) == PARTNER_TINT and tint(1) is None

@@ -21,6 +21,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from lab.model import Message, Sender
+from lab.pairing import Pairer
 
 #: The role under which every cell gives its whole Message.
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -29,6 +30,8 @@ COLUMNS = ("#", "Time", "Δt", "Connection", "From → To", "Protocol", "Summary
 COL_ID, COL_TIME, COL_DELTA, COL_CONN, COL_ROUTE, COL_PROTO, COL_SUMMARY, COL_BYTES = range(8)
 
 MALFORMED_TINT = QColor(255, 214, 214)
+#: The selected message's partner (its request or its response).
+PARTNER_TINT = QColor(255, 236, 170)
 CLIENT_COLOUR = QColor(31, 94, 168)
 SERVER_COLOUR = QColor(30, 125, 70)
 
@@ -60,6 +63,9 @@ class MessageTableModel(QAbstractTableModel):
         self._messages: list[Message] = []
         self._deltas: list[float | None] = []
         self._last_time: dict[str, float] = {}
+        self._pairer = Pairer()
+        self._partner: dict[int, int] = {}  # message id ↔ the id it answers / is answered by
+        self._highlighted: int | None = None  # a row shown as the selected row's partner
 
     # ---- feeding ---------------------------------------------------------------
 
@@ -74,10 +80,41 @@ class MessageTableModel(QAbstractTableModel):
             self._deltas.append(None if previous is None else max(0.0, message.time - previous))
             self._last_time[message.connection] = message.time
             self._messages.append(message)
+            self._pair(message)
         self.endInsertRows()
+
+    def _pair(self, message: Message) -> None:
+        question = self._pairer.add(
+            message.id, protocol=message.protocol, connection=message.connection,
+            from_client=message.sender is Sender.CLIENT,
+            first_field=message.fields[0] if message.fields else None)
+        if question is not None:
+            self._partner[question] = message.id
+            self._partner[message.id] = question
+
+    def partner(self, message_id: int) -> int | None:
+        """The id of the request this message answers, or of the response answering it."""
+        return self._partner.get(message_id)
+
+    def row_of(self, message_id: int) -> int | None:
+        row = message_id - 1  # ids count from 1 in capture order
+        if 0 <= row < len(self._messages) and self._messages[row].id == message_id:
+            return row
+        return next((r for r, m in enumerate(self._messages) if m.id == message_id), None)
+
+    def set_highlighted(self, row: int | None) -> None:
+        """Tint ``row`` (the selected message's partner); None clears it."""
+        old, self._highlighted = self._highlighted, row
+        last = len(COLUMNS) - 1
+        for changed in {old, row} - {None}:
+            assert changed is not None
+            self.dataChanged.emit(self.index(changed, 0), self.index(changed, last))
 
     def clear(self) -> None:
         self.beginResetModel()
+        self._partner.clear()
+        self._pairer = Pairer()
+        self._highlighted = None
         self._messages.clear()
         self._deltas.clear()
         self._last_time.clear()
@@ -120,6 +157,8 @@ class MessageTableModel(QAbstractTableModel):
             return _RIGHT if column in (COL_ID, COL_DELTA, COL_BYTES) else _LEFT
         if role == Qt.ItemDataRole.BackgroundRole and message.malformed:
             return QBrush(MALFORMED_TINT)
+        if role == Qt.ItemDataRole.BackgroundRole and index.row() == self._highlighted:
+            return QBrush(PARTNER_TINT)
         if role == Qt.ItemDataRole.ForegroundRole and column == COL_ROUTE:
             return QBrush(CLIENT_COLOUR if message.sender is Sender.CLIENT else SERVER_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole and column == COL_SUMMARY:

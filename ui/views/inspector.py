@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.model import Message
+from lab.model import Message, Sender
 from ui.models.messages import (
     COL_BYTES,
     COL_CONN,
@@ -178,9 +178,12 @@ class InspectorView(QWidget):
         rows = self.table.selectionModel().selectedRows()
         message = rows[0].data(MESSAGE_ROLE) if rows else None
         if not isinstance(message, Message):
+            self.model.set_highlighted(None)
             self.fields.setRowCount(0)
             self.hex.clear_bytes()
             return
+        partner = self.model.partner(message.id)
+        self.model.set_highlighted(None if partner is None else self.model.row_of(partner))
         delta = rows[0].siblingAtColumn(COL_DELTA).data()
         self._show_fields(message, str(delta or ""))
         self.hex.show_bytes(message.raw, message.size)
@@ -198,6 +201,7 @@ class InspectorView(QWidget):
             ("to", message.destination),
             ("size", f"{message.size} bytes"),
             ("flags", ", ".join(flags) or "none"),
+            *self._pairing(message),
             *message.fields,
         ]
         self.fields.setRowCount(len(rows))
@@ -205,6 +209,14 @@ class InspectorView(QWidget):
             self.fields.setItem(row, 0, QTableWidgetItem(name))
             self.fields.setItem(row, 1, QTableWidgetItem("" if value is None else str(value)))
         self.fields.resizeColumnToContents(0)
+
+    def _pairing(self, message: Message) -> list[tuple[str, object]]:
+        partner = self.model.partner(message.id)
+        if partner is None:
+            return []
+        if message.sender is Sender.SERVER:
+            return [("answers", f"#{partner} (highlighted)")]
+        return [("answered by", f"#{partner} (highlighted)")]
 
 
 def first_visible_index(view: QTableView) -> QModelIndex:

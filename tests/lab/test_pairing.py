@@ -1,0 +1,60 @@
+"""Pairing answers with questions, on real dissector output."""
+
+from __future__ import annotations
+
+from lab.capture import Capture
+from lab.dissect import make
+from lab.model import Message, Sender, Transport
+from lab.pairing import Pairer
+
+PIPELINED = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
+ANSWERS = (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+           b"HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\nB")
+
+
+def http_capture(*exchanges: tuple[Sender, bytes]) -> list[Message]:
+    capture = Capture()
+    conn = capture.open(protocol="http", transport=Transport.TCP, client="c:1", server="s:2")
+    dissector = make("http")
+    for sender, data in exchanges:
+        for piece in dissector.feed(sender, data, 0.0):
+            capture.add(conn, piece)
+    return capture.messages
+
+
+def pairs(messages: list[Message]) -> dict[int, int]:
+    pairer = Pairer()
+    found = {}
+    for m in messages:
+        question = pairer.add(m.id, protocol=m.protocol, connection=m.connection,
+                              from_client=m.sender is Sender.CLIENT,
+                              first_field=m.fields[0] if m.fields else None)
+        if question is not None:
+            found[m.id] = question
+    return found
+
+
+def test_pipelined_responses_answer_their_requests_in_order() -> None:
+    messages = http_capture((Sender.CLIENT, PIPELINED), (Sender.SERVER, ANSWERS))
+    assert [m.summary for m in messages] == ["GET /a", "GET /b", "200 OK", "404 Not Found"]
+    assert pairs(messages) == {3: 1, 4: 2}
+
+
+def test_100_continue_does_not_answer_the_request() -> None:
+    messages = http_capture(
+        (Sender.CLIENT, b"POST /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                        b"Content-Length: 2\r\n\r\n"),
+        (Sender.SERVER, b"HTTP/1.1 100 Continue\r\n\r\n"),
+        (Sender.CLIENT, b"hi"),
+        (Sender.SERVER, b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"))
+    summaries = {m.id: m.summary for m in messages}
+    assert {summaries[a]: summaries[q] for a, q in pairs(messages).items()} == {
+        "201 Created": "POST /p"}
+
+
+def test_echo_messages_have_no_partner() -> None:
+    pairer = Pairer()
+    assert pairer.add(1, protocol="tcp-echo", connection="c1", from_client=True,
+                      first_field=("length", 5)) is None
+    assert pairer.add(2, protocol="tcp-echo", connection="c1", from_client=False,
+                      first_field=("length", 5)) is None
