@@ -14,12 +14,15 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QUrl
 from PySide6.QtGui import QColor, QImage, QTextDocument
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from lab.clients.http import Timing
 from lab.model import NodeState, Sender
 from lab.servers import server_kinds
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
+from ui.panels.http_body import format_timing, status_colour
 from ui.panels.http_browser import HttpBrowserPanel
-from ui.panels.http_composer import HttpComposerPanel, encode_body
+from ui.panels.http_composer import HttpComposerPanel
+from ui.panels.http_request import encode_body
 from ui.panels.http_server import HttpServerPanel
 
 WAIT = 8000
@@ -104,6 +107,15 @@ def test_encode_body_modes() -> None:
     assert encode_body("plain", "raw") == (b"plain", "")
     with pytest.raises(ValueError, match="not valid JSON"):
         encode_body('{"a": ', "JSON")
+
+
+def test_timing_line_and_status_colours() -> None:
+    timing = Timing(connect=0.4, first_byte=2.1, total=2.5)
+    assert format_timing(timing) == "connect 0.4 ms · first byte 2.1 ms · total 2.5 ms"
+    reused = Timing(connect=0.0, first_byte=1.0, total=1500.0, reused=True)
+    assert format_timing(reused).endswith("total 1.50 s (reused connection)")
+    assert [status_colour(s) for s in (200, 301, 404, 503)] == [
+        "#2e7d32", "#1f5ea8", "#e07000", "#c62828"]
 
 
 def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-untyped-def]

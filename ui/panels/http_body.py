@@ -42,8 +42,7 @@ def format_timing(timing: Timing | None) -> str:
     """``connect 0.4 ms · first byte 2.1 ms · total 2.5 ms (reused connection)``."""
     if timing is None:
         return ""
-    connect = "connect reused" if timing.reused else f"connect {format_ms(timing.connect)}"
-    text = (f"{connect} · first byte {format_ms(timing.first_byte)} · "
+    text = (f"connect {format_ms(timing.connect)} · first byte {format_ms(timing.first_byte)} · "
             f"total {format_ms(timing.total)}")
     return text + (" (reused connection)" if timing.reused else "")
 
