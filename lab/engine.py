@@ -163,6 +163,17 @@ class Engine:
         if backend is not None:
             await backend.close()
 
+    async def set_server_options(self, node_id: str, **options: str) -> NodeInfo:
+        """Change a server's options (such as ``root``); a running server restarts
+        on the same port to take them, a stopped one takes them at its next start."""
+        node = self._server(node_id)
+        node.options.update(options)
+        if node.info.state is not NodeState.RUNNING or node.wire is None:
+            return node.info
+        port = node.wire.address[1]
+        await self.stop_server(node_id)
+        return await self.start_server(node_id, port=port)
+
     def server_backend(self, node_id: str) -> Backend | None:
         """The running server behind a node's Wire (None while stopped), for a panel
         that shows the server's own state, such as the HTTP API's rows."""

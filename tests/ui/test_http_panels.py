@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lab.clients.http import Timing
 from lab.model import NodeState, Sender
-from lab.servers import server_kinds
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
 from ui.panels.http_body import format_timing, status_colour
@@ -206,7 +205,6 @@ def test_browser_loads_a_page_with_its_css_and_images(  # type: ignore[no-untype
     assert not browser.error_text and no_dialogs()
 
 
-@pytest.mark.skipif("http" not in server_kinds(), reason="no lab HTTP server yet")
 def test_lab_http_server_shows_notes_live(  # type: ignore[no-untyped-def]
         window: MainWindow, qtbot, qtmodeltester, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -232,9 +230,44 @@ def test_lab_http_server_shows_notes_live(  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: "From the test" in server.notes_model.titles(), timeout=WAIT)
     assert server.notes_model.rowCount() == before + 1
     qtmodeltester.check(server.notes_model)
+    # The inspector pairs them: selecting the 201 highlights its POST.
+    model = window.inspector.model
+    qtbot.waitUntil(lambda: any(model.message(r).summary == "201 Created"
+                                for r in range(model.rowCount())), timeout=WAIT)
+    rows = {model.message(r).summary: r for r in range(model.rowCount())}
+    assert window.inspector.select_message(model.message(rows["201 Created"]).id)
+    post = model.message(rows["POST /api/notes"])
+    assert model.partner(model.message(rows["201 Created"]).id) == post.id
+    tint = model.index(rows["POST /api/notes"], 0).data(Qt.ItemDataRole.BackgroundRole)
+    assert tint is not None
 
     browser = add_client(window, qtbot, "browser", HttpBrowserPanel)
     assert browser.address.text() == url  # the first running HTTP server
     qtbot.keyClick(browser.address, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "requests" in browser.requests_label.text(), timeout=WAIT)
     assert "failed" not in browser.requests_label.text() and not browser.error_text
+
+
+def test_choosing_a_folder_serves_it_on_the_same_port(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "data"))
+    site = tmp_path / "mysite"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body><p>My own site</p></body></html>")
+    monkeypatch.setattr("ui.panels.http_server.QFileDialog.getExistingDirectory",
+                        lambda *args, **kwargs: str(site))
+    window.server_actions["http"].trigger()
+    qtbot.waitUntil(lambda: any(isinstance(p, HttpServerPanel)
+                                for p in window.servers.panels()), timeout=WAIT)
+    server = next(p for p in window.servers.panels() if isinstance(p, HttpServerPanel))
+    qtbot.waitUntil(lambda: server.info.state is NodeState.RUNNING, timeout=WAIT)
+    address = server.info.address
+    qtbot.mouseClick(server.choose_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "mysite" in server.site_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: server.info.state is NodeState.RUNNING, timeout=WAIT)
+    assert server.info.address == address
+    browser = add_client(window, qtbot, "browser", HttpBrowserPanel)
+    browser.address.setText(f"http://{address}/")
+    qtbot.keyClick(browser.address, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: "My own site" in browser.view.toPlainText(), timeout=WAIT)
+    assert no_dialogs()

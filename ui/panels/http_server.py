@@ -15,10 +15,20 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QWidget,
+)
 
-from lab.engine import Engine
+from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, NodeState
+from ui.engine_thread import spawn
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
 
@@ -116,8 +126,12 @@ class HttpServerPanel(EchoServerPanel):
         self.site_label.setWordWrap(True)
         self.site_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.site_label.setStyleSheet("color: #505050;")
-        self.site_label.setToolTip("The folder served at / (the sample site unless chosen "
-                                   "with cslab serve http root=…)")
+        self.site_label.setToolTip("The folder served at / (the sample site unless you "
+                                   "choose another; cslab serve http --root DIR)")
+        self.choose_button = QPushButton("Choose…", self)
+        self.choose_button.setToolTip("Serve another folder (a running server restarts on "
+                                      "the same port)")
+        self.choose_button.clicked.connect(self._choose_clicked)
         self._show_site("")
         self.notes_model = NotesModel(self)
         self.notes_view = QTableView(self)
@@ -136,7 +150,10 @@ class HttpServerPanel(EchoServerPanel):
         self.notes_label = QLabel("REST API: /api/notes (live)", self)
         self.notes_label.setToolTip("The SQLite table behind /api/notes; a POST, PUT, PATCH "
                                     "or DELETE shows here at once")
-        self.body.addWidget(self.site_label)
+        site_row = QHBoxLayout()
+        site_row.addWidget(self.site_label, 1)
+        site_row.addWidget(self.choose_button)
+        self.body.addLayout(site_row)
         self.body.addWidget(self.notes_label)
         self.body.addWidget(self.notes_view)
         super().finish_layout()
@@ -147,6 +164,26 @@ class HttpServerPanel(EchoServerPanel):
             root = str(site_dir())
         shown = root.replace(str(Path.home()), "~", 1)
         self.site_label.setText(f"Site folder: {shown}")
+
+    def _choose_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder to serve", str(Path.home()))
+        if folder:
+            spawn(self.serve_folder(folder))
+
+    async def serve_folder(self, folder: str) -> None:
+        """Serve ``folder`` from now on; restarts the server if it is running."""
+        lab = self.context.lab
+        await self._unwatch()
+        self.show_error("")
+        try:
+            info = await lab.call(lab.engine.set_server_options, self.node_id, root=folder)
+        except EngineError as exc:
+            self.show_error(f"Could not serve {folder}: {exc}")
+            return
+        self._show_site(folder)
+        self.update_node(info)
+        if info.state is NodeState.RUNNING:
+            await self._watch()
 
     def update_node(self, info: NodeInfo) -> None:
         super().update_node(info)
