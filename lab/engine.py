@@ -8,6 +8,7 @@ on the capture's bus as NodeChanged / NodeRemoved events.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, replace
 
@@ -15,6 +16,7 @@ from lab.capture import Capture
 from lab.clients import ClientObject, client_kinds
 from lab.clients.echo import EchoClient, EchoClientError
 from lab.model import (
+    EndpointNamed,
     NodeChanged,
     NodeInfo,
     NodeRemoved,
@@ -216,7 +218,8 @@ class Engine:
             state=NodeState.STOPPED,
         )
         make = kinds[kind].make
-        self._clients[info.id] = _Client(info, obj=make(self.route) if make else None)
+        seen = functools.partial(self.name_endpoint, info.id)
+        self._clients[info.id] = _Client(info, obj=make(self.route, seen) if make else None)
         self.capture.publish(NodeChanged(info))
         return info
 
@@ -254,6 +257,7 @@ class Engine:
             self._set(node, state=NodeState.FAILED, detail=str(exc))
             raise EngineError(str(exc)) from None
         node.client.remote = shown  # errors name the server, not the outbound Wire
+        self.name_endpoint(node_id, node.client.local)
         return self._set(node, state=NodeState.RUNNING, address=node.client.local,
                          detail=f"{transport.value} → {target}")
 
@@ -278,6 +282,10 @@ class Engine:
         if node.obj is not None:
             await node.obj.close()
         return self._set(node, state=NodeState.STOPPED, detail="")
+
+    def name_endpoint(self, node_id: str, address: str) -> None:
+        """Tell the UI that ``address`` is one end of lab client ``node_id``."""
+        self.capture.publish(EndpointNamed(address, node_id))
 
     def client_object(self, node_id: str) -> ClientObject:
         """The client itself, for kinds built whole (HTTP composer, browser…):

@@ -135,7 +135,16 @@ class NodeRemoved:
     node_id: str
 
 
-Event = MessageCaptured | ConnectionOpened | ConnectionClosed | NodeChanged | NodeRemoved
+@dataclass(frozen=True, slots=True)
+class EndpointNamed:
+    """A lab client used this local address: the UI may call it by the node's name."""
+
+    address: str
+    node_id: str
+
+
+Event = (MessageCaptured | ConnectionOpened | ConnectionClosed | NodeChanged | NodeRemoved
+         | EndpointNamed)
 
 
 def format_address(host: str, port: int) -> str:

@@ -17,6 +17,7 @@ from lab.model import (
     Connection,
     ConnectionClosed,
     ConnectionOpened,
+    EndpointNamed,
     Event,
     Message,
     MessageCaptured,
@@ -38,15 +39,18 @@ class EngineBridge(QObject):
         connections_changed(list[Connection]): connections opened or closed, in order.
         node_changed(NodeInfo): a server or client appeared or changed (latest state).
         node_removed(str): a node's id, after it was removed.
+        endpoints_named(dict[str, str]): local addresses of lab clients → node ids.
 
-    It also keeps the UI's view of the nodes (``nodes``) and of the connections
-    (``connections``), updated just before the signals are emitted.
+    It also keeps the UI's view of the nodes (``nodes``), of the connections
+    (``connections``) and of the lab clients' addresses (``endpoints``), updated
+    just before the signals are emitted.
     """
 
     messages_added = Signal(list)
     connections_changed = Signal(list)
     node_changed = Signal(object)
     node_removed = Signal(str)
+    endpoints_named = Signal(dict)
 
     def __init__(self, capture: Capture, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +58,7 @@ class EngineBridge(QObject):
         self._unsubscribe = capture.subscribe(self._queue.append)  # runs on the engine thread
         self.nodes: dict[str, NodeInfo] = {}
         self.connections: dict[str, Connection] = {}
+        self.endpoints: dict[str, str] = {}  # a lab client's local address → its node id
         self.message_count = 0
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
@@ -80,6 +85,7 @@ class EngineBridge(QObject):
         messages: list[Message] = []
         connections: list[Connection] = []
         nodes: dict[str, NodeInfo | None] = {}
+        named: dict[str, str] = {}
         for _ in range(count):
             event = self._queue.popleft()
             if isinstance(event, MessageCaptured):
@@ -92,6 +98,11 @@ class EngineBridge(QObject):
             elif isinstance(event, NodeRemoved):
                 nodes.pop(event.node_id, None)
                 nodes[event.node_id] = None
+            elif isinstance(event, EndpointNamed):
+                named[event.address] = event.node_id
+        if named:  # before the messages, so their rows are named when first painted
+            self.endpoints.update(named)
+            self.endpoints_named.emit(named)
         self._emit(messages, connections, nodes)
 
     def _emit(

@@ -47,7 +47,6 @@ class MainWindow(QMainWindow):
         self.server_port = server_port
         self.context = PanelContext(lab, bridge)
         self.panels: dict[str, NodePanel] = {}
-        self._client_names: dict[str, str] = {}
         self._sized = False
         self.setWindowTitle(TITLE)
         self.model = MessageTableModel(self)
@@ -220,8 +219,6 @@ class MainWindow(QMainWindow):
 
     def _node_changed(self, info: NodeInfo) -> None:
         self.ensure_panel(info)
-        if info.role == "client" and info.address:
-            self._client_names[info.address] = info.name
         self.wire.viewport().update()
         self._update_status()
 
@@ -241,7 +238,8 @@ class MainWindow(QMainWindow):
             if node is None:
                 return message.server
             return f"{node.name} :{message.server.rpartition(':')[2]}"
-        return self._client_names.get(message.client, message.client)
+        node = self.bridge.nodes.get(self.bridge.endpoints.get(message.client, ""))
+        return node.name if node is not None else message.client
 
     # ---- status ------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Client kinds: each is one module with an async API the panels and scenarios call.
 
-A kind with ``make`` is built by the engine with a router (see ``Router``) and
-handed to its panel whole (``Engine.client_object``); the echo client, whose
-connection the engine manages itself, has none.
+A kind with ``make`` is built by the engine with a router (see ``Router``) and a
+callback to report each local address it connects from (so the UI can name
+that end of the wire), and handed to its panel whole (``Engine.client_object``);
+the echo client, whose connection the engine manages itself, has none.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from lab.model import Transport
 #: Where to really connect for (transport, host, port): a lab server directly,
 #: anything else through an outbound Wire.
 Router = Callable[[Transport, str, int], Awaitable[tuple[str, int]]]
+#: Called with "host:port" of each local socket a client connects from.
+Seen = Callable[[str], None]
 
 
 class ClientObject(Protocol):
@@ -26,7 +29,7 @@ class ClientObject(Protocol):
 class ClientKind:
     kind: str
     title: str
-    make: Callable[[Router], ClientObject] | None = None
+    make: Callable[[Router, Seen], ClientObject] | None = None
 
 
 def client_kinds() -> dict[str, ClientKind]:

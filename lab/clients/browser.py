@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin
 
-from lab.clients import ClientKind, Router
+from lab.clients import ClientKind, Router, Seen
 from lab.clients.http import HttpClient, HttpResult
 
 PARALLEL = 6
@@ -136,8 +136,8 @@ def _charset(result: HttpResult) -> str:
     return "utf-8"
 
 
-def _make(route: Router) -> Browser:
-    return Browser(HttpClient(route))
+def _make(route: Router, seen: Seen) -> Browser:
+    return Browser(HttpClient(route, seen))
 
 
 KINDS = (ClientKind("browser", "Mini browser", _make),)

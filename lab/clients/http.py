@@ -9,6 +9,7 @@ name the user typed).
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,8 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from lab.clients import ClientKind, Router
-from lab.model import Transport
+from lab.clients import ClientKind, Router, Seen
+from lab.model import Transport, format_address
 
 #: Response bodies kept for the panel (bytes); the rest is counted, not kept.
 BODY_LIMIT = 4 * 1024 * 1024
@@ -111,14 +112,18 @@ def parse_url(text: str) -> URL:
 class HttpClient:
     """Send HTTP requests through the lab. ``close`` when done."""
 
-    def __init__(self, route: Router, *, timeout: float = TIMEOUT) -> None:
+    def __init__(self, route: Router, seen: Seen | None = None, *,
+                 timeout: float = TIMEOUT) -> None:
         self._route = route
+        self._seen = seen
+        self._new_sockets: list[socket.socket] = []  # made, local address not yet reported
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(socket_factory=self._make_socket),
                 trace_configs=[_tracing()],
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 auto_decompress=True,
@@ -151,6 +156,7 @@ class HttpClient:
                 trace_request_ctx=clock,
             ) as response:
                 first_byte = clock.ms()
+                self._report_local()
                 kept, size = await _read_body(response)
                 return HttpResult(
                     method=method, url=str(parsed), status=response.status,
@@ -165,6 +171,25 @@ class HttpClient:
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return HttpResult(method=method, url=str(parsed), error=_explain(exc, parsed))
+
+    def _make_socket(self, info: tuple[Any, ...]) -> socket.socket:
+        family, kind, proto = info[:3]
+        sock = socket.socket(family, kind, proto)
+        self._new_sockets.append(sock)
+        return sock
+
+    def _report_local(self) -> None:
+        """Say which local address each new connection came from (the UI names them)."""
+        new, self._new_sockets = self._new_sockets, []
+        for sock in new:
+            try:
+                local = sock.getsockname()
+            except OSError:  # closed: a connection attempt that failed
+                continue
+            if local[1] == 0:  # not connected yet: look again after the next request
+                self._new_sockets.append(sock)
+            elif self._seen is not None:
+                self._seen(format_address(*local[:2]))
 
     async def close(self) -> None:
         if self._session is not None:

@@ -11,6 +11,7 @@ from aiohttp import web
 from lab.clients.browser import Browser, page_resources
 from lab.clients.http import HttpClient
 from lab.engine import Engine
+from lab.model import EndpointNamed
 from tests.lab.helpers import run
 
 PAGE = b"""<!doctype html><html><head><title>Hi there</title>
@@ -53,6 +54,9 @@ async def outside_site() -> AsyncIterator[int]:
 def test_a_request_goes_through_an_outbound_wire_with_the_host_the_user_typed() -> None:
     async def main() -> None:
         engine = Engine()
+        named: list[EndpointNamed] = []
+        engine.capture.subscribe(
+            lambda e: named.append(e) if isinstance(e, EndpointNamed) else None)
         async with outside_site() as port:
             node = await engine.add_client("http")
             client = engine.client_object(node.id)
@@ -70,7 +74,8 @@ def test_a_request_goes_through_an_outbound_wire_with_the_host_the_user_typed() 
             raws = [m.raw for m in engine.capture.messages]
             assert any(r.startswith(b"PUT /echo HTTP/1.1") for r in raws)
             assert any(r.startswith(b"HTTP/1.1 201") for r in raws)
-            assert len(engine.capture.connections) == 1  # both requests on one connection
+            [conn] = engine.capture.connections.values()  # both requests on one connection
+            assert [(e.address, e.node_id) for e in named] == [(conn.client, node.id)]
         await engine.shutdown()
 
     run(main)

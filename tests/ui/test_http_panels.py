@@ -138,6 +138,9 @@ def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-
     qtbot.waitUntil(lambda: any(r.startswith(b"POST /echo") for r in raws(window, Sender.CLIENT))
                     and any(r.startswith(b"HTTP/1.1 201") for r in raws(window, Sender.SERVER)),
                     timeout=WAIT)
+    post = next(window.model.message(r) for r in range(window.model.rowCount())
+                if window.model.message(r).raw.startswith(b"POST /echo"))
+    assert window.name_of(post, Sender.CLIENT) == composer.info.name  # not a bare address
 
     rows = window.model.rowCount()
     composer.body_edit.setPlainText('{"a": ')

@@ -65,6 +65,9 @@ def test_send_hello_through_the_window(window: MainWindow, qtbot, kind: str) -> 
     assert first.protocol == second.protocol == kind
     assert first.server == server.info.address
     assert window.wire.model().rowCount() == 2
+    # The wire names both ends by their panels.
+    assert window.name_of(first, Sender.CLIENT) == client.info.name
+    assert window.name_of(first, Sender.SERVER).startswith(server.info.name + " :")
     assert not client.error_text and not server.error_text
     assert no_dialogs()
 
