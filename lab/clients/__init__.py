@@ -22,7 +22,7 @@ Seen = Callable[[str], None]
 
 
 class ClientObject(Protocol):
-    async def close(self) -> None: ...
+    async def close(self) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class ClientKind:
 
 def client_kinds() -> dict[str, ClientKind]:
     """Every client kind the lab knows, by name."""
-    from lab.clients import browser, echo, http
+    from lab.clients import browser, echo, http, pop3, smtp
 
-    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *browser.KINDS)}
+    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *browser.KINDS, *smtp.KINDS,
+                                *pop3.KINDS)}

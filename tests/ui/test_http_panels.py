@@ -168,6 +168,9 @@ def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-
 def test_composer_shows_a_network_error_inline(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     composer = add_client(window, qtbot, "http", HttpComposerPanel)
     composer.url_combo.setEditText("ftp://nowhere/")
+    window.activateWindow()  # a shortcut only fires in the active window, with focus inside
+    composer.url_combo.lineEdit().setFocus()
+    qtbot.waitUntil(lambda: composer.url_combo.lineEdit().hasFocus(), timeout=WAIT)
     qtbot.keyClick(composer.url_combo.lineEdit(), Qt.Key.Key_Return,
                    Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: "only http://" in composer.error_text, timeout=WAIT)

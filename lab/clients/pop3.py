@@ -1,0 +1,185 @@
+"""The mailbox reader: a POP3 client (RFC 1939) on asyncio streams.
+
+``Pop3Client`` speaks the protocol, one command at a time; ``MailReader`` is
+what the panel uses: open a mailbox (connect, USER/PASS, list with subjects),
+read, delete, and close (QUIT, which makes deletions happen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+
+from lab.clients import ClientKind, Router, Seen
+from lab.model import Transport, format_address, parse_address
+
+TIMEOUT = 30.0
+MAX_LINE = 64 * 1024
+
+
+class Pop3Error(Exception):
+    """The server said -ERR, or the conversation broke; the text is for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One message in the maildrop, as the list shows it."""
+
+    number: int
+    size: int
+    uid: str
+    sender: str
+    subject: str
+    date: str
+
+
+class Pop3Client:
+    """One POP3 session. Commands raise Pop3Error on -ERR."""
+
+    def __init__(self) -> None:
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self.greeting = ""
+        self.local = ""
+
+    async def connect(self, host: str, port: int) -> str:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=MAX_LINE), TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            raise Pop3Error(f"cannot connect: {why}") from None
+        self._reader, self._writer = reader, writer
+        self.local = format_address(*writer.get_extra_info("sockname")[:2])
+        self.greeting = await self._status()
+        return self.greeting
+
+    async def command(self, line: str, *, multiline: bool = False) -> tuple[str, bytes]:
+        """Send ``line``; return the +OK text and, if ``multiline``, the unstuffed body."""
+        if self._writer is None:
+            raise Pop3Error("not connected")
+        self._writer.write(line.encode("utf-8") + b"\r\n")
+        await self._writer.drain()
+        text = await self._status()
+        return text, (await self._body() if multiline else b"")
+
+    async def _line(self) -> bytes:
+        assert self._reader is not None
+        try:
+            line = await asyncio.wait_for(self._reader.readline(), TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise Pop3Error(f"the conversation broke: {exc or 'no answer'}") from None
+        if not line:
+            raise Pop3Error("the server closed the connection")
+        return line
+
+    async def _status(self) -> str:
+        line = (await self._line()).decode("utf-8", errors="replace").rstrip("\r\n")
+        if line.startswith("+OK"):
+            return line[3:].strip()
+        raise Pop3Error(line.removeprefix("-ERR").strip() or line or "no reason given")
+
+    async def _body(self) -> bytes:
+        lines: list[bytes] = []
+        while (line := await self._line()) not in (b".\r\n", b".\n"):
+            lines.append(line[1:] if line.startswith(b"..") else line)  # dot-unstuff
+        return b"".join(lines)
+
+    async def close(self) -> None:
+        writer, self._writer, self._reader = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+
+def _numbered(body: bytes) -> list[tuple[int, str]]:
+    """``1 120\\r\\n2 300`` → [(1, "120"), (2, "300")], skipping what does not parse."""
+    out = []
+    for line in body.decode("utf-8", errors="replace").splitlines():
+        number, _, rest = line.strip().partition(" ")
+        if number.isdigit():
+            out.append((int(number), rest.strip()))
+    return out
+
+
+class MailReader:
+    """The mailbox reader's engine: open, read, delete, close."""
+
+    def __init__(self, route: Router, seen: Seen | None = None) -> None:
+        self._route = route
+        self._seen = seen
+        self._pop: Pop3Client | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._pop is not None
+
+    async def open(self, server: str, user: str, password: str) -> list[Summary]:
+        """Log in to ``user``'s maildrop and list it (LIST, UIDL, then TOP n 0 each)."""
+        await self.close()
+        try:
+            host, port = parse_address(server)
+        except ValueError as exc:
+            raise Pop3Error(str(exc)) from None
+        host, port = await self._route(Transport.TCP, host, port)
+        pop = Pop3Client()
+        await pop.connect(host, port)
+        if self._seen is not None:
+            self._seen(pop.local)
+        self._pop = pop
+        try:
+            await pop.command(f"USER {user}")
+            await pop.command(f"PASS {password}")
+            return await self.list()
+        except Pop3Error:
+            await self.close()
+            raise
+
+    async def list(self) -> list[Summary]:
+        pop = self._need()
+        _, listing = await pop.command("LIST", multiline=True)
+        try:
+            _, uids_body = await pop.command("UIDL", multiline=True)
+            uids = dict(_numbered(uids_body))
+        except Pop3Error:  # UIDL is optional in RFC 1939
+            uids = {}
+        out = []
+        for number, size in _numbered(listing):
+            _, head = await pop.command(f"TOP {number} 0", multiline=True)
+            parsed = message_from_bytes(head, policy=policy.default)
+            out.append(Summary(number, int(size) if size.isdigit() else 0,
+                               uids.get(number, ""), str(parsed.get("From", "")),
+                               str(parsed.get("Subject", "")), str(parsed.get("Date", ""))))
+        return out
+
+    async def read(self, number: int) -> bytes:
+        _, body = await self._need().command(f"RETR {number}", multiline=True)
+        return body
+
+    async def delete(self, number: int) -> str:
+        text, _ = await self._need().command(f"DELE {number}")
+        return text
+
+    async def close(self) -> str:
+        """QUIT (deletions take effect) and disconnect; returns the server's goodbye."""
+        pop, self._pop = self._pop, None
+        if pop is None:
+            return ""
+        try:
+            text, _ = await pop.command("QUIT")
+        except Pop3Error as exc:
+            text = str(exc)
+        await pop.close()
+        return text
+
+    def _need(self) -> Pop3Client:
+        if self._pop is None:
+            raise Pop3Error("not logged in: open a mailbox first")
+        return self._pop
+
+
+KINDS = (ClientKind("pop3", "Mailbox reader", MailReader),)

@@ -1,0 +1,110 @@
+"""The mail composer: sends one message over SMTP with aiosmtplib.
+
+Each send is one SMTP session (connect, EHLO, MAIL, RCPT…, DATA, QUIT), so the
+inspector shows the whole conversation every time. It never raises for what
+the server or the network says: the result carries the server's reply, the
+recipients it refused, or an error sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+
+from lab.clients import ClientKind, Router, Seen
+from lab.model import Transport, format_address, parse_address
+
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    """How a send went: ``reply`` is the server's last word on the message."""
+
+    ok: bool
+    reply: str = ""
+    refused: tuple[tuple[str, str], ...] = ()  # (recipient, the server's reason)
+    error: str = ""
+
+
+def compose(sender: str, recipients: list[str], subject: str, body: str) -> EmailMessage:
+    """The message as a mail program would build it (Date and Message-ID included)."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="client.lab.test")
+    message.set_content(body)
+    return message
+
+
+def split_recipients(text: str) -> list[str]:
+    """``ann@lab.test, bob@lab.test; cy@lab.test`` → the three addresses."""
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+class MailSender:
+    """Send mail through the lab; ``close`` is a no-op kept for the engine."""
+
+    def __init__(self, route: Router, seen: Seen | None = None) -> None:
+        self._route = route
+        self._seen = seen
+
+    async def send(
+        self,
+        server: str,
+        sender: str,
+        recipients: list[str],
+        subject: str,
+        body: str,
+        *,
+        login: tuple[str, str] | None = None,
+    ) -> SendResult:
+        try:
+            host, port = parse_address(server)
+        except ValueError as exc:
+            return SendResult(ok=False, error=str(exc))
+        if not recipients:
+            return SendResult(ok=False, error="no recipient: type at least one address in To")
+        where = format_address(host, port)
+        host, port = await self._route(Transport.TCP, host, port)
+        smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=TIMEOUT, start_tls=False,
+                               local_hostname="client.lab.test")
+        try:
+            await smtp.connect()
+            self._report_local(smtp)
+            if login is not None:
+                await smtp.login(*login)
+            refused, reply = await smtp.send_message(
+                compose(sender, recipients, subject, body), sender=sender,
+                recipients=recipients)
+            await smtp.quit()
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            smtp.close()
+            return SendResult(ok=False, refused=tuple(
+                (r.recipient, f"{r.code} {r.message}") for r in exc.recipients),
+                error="the server refused every recipient")
+        except aiosmtplib.SMTPResponseException as exc:
+            smtp.close()
+            return SendResult(ok=False, reply=f"{exc.code} {exc.message}",
+                              error=f"{where} said {exc.code} {exc.message}")
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            smtp.close()
+            return SendResult(ok=False, error=f"{where}: {exc}")
+        return SendResult(ok=True, reply=reply, refused=tuple(
+            (rcpt, f"{r.code} {r.message}") for rcpt, r in refused.items()))
+
+    def _report_local(self, smtp: aiosmtplib.SMTP) -> None:
+        local = smtp.get_transport_info("sockname")
+        if self._seen is not None and local:
+            self._seen(format_address(*local[:2]))
+
+    async def close(self) -> None:
+        return None
+
+
+KINDS = (ClientKind("smtp", "Mail composer", MailSender),)
