@@ -26,6 +26,8 @@ test: $(TSTAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: $(TSTAMP)
+	@command -v wrk >/dev/null || echo "bench: wrk not found (sudo apt-get install wrk);" \
+		"the HTTP table falls back to a slower aiohttp client load generator"
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.perf
 
 lint: $(TSTAMP)

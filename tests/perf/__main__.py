@@ -1,7 +1,10 @@
-"""``python -m tests.perf [--seconds S] [--megabytes MB] [--rounds N] [-o FILE]``.
+"""``python -m tests.perf [--seconds S] [--megabytes MB] [--rounds N]
+[--http-seconds S] [--no-http] [-o FILE]``.
 
 Prints a table (metric | direct | wire | ratio | goal) and writes the figures to
-bench-results.json. Loopback only; about 20 s with the defaults.
+bench-results.json. Loopback only; about 20 s with the defaults. Then the HTTP
+table (tests/perf/http_bench.py: direct vs Wire vs mitmdump, under 90 s; skip it
+with ``--no-http``), written under "http" in the same file.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.perf import http_bench
 from tests.perf.bench import Results, measure
 
 #: The issue's goals: the Wire keeps 80 % of direct round trips and 50 % of bulk
@@ -55,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="per round-trip run (3)")
     parser.add_argument("--megabytes", type=int, default=500, help="per bulk run (500)")
     parser.add_argument("--rounds", type=int, default=2, help="alternations, best kept (2)")
+    parser.add_argument("--http-seconds", type=float, default=5.0,
+                        help="per HTTP load run (5)")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP table")
     parser.add_argument("-o", "--output", default="bench-results.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -67,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.output).write_text(json.dumps(
         {**res, "goals_met": met, "python": platform.python_version(),
          "args": vars(args)}, indent=2) + "\n", encoding="utf-8")
+    if not args.no_http:
+        print()
+        http_text, http_res = http_bench.run_bench(args.http_seconds, breakdown=False)
+        print(http_text)
+        http_bench.merge_results(Path(args.output), http_res)
     return 0
 
 
