@@ -152,11 +152,12 @@ class _TcpLink:
         conn = self.conn
         assert conn is not None
         capture = self.wire.capture
-        for piece in self.dissector.feed(leg.sender, data, capture.clock()):
-            capture.add(conn, piece)
+        now = capture.clock()
         target = self.other(leg).transport
         if target is not None and not target.is_closing():
-            target.write(data)
+            target.write(data)  # first: dissecting must not add to the peer's wait
+        for piece in self.dissector.feed(leg.sender, data, now):
+            capture.add(conn, piece)
 
     def eof(self, leg: _Leg) -> None:
         leg.eof = True
