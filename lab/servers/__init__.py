@@ -41,6 +41,6 @@ class ServerKind:
 
 def server_kinds() -> dict[str, ServerKind]:
     """Every server kind the lab knows, by its command-line name."""
-    from lab.servers import echo, http
+    from lab.servers import echo, http, pop3, smtp
 
-    return {k.kind: k for k in (*echo.KINDS, *http.KINDS)}
+    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *smtp.KINDS, *pop3.KINDS)}
