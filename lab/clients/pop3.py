@@ -71,7 +71,7 @@ class Pop3Client:
         except (OSError, TimeoutError, ValueError) as exc:
             raise Pop3Error(f"the conversation broke: {exc or 'no answer'}") from None
         if not line:
-            raise Pop3Error("the server closed the connection")
+            raise Pop3Error("the connection was closed")
         return line
 
     async def _status(self) -> str:
@@ -127,7 +127,10 @@ class MailReader:
             raise Pop3Error(str(exc)) from None
         host, port = await self._route(Transport.TCP, host, port)
         pop = Pop3Client()
-        await pop.connect(host, port)
+        try:
+            await pop.connect(host, port)
+        except Pop3Error as exc:
+            raise Pop3Error(f"{server}: {exc}; is a POP3 server running there?") from None
         if self._seen is not None:
             self._seen(pop.local)
         self._pop = pop

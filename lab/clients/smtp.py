@@ -92,10 +92,15 @@ class MailSender:
             smtp.close()
             return SendResult(ok=False, reply=f"{exc.code} {exc.message}",
                               error=f"{where} said {exc.code} {exc.message}")
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError):
+            smtp.close()
+            return SendResult(ok=False, error=f"{where} closed the connection: is an SMTP "
+                                              "server running there?")
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             smtp.close()
             return SendResult(ok=False, error=f"{where}: {exc}")
-        return SendResult(ok=True, reply=reply, refused=tuple(
+        # aiosmtplib gives the text of the reply to the message; it was a 250.
+        return SendResult(ok=True, reply=f"250 {reply}", refused=tuple(
             (rcpt, f"{r.code} {r.message}") for rcpt, r in refused.items()))
 
     def _report_local(self, smtp: aiosmtplib.SMTP) -> None:
