@@ -182,7 +182,10 @@ class MailText:
         return [(loose_text(name.encode()), _FOLD.sub(" ", value)) for name, value in items]
 
     def describe(self) -> tuple[str, FieldList]:
-        """``message: "Subject" (1,234 bytes)`` and the header and body fields."""
+        """``message: "Subject" (1,234 bytes)`` and the header and body fields.
+
+        The size counts the message as delivered: dot-unstuffed, without the lone dot.
+        """
         headers = self.headers()
         subject = next((v for k, v in headers if k.lower() == "subject"), None)
         shown = "(no subject)" if subject is None else quote(loose_text(subject.encode()))
