@@ -20,15 +20,23 @@ def _final_status(value: FieldValue) -> bool:
     return isinstance(value, int) and (value >= 200 or value == 101)
 
 
+def _always(value: FieldValue) -> bool:
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
-    question: str  # a client message whose first field has this name asks
+    questions: frozenset[str]  # a client message whose first field is named so asks
     answer: str  # a server message whose first field has this name answers…
-    final: Callable[[FieldValue], bool] = lambda value: True  # …when this holds for its value
+    final: Callable[[FieldValue], bool] = _always  # …when this holds for its value
 
 
 RULES: dict[str, Rule] = {
-    "http": Rule("method", "status", _final_status),
+    "http": Rule(frozenset({"method"}), "status", _final_status),
+    # Each SMTP line gets its reply (DATA its 354, the message its 250); the
+    # greeting answers nothing, since nothing waits when it comes.
+    "smtp": Rule(frozenset({"command", "content"}), "code"),
+    "pop3": Rule(frozenset({"command"}), "status"),
 }
 
 
@@ -53,7 +61,7 @@ class Pairer:
             return None
         name, value = first_field
         if from_client:
-            if name == rule.question:
+            if name in rule.questions:
                 self._waiting[connection].append(message_id)
             return None
         queue = self._waiting.get(connection)

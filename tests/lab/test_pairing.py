@@ -58,3 +58,41 @@ def test_echo_messages_have_no_partner() -> None:
                       first_field=("length", 5)) is None
     assert pairer.add(2, protocol="tcp-echo", connection="c1", from_client=False,
                       first_field=("length", 5)) is None
+
+
+def conversation(protocol: str, *lines: tuple[Sender, bytes]) -> dict[str, str]:
+    capture = Capture()
+    conn = capture.open(protocol=protocol, transport=Transport.TCP, client="c:1", server="s:2")
+    dissector = make(protocol)
+    for sender, data in lines:
+        for piece in dissector.feed(sender, data, 0.0):
+            capture.add(conn, piece)
+    summary = {m.id: m.summary for m in capture.messages}
+    return {summary[a]: summary[q] for a, q in pairs(capture.messages).items()}
+
+
+def test_smtp_replies_answer_their_commands_and_the_message() -> None:
+    got = conversation(
+        "smtp",
+        (Sender.SERVER, b"220 lab.test ESMTP\r\n"),
+        (Sender.CLIENT, b"MAIL FROM:<a@lab.test>\r\nRCPT TO:<b@lab.test>\r\n"),  # pipelined
+        (Sender.SERVER, b"250 OK\r\n550 5.7.1 relaying denied\r\n"),
+        (Sender.CLIENT, b"DATA\r\n"),
+        (Sender.SERVER, b"354 End data with <CR><LF>.<CR><LF>\r\n"),
+        (Sender.CLIENT, b"Subject: hi\r\n\r\nbody\r\n.\r\n"),
+        (Sender.SERVER, b"250 2.0.0 delivered\r\n"))
+    assert got == {"250 OK": "MAIL FROM:<a@lab.test>",
+                   "550 5.7.1 relaying denied": "RCPT TO:<b@lab.test>",
+                   "354 End data with <CR><LF>.<CR><LF>": "DATA",
+                   "250 2.0.0 delivered": 'message: "hi" (21 bytes)'}
+
+
+def test_pop3_responses_answer_their_commands() -> None:
+    got = conversation(
+        "pop3",
+        (Sender.SERVER, b"+OK POP3 ready\r\n"),
+        (Sender.CLIENT, b"USER ann\r\n"),
+        (Sender.SERVER, b"+OK ann\r\n"),
+        (Sender.CLIENT, b"PASS secret\r\n"),
+        (Sender.SERVER, b"-ERR wrong password\r\n"))
+    assert got == {"+OK ann": "USER ann", "-ERR wrong password": "PASS ****"}
