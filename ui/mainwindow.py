@@ -30,8 +30,13 @@ from ui.views.wirelist import WireList
 
 TITLE = "Client-Server Lab"
 SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U",
-                    "http": "Ctrl+Shift+H"}
-CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E", "http": "Ctrl+Shift+R", "browser": "Ctrl+Shift+B"}
+                    "http": "Ctrl+Shift+H", "smtp": "Ctrl+Shift+M", "pop3": "Ctrl+Shift+P"}
+CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E", "http": "Ctrl+Shift+R", "browser": "Ctrl+Shift+B",
+                    "smtp": "Ctrl+Shift+N", "pop3": "Ctrl+Shift+I"}
+SERVER_NOTES = {"smtp": "mail goes in: it stores mail for @lab.test in one mailbox each",
+                "pop3": "mail comes out: log in as ann with the password lab"}
+CLIENT_NOTES = {"smtp": "write a mail and send it with SMTP",
+                "pop3": "open a mailbox with POP3, read and delete"}
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 
@@ -75,7 +80,9 @@ class MainWindow(QMainWindow):
         self.server_actions: dict[str, QAction] = {}
         for kind, spec in server_kinds().items():
             action = QAction(spec.title, self)
-            action.setToolTip(f"Add a {spec.title} on port {spec.default_port} and start it")
+            note = f": {SERVER_NOTES[kind]}" if kind in SERVER_NOTES else ""
+            action.setToolTip(f"Add a {spec.title} on port {spec.default_port} and start it"
+                              f"{note}")
             if kind in SERVER_SHORTCUTS:
                 action.setShortcut(QKeySequence(SERVER_SHORTCUTS[kind]))
                 action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -87,7 +94,8 @@ class MainWindow(QMainWindow):
             action = QAction(client_spec.title, self)
             title = client_spec.title.lower()
             article = "an" if title[:1] in "aeiou" else "a"
-            action.setToolTip(f"Add {article} {title}")
+            note = f": {CLIENT_NOTES[kind]}" if kind in CLIENT_NOTES else ""
+            action.setToolTip(f"Add {article} {title}{note}")
             if kind in CLIENT_SHORTCUTS:
                 action.setShortcut(QKeySequence(CLIENT_SHORTCUTS[kind]))
             self.addAction(action)

@@ -12,17 +12,24 @@ from ui.panels.echo_server import EchoServerPanel
 from ui.panels.http_browser import HttpBrowserPanel
 from ui.panels.http_composer import HttpComposerPanel
 from ui.panels.http_server import HttpServerPanel
+from ui.panels.mail_composer import MailComposerPanel
+from ui.panels.mail_reader import MailReaderPanel
+from ui.panels.mail_server import Pop3ServerPanel, SmtpServerPanel
 
 SERVER_PANELS: dict[str, type[NodePanel]] = {
     "tcp-echo": EchoServerPanel,
     "udp-echo": EchoServerPanel,
     "http": HttpServerPanel,
+    "smtp": SmtpServerPanel,
+    "pop3": Pop3ServerPanel,
 }
 
 CLIENT_PANELS: dict[str, type[NodePanel]] = {
     "echo": EchoClientPanel,
     "http": HttpComposerPanel,
     "browser": HttpBrowserPanel,
+    "smtp": MailComposerPanel,
+    "pop3": MailReaderPanel,
 }
 
 

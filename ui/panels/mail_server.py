@@ -1,0 +1,300 @@
+"""The SMTP and POP3 server panels: what the echo server panel has, plus the mail
+folder they share (and may change), the SMTP server's live mailbox view, and the
+POP3 server's password."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QWidget,
+)
+
+from lab.engine import Engine, EngineError
+from lab.mail import MailEvent
+from lab.model import NodeInfo, NodeState
+from lab.paths import data_dir
+from ui.engine_thread import spawn
+from ui.panels.base import PanelContext
+from ui.panels.echo_server import EchoServerPanel
+from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
+from ui.panels.mail_common import FAINT, short_path
+
+DEFAULT_DOMAIN = "lab.test"
+DEFAULT_PASSWORD = "lab"
+Facts = dict[str, str]
+
+
+async def server_facts(engine: Engine, node_id: str) -> Facts:
+    """Runs on the engine's loop: the running server's mail folder, domain and password."""
+    backend = engine.server_backend(node_id)
+    store = getattr(backend, "store", None)
+    facts = {"root": str(getattr(store, "root", "")),
+             "domain": str(getattr(backend, "domain", "")),
+             "password": str(getattr(backend, "password", ""))}
+    return {k: v for k, v in facts.items() if v}
+
+
+class MailServerPanel(EchoServerPanel):
+    """A server on the lab's mail folder: port, start/stop, and the folder."""
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        self.facts: Facts = {}
+        super().__init__(info, context, parent)
+
+    def finish_layout(self) -> None:
+        self.folder_label = QLabel(self)
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_label.setStyleSheet(FAINT)
+        self.folder_label.setToolTip("One Maildir per mailbox (ann@lab.test → ann/); the SMTP "
+                                     "and POP3 servers share it (cslab serve --root DIR)")
+        self.choose_button = QPushButton("Choose…", self)
+        self.choose_button.setToolTip("Keep mail in another folder (a running server "
+                                      "restarts on the same port)")
+        self.choose_button.clicked.connect(self._choose_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.folder_label, 1)
+        row.addWidget(self.choose_button)
+        self.body.addLayout(row)
+        self.add_rows()
+        self._show_facts()
+        super().finish_layout()
+
+    def add_rows(self) -> None:
+        """Subclasses add their own rows here, above the error line."""
+
+    def _show_facts(self) -> None:
+        root = self.facts.get("root") or str(data_dir(create=False) / "mail")
+        self.folder_label.setText(f"Mail folder: {short_path(root)}")
+
+    def _choose_clicked(self) -> None:
+        start = self.facts.get("root") or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Mail folder", start)
+        if folder:
+            spawn(self.use_folder(folder))
+
+    async def use_folder(self, folder: str) -> None:
+        """Keep mail in ``folder`` from now on."""
+        if await self.set_options(root=folder):
+            self.facts["root"] = folder
+            self._show_facts()
+
+    async def set_options(self, **options: str) -> bool:
+        """Apply server options (a running server restarts on the same port)."""
+        lab = self.context.lab
+        self.show_error("")
+        try:
+            info = await lab.call(lab.engine.set_server_options, self.node_id, **options)
+        except (EngineError, OSError, ValueError) as exc:
+            self.show_error(f"Could not apply that: {exc}")
+            return False
+        self.update_node(info)
+        await self.read_facts()
+        return True
+
+    async def read_facts(self) -> None:
+        if self.info.state is NodeState.RUNNING:
+            lab = self.context.lab
+            self.facts.update(await lab.call(server_facts, lab.engine, self.node_id))
+            self._show_facts()
+
+    async def start(self) -> None:
+        await super().start()
+        await self.read_facts()
+
+
+class Pop3ServerPanel(MailServerPanel):
+    """The POP3 server: its password is shown and may be changed here."""
+
+    def add_rows(self) -> None:
+        self.password_edit = QLineEdit(DEFAULT_PASSWORD, self)
+        self.password_edit.setToolTip("Every mailbox's password (PASS); the user name is the "
+                                      "mailbox: ann for ann@lab.test")
+        self.password_edit.returnPressed.connect(self._apply_clicked)
+        self.apply_button = QPushButton("Apply", self)
+        self.apply_button.setToolTip("Use this password (a running server restarts on the "
+                                     "same port; open sessions end)")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self._apply_clicked)
+        self.password_edit.textEdited.connect(lambda _: self.apply_button.setEnabled(True))
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Password", self))
+        row.addWidget(self.password_edit, 1)
+        row.addWidget(self.apply_button)
+        self.body.addLayout(row)
+        hint = QLabel("Log in as the mailbox name: ann for ann@lab.test.", self)
+        hint.setStyleSheet(FAINT)
+        hint.setWordWrap(True)
+        self.body.addWidget(hint)
+
+    def _show_facts(self) -> None:
+        super()._show_facts()
+        password = self.facts.get("password")
+        if password and not self.apply_button.isEnabled():
+            self.password_edit.setText(password)
+
+    def _apply_clicked(self) -> None:
+        spawn(self.set_password(self.password_edit.text()))
+
+    async def set_password(self, password: str) -> bool:
+        if not password:
+            self.show_error("The password cannot be empty.")
+            return False
+        if not await self.set_options(password=password):
+            return False
+        self.facts["password"] = password
+        self.apply_button.setEnabled(False)
+        return True
+
+
+class SmtpServerPanel(MailServerPanel):
+    """The SMTP server, with every mailbox's messages live.
+
+    Signals:
+        mail_event(object): a MailEvent, emitted on the engine thread; queued to
+            this panel's (Qt) thread, where the table is updated.
+    """
+
+    mail_event = Signal(object)
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        self._stop_watch: Callable[[], None] | None = None
+        self._watch_lock = asyncio.Lock()
+        self._early: list[object] | None = None
+        self.message_window: MessageWindow | None = None
+        super().__init__(info, context, parent)
+        self.mail_event.connect(self._apply_event, Qt.ConnectionType.QueuedConnection)
+
+    def add_rows(self) -> None:
+        self.domain_label = QLabel(self)
+        self.domain_label.setWordWrap(True)
+        self.model = MailboxModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.setToolTip("Every mailbox, live: a delivery or a POP3 deletion shows at "
+                              "once. Double-click a message to read it.")
+        # the servers column is narrow: share its width out rather than scroll sideways
+        header = self.table.horizontalHeader()
+        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
+        for column, mode in enumerate((fit, share, share, share)):
+            header.setSectionResizeMode(column, mode)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(4, self.table.fontMetrics().horizontalAdvance("00:00:00") + 12)
+        header.setMinimumSectionSize(36)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setMinimumHeight(110)
+        self.table.setMaximumHeight(200)
+        self.table.doubleClicked.connect(self._open_message)
+        self.body.addWidget(self.domain_label)
+        self.body.addWidget(self.table)
+
+    def _show_facts(self) -> None:
+        super()._show_facts()
+        domain = self.facts.get("domain", DEFAULT_DOMAIN)
+        self.domain_label.setText(f"Takes mail for <b>@{domain}</b> (no relaying). "
+                                  f"Mailboxes, live:")
+
+    def update_node(self, info: NodeInfo) -> None:
+        super().update_node(info)
+        watching = self._stop_watch is not None
+        if (info.state is NodeState.RUNNING) != watching and not self._watch_lock.locked():
+            spawn(self.sync_watch())
+
+    async def sync_watch(self) -> None:
+        """Watch the store while the server runs; stop watching when it does not."""
+        async with self._watch_lock:
+            for _ in range(3):  # the state may change again while this awaits
+                running = self.info.state is NodeState.RUNNING
+                if running and self._stop_watch is None:
+                    await self._watch()
+                elif not running and self._stop_watch is not None:
+                    await self._unwatch()
+                else:
+                    return
+
+    async def _watch(self) -> None:
+        lab = self.context.lab
+        self._early = []
+        watched = await lab.call(watch_mail, lab.engine, self.node_id, self.mail_event.emit)
+        early, self._early = self._early, None
+        if watched is None:
+            return
+        rows, self._stop_watch = watched
+        self.model.set_rows(rows)
+        for event in early:  # delivered after the listing, handed over before it
+            self._apply_event(event)
+
+    async def _unwatch(self) -> None:
+        stop, self._stop_watch = self._stop_watch, None
+        if stop is not None:
+            async def run_stop() -> None:
+                stop()
+
+            await self.context.lab.call(run_stop)
+
+    def _apply_event(self, event: object) -> None:
+        if self._early is not None:
+            self._early.append(event)
+            return
+        if self._stop_watch is not None and isinstance(event, MailEvent):
+            self.model.apply(event)
+
+    def _open_message(self, index: QModelIndex) -> None:
+        summary = self.model.summary(index.row())
+        if summary is not None:
+            spawn(self.open_message(index.row()))
+
+    async def open_message(self, row: int) -> bool:
+        """Show the message in ``row`` in a small window (it stays open)."""
+        summary = self.model.summary(row)
+        if summary is None:
+            return False
+        lab = self.context.lab
+        try:
+            raw = await lab.call(read_mail, lab.engine, self.node_id, summary.mailbox,
+                                 summary.key)
+        except (KeyError, OSError, EngineError):
+            self.show_error(f"That message is gone from mailbox {summary.mailbox}.")
+            return False
+        if self.message_window is None:
+            self.message_window = MessageWindow(self)
+        self.message_window.show_mail(summary, raw)
+        return True
+
+    async def use_folder(self, folder: str) -> None:
+        async with self._watch_lock:
+            await self._unwatch()
+            await super().use_folder(folder)
+            self.model.set_rows([])
+        await self.sync_watch()
+
+    async def stop(self) -> None:
+        async with self._watch_lock:
+            await self._unwatch()
+        await super().stop()
+
+    async def remove(self) -> None:
+        async with self._watch_lock:
+            await self._unwatch()
+        if self.message_window is not None:
+            self.message_window.close()
+        await super().remove()
