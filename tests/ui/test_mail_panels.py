@@ -164,3 +164,35 @@ def test_refused_recipient_and_new_password_show_inline(  # type: ignore[no-unty
     qtbot.mouseClick(reader.open_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: reader.model.rowCount() == 1, timeout=WAIT)
     assert not reader.error_text and no_dialogs()
+
+
+def test_choosing_a_mail_folder_follows_it_and_stopping_unwatches(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "class-mail"
+    folder.mkdir()
+    monkeypatch.setattr("ui.panels.mail_server.QFileDialog.getExistingDirectory",
+                        lambda *args, **kwargs: str(folder))
+    smtp = add_panel(window, qtbot, "server", "smtp", SmtpServerPanel)
+    composer = add_panel(window, qtbot, "client", "smtp", MailComposerPanel)
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: smtp.model.rowCount() == 1, timeout=WAIT)
+
+    address = smtp.info.address
+    qtbot.mouseClick(smtp.choose_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "class-mail" in smtp.folder_label.text(), timeout=WAIT)
+    qtbot.waitUntil(lambda: smtp._stop_watch is not None and smtp.model.rowCount() == 0,
+                    timeout=WAIT)  # the new folder is empty
+    assert smtp.info.address == address and smtp.info.state is NodeState.RUNNING
+    composer.subject_edit.setText("Into the new folder")
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: smtp.model.subjects() == ["Into the new folder"], timeout=WAIT)
+    assert len(list((folder / "ann" / "new").iterdir())) == 1
+
+    qtbot.mouseClick(smtp.start_button, Qt.MouseButton.LeftButton)  # Stop
+    qtbot.waitUntil(lambda: smtp.info.state is NodeState.STOPPED, timeout=WAIT)
+    assert smtp._stop_watch is None
+    qtbot.mouseClick(smtp.start_button, Qt.MouseButton.LeftButton)  # Start again
+    qtbot.waitUntil(lambda: smtp._stop_watch is not None, timeout=WAIT)
+    assert smtp.model.subjects() == ["Into the new folder"] and not smtp.error_text
+    assert no_dialogs()
