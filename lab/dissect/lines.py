@@ -246,12 +246,11 @@ class LineDissector:
     def close(self, now: float) -> list[Piece]:
         """The connection ended: each side's half message, cut short."""
         pieces: list[Piece] = []
-        for sender in Sender:
-            if sender not in self._tls:
-                try:
-                    pieces += self._flush(sender, now)
-                except Exception as exc:
-                    pieces.append(_broken(sender, b"", now, exc))
+        for sender in Sender:  # a TLS side too: it may hold bytes from before the switch
+            try:
+                pieces += self._flush(sender, now)
+            except Exception as exc:
+                pieces.append(_broken(sender, b"", now, exc))
         return pieces
 
     def _to_tls(self, sender: Sender) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Iterable, Sequence
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lab import dissect
@@ -351,6 +351,9 @@ _FRAGMENTS = [GREETING, b"RETR 1\r\n", b"LIST\r\n", b"+OK\r\n", b".\r\n", b"-ERR
         max_size=14,
     )
 )
+# Found by hypothesis: a byte buffered just before the switch to TLS was lost.
+@example(script=[(Sender.CLIENT, b"STLS\n"), (Sender.SERVER, b"+OK\n"),
+                 (Sender.CLIENT, b"\x00"), (Sender.SERVER, b"+OK\n")])
 def test_any_bytes_never_raise_and_every_byte_is_shown(script: list[tuple[Sender, bytes]]) -> None:
     pieces = run(script, close=True, greet=False)
     for sender in Sender:
