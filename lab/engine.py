@@ -81,7 +81,8 @@ class Engine:
         return f"{title} #{next(counter)}"
 
     def _set(self, node: _Server | _Client, **changes: object) -> NodeInfo:
-        node.info = replace(node.info, **changes)  # type: ignore[arg-type]
+        node.info = replace(node.info, revision=node.info.revision + 1,
+                            **changes)  # type: ignore[arg-type]
         self.capture.publish(NodeChanged(node.info))
         return node.info
 

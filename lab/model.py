@@ -123,6 +123,9 @@ class NodeInfo:
     address: str = ""
     detail: str = ""
     connections: int = 0
+    #: Counts the node's changes: a view that gets an older one (events arrive
+    #: later than a command's answer) keeps what it has.
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)

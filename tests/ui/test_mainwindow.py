@@ -129,3 +129,18 @@ def test_toolbar_actions_have_shortcuts_and_tips(window: MainWindow) -> None:
     assert {"Ctrl+Shift+H", "Ctrl+Shift+R", "Ctrl+Shift+B"} <= shortcuts
     assert window.clients.hint.text() == "Add a client with + Client."
     assert window.servers.hint.text() == "Add a server with + Server."
+
+
+def test_a_late_event_does_not_undo_a_newer_state(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Bridge events arrive after a command's answer: an older one must not win."""
+    from dataclasses import replace
+
+    window.server_actions["tcp-echo"].trigger()
+    qtbot.waitUntil(lambda: bool(window.servers.panels()), timeout=WAIT)
+    panel = window.servers.panels()[0]
+    qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=WAIT)
+    running = panel.info
+    panel.update_node(replace(running, state=NodeState.STARTING, revision=running.revision - 1))
+    assert panel.info.state is NodeState.RUNNING and panel.start_button.text() == "Stop"
+    panel.update_node(replace(running, state=NodeState.STOPPED, revision=running.revision + 1))
+    assert panel.info.state is NodeState.STOPPED and panel.start_button.text() == "Start"

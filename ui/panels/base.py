@@ -75,8 +75,15 @@ class NodePanel(QGroupBox):
         self.update_node(self.info)
 
     def update_node(self, info: NodeInfo) -> None:
-        """Show the node's latest state (from the bridge or a command's answer)."""
+        """Take the node's state (from the bridge or a command's answer), unless it
+        is older than what the panel shows: bridge events come after the answers."""
+        if info.id == self.info.id and info.revision < self.info.revision:
+            return
         self.info = info
+        self.show_node(info)
+
+    def show_node(self, info: NodeInfo) -> None:
+        """Show ``info``; panels extend this to show their own fields."""
         self.setTitle(info.name)
         self.dot.setStyleSheet(f"color: {STATE_COLOURS.get(info.state, '#9a9a9a')};")
         self.dot.setToolTip(info.state.value)

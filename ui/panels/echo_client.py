@@ -128,8 +128,8 @@ class EchoClientPanel(NodePanel):
             return "failed"
         return info.detail or "not connected"
 
-    def update_node(self, info: NodeInfo) -> None:
-        super().update_node(info)
+    def show_node(self, info: NodeInfo) -> None:
+        super().show_node(info)
         running = info.state is NodeState.RUNNING
         self.state_label.setToolTip(f"from {info.address}" if running else "")
         self.connect_button.setText("Disconnect" if running else "Connect")

@@ -62,8 +62,8 @@ class EchoServerPanel(NodePanel):
             return f"running at {info.address}"
         return info.state.value
 
-    def update_node(self, info: NodeInfo) -> None:
-        super().update_node(info)
+    def show_node(self, info: NodeInfo) -> None:
+        super().show_node(info)
         running = info.state in (NodeState.RUNNING, NodeState.STARTING)
         self.start_button.setText("Stop" if running else "Start")
         self.start_button.setToolTip("Stop listening and close every connection" if running

@@ -185,8 +185,8 @@ class HttpServerPanel(EchoServerPanel):
         if info.state is NodeState.RUNNING:
             await self._watch()
 
-    def update_node(self, info: NodeInfo) -> None:
-        super().update_node(info)
+    def show_node(self, info: NodeInfo) -> None:
+        super().show_node(info)
         if info.state is not NodeState.RUNNING and self._stop_watch is not None:
             self._stop_watch = None  # the backend and its listeners are gone with it
 

@@ -213,8 +213,8 @@ class SmtpServerPanel(MailServerPanel):
         self.domain_label.setText(f"Takes mail for <b>@{domain}</b> (no relaying). "
                                   f"Mailboxes, live:")
 
-    def update_node(self, info: NodeInfo) -> None:
-        super().update_node(info)
+    def show_node(self, info: NodeInfo) -> None:
+        super().show_node(info)
         watching = self._stop_watch is not None
         if (info.state is NodeState.RUNNING) != watching and not self._watch_lock.locked():
             spawn(self.sync_watch())
