@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from lab.engine import EngineError
 from lab.model import NodeInfo, NodeState
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
@@ -103,4 +104,11 @@ class NodePanel(QGroupBox):
 
     async def remove(self) -> None:
         """Remove the node from the engine; the panel goes when that is done."""
-        raise NotImplementedError
+        lab = self.context.lab
+        drop = lab.engine.remove_server if self.info.role == "server" else lab.engine.remove_client
+        try:
+            await lab.call(drop, self.node_id)
+        except EngineError as exc:
+            self.show_error(str(exc))
+            return
+        self.removed.emit(self.node_id)

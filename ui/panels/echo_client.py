@@ -267,14 +267,6 @@ class EchoClientPanel(NodePanel):
     def _note(self, text: str, style: str = "color: #777777;") -> None:
         self.log.appendHtml(f'<span style="{style}">{html.escape(text)}</span>')
 
-    async def remove(self) -> None:
-        lab = self.context.lab
-        try:
-            await lab.call(lab.engine.remove_client, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return
-        self.removed.emit(self.node_id)
 
     def log_text(self) -> str:
         return self.log.toPlainText()

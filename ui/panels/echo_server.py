@@ -106,11 +106,3 @@ class EchoServerPanel(NodePanel):
         finally:
             self.start_button.setEnabled(True)
 
-    async def remove(self) -> None:
-        lab = self.context.lab
-        try:
-            await lab.call(lab.engine.remove_server, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return
-        self.removed.emit(self.node_id)

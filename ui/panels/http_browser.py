@@ -272,11 +272,3 @@ class HttpBrowserPanel(NodePanel):
     def page_text(self) -> str:
         return self.view.toPlainText()
 
-    async def remove(self) -> None:
-        lab = self.context.lab
-        try:
-            await lab.call(lab.engine.remove_client, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return
-        self.removed.emit(self.node_id)

@@ -376,11 +376,3 @@ class HttpComposerPanel(NodePanel):
             return ""
         return f"{result.status} {result.reason}"
 
-    async def remove(self) -> None:
-        lab = self.context.lab
-        try:
-            await lab.call(lab.engine.remove_client, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return
-        self.removed.emit(self.node_id)

@@ -161,11 +161,3 @@ class MailComposerPanel(NodePanel):
         self.send_button.setEnabled(not busy)
         self.send_button.setText("Sending…" if busy else "Send")
 
-    async def remove(self) -> None:
-        lab = self.context.lab
-        try:
-            await lab.call(lab.engine.remove_client, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return
-        self.removed.emit(self.node_id)

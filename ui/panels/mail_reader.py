@@ -342,11 +342,3 @@ class MailReaderPanel(NodePanel):
         self._update_controls()
         return goodbye or ""
 
-    async def remove(self) -> None:
-        lab = self.context.lab
-        try:
-            await lab.call(lab.engine.remove_client, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return
-        self.removed.emit(self.node_id)
