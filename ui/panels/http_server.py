@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QObject,
     QPersistentModelIndex,
     Qt,
     Signal,
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, NodeState
 from ui.engine_thread import spawn
+from ui.models.rows import RowTableModel
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
 
@@ -50,12 +49,10 @@ async def watch_notes(engine: Engine, node_id: str,
     return list(notes.rows()), str(getattr(backend, "root", "")), stop
 
 
-class NotesModel(QAbstractTableModel):
+class NotesModel(RowTableModel[Row]):
     """The rows of the ``notes`` table, by id; changes arrive one by one."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Row] = []
+    COLUMNS = COLUMNS
 
     def set_rows(self, rows: list[Row]) -> None:
         self.beginResetModel()
@@ -77,20 +74,7 @@ class NotesModel(QAbstractTableModel):
             self.endInsertRows()
         else:
             self._rows[at] = dict(row)
-            self.dataChanged.emit(self.index(at, 0), self.index(at, len(COLUMNS) - 1))
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
+            self.row_changed(at)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from lab.engine import Engine
 from lab.mail import MailEvent, MailStore, MailSummary
+from ui.models.rows import RowTableModel
 from ui.panels.mail_common import MessageView
 
 COLUMNS = ("Mailbox", "From", "To", "Subject", "Time")
@@ -45,13 +46,11 @@ async def read_mail(engine: Engine, node_id: str, mailbox: str, key: str) -> byt
     return store.read(mailbox, key)
 
 
-class MailboxModel(QAbstractTableModel):
+class MailboxModel(RowTableModel[MailSummary]):
     """The messages of every mailbox, oldest delivery first; changes arrive one by one
     (applying one twice changes nothing)."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[MailSummary] = []
+    COLUMNS = COLUMNS
 
     def set_rows(self, rows: list[MailSummary]) -> None:
         self.beginResetModel()
@@ -80,19 +79,6 @@ class MailboxModel(QAbstractTableModel):
 
     def subjects(self) -> list[str]:
         return [s.subject for s in self._rows]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         summary = self.summary(index.row()) if index.isValid() else None

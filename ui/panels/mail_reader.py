@@ -8,7 +8,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelection,
     QModelIndex,
     QObject,
@@ -33,6 +32,7 @@ from lab.clients.pop3 import MailReader, Pop3Error, Summary
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
 from ui.engine_thread import spawn
+from ui.models.rows import RowTableModel
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.http_body import format_size
 from ui.panels.mail_common import FAINT, MessageView, ServerCombo
@@ -53,12 +53,13 @@ async def on_reader(engine: Engine, node_id: str,
     return await action(reader)
 
 
-class MaildropModel(QAbstractTableModel):
+class MaildropModel(RowTableModel[Summary]):
     """The messages of an open maildrop; those marked with DELE show struck out."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[Summary] = []
         self.deleted: set[int] = set()
 
     def set_rows(self, rows: list[Summary]) -> None:
@@ -71,26 +72,13 @@ class MaildropModel(QAbstractTableModel):
         self.deleted.add(number)
         row = next((i for i, s in enumerate(self._rows) if s.number == number), None)
         if row is not None:
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+            self.row_changed(row)
 
     def summary(self, row: int) -> Summary | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def subjects(self) -> list[str]:
         return [s.subject for s in self._rows]
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal \
-                and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         summary = self.summary(index.row()) if index.isValid() else None
