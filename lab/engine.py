@@ -64,7 +64,7 @@ class Engine:
         self._servers: dict[str, _Server] = {}
         self._clients: dict[str, _Client] = {}
         self._relays: list[Wire] = []
-        self._outbound: dict[tuple[Transport, str, int], Wire] = {}
+        self._outbound: dict[tuple[Transport, str, int, str], Wire] = {}
         self._ids = itertools.count(1)
         self._numbers: dict[str, itertools.count[int]] = {}
 
@@ -296,12 +296,13 @@ class Engine:
             raise EngineError(f"client {node_id!r} is driven through the engine's echo commands")
         return obj
 
-    async def route(self, transport: Transport, host: str, port: int) -> tuple[str, int]:
+    async def route(self, transport: Transport, host: str, port: int,
+                    protocol: str = "raw") -> tuple[str, int]:
         """Where a lab client should connect to reach ``host:port``: a lab server's
         Wire directly, anything else through an outbound Wire, so it is captured."""
         if self._lab_server_at(host, port) is not None:
             return host, port
-        return (await self._outbound_wire(transport, host, port)).address
+        return (await self._outbound_wire(transport, host, port, protocol)).address
 
     async def remove_client(self, node_id: str) -> None:
         await self.client_close(node_id)
@@ -324,11 +325,13 @@ class Engine:
                 return node
         return None
 
-    async def _outbound_wire(self, transport: Transport, host: str, port: int) -> Wire:
-        key = (transport, host, port)
+    async def _outbound_wire(self, transport: Transport, host: str, port: int,
+                             protocol: str = "raw") -> Wire:
+        key = (transport, host, port, protocol)
         wire = self._outbound.get(key)
         if wire is None:
-            wire = await self.relay((LOOPBACK, 0), (host, port), transport=transport)
+            wire = await self.relay((LOOPBACK, 0), (host, port), transport=transport,
+                                    protocol=protocol)
             self._relays.remove(wire)
             self._outbound[key] = wire
         return wire

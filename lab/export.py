@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from lab import __version__
+from lab.capture import Capture, connection_record, message_record
 from lab.pairing import Pairer
 
 Record = dict[str, Any]
@@ -160,11 +161,29 @@ def to_har(records: Iterable[Record]) -> dict[str, Any]:
     }}
 
 
+def capture_records(capture: Capture) -> list[Record]:
+    """A live Capture as the records its JSON Lines file would hold, in time order.
+    Call it on the thread that runs the engine."""
+    records: list[Record] = []
+    for conn in list(capture.connections.values()):
+        records.append(connection_record("open", conn))
+        if conn.closed is not None:
+            records.append(connection_record("close", conn))
+    records += (message_record(m) for m in list(capture.messages))
+    records.sort(key=lambda r: r["time"])  # stable: an open stays before its messages
+    return records
+
+
 def export(source: str | Path, fmt: str, destination: str | Path) -> int:
     """Write ``source`` as ``fmt`` to ``destination``; returns how many items were written."""
+    return write(read_capture(source), fmt, destination)
+
+
+def write(source: Iterable[Record], fmt: str, destination: str | Path) -> int:
+    """Write capture records as ``fmt`` to ``destination``; returns how many items."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    records = list(read_capture(source))
+    records = list(source)
     try:
         with open(destination, "w", encoding="utf-8") as out:
             if fmt == "har":

@@ -25,6 +25,7 @@ from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
 from ui.panels import NodePanel, PanelContext, panel_class
 from ui.views.column import PanelColumn, column_header
+from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
 from ui.views.wirelist import WireList
 
@@ -142,6 +143,9 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.server_button)
         bar.addSeparator()
         bar.addAction(self.stop_all_action)
+        bar.addSeparator()
+        self.export_button = ExportMenu(self, self.lab)
+        bar.addWidget(self.export_button)
         self.addToolBar(bar)
 
     def _make_layout(self) -> None:

@@ -14,9 +14,9 @@ from typing import Protocol
 
 from lab.model import Transport
 
-#: Where to really connect for (transport, host, port): a lab server directly,
-#: anything else through an outbound Wire.
-Router = Callable[[Transport, str, int], Awaitable[tuple[str, int]]]
+#: Where to really connect for (transport, host, port, protocol): a lab server
+#: directly, anything else through an outbound Wire dissecting ``protocol``.
+Router = Callable[[Transport, str, int, str], Awaitable[tuple[str, int]]]
 #: Called with "host:port" of each local socket a client connects from.
 Seen = Callable[[str], None]
 

@@ -144,7 +144,8 @@ class HttpClient:
             parsed = parse_url(url)
         except ValueError as exc:
             return HttpResult(method=method, url=url, error=str(exc))
-        host, port = await self._route(Transport.TCP, parsed.host or "", parsed.port or 80)
+        host, port = await self._route(Transport.TCP, parsed.host or "", parsed.port or 80,
+                                       "http")
         target = parsed.with_host(host).with_port(port)
         sent = [(k, v) for k, v in headers if k.strip()]
         if not any(k.lower() == "host" for k, _ in sent):

@@ -125,7 +125,7 @@ class MailReader:
             host, port = parse_address(server)
         except ValueError as exc:
             raise Pop3Error(str(exc)) from None
-        host, port = await self._route(Transport.TCP, host, port)
+        host, port = await self._route(Transport.TCP, host, port, "pop3")
         pop = Pop3Client()
         try:
             await pop.connect(host, port)

@@ -71,7 +71,7 @@ class MailSender:
         if not recipients:
             return SendResult(ok=False, error="no recipient: type at least one address in To")
         where = format_address(host, port)
-        host, port = await self._route(Transport.TCP, host, port)
+        host, port = await self._route(Transport.TCP, host, port, "smtp")
         smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=TIMEOUT, start_tls=False,
                                local_hostname="client.lab.test")
         try:

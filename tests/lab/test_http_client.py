@@ -75,6 +75,9 @@ def test_a_request_goes_through_an_outbound_wire_with_the_host_the_user_typed() 
             assert any(r.startswith(b"PUT /echo HTTP/1.1") for r in raws)
             assert any(r.startswith(b"HTTP/1.1 201") for r in raws)
             [conn] = engine.capture.connections.values()  # both requests on one connection
+            assert conn.protocol == "http"  # the outbound Wire dissects HTTP
+            summaries = [m.summary for m in engine.capture.messages]
+            assert summaries == ["PUT /echo", "201 Created", "GET /echo", "201 Created"]
             assert [(e.address, e.node_id) for e in named] == [(conn.client, node.id)]
         await engine.shutdown()
 

@@ -277,3 +277,29 @@ def test_choosing_a_folder_serves_it_on_the_same_port(  # type: ignore[no-untype
     qtbot.keyClick(browser.address, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "My own site" in browser.view.toPlainText(), timeout=WAIT)
     assert no_dialogs()
+
+
+def test_export_menu_saves_the_http_exchanges_as_har(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, outside: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    composer = add_client(window, qtbot, "http", HttpComposerPanel)
+    composer.url_combo.setEditText(outside + "echo")
+    composer.method_combo.setEditText("PUT")
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "201" in composer.status_label.text(), timeout=WAIT)
+    target = tmp_path / "lesson.har"
+    monkeypatch.setattr("ui.views.export.QFileDialog.getSaveFileName",
+                        lambda *args, **kwargs: (str(target), "HAR files (*.har)"))
+    window.export_button.actions_by_format["har"].trigger()
+    qtbot.waitUntil(lambda: "Wrote 1 HTTP exchange" in window.statusBar().currentMessage(),
+                    timeout=WAIT)
+    [entry] = json.loads(target.read_text(encoding="utf-8"))["log"]["entries"]
+    assert entry["request"]["method"] == "PUT" and entry["response"]["status"] == 201
+    assert entry["request"]["url"] == outside + "echo"  # the host the user typed
+
+    monkeypatch.setattr("ui.views.export.QFileDialog.getSaveFileName",
+                        lambda *args, **kwargs: (str(tmp_path / "no" / "x.jsonl"), ""))
+    window.export_button.actions_by_format["jsonl"].trigger()
+    qtbot.waitUntil(lambda: "Export failed: cannot write" in window.statusBar().currentMessage(),
+                    timeout=WAIT)
+    assert no_dialogs()
