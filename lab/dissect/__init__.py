@@ -33,6 +33,6 @@ def register(protocol: str, factory: DissectorFactory) -> None:
 
 def make(protocol: str) -> Dissector:
     """A fresh dissector for ``protocol``; the raw one for protocols without their own."""
-    from lab.dissect import http, pop3, raw, smtp  # noqa: F401  (importing registers them)
+    from lab.dissect import ftp, http, pop3, raw, smtp  # noqa: F401  (importing registers them)
 
     return _REGISTRY.get(protocol, _REGISTRY["raw"])()
