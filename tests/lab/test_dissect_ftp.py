@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given, settings
@@ -22,11 +22,11 @@ from lab.dissect.ftp_data import (
     summarise_transfer,
 )
 from lab.dissect.lines import MAX_BUFFER
-from lab.model import RAW_LIMIT, FieldValue, Piece, Sender
+from lab.model import RAW_LIMIT, Piece, Sender
+from tests.lab.dissect_helpers import Script, feed_script, fields, greeted, sent, summaries
 
 C, S = Sender.CLIENT, Sender.SERVER
 
-Script = Sequence[tuple[Sender, bytes]]
 
 GREETING = b"220 Client-Server Lab FTP ready\r\n"
 FEAT_REPLY = b"211-Features:\r\n MDTM\r\n SIZE\r\n EPSV\r\n211 End\r\n"
@@ -61,30 +61,12 @@ SESSION = [
 
 def run(script: Script, *, d: FtpDissector | None = None, close: bool = False,
         greet: bool = True) -> list[Piece]:
-    """Feed each (sender, bytes) at time = its index; return every Piece, close's too.
-
-    With ``greet``, a fresh dissector first sees the server's greeting (its Piece is dropped).
-    """
+    """Feed ``script`` to ``d`` (or a fresh dissector that saw the greeting, if ``greet``)."""
     if d is None:
         d = FtpDissector()
         if greet:
-            d.feed(S, GREETING, now=-1.0)
-    pieces: list[Piece] = []
-    for i, (sender, data) in enumerate(script):
-        pieces += d.feed(sender, data, now=float(i))
-    return pieces + (d.close(now=float(len(script))) if close else [])
-
-
-def fields(piece: Piece) -> dict[str, FieldValue]:
-    return dict(piece.fields)
-
-
-def summaries(pieces: Iterable[Piece]) -> list[str]:
-    return [p.summary for p in pieces]
-
-
-def sent(script: Script, sender: Sender) -> bytes:
-    return b"".join(data for who, data in script if who is sender)
+            greeted(d, GREETING)
+    return feed_script(d, script, close=close)
 
 
 # -- a whole session ------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +13,8 @@ from lab import dissect
 from lab.dissect.http import MAX_HEAD, UPGRADES, HttpDissector
 from lab.dissect.http_fields import BODY_PREVIEW
 from lab.dissect.raw import RawDissector
-from lab.model import RAW_LIMIT, FieldValue, Piece, Sender
+from lab.model import RAW_LIMIT, Piece, Sender
+from tests.lab.dissect_helpers import Script, feed_script, fields, summaries
 
 C, S = Sender.CLIENT, Sender.SERVER
 
@@ -28,24 +29,10 @@ WS_101 = (
     b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
 )
 
-Script = Sequence[tuple[Sender, bytes]]
 
 
 def run(script: Script, *, d: HttpDissector | None = None, close: bool = False) -> list[Piece]:
-    """Feed each (sender, bytes) at time = its index; return every Piece, close's too."""
-    d = d or HttpDissector()
-    pieces: list[Piece] = []
-    for i, (sender, data) in enumerate(script):
-        pieces += d.feed(sender, data, now=float(i))
-    return pieces + (d.close(now=float(len(script))) if close else [])
-
-
-def fields(piece: Piece) -> dict[str, FieldValue]:
-    return dict(piece.fields)
-
-
-def summaries(pieces: Iterable[Piece]) -> list[str]:
-    return [p.summary for p in pieces]
+    return feed_script(d or HttpDissector(), script, close=close)
 
 
 # -- one exchange ---------------------------------------------------------------

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lab import dissect
 from lab.dissect.pop3 import Pop3Dissector
-from lab.model import RAW_LIMIT, FieldValue, Piece, Sender
+from lab.model import RAW_LIMIT, Piece, Sender
+from tests.lab.dissect_helpers import Script, feed_script, fields, greeted, sent, summaries
 
 C, S = Sender.CLIENT, Sender.SERVER
 
-Script = Sequence[tuple[Sender, bytes]]
 
 GREETING = b"+OK POP3 server ready <1896.697170952@lab.test>\r\n"
 MAIL = (
@@ -53,33 +53,14 @@ SESSION = [
 ]
 
 
-def run(
-    script: Script, *, d: Pop3Dissector | None = None, close: bool = False, greet: bool = True
-) -> list[Piece]:
-    """Feed each (sender, bytes) at time = its index; return every Piece, close's too.
-
-    With ``greet``, a fresh dissector first sees the server's greeting (its Piece is dropped).
-    """
+def run(script: Script, *, d: Pop3Dissector | None = None, close: bool = False,
+        greet: bool = True) -> list[Piece]:
+    """Feed ``script`` to ``d`` (or a fresh dissector that saw the greeting, if ``greet``)."""
     if d is None:
         d = Pop3Dissector()
         if greet:
-            d.feed(S, GREETING, now=-1.0)
-    pieces: list[Piece] = []
-    for i, (sender, data) in enumerate(script):
-        pieces += d.feed(sender, data, now=float(i))
-    return pieces + (d.close(now=float(len(script))) if close else [])
-
-
-def fields(piece: Piece) -> dict[str, FieldValue]:
-    return dict(piece.fields)
-
-
-def summaries(pieces: Iterable[Piece]) -> list[str]:
-    return [p.summary for p in pieces]
-
-
-def sent(script: Script, sender: Sender) -> bytes:
-    return b"".join(data for who, data in script if who is sender)
+            greeted(d, GREETING)
+    return feed_script(d, script, close=close)
 
 
 def test_make_gives_the_pop3_dissector() -> None:
