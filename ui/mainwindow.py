@@ -80,6 +80,8 @@ class MainWindow(QMainWindow):
     def _make_actions(self) -> None:
         self.server_actions: dict[str, QAction] = {}
         for kind, spec in server_kinds().items():
+            if panel_class("server", kind) is None:
+                continue  # an engine kind without a panel yet: serve it with cslab serve
             action = QAction(spec.title, self)
             note = f": {SERVER_NOTES[kind]}" if kind in SERVER_NOTES else ""
             action.setToolTip(f"Add a {spec.title} on port {spec.default_port} and start it"
@@ -92,6 +94,8 @@ class MainWindow(QMainWindow):
             self.server_actions[kind] = action
         self.client_actions: dict[str, QAction] = {}
         for kind, client_spec in client_kinds().items():
+            if panel_class("client", kind) is None:
+                continue
             action = QAction(client_spec.title, self)
             title = client_spec.title.lower()
             article = "an" if title[:1] in "aeiou" else "a"
