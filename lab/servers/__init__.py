@@ -41,6 +41,7 @@ class ServerKind:
 
 def server_kinds() -> dict[str, ServerKind]:
     """Every server kind the lab knows, by its command-line name."""
-    from lab.servers import echo, http, pop3, smtp
+    from lab.servers import echo, ftp, http, pop3, smtp
 
-    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *smtp.KINDS, *pop3.KINDS)}
+    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *smtp.KINDS, *pop3.KINDS,
+                                *ftp.KINDS)}

@@ -1,0 +1,295 @@
+"""The FTP server: aioftp serving one folder, anonymous read-only plus one lab user.
+
+aioftp's ``Server`` listens on 127.0.0.1 at a port the system picks; the user reaches
+it through its Wire. Our subclass adds what aioftp lacks (PORT, EPRT: see
+:mod:`lab.servers.ftp_active`; NLST, SIZE, MDTM, FEAT, NOOP, OPTS) and does every
+transfer itself (LIST, NLST, MLSD, RETR with REST, STOR, APPE: see
+:mod:`lab.servers.ftp_transfer`) so that each ends with a clear reply: 226, 426 when
+the data connection vanishes, 552 over the upload cap. Passive replies name 127.0.0.1,
+the backend's own address (the Wire's FTP helper is the one to rewrite them).
+Options (all optional):
+
+    root          the served folder (default: a copy of resources/ftp/ in the data dir)
+    user          the lab user, read/write (default ``student``)
+    password      the lab user's password (default ``lab``)
+    upload_limit  the largest upload in bytes (default 50 MiB; 552 beyond)
+
+It never leaves its root: a path with ``..`` that climbs above ``/``, a NUL byte, or
+one that resolves (symlinks followed) outside the root is refused with 550.
+``anonymous`` (or ``ftp``), with any password, may list and download only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from aioftp import AbstractUserManager, Permission, Server, User
+from aioftp.common import Connection
+
+from lab.model import Transport
+from lab.paths import data_dir, resources_dir
+from lab.servers import Backend, ServerKind
+from lab.servers.ftp_active import open_active
+from lab.servers.ftp_transfer import BLOCK, Transfers, mtime_text
+
+DEFAULT_USER = "student"
+DEFAULT_PASSWORD = "lab"
+DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024
+ANONYMOUS = ("anonymous", "ftp")
+WRITES = ("stor", "appe", "dele", "mkd", "rmd", "rnfr", "rnto")
+GetUser = AbstractUserManager.GetUserResponse
+Command = Callable[[Connection, str], Awaitable[bool]]
+
+
+class LabUsers(AbstractUserManager):
+    """``anonymous``/``ftp`` with any password (read-only) and the lab user."""
+
+    def __init__(self, root: Path, user: str, password: str) -> None:
+        super().__init__()
+        self.lab = User(user, password, base_path=root, permissions=[Permission("/")])
+        self.anonymous = User("anonymous", None, base_path=root,
+                              permissions=[Permission("/", writable=False)])
+
+    async def get_user(self, login: str) -> tuple[Any, User | None, str]:
+        if login.lower() in ANONYMOUS:
+            return (GetUser.PASSWORD_REQUIRED, self.anonymous,
+                    "anonymous login (read-only): send any password, by tradition your "
+                    "e-mail address")
+        if login == self.lab.login:
+            return GetUser.PASSWORD_REQUIRED, self.lab, f"password required for {login}"
+        return (GetUser.ERROR, None, f"unknown user {login!r}: log in as anonymous "
+                "(download only) or as the lab user")
+
+    async def authenticate(self, user: User, password: str) -> bool:
+        if user is self.anonymous:
+            return True
+        return hmac.compare_digest(password.encode(), (self.lab.password or "").encode())
+
+
+class LabFtpServer(Transfers, Server):
+    """aioftp's Server, sandboxed, with active mode and the commands it lacks."""
+
+    def __init__(self, root: Path, users: LabUsers, upload_limit: int) -> None:
+        super().__init__(users, wait_future_timeout=5, block_size=BLOCK,
+                         welcome_message="Client-Server Lab FTP server ready: log in as "
+                         "anonymous (download only) or as the lab user")
+        self.root = root
+        self.lab_users = users
+        self.upload_limit = upload_limit
+        for name in ("cwd", "mkd", "rmd", "dele", "rnfr", "rnto", "mlst"):
+            self.commands_mapping[name] = self._guarded(name, self.commands_mapping[name])
+        mine: dict[str, Command] = {
+            "port": self.port, "eprt": self.eprt, "nlst": self.nlst, "size": self.size,
+            "mdtm": self.mdtm, "feat": self.feat, "noop": self.noop, "opts": self.opts,
+            "mkd": self._guarded("mkd", self.mkd_), "epsv": self.epsv_,
+            "list": self.list_, "mlsd": self.mlsd_, "retr": self.retr_,
+            "stor": self.stor_, "appe": self.appe_,
+        }
+        self.commands_mapping.update({name: self._safe(f) for name, f in mine.items()})
+
+    async def dispatcher(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        """aioftp's session loop; ending quietly when ``close()`` cancels it (asyncio's
+        stream callback would otherwise log the cancelled task as an error)."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await super().dispatcher(reader, writer)
+
+    # ---- checks ----------------------------------------------------------------------
+
+    def _logged(self, connection: Connection) -> bool:
+        if connection.future.logged.done():
+            return True
+        connection.response("530", "log in first with USER and PASS")
+        return False
+
+    def refusal(self, connection: Connection, command: str, rest: str) -> str | None:
+        """Why ``command rest`` is refused (None: go ahead)."""
+        if command in WRITES and connection.user is self.lab_users.anonymous:
+            return (f"{command.upper()} refused: anonymous users may only list and "
+                    "download; log in as the lab user to upload or change files")
+        if "\x00" in rest:
+            return "refused: a path with a NUL byte"
+        virtual = PurePosixPath(rest)
+        if not virtual.is_absolute():
+            virtual = connection.current_directory / virtual
+        depth = 0
+        for part in virtual.parts[1:]:
+            depth += -1 if part == ".." else 1
+            if depth < 0:
+                return f"refused: {rest!r} would climb out of the served folder"
+        real, _ = self.get_paths(connection, rest)
+        try:
+            inside = real.resolve().is_relative_to(self.root)
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside:
+            return f"refused: {rest!r} leads outside the served folder (a link out of it)"
+        return None
+
+    def _guarded(self, name: str, command: Command) -> Command:
+        async def guarded(connection: Connection, rest: str) -> bool:
+            if connection.future.logged.done():
+                why = self.refusal(connection, name, rest)
+                if why is not None:
+                    connection.response("550", why)
+                    return True
+            return await command(connection, rest)
+
+        return guarded
+
+    def _safe(self, command: Command) -> Command:
+        """``command``, answering 550 for a file system error instead of dropping the
+        session (aioftp's dispatcher ends a session on an unexpected exception)."""
+
+        async def safe(connection: Connection, rest: str) -> bool:
+            try:
+                return await command(connection, rest)
+            except OSError as exc:
+                connection.response("550", f"file system error: {exc.strerror or exc}")
+                return True
+
+        return safe
+
+    def _path(self, connection: Connection, command: str, rest: str) -> Path | None:
+        """The real path for ``rest`` if logged in and allowed; else replied and None."""
+        if not self._logged(connection):
+            return None
+        why = self.refusal(connection, command, rest)
+        if why is not None:
+            connection.response("550", why)
+            return None
+        return self.get_paths(connection, rest)[0]
+
+    # ---- small commands --------------------------------------------------------------
+
+    async def feat(self, connection: Connection, rest: str) -> bool:
+        connection.response("211", ["Features:", "EPRT", "EPSV", "MDTM", "MLST "
+                                    "Type*;Size*;Modify*;", "PASV", "REST STREAM", "SIZE",
+                                    "UTF8", "End"], True)
+        return True
+
+    async def noop(self, connection: Connection, rest: str) -> bool:
+        connection.response("200", "still here")
+        return True
+
+    async def opts(self, connection: Connection, rest: str) -> bool:
+        if rest.upper().startswith("UTF8"):
+            connection.response("200", "names are always UTF-8 here")
+        else:
+            connection.response("501", f"no options for {rest!r}")
+        return True
+
+    async def size(self, connection: Connection, rest: str) -> bool:
+        path = self._path(connection, "size", rest)
+        if path is not None:
+            if path.is_file():
+                connection.response("213", str(path.stat().st_size))
+            else:
+                connection.response("550", f"SIZE: {rest!r} is not a file here")
+        return True
+
+    async def mdtm(self, connection: Connection, rest: str) -> bool:
+        path = self._path(connection, "mdtm", rest)
+        if path is not None:
+            if path.is_file():
+                connection.response("213", mtime_text(path.stat().st_mtime))
+            else:
+                connection.response("550", f"MDTM: {rest!r} is not a file here")
+        return True
+
+    async def mkd_(self, connection: Connection, rest: str) -> bool:
+        path = self._path(connection, "mkd", rest)
+        if path is not None:
+            if path.exists():
+                connection.response("550", f"MKD: {rest!r} already exists")
+            else:
+                path.mkdir(parents=True)
+                virtual = self.get_paths(connection, rest)[1]
+                connection.response("257", f'"{virtual}" created')
+        return True
+
+    async def epsv_(self, connection: Connection, rest: str) -> bool:
+        if rest.strip().upper() == "ALL":
+            connection.response("200", "EPSV ALL: fine, only EPSV from now on")
+            return True
+        return await self.epsv(connection, "" if rest.strip() in ("1", "2") else rest)
+
+    async def port(self, connection: Connection, rest: str) -> bool:
+        if self._logged(connection):
+            await open_active(connection, "PORT", rest)
+        return True
+
+    async def eprt(self, connection: Connection, rest: str) -> bool:
+        if self._logged(connection):
+            await open_active(connection, "EPRT", rest)
+        return True
+
+
+class FtpBackend:
+    """A running FTP server at ``address``, serving ``root``."""
+
+    def __init__(self, root: Path, *, user: str = DEFAULT_USER,
+                 password: str = DEFAULT_PASSWORD,
+                 upload_limit: int = DEFAULT_UPLOAD_LIMIT) -> None:
+        self.root = root
+        self.user = user
+        self.password = password
+        self.upload_limit = upload_limit
+        self.address: tuple[str, int] = ("127.0.0.1", 0)
+        self._server: LabFtpServer | None = None
+
+    async def start(self) -> None:
+        server = LabFtpServer(self.root, LabUsers(self.root, self.user, self.password),
+                              self.upload_limit)
+        await server.start("127.0.0.1", 0)
+        self._server = server
+        self.address = ("127.0.0.1", server.server_port)
+
+    async def close(self) -> None:
+        """Stop listening and end every session (its data connections and transfers)."""
+        server, self._server = self._server, None
+        if server is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.close(), 5.0)
+
+
+def root_option(options: dict[str, str]) -> Path:
+    if options.get("root"):
+        root = Path(options["root"]).expanduser()
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        root = data_dir() / "ftp"
+        if not root.exists():
+            shutil.copytree(resources_dir() / "ftp", root)
+    if not root.is_dir():
+        raise NotADirectoryError(f"the FTP folder {root} is not a folder")
+    return root.resolve()
+
+
+def limit_option(text: str | None) -> int:
+    if not text:
+        return DEFAULT_UPLOAD_LIMIT
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"upload_limit must be a whole number of bytes above 0, not {text!r}")
+    return value
+
+
+async def start_ftp(options: dict[str, str]) -> Backend:
+    backend = FtpBackend(root_option(options), user=options.get("user") or DEFAULT_USER,
+                         password=options.get("password") or DEFAULT_PASSWORD,
+                         upload_limit=limit_option(options.get("upload_limit")))
+    await backend.start()
+    return backend
+
+
+KINDS = (ServerKind("ftp", "FTP server", Transport.TCP, 2121, start_ftp),)
