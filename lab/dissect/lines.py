@@ -228,6 +228,7 @@ class LineDissector:
 
     def __init__(self) -> None:
         self._tls: set[Sender] = set()
+        self._tls_seen: set[Sender] = set()  # sides that sent since their switch
 
     def feed(self, sender: Sender, data: bytes, now: float) -> list[Piece]:
         """Take bytes that crossed from ``sender``; return the messages they complete."""
@@ -236,6 +237,9 @@ class LineDissector:
         try:
             while pos < len(data):
                 if sender in self._tls:
+                    if sender not in self._tls_seen:  # first, what it sent before
+                        self._tls_seen.add(sender)
+                        pieces += self._flush(sender, now)
                     pieces.append(tls_piece(sender, data[pos:], now, self.TLS_NOTE))
                     break
                 pos = self._step(sender, data, pos, now, pieces)

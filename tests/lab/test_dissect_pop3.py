@@ -335,6 +335,10 @@ _FRAGMENTS = [GREETING, b"RETR 1\r\n", b"LIST\r\n", b"+OK\r\n", b".\r\n", b"-ERR
 # Found by hypothesis: a byte buffered just before the switch to TLS was lost.
 @example(script=[(Sender.CLIENT, b"STLS\n"), (Sender.SERVER, b"+OK\n"),
                  (Sender.CLIENT, b"\x00"), (Sender.SERVER, b"+OK\n")])
+# …and shown in order, before what came after the switch.
+@example(script=[(Sender.CLIENT, b"STLS\n"), (Sender.SERVER, b"+OK\n"),
+                 (Sender.CLIENT, b"\x01"), (Sender.SERVER, b"+OK\n"),
+                 (Sender.CLIENT, b"\x00")])
 def test_any_bytes_never_raise_and_every_byte_is_shown(script: list[tuple[Sender, bytes]]) -> None:
     pieces = run(script, close=True, greet=False)
     for sender in Sender:
