@@ -58,8 +58,10 @@ class MainWindow(QMainWindow):
         self.model = MessageTableModel(self)
         self.inspector = InspectorView(self.model, self)
         self.wire = WireList(self.model, self.name_of, self)
-        self.clients = PanelColumn("Clients", "they ask", "Add a client with + Client.", self)
-        self.servers = PanelColumn("Servers", "they answer", "Add a server with + Server.", self)
+        self.clients = PanelColumn("Clients", "they ask", "Start a server first (right), then "
+                                   "add a client with + Client to talk to it.", self)
+        self.servers = PanelColumn("Servers", "they answer", "Add a server with + Server: "
+                                   "try the HTTP server (Ctrl+Shift+H).", self)
         self._make_actions()
         self._make_toolbar()
         self._make_layout()

@@ -131,8 +131,8 @@ def test_toolbar_actions_have_shortcuts_and_tips(window: MainWindow) -> None:
     assert "8080" in window.server_actions["http"].toolTip()
     assert window.client_actions["http"].toolTip() == "Add a request composer"
     assert {"Ctrl+Shift+H", "Ctrl+Shift+R", "Ctrl+Shift+B"} <= shortcuts
-    assert window.clients.hint.text() == "Add a client with + Client."
-    assert window.servers.hint.text() == "Add a server with + Server."
+    assert "add a client with + Client" in window.clients.hint.text()
+    assert window.servers.hint.text().startswith("Add a server with + Server")
 
 
 def test_a_late_event_does_not_undo_a_newer_state(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
