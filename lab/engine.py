@@ -12,6 +12,7 @@ import functools
 import itertools
 from dataclasses import dataclass, replace
 
+import lab.ftp_helper  # noqa: F401  (registers the Wire's FTP helper)
 from lab.capture import Capture
 from lab.clients import ClientObject, client_kinds
 from lab.clients.echo import EchoClient, EchoClientError

@@ -18,10 +18,11 @@ import asyncio
 import contextlib
 import errno
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from lab import dissect
 from lab.capture import Capture
+from lab.dissect import DissectorFactory
 from lab.model import Connection, Sender, Transport, format_address
 
 #: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
@@ -55,6 +56,21 @@ def bind_error(exc: OSError, host: str, port: int) -> OSError:
 
 
 CountCallback = Callable[[int], None]
+
+
+class LinkHelper(Protocol):
+    """Protocol-specific work on a TCP link's bytes (the FTP helper rewrites data
+    addresses): it gets every chunk and forwards it with ``link.forward``."""
+
+    def received(self, sender: Sender, data: bytes) -> None: ...
+
+    def flush(self, sender: Sender) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: protocol → the helper each of its links gets (lab.ftp_helper registers "ftp").
+HELPERS: dict[str, Callable[[_TcpLink], LinkHelper]] = {}
 
 
 class _Leg(asyncio.Protocol):
@@ -99,12 +115,19 @@ class _TcpLink:
 
     def __init__(self, wire: TcpWire) -> None:
         self.wire = wire
-        self.client = _Leg(self, Sender.CLIENT)
-        self.server = _Leg(self, Sender.SERVER)
-        self.dissector = dissect.make(wire.protocol)
+        # ``client`` is the socket the Wire accepted; on a reversed Wire (an FTP
+        # active-mode data connection) the server is the one that connects.
+        accepted, onward = ((Sender.SERVER, Sender.CLIENT) if wire.reverse
+                            else (Sender.CLIENT, Sender.SERVER))
+        self.client = _Leg(self, accepted)
+        self.server = _Leg(self, onward)
+        self.dissector = wire.dissector() if wire.dissector else dissect.make(wire.protocol)
         self.conn: Connection | None = None
         self.note = ""
         self._connecting: asyncio.Task[None] | None = None
+        self.helper: LinkHelper | None = None
+        if wire.protocol in HELPERS:
+            self.helper = HELPERS[wire.protocol](self)
 
     def other(self, leg: _Leg) -> _Leg:
         return self.server if leg is self.client else self.client
@@ -117,13 +140,18 @@ class _TcpLink:
         if not peer:  # reset before we could look: nothing to relay
             leg.transport.abort()
             return
+        ends = (format_address(*peer[:2]), self.wire.public_address)
+        client, server = ends[::-1] if self.wire.reverse else ends
         self.conn = self.wire.capture.open(
             protocol=self.wire.protocol,
             transport=Transport.TCP,
-            client=format_address(*peer[:2]),
-            server=self.wire.public_address,
+            client=client,
+            server=server,
+            parent=self.wire.parent,
             node=self.wire.node,
         )
+        if self.wire.one_shot:
+            self.wire.stop_listening()
         self.wire.link_opened(self)
         leg.transport.pause_reading()  # until the upstream connection is up
         self._connecting = asyncio.get_running_loop().create_task(self._connect())
@@ -153,14 +181,24 @@ class _TcpLink:
         assert conn is not None
         capture = self.wire.capture
         now = capture.clock()
-        target = self.other(leg).transport
-        if target is not None and not target.is_closing():
-            target.write(data)  # first: dissecting must not add to the peer's wait
+        if self.helper is not None:
+            self.helper.received(leg.sender, data)  # it forwards, maybe rewritten
+        else:
+            self.forward(leg.sender, data)  # first: dissecting must not add to the wait
         for piece in self.dissector.feed(leg.sender, data, now):
             capture.add(conn, piece)
 
+    def forward(self, sender: Sender, data: bytes) -> None:
+        """Send ``data`` on to the other side of whoever sent it."""
+        leg = self.client if self.client.sender is sender else self.server
+        target = self.other(leg).transport
+        if target is not None and not target.is_closing():
+            target.write(data)
+
     def eof(self, leg: _Leg) -> None:
         leg.eof = True
+        if self.helper is not None:
+            self.helper.flush(leg.sender)
         other = self.other(leg)
         if other.eof or other.transport is None:
             self._close_both()
@@ -200,6 +238,8 @@ class _TcpLink:
         for piece in self.dissector.close(capture.clock()):
             capture.add(self.conn, piece)
         self.conn = capture.close(self.conn.id, self.note)
+        if self.helper is not None:
+            self.helper.close()
         self.wire.link_closed(self)
 
 
@@ -215,13 +255,25 @@ class _WireBase:
         protocol: str = "raw",
         node: str | None = None,
         on_count: CountCallback | None = None,
+        parent: str | None = None,
+        dissector: DissectorFactory | None = None,
+        reverse: bool = False,
+        one_shot: bool = False,
     ) -> None:
+        """``parent``: the connection this Wire's connections belong to (an FTP data
+        connection's control connection); ``dissector`` replaces the protocol's;
+        ``reverse``: the one who connects is the server; ``one_shot``: stop
+        listening after the first connection."""
         self.capture = capture
         self.listen = listen
         self.target = target
         self.protocol = protocol
         self.node = node
         self.on_count = on_count
+        self.parent = parent
+        self.dissector = dissector
+        self.reverse = reverse
+        self.one_shot = one_shot
         self.address: tuple[str, int] = listen
 
     @property
@@ -295,6 +347,11 @@ class TcpWire(_WireBase):
         if not self.links:
             self._idle.set()
         self._count_changed(len(self.links))
+
+    def stop_listening(self) -> None:
+        """Accept no more connections; those open go on."""
+        if self._server is not None:
+            self._server.close()
 
     async def stop(self) -> None:
         """Stop listening, cut every connection, and return once all are closed."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 
 from lab.dissect import register
 from lab.dissect.http_fields import BODY_PREVIEW, body_preview
@@ -179,10 +180,15 @@ def summarise_transfer(command: str, size: int, prefix: bytes) -> str:
 
 
 class FtpDataDissector:
-    """One FTP data connection: bytes counted per direction, one Piece each at close."""
+    """One FTP data connection: bytes counted per direction, one Piece each at close.
 
-    def __init__(self) -> None:
+    ``command``, when given, tells at close which command the connection served
+    (the Wire's FTP helper knows it), so the summary can say ``RETR a.pdf: 1.2 MB``.
+    """
+
+    def __init__(self, command: Callable[[], str] | None = None) -> None:
         self._kept: dict[Sender, Bounded] = {}
+        self._command = command
 
     def feed(self, sender: Sender, data: bytes, now: float) -> list[Piece]:
         """Count and keep a prefix of ``data``; the Pieces come at ``close``."""
@@ -199,6 +205,10 @@ class FtpDataDissector:
             kept = self._kept.pop(sender, None)
             if kept is not None and kept.size:
                 summary, fields = describe(sender, bytes(kept.raw), kept.size)
+                command = self._command() if self._command is not None else ""
+                if command:
+                    summary = summarise_transfer(command, kept.size, bytes(kept.raw))
+                    fields = [("command", command), *fields]
                 pieces.append(kept.piece(sender, now, summary, fields))
         return pieces
 
