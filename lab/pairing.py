@@ -37,6 +37,9 @@ RULES: dict[str, Rule] = {
     # greeting answers nothing, since nothing waits when it comes.
     "smtp": Rule(frozenset({"command", "content"}), "code"),
     "pop3": Rule(frozenset({"command"}), "status"),
+    # A 150 "opening the data connection" is preliminary: the 226 answers.
+    "ftp": Rule(frozenset({"command"}), "code", lambda code: isinstance(code, int)
+                and code >= 200),
 }
 
 

@@ -96,3 +96,15 @@ def test_pop3_responses_answer_their_commands() -> None:
         (Sender.CLIENT, b"PASS secret\r\n"),
         (Sender.SERVER, b"-ERR wrong password\r\n"))
     assert got == {"+OK ann": "USER ann", "-ERR wrong password": "PASS ****"}
+
+
+def test_ftp_final_replies_answer_and_150_waits() -> None:
+    got = conversation(
+        "ftp",
+        (Sender.SERVER, b"220 ready\r\n"),
+        (Sender.CLIENT, b"RETR a.txt\r\n"),
+        (Sender.SERVER, b"150 opening the data connection\r\n"),
+        (Sender.SERVER, b"226 sent\r\n"),
+        (Sender.CLIENT, b"QUIT\r\n"),
+        (Sender.SERVER, b"221 bye\r\n"))
+    assert got == {"226 sent": "RETR a.txt", "221 bye": "QUIT"}
