@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         http_text, http_res = http_bench.run_bench(args.http_seconds, breakdown=False)
         print(http_text)
         http_bench.merge_results(Path(args.output), http_res)
+    print("\n" + __import__("tests.perf.ftp_bench", fromlist=["run_bench"]).run_bench())
     return 0
 
 
