@@ -31,13 +31,16 @@ from ui.views.wirelist import WireList
 
 TITLE = "Client-Server Lab"
 SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U",
-                    "http": "Ctrl+Shift+H", "smtp": "Ctrl+Shift+M", "pop3": "Ctrl+Shift+P"}
+                    "http": "Ctrl+Shift+H", "smtp": "Ctrl+Shift+M", "pop3": "Ctrl+Shift+P",
+                    "ftp": "Ctrl+Shift+F"}
 CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E", "http": "Ctrl+Shift+R", "browser": "Ctrl+Shift+B",
-                    "smtp": "Ctrl+Shift+N", "pop3": "Ctrl+Shift+I"}
+                    "smtp": "Ctrl+Shift+N", "pop3": "Ctrl+Shift+I", "ftp": "Ctrl+Shift+L"}
 SERVER_NOTES = {"smtp": "mail goes in: it stores mail for @lab.test in one mailbox each",
-                "pop3": "mail comes out: log in as ann with the password lab"}
+                "pop3": "mail comes out: log in as ann with the password lab",
+                "ftp": "files: log in as student / lab, or anonymous (download only)"}
 CLIENT_NOTES = {"smtp": "write a mail and send it with SMTP",
-                "pop3": "open a mailbox with POP3, read and delete"}
+                "pop3": "open a mailbox with POP3, read and delete",
+                "ftp": "list, download and upload files with FTP"}
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 
@@ -56,6 +59,7 @@ class MainWindow(QMainWindow):
         self._sized = False
         self.setWindowTitle(TITLE)
         self.model = MessageTableModel(self)
+        self.model.parent_of = self.parent_of
         self.inspector = InspectorView(self.model, self)
         self.wire = WireList(self.model, self.name_of, self)
         self.clients = PanelColumn("Clients", "they ask", "Start a server first (right), then "
@@ -247,6 +251,11 @@ class MainWindow(QMainWindow):
             column.remove(panel)
         self._update_status()
 
+    def parent_of(self, connection: str) -> str | None:
+        """The control connection of an FTP data connection (None for any other)."""
+        conn = self.bridge.connections.get(connection)
+        return conn.parent if conn is not None else None
+
     def name_of(self, message: Message, side: Sender) -> str:
         """What the wire calls one end of ``message``: a lab node's name (servers with
         their port), else the address."""
@@ -256,7 +265,12 @@ class MainWindow(QMainWindow):
             if node is None:
                 return message.server
             return f"{node.name} :{message.server.rpartition(':')[2]}"
-        node = self.bridge.nodes.get(self.bridge.endpoints.get(message.client, ""))
+        client = message.client
+        conn = self.bridge.connections.get(message.connection)
+        control = self.bridge.connections.get(conn.parent or "") if conn is not None else None
+        if control is not None and client not in self.bridge.endpoints:
+            client = control.client  # an FTP data connection: named after its session
+        node = self.bridge.nodes.get(self.bridge.endpoints.get(client, ""))
         return node.name if node is not None else message.client
 
     # ---- status ------------------------------------------------------------------

@@ -8,6 +8,7 @@ anything: this is what lets 10,000 messages a second through.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -40,6 +41,14 @@ _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 Index = QModelIndex | QPersistentModelIndex
 
+#: The connection a connection belongs to (an FTP data connection's control
+#: connection), or None; the main window gives the model one over its bridge.
+ParentOf = Callable[[str], str | None]
+
+
+def no_parent(connection: str) -> str | None:
+    return None
+
 
 def format_time(stamp: float) -> str:
     """``HH:MM:SS.mmm`` in local time."""
@@ -66,6 +75,12 @@ class MessageTableModel(QAbstractTableModel):
         self._pairer = Pairer()
         self._partner: dict[int, int] = {}  # message id ↔ the id it answers / is answered by
         self._highlighted: int | None = None  # a row shown as the selected row's partner
+        self.parent_of: ParentOf = no_parent
+
+    def connection_label(self, message: Message) -> str:
+        """The Connection column: ``c1 ↳ c3`` for data connection c3 of control c1."""
+        parent = self.parent_of(message.connection)
+        return f"{parent} ↳ {message.connection}" if parent else message.connection
 
     # ---- feeding ---------------------------------------------------------------
 
@@ -163,6 +178,10 @@ class MessageTableModel(QAbstractTableModel):
             return QBrush(CLIENT_COLOUR if message.sender is Sender.CLIENT else SERVER_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole and column == COL_SUMMARY:
             return message.summary
+        if role == Qt.ItemDataRole.ToolTipRole and column == COL_CONN:
+            parent = self.parent_of(message.connection)
+            if parent:
+                return f"Data connection {message.connection} of control connection {parent}"
         return None
 
     def _display(self, message: Message, row: int, column: int) -> str | None:
@@ -173,7 +192,7 @@ class MessageTableModel(QAbstractTableModel):
         if column == COL_DELTA:
             return format_delta(self._deltas[row])
         if column == COL_CONN:
-            return message.connection
+            return self.connection_label(message)
         if column == COL_ROUTE:
             return f"{message.source} → {message.destination}"
         if column == COL_PROTO:
@@ -192,7 +211,8 @@ def _flags(message: Message) -> str:
 
 
 class MessageFilterProxy(QSortFilterProxyModel):
-    """Rows whose summary, connection, protocol or addresses contain the filter text.
+    """Rows whose summary, connection (or its parent: a control connection keeps its
+    data connections), protocol or addresses contain the filter text.
 
     The match ignores case; an empty filter shows every row.
     """
@@ -224,6 +244,7 @@ class MessageFilterProxy(QSortFilterProxyModel):
         if not isinstance(source, MessageTableModel):
             return True
         message = source.message(source_row)
-        haystack = " ".join((message.summary, message.connection, message.protocol,
-                             message.client, message.server, message.sender.value))
+        haystack = " ".join((message.summary, source.connection_label(message),
+                             message.protocol, message.client, message.server,
+                             message.sender.value))
         return self._needle in haystack.casefold()

@@ -9,6 +9,8 @@ from __future__ import annotations
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.echo_client import EchoClientPanel
 from ui.panels.echo_server import EchoServerPanel
+from ui.panels.ftp_client import FtpClientPanel
+from ui.panels.ftp_server import FtpServerPanel
 from ui.panels.http_browser import HttpBrowserPanel
 from ui.panels.http_composer import HttpComposerPanel
 from ui.panels.http_server import HttpServerPanel
@@ -22,6 +24,7 @@ SERVER_PANELS: dict[str, type[NodePanel]] = {
     "http": HttpServerPanel,
     "smtp": SmtpServerPanel,
     "pop3": Pop3ServerPanel,
+    "ftp": FtpServerPanel,
 }
 
 CLIENT_PANELS: dict[str, type[NodePanel]] = {
@@ -30,6 +33,7 @@ CLIENT_PANELS: dict[str, type[NodePanel]] = {
     "browser": HttpBrowserPanel,
     "smtp": MailComposerPanel,
     "pop3": MailReaderPanel,
+    "ftp": FtpClientPanel,
 }
 
 

@@ -1,0 +1,160 @@
+"""The FTP server panel: what the echo server panel has, plus the served folder (which
+may change) and its two users: anonymous (read-only) and the lab user, whose name and
+password may change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from lab.engine import Engine, EngineError
+from lab.model import NodeInfo, NodeState
+from lab.paths import data_dir
+from ui.engine_thread import spawn
+from ui.panels.base import PanelContext
+from ui.panels.echo_server import EchoServerPanel
+from ui.panels.mail_common import FAINT, short_path
+
+DEFAULT_USER = "student"
+DEFAULT_PASSWORD = "lab"
+Facts = dict[str, str]
+
+
+async def ftp_facts(engine: Engine, node_id: str) -> Facts:
+    """Runs on the engine's loop: the running server's folder, lab user and password."""
+    backend = engine.server_backend(node_id)
+    facts = {"root": str(getattr(backend, "root", "")),
+             "user": str(getattr(backend, "user", "")),
+             "password": str(getattr(backend, "password", ""))}
+    return {k: v for k, v in facts.items() if v}
+
+
+class FtpServerPanel(EchoServerPanel):
+    """An FTP server: port, start/stop, the served folder and the users."""
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        self.facts: Facts = {}
+        super().__init__(info, context, parent)
+
+    def finish_layout(self) -> None:
+        self.folder_label = QLabel(self)
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_label.setStyleSheet(FAINT)
+        self.folder_label.setToolTip("Clients see this folder as / and cannot leave it "
+                                     "(cslab serve ftp --root DIR)")
+        self.choose_button = QPushButton("Choose…", self)
+        self.choose_button.setToolTip("Serve another folder (a running server restarts on "
+                                      "the same port)")
+        self.choose_button.clicked.connect(self._choose_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.folder_label, 1)
+        row.addWidget(self.choose_button)
+        self.body.addLayout(row)
+        self._add_users()
+        self._show_facts()
+        super().finish_layout()
+
+    def _add_users(self) -> None:
+        anonymous = QLabel("anonymous (read-only): any password; list and download", self)
+        anonymous.setStyleSheet(FAINT)
+        anonymous.setWordWrap(True)
+        self.user_edit = QLineEdit(DEFAULT_USER, self)
+        self.user_edit.setToolTip("The lab user's name (USER); it may read and write")
+        self.password_edit = QLineEdit(DEFAULT_PASSWORD, self)
+        self.password_edit.setToolTip("The lab user's password (PASS; it crosses the wire "
+                                      "in clear text)")
+        self.apply_button = QPushButton("Apply", self)
+        self.apply_button.setToolTip("Use this user name and password (a running server "
+                                     "restarts on the same port; open sessions end)")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self._apply_clicked)
+        for edit in (self.user_edit, self.password_edit):
+            edit.textEdited.connect(lambda _: self.apply_button.setEnabled(True))
+            edit.returnPressed.connect(self._apply_clicked)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(4)
+        grid.addWidget(QLabel("Users", self), 0, 0)
+        grid.addWidget(anonymous, 0, 1, 1, 3)
+        grid.addWidget(QLabel("Lab user", self), 1, 0)
+        grid.addWidget(self.user_edit, 1, 1)
+        grid.addWidget(self.password_edit, 1, 2)
+        grid.addWidget(self.apply_button, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(2, 1)
+        self.body.addLayout(grid)
+
+    def _show_facts(self) -> None:
+        root = self.facts.get("root") or str(data_dir(create=False) / "ftp")
+        self.folder_label.setText(f"Serves: {short_path(root)}")
+        if not self.apply_button.isEnabled():
+            self.user_edit.setText(self.facts.get("user", self.user_edit.text()))
+            self.password_edit.setText(self.facts.get("password", self.password_edit.text()))
+
+    def _choose_clicked(self) -> None:
+        start = self.facts.get("root") or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Folder to serve", start)
+        if folder:
+            spawn(self.use_folder(folder))
+
+    async def use_folder(self, folder: str) -> bool:
+        """Serve ``folder`` from now on."""
+        if not await self.set_options(root=folder):
+            return False
+        self.facts["root"] = folder
+        self._show_facts()
+        return True
+
+    def _apply_clicked(self) -> None:
+        spawn(self.set_user(self.user_edit.text().strip(), self.password_edit.text()))
+
+    async def set_user(self, user: str, password: str) -> bool:
+        """Make ``user``/``password`` the lab user (not anonymous, never empty)."""
+        if not user or not password:
+            self.show_error("The user name and the password cannot be empty.")
+            return False
+        if user.lower() in ("anonymous", "ftp"):
+            self.show_error(f"{user!r} is the anonymous user: choose another name.")
+            return False
+        self.apply_button.setEnabled(False)
+        if not await self.set_options(user=user, password=password):
+            self.apply_button.setEnabled(True)
+            return False
+        self.facts.update(user=user, password=password)
+        self._show_facts()
+        return True
+
+    async def set_options(self, **options: str) -> bool:
+        """Apply server options (a running server restarts on the same port)."""
+        lab = self.context.lab
+        self.show_error("")
+        try:
+            info = await lab.call(lab.engine.set_server_options, self.node_id, **options)
+        except (EngineError, OSError, ValueError) as exc:
+            self.show_error(f"Could not apply that: {exc}")
+            return False
+        self.update_node(info)
+        await self.read_facts()
+        return True
+
+    async def read_facts(self) -> None:
+        if self.info.state is NodeState.RUNNING:
+            lab = self.context.lab
+            self.facts.update(await lab.call(ftp_facts, lab.engine, self.node_id))
+            self._show_facts()
+
+    async def start(self) -> None:
+        await super().start()
+        await self.read_facts()
