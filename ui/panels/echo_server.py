@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QSpinBox, QWidget
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
 
 from lab.engine import EngineError
 from lab.model import NodeInfo, NodeState, Transport, parse_address
@@ -106,3 +116,21 @@ class EchoServerPanel(NodePanel):
         finally:
             self.start_button.setEnabled(True)
 
+
+def add_folder_row(panel: EchoServerPanel, tip: str, choose_tip: str,
+                   on_choose: Callable[[], None]) -> tuple[QLabel, QPushButton]:
+    """A server panel's "folder it serves" line with its Choose… button, added to
+    the panel's body; returns the label and the button."""
+    label = QLabel(panel)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet("color: #707070;")
+    label.setToolTip(tip)
+    button = QPushButton("Choose…", panel)
+    button.setToolTip(choose_tip)
+    button.clicked.connect(on_choose)
+    row = QHBoxLayout()
+    row.addWidget(label, 1)
+    row.addWidget(button)
+    panel.body.addLayout(row)
+    return label, button

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -22,7 +20,7 @@ from lab.model import NodeInfo, NodeState
 from lab.paths import data_dir
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext
-from ui.panels.echo_server import EchoServerPanel
+from ui.panels.echo_server import EchoServerPanel, add_folder_row
 from ui.panels.mail_common import FAINT, short_path
 
 DEFAULT_USER = "student"
@@ -48,20 +46,11 @@ class FtpServerPanel(EchoServerPanel):
         super().__init__(info, context, parent)
 
     def finish_layout(self) -> None:
-        self.folder_label = QLabel(self)
-        self.folder_label.setWordWrap(True)
-        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.folder_label.setStyleSheet(FAINT)
-        self.folder_label.setToolTip("Clients see this folder as / and cannot leave it "
-                                     "(cslab serve ftp --root DIR)")
-        self.choose_button = QPushButton("Choose…", self)
-        self.choose_button.setToolTip("Serve another folder (a running server restarts on "
-                                      "the same port)")
-        self.choose_button.clicked.connect(self._choose_clicked)
-        row = QHBoxLayout()
-        row.addWidget(self.folder_label, 1)
-        row.addWidget(self.choose_button)
-        self.body.addLayout(row)
+        self.folder_label, self.choose_button = add_folder_row(
+            self, "Clients see this folder as / and cannot leave it "
+                                     "(cslab serve ftp --root DIR)",
+            "Serve another folder (a running server restarts on "
+                                      "the same port)", self._choose_clicked)
         self._add_users()
         self._show_facts()
         super().finish_layout()

@@ -27,7 +27,7 @@ from lab.model import NodeInfo, NodeState
 from lab.paths import data_dir
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext
-from ui.panels.echo_server import EchoServerPanel
+from ui.panels.echo_server import EchoServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
 from ui.panels.mail_common import FAINT, short_path
 
@@ -55,20 +55,11 @@ class MailServerPanel(EchoServerPanel):
         super().__init__(info, context, parent)
 
     def finish_layout(self) -> None:
-        self.folder_label = QLabel(self)
-        self.folder_label.setWordWrap(True)
-        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.folder_label.setStyleSheet(FAINT)
-        self.folder_label.setToolTip("One Maildir per mailbox (ann@lab.test → ann/); the SMTP "
-                                     "and POP3 servers share it (cslab serve --root DIR)")
-        self.choose_button = QPushButton("Choose…", self)
-        self.choose_button.setToolTip("Keep mail in another folder (a running server "
-                                      "restarts on the same port)")
-        self.choose_button.clicked.connect(self._choose_clicked)
-        row = QHBoxLayout()
-        row.addWidget(self.folder_label, 1)
-        row.addWidget(self.choose_button)
-        self.body.addLayout(row)
+        self.folder_label, self.choose_button = add_folder_row(
+            self, "One Maildir per mailbox (ann@lab.test → ann/); the SMTP "
+                                     "and POP3 servers share it (cslab serve --root DIR)",
+            "Keep mail in another folder (a running server "
+                                      "restarts on the same port)", self._choose_clicked)
         self.add_rows()
         self._show_facts()
         super().finish_layout()
