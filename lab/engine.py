@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 import lab.ftp_helper  # noqa: F401  (registers the Wire's FTP helper)
+from lab import dissect
 from lab.capture import Capture
 from lab.clients import ClientObject, client_kinds
 from lab.clients.echo import EchoClient, EchoClientError
@@ -48,6 +49,9 @@ class _Server:
     options: dict[str, str]
     backend: Backend | None = None
     wire: Wire | None = None
+    #: The TCP side of a UDP kind that answers over TCP too (DNS), same port.
+    tcp_wire: TcpWire | None = None
+    counts: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -138,15 +142,41 @@ class Engine:
                 target=node.backend.address,
                 protocol=node.spec.dissector,
                 node=node_id,
-                on_count=lambda n: self._set(node, connections=n),
+                on_count=functools.partial(self._count, node, 0),
             )
             await node.wire.start()
+            if node.spec.tcp_dissector:
+                await self._start_tcp_side(node, node_id)
         except OSError as exc:
             await self._stop_parts(node)
             self._set(node, state=NodeState.FAILED, detail=str(exc.strerror or exc))
             raise EngineError(str(exc.strerror or exc)) from None
         return self._set(node, state=NodeState.RUNNING, connections=0,
                          address=node.wire.public_address, detail="")
+
+    async def _start_tcp_side(self, node: _Server, node_id: str) -> None:
+        """The TCP Wire of a UDP kind that answers over TCP too, on the UDP Wire's port."""
+        assert node.wire is not None and node.backend is not None
+        tcp_target = getattr(node.backend, "tcp_address", None)
+        if tcp_target is None:
+            return
+        name = node.spec.tcp_dissector
+        node.tcp_wire = TcpWire(
+            self.capture,
+            listen=(node.host, node.wire.address[1]),
+            target=tcp_target,
+            protocol=node.spec.dissector,
+            dissector=lambda: dissect.make(name),
+            node=node_id,
+            on_count=functools.partial(self._count, node, 1),
+        )
+        await node.tcp_wire.start()
+
+    def _count(self, node: _Server, side: int, count: int) -> None:
+        counts = list(node.counts)
+        counts[side] = count
+        node.counts = (counts[0], counts[1])
+        self._set(node, connections=sum(node.counts))
 
     async def stop_server(self, node_id: str) -> NodeInfo:
         node = self._server(node_id)
@@ -161,7 +191,11 @@ class Engine:
 
     async def _stop_parts(self, node: _Server) -> None:
         wire, node.wire = node.wire, None
+        tcp_wire, node.tcp_wire = node.tcp_wire, None
         backend, node.backend = node.backend, None
+        node.counts = (0, 0)
+        if tcp_wire is not None:
+            await tcp_wire.stop()
         if wire is not None:
             await wire.stop()
         if backend is not None:

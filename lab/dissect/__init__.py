@@ -33,6 +33,14 @@ def register(protocol: str, factory: DissectorFactory) -> None:
 
 def make(protocol: str) -> Dissector:
     """A fresh dissector for ``protocol``; the raw one for protocols without their own."""
-    from lab.dissect import ftp, http, pop3, raw, smtp  # noqa: F401  (importing registers them)
+    from lab.dissect import (  # noqa: F401  (importing registers them)
+        dns,
+        ftp,
+        http,
+        pop3,
+        raw,
+        smtp,
+        websocket,
+    )
 
     return _REGISTRY.get(protocol, _REGISTRY["raw"])()

@@ -33,6 +33,9 @@ class ServerKind:
     start: BackendStarter
     protocol: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    #: A UDP kind that also answers over TCP on the same port (DNS) names the
+    #: dissector for its TCP side here; its backend then has ``tcp_address``.
+    tcp_dissector: str = ""
 
     @property
     def dissector(self) -> str:
@@ -41,7 +44,7 @@ class ServerKind:
 
 def server_kinds() -> dict[str, ServerKind]:
     """Every server kind the lab knows, by its command-line name."""
-    from lab.servers import echo, ftp, http, pop3, smtp
+    from lab.servers import dns, echo, ftp, http, pop3, smtp, ws
 
     return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *smtp.KINDS, *pop3.KINDS,
-                                *ftp.KINDS)}
+                                *ftp.KINDS, *ws.KINDS, *dns.KINDS)}

@@ -1,0 +1,5 @@
+"""Being written (issue 6)."""
+
+from lab.servers import ServerKind
+
+KINDS: tuple[ServerKind, ...] = ()
