@@ -1,0 +1,128 @@
+"""Light, dark and high-contrast looks, and the colours panels use for meaning.
+
+The lab draws with Qt's Fusion style so that a palette means the same on every
+desktop. ``System`` follows the desktop's colour scheme (and its changes);
+``High contrast`` is black on white with strong accents, which survives a
+washed-out classroom projector. Widgets never hard-code a colour for meaning
+(faint, good, bad, …): they ask ``colour(name)``, which answers for the look
+in use, and restyle themselves on ``QEvent.PaletteChange``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+class Look(StrEnum):
+    SYSTEM = "system"
+    LIGHT = "light"
+    DARK = "dark"
+    HIGH_CONTRAST = "high-contrast"
+
+
+TITLES = {Look.SYSTEM: "Follow the system", Look.LIGHT: "Light", Look.DARK: "Dark",
+          Look.HIGH_CONTRAST: "High contrast (for projectors)"}
+
+#: Colours that carry meaning, per resolved look (never SYSTEM).
+_MEANINGS: dict[Look, dict[str, str]] = {
+    Look.LIGHT: {"faint": "#6a6a6a", "good": "#2e7d32", "bad": "#c62828", "warn": "#b35c00",
+                 "info": "#1f5ea8", "client": "#1f5ea8", "server": "#1e7d46",
+                 "fault": "#c62828", "box": "#f4f4f4", "box-border": "#dddddd"},
+    Look.DARK: {"faint": "#a0a0a0", "good": "#7bc47f", "bad": "#ff6e6e", "warn": "#f0a040",
+                "info": "#7fb2f0", "client": "#7fb2f0", "server": "#6fd08c",
+                "fault": "#ff6e6e", "box": "#2f3136", "box-border": "#4a4d52"},
+    Look.HIGH_CONTRAST: {"faint": "#303030", "good": "#005a00", "bad": "#b00000",
+                         "warn": "#7a3a00", "info": "#0030a0", "client": "#0030a0",
+                         "server": "#005a00", "fault": "#c00000", "box": "#ffffff",
+                         "box-border": "#000000"},
+}
+
+_current = Look.LIGHT
+_watching: QObject | None = None
+
+
+def resolved(look: Look) -> Look:
+    """``look`` with SYSTEM replaced by what the desktop asks for now."""
+    if look is not Look.SYSTEM:
+        return look
+    hints = QGuiApplication.styleHints()
+    dark = hints is not None and hints.colorScheme() == Qt.ColorScheme.Dark
+    return Look.DARK if dark else Look.LIGHT
+
+
+def current() -> Look:
+    """The resolved look in use (LIGHT until ``apply`` is called)."""
+    return _current
+
+
+def colour(name: str) -> str:
+    """The ``#rrggbb`` for a meaning (faint, good, bad, warn, info, client, server,
+    fault, box, box-border) in the look in use."""
+    return _MEANINGS[_current][name]
+
+
+def qcolour(name: str) -> QColor:
+    return QColor(colour(name))
+
+
+def apply(app: QApplication, look: Look) -> Look:
+    """Use ``look`` for the whole application; returns the resolved look.
+
+    With SYSTEM, a later change of the desktop's scheme is followed."""
+    global _current, _watching
+    app.setStyle("Fusion")
+    _current = resolved(look)
+    app.setPalette(palette(_current, app))
+    hints = app.styleHints()
+    if _watching is not None:
+        hints.colorSchemeChanged.disconnect(_follow)
+        _watching = None
+    if look is Look.SYSTEM:
+        hints.colorSchemeChanged.connect(_follow)
+        _watching = hints
+    return _current
+
+
+def _follow(*_: object) -> None:
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        apply(app, Look.SYSTEM)
+
+
+def palette(look: Look, app: QApplication) -> QPalette:
+    style = app.style()
+    base = style.standardPalette() if style is not None else QPalette()
+    if look is Look.LIGHT:
+        return base
+    if look is Look.DARK:
+        return _palette(base, window="#26282b", text="#e8e8e8", base_="#1d1f21",
+                        alternate="#26282b", button="#303236", highlight="#3d6fb4",
+                        highlighted_text="#ffffff", link="#8ab4f8", mid="#4a4d52",
+                        disabled="#808080", tooltip="#303236")
+    return _palette(base, window="#ffffff", text="#000000", base_="#ffffff",
+                    alternate="#ececec", button="#f0f0f0", highlight="#0030a0",
+                    highlighted_text="#ffffff", link="#0030a0", mid="#000000",
+                    disabled="#505050", tooltip="#ffffe0")
+
+
+def _palette(base: QPalette, *, window: str, text: str, base_: str, alternate: str,
+             button: str, highlight: str, highlighted_text: str, link: str, mid: str,
+             disabled: str, tooltip: str) -> QPalette:
+    pal = QPalette(base)
+    role = QPalette.ColorRole
+    for each, value in ((role.Window, window), (role.WindowText, text), (role.Base, base_),
+                        (role.AlternateBase, alternate), (role.Text, text),
+                        (role.Button, button), (role.ButtonText, text),
+                        (role.Highlight, highlight), (role.HighlightedText, highlighted_text),
+                        (role.Link, link), (role.ToolTipBase, tooltip),
+                        (role.ToolTipText, text), (role.PlaceholderText, disabled),
+                        (role.Mid, mid), (role.BrightText, "#ffffff")):
+        pal.setColor(each, QColor(value))
+    group = QPalette.ColorGroup.Disabled
+    for each in (role.WindowText, role.Text, role.ButtonText):
+        pal.setColor(group, each, QColor(disabled))
+    return pal
