@@ -4,8 +4,10 @@ The lab draws with Qt's Fusion style so that a palette means the same on every
 desktop. ``System`` follows the desktop's colour scheme (and its changes);
 ``High contrast`` is black on white with strong accents, which survives a
 washed-out classroom projector. Widgets never hard-code a colour for meaning
-(faint, good, bad, …): they ask ``colour(name)``, which answers for the look
-in use, and restyle themselves on ``QEvent.PaletteChange``.
+(faint, good, bad, …): a label takes a *tone* (``set_tone(label, "faint")``),
+which the application's style sheet colours for the look in use, so it
+follows every change of look by itself; rich text asks ``colour(name)`` when
+it is made, and models ask ``qcolour(name)`` when they are painted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from enum import StrEnum
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 
 class Look(StrEnum):
@@ -30,15 +32,20 @@ TITLES = {Look.SYSTEM: "Follow the system", Look.LIGHT: "Light", Look.DARK: "Dar
 #: Colours that carry meaning, per resolved look (never SYSTEM).
 _MEANINGS: dict[Look, dict[str, str]] = {
     Look.LIGHT: {"faint": "#6a6a6a", "good": "#2e7d32", "bad": "#c62828", "warn": "#b35c00",
-                 "info": "#1f5ea8", "client": "#1f5ea8", "server": "#1e7d46",
-                 "fault": "#c62828", "box": "#f4f4f4", "box-border": "#dddddd"},
+                 "info": "#1f5ea8", "accent": "#8b1a8b", "client": "#1f5ea8",
+                 "server": "#1e7d46", "fault": "#c62828", "box": "#f4f4f4",
+                 "box-border": "#dddddd", "malformed-tint": "#ffd6d6",
+                 "partner-tint": "#ffecaa"},
     Look.DARK: {"faint": "#a0a0a0", "good": "#7bc47f", "bad": "#ff6e6e", "warn": "#f0a040",
-                "info": "#7fb2f0", "client": "#7fb2f0", "server": "#6fd08c",
-                "fault": "#ff6e6e", "box": "#2f3136", "box-border": "#4a4d52"},
+                "info": "#7fb2f0", "accent": "#d58fe0", "client": "#7fb2f0",
+                "server": "#6fd08c", "fault": "#ff6e6e", "box": "#2f3136",
+                "box-border": "#4a4d52", "malformed-tint": "#5c2a2a",
+                "partner-tint": "#5a4a16"},
     Look.HIGH_CONTRAST: {"faint": "#303030", "good": "#005a00", "bad": "#b00000",
-                         "warn": "#7a3a00", "info": "#0030a0", "client": "#0030a0",
-                         "server": "#005a00", "fault": "#c00000", "box": "#ffffff",
-                         "box-border": "#000000"},
+                         "warn": "#7a3a00", "info": "#0030a0", "accent": "#6a006a",
+                         "client": "#0030a0", "server": "#005a00", "fault": "#c00000",
+                         "box": "#ffffff", "box-border": "#000000",
+                         "malformed-tint": "#ffc0c0", "partner-tint": "#ffe060"},
 }
 
 _current = Look.LIGHT
@@ -69,6 +76,46 @@ def qcolour(name: str) -> QColor:
     return QColor(colour(name))
 
 
+#: Tones a widget may take (``set_tone``), and the style each gives in a look.
+TONES: dict[str, str] = {
+    "faint": "color: {faint};",
+    "good": "color: {good};",
+    "bad": "color: {bad};",
+    "warn": "color: {warn};",
+    "info": "color: {info};",
+    "hint": "color: {faint}; padding: 12px;",
+    "box": "background: {box}; border: 1px solid {box-border}; padding: 4px;",
+}
+
+
+def style_sheet(look: Look) -> str:
+    """The application's style sheet for a resolved look: one rule per tone."""
+    meanings = _MEANINGS[look]
+    rules = []
+    for tone, style in TONES.items():
+        for name, value in meanings.items():
+            style = style.replace("{" + name + "}", value)
+        rules.append(f'*[tone="{tone}"] {{ {style} }}')
+    return "\n".join(rules)
+
+
+def set_tone(widget: QWidget, tone: str | None) -> None:
+    """Give ``widget`` one of TONES (None: back to plain); it follows the look."""
+    if tone is not None and tone not in TONES:
+        raise ValueError(f"unknown tone {tone!r}; known: {', '.join(TONES)}")
+    if widget.property("tone") == tone:
+        return
+    widget.setProperty("tone", tone)
+    style = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+
+
+def span(text: str, meaning: str) -> str:
+    """``text`` (already HTML) in the colour of ``meaning``, for rich text."""
+    return f"<span style='color:{colour(meaning)}'>{text}</span>"
+
+
 def apply(app: QApplication, look: Look) -> Look:
     """Use ``look`` for the whole application; returns the resolved look.
 
@@ -77,6 +124,7 @@ def apply(app: QApplication, look: Look) -> Look:
     app.setStyle("Fusion")
     _current = resolved(look)
     app.setPalette(palette(_current, app))
+    app.setStyleSheet(style_sheet(_current))
     hints = app.styleHints()
     if _watching is not None:
         hints.colorSchemeChanged.disconnect(_follow)

@@ -118,3 +118,26 @@ def test_looks_change_the_palette_and_the_colours_of_meaning(qapp: QApplication)
     finally:
         theme.apply(qapp, theme.Look.LIGHT)
         qapp.setPalette(before)
+
+
+def test_a_tone_follows_the_look(qapp: QApplication, qtbot) -> None:  # type: ignore[no-untyped-def]
+    before = QPalette(qapp.palette())
+    label = QLabel("faint words")
+    qtbot.addWidget(label)
+    theme.set_tone(label, "faint")
+    label.show()
+    try:
+        theme.apply(qapp, theme.Look.LIGHT)
+        qapp.processEvents()
+        assert label.palette().color(QPalette.ColorRole.WindowText).name() == "#6a6a6a"
+        theme.apply(qapp, theme.Look.DARK)
+        qapp.processEvents()
+        assert label.palette().color(QPalette.ColorRole.WindowText).name() == "#a0a0a0"
+        theme.set_tone(label, "bad")
+        assert label.palette().color(QPalette.ColorRole.WindowText).name() == "#ff6e6e"
+        with pytest.raises(ValueError, match="unknown tone"):
+            theme.set_tone(label, "loud")
+    finally:
+        theme.apply(qapp, theme.Look.LIGHT)
+        qapp.setStyleSheet("")
+        qapp.setPalette(before)
