@@ -4,6 +4,8 @@ Request/response protocols answer in order on each connection (HTTP/1.1 with
 pipelining included), so a Pairer keeps, per connection, a queue of questions
 still waiting and gives each answer the oldest. What counts as a question or an
 answer is data: a rule per protocol naming the field a dissector puts first.
+A keyed rule (DNS) pairs by that field's value instead: an answer goes to the
+oldest waiting question with the same value, in whatever order answers come.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ class Rule:
     questions: frozenset[str]  # a client message whose first field is named so asks
     answer: str  # a server message whose first field has this name answers…
     final: Callable[[FieldValue], bool] = _always  # …when this holds for its value
+    keyed: bool = False  # the answer's value must equal its question's (a DNS id)
 
 
 RULES: dict[str, Rule] = {
     "http": Rule(frozenset({"method"}), "status", _final_status),
+    # The upgrade request and its 101 pair as in HTTP; frames (first field
+    # "opcode") neither ask nor answer.
+    "websocket": Rule(frozenset({"method"}), "status", _final_status),
     # Each SMTP line gets its reply (DATA its 354, the message its 250); the
     # greeting answers nothing, since nothing waits when it comes.
     "smtp": Rule(frozenset({"command", "content"}), "code"),
@@ -40,6 +46,8 @@ RULES: dict[str, Rule] = {
     # A 150 "opening the data connection" is preliminary: the 226 answers.
     "ftp": Rule(frozenset({"command"}), "code", lambda code: isinstance(code, int)
                 and code >= 200),
+    # A DNS response carries its query's id; over UDP answers may come in any order.
+    "dns": Rule(frozenset({"id"}), "id", keyed=True),
 }
 
 
@@ -48,6 +56,7 @@ class Pairer:
 
     def __init__(self) -> None:
         self._waiting: dict[str, deque[int]] = defaultdict(deque)
+        self._keyed: dict[tuple[str, FieldValue], deque[int]] = defaultdict(deque)
 
     def add(
         self,
@@ -63,6 +72,8 @@ class Pairer:
         if rule is None or first_field is None:
             return None
         name, value = first_field
+        if rule.keyed:
+            return self._add_keyed(rule, message_id, (connection, value), name, from_client)
         if from_client:
             if name in rule.questions:
                 self._waiting[connection].append(message_id)
@@ -71,3 +82,17 @@ class Pairer:
         if name == rule.answer and rule.final(value) and queue:
             return queue.popleft()
         return None
+
+    def _add_keyed(self, rule: Rule, message_id: int, key: tuple[str, FieldValue],
+                   name: str, from_client: bool) -> int | None:
+        if from_client:
+            if name in rule.questions:
+                self._keyed[key].append(message_id)
+            return None
+        queue = self._keyed.get(key)
+        if name != rule.answer or not rule.final(key[1]) or not queue:
+            return None
+        question = queue.popleft()
+        if not queue:
+            del self._keyed[key]
+        return question

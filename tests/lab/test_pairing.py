@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dns.message
+
 from lab.capture import Capture
 from lab.dissect import make
 from lab.model import Message, Sender, Transport
@@ -108,3 +110,33 @@ def test_ftp_final_replies_answer_and_150_waits() -> None:
         (Sender.CLIENT, b"QUIT\r\n"),
         (Sender.SERVER, b"221 bye\r\n"))
     assert got == {"226 sent": "RETR a.txt", "221 bye": "QUIT"}
+
+
+def _dns(name: str, qid: int, answer: bool = False) -> bytes:
+    query = dns.message.make_query(name, "A", id=qid)
+    return (dns.message.make_response(query) if answer else query).to_wire()
+
+
+def test_dns_responses_pair_by_id_in_any_order() -> None:
+    got = conversation(
+        "dns",
+        (Sender.CLIENT, _dns("a.lab.test", 1)),
+        (Sender.CLIENT, _dns("b.lab.test", 2)),
+        (Sender.SERVER, _dns("b.lab.test", 2, answer=True)),  # the second answered first
+        (Sender.SERVER, _dns("x.lab.test", 9, answer=True)),  # answers nothing asked
+        (Sender.SERVER, _dns("a.lab.test", 1, answer=True)))
+    assert got == {
+        "Response 0x0002 NOERROR A b.lab.test (no records)": "Query 0x0002 A b.lab.test?",
+        "Response 0x0001 NOERROR A a.lab.test (no records)": "Query 0x0001 A a.lab.test?"}
+
+
+def test_a_dns_id_pairs_only_on_its_own_connection() -> None:
+    pairer = Pairer()
+    assert pairer.add(1, protocol="dns", connection="c1", from_client=True,
+                      first_field=("id", 7)) is None
+    assert pairer.add(2, protocol="dns", connection="c2", from_client=False,
+                      first_field=("id", 7)) is None
+    assert pairer.add(3, protocol="dns", connection="c1", from_client=False,
+                      first_field=("id", 7)) == 1
+    assert pairer.add(4, protocol="dns", connection="c1", from_client=False,
+                      first_field=("id", 7)) is None  # answered once only
