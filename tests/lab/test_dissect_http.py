@@ -254,7 +254,10 @@ def test_http10_response_without_length_ends_at_close() -> None:
 # -- switching protocols ---------------------------------------------------------
 
 
-def test_101_hands_both_directions_to_raw_pieces() -> None:
+def test_101_to_a_protocol_with_no_dissector_gives_raw_pieces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(UPGRADES, "websocket", raising=False)  # as if it had none
     frame_out, frame_in = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", b"\x81\x05Hello"
     d = HttpDissector()
     pieces = run([(C, WS_REQUEST + frame_out), (S, WS_101 + frame_in), (C, frame_out)], d=d)
