@@ -194,6 +194,9 @@ class Engine:
         tcp_wire, node.tcp_wire = node.tcp_wire, None
         backend, node.backend = node.backend, None
         node.counts = (0, 0)
+        goodbye = getattr(backend, "say_goodbye", None)
+        if goodbye is not None:  # a polite close (WebSocket's 1001) needs its Wire still up
+            await goodbye()
         if tcp_wire is not None:
             await tcp_wire.stop()
         if wire is not None:

@@ -1,5 +1,192 @@
-"""Being written (issue 6)."""
+"""The WebSocket chat server: websockets' asyncio server running one chat room.
 
-from lab.servers import ServerKind
+A client joins by connecting with its name in the query of the path,
+``ws://127.0.0.1:8765/?name=ana`` (no name: ``guest-1``, ``guest-2``…; a name
+already in the room gets `` (2)``), so the name shows in the upgrade request the
+inspector captures. Then:
 
-KINDS: tuple[ServerKind, ...] = ()
+- every text message is sent to everyone in the room, sender included, as
+  ``ana: hello``;
+- joins and leaves are announced to the room as ``* ana joined`` and
+  ``* ana left``; the one who joins first gets ``* here now: ana, bob``;
+- the server pings every client every ``ping_interval`` seconds (keepalive) and
+  drops a client that does not answer;
+- a message over ``max_size`` bytes closes that connection with 1009 (message too
+  big) and websockets' reason; a binary message closes it with 1003 (this chat
+  takes text only);
+- stopping the server closes every connection with 1001 "server going away".
+
+Compression (permessage-deflate) is off, so every frame reads in the inspector.
+Options (all optional): ``max_size`` bytes (default 65536), ``ping_interval``
+seconds (default 20).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+from lab.model import Transport
+from lab.servers import Backend, ServerKind
+
+DEFAULT_MAX_SIZE = 64 * 1024
+DEFAULT_PING_INTERVAL = 20.0
+NAME_LIMIT = 24
+#: How long a closing handshake may take before the connection is cut.
+CLOSE_TIMEOUT = 2.0
+GOING_AWAY = "server going away"
+TEXT_ONLY = "this chat takes text messages only"
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomEvent:
+    """Something that happened in the room: ``action`` is ``"joined"``, ``"left"`` or
+    ``"message"``; ``line`` is what the room was sent; ``members`` who is in it now;
+    ``messages`` how many chat messages it has carried."""
+
+    action: str
+    name: str
+    line: str
+    members: tuple[str, ...]
+    messages: int
+
+
+RoomListener = Callable[[RoomEvent], None]
+
+
+def name_from_path(path: str) -> str:
+    """The ``name`` in the query of a request path, tidied (empty if none)."""
+    values = parse_qs(urlsplit(path).query).get("name", [""])
+    name = " ".join(_UNPRINTABLE.sub(" ", values[0]).split())
+    return name[:NAME_LIMIT]
+
+
+class ChatBackend:
+    """A running chat room at ``address``.
+
+    ``members()`` lists who is in the room, in the order they joined; ``messages``
+    counts chat messages; ``watch(listener)`` calls ``listener(RoomEvent)`` on the
+    engine's loop after each join, leave and message, and returns the unsubscriber.
+    """
+
+    def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE,
+                 ping_interval: float = DEFAULT_PING_INTERVAL) -> None:
+        self.max_size = max_size
+        self.ping_interval = ping_interval
+        self.address: tuple[str, int] = ("127.0.0.1", 0)
+        self.messages = 0
+        self._room: dict[ServerConnection, str] = {}
+        self._guests = 0
+        self._listeners: list[RoomListener] = []
+        self._server: Server | None = None
+
+    def members(self) -> list[str]:
+        return list(self._room.values())
+
+    def watch(self, listener: RoomListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return stop
+
+    async def start(self) -> None:
+        self._server = await serve(
+            self._serve, "127.0.0.1", 0, compression=None, max_size=self.max_size,
+            ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
+            close_timeout=CLOSE_TIMEOUT, server_header="Client-Server Lab chat")
+        self.address = self._server.sockets[0].getsockname()[:2]
+
+    async def say_goodbye(self) -> None:
+        """Close every connection with 1001 "server going away" and stop listening.
+
+        The engine calls this before it stops the server's Wire, so that the
+        close frames still reach the clients."""
+        server = self._server
+        if server is None:
+            return
+        server.close(code=CloseCode.GOING_AWAY, reason=GOING_AWAY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT * 2)
+
+    async def close(self) -> None:
+        await self.say_goodbye()
+        self._server = None
+
+    # -- the room ------------------------------------------------------------------
+
+    def _unique(self, wanted: str) -> str:
+        if not wanted:
+            self._guests += 1
+            wanted = f"guest-{self._guests}"
+        taken = set(self._room.values())
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            name = f"{wanted} ({n})"
+        return name
+
+    async def _serve(self, conn: ServerConnection) -> None:
+        path = conn.request.path if conn.request is not None else "/"
+        name = self._unique(name_from_path(path))
+        self._room[conn] = name
+        await conn.send(f"* here now: {', '.join(self._room.values())}")
+        self._tell("joined", name, f"* {name} joined")
+        try:
+            async for message in conn:
+                if not isinstance(message, str):
+                    await conn.close(CloseCode.UNSUPPORTED_DATA, TEXT_ONLY)
+                    break
+                self.messages += 1
+                self._tell("message", name, f"{name}: {message}")
+        except ConnectionClosed:
+            pass  # too big, no pong, or gone: websockets has closed it with a code
+        finally:
+            del self._room[conn]
+            self._tell("left", name, f"* {name} left")
+
+    def _tell(self, action: str, name: str, line: str) -> None:
+        """Send ``line`` to everyone in the room, then tell the watchers."""
+        broadcast(list(self._room), line)
+        event = RoomEvent(action=action, name=name, line=line,
+                          members=tuple(self._room.values()), messages=self.messages)
+        for listener in list(self._listeners):
+            listener(event)
+
+
+def _number(options: dict[str, str], key: str, default: float, *, whole: bool) -> float:
+    text = (options.get(key) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        unit = "a whole number of bytes" if whole else "a number of seconds"
+        raise ValueError(f"{key} must be {unit} above 0, not {text!r}")
+    return value
+
+
+async def start_ws(options: dict[str, str]) -> Backend:
+    backend = ChatBackend(
+        max_size=int(_number(options, "max_size", DEFAULT_MAX_SIZE, whole=True)),
+        ping_interval=_number(options, "ping_interval", DEFAULT_PING_INTERVAL, whole=False))
+    await backend.start()
+    return backend
+
+
+KINDS = (ServerKind("ws", "WebSocket chat server", Transport.TCP, 8765, start_ws,
+                    protocol="websocket"),)
