@@ -1,5 +1,196 @@
-"""Being written (issue 6)."""
+"""The WebSocket chat client: joins a chat room and shows what the room pushes.
 
-from lab.clients import ClientKind
+``ChatClient.connect(host, port, name)`` opens ``ws://host:port/?name=NAME`` (the
+lab chat server's way to give a name) through the router with protocol
+``websocket``, so the upgrade and every frame are captured. Lines the server
+pushes arrive without being asked: they go into ``lines`` and to every watcher
+(``watch``), as ``ChatEvent("line", text)``; when the connection ends, watchers
+get one ``ChatEvent("closed", sentence, code, reason)`` saying who closed it and
+why. ``leave`` (or ``close``) closes with 1000. Compression is off so that the
+frames read in the inspector. What the user can act on raises ChatError.
+"""
 
-KINDS: tuple[ClientKind, ...] = ()
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidURI,
+)
+from websockets.frames import Close, CloseCode
+
+from lab.clients import ClientKind, Router, Seen
+from lab.dissect.ws_frames import close_meaning
+from lab.model import Transport, format_address
+
+TIMEOUT = 10.0
+CLOSE_TIMEOUT = 2.0
+#: Received lines kept in ``lines`` (the oldest go first).
+LINE_LIMIT = 1000
+
+
+class ChatError(Exception):
+    """Joining or sending failed; the text says why, for the user."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatEvent:
+    """``kind`` is ``"line"`` (``text`` is what the room pushed) or ``"closed"``
+    (``text`` says who closed the connection and why; ``code`` and ``reason`` are
+    the close frame's, None and "" when there was none)."""
+
+    kind: str
+    text: str
+    code: int | None = None
+    reason: str = ""
+
+
+ChatListener = Callable[[ChatEvent], None]
+
+
+def describe_close(close: Close) -> str:
+    reason = f": {close.reason}" if close.reason else ""
+    return f"{close.code} ({close_meaning(close.code)}){reason}"
+
+
+class ChatClient:
+    """One chat client; call its coroutines on the engine's loop."""
+
+    def __init__(self, route: Router, seen: Seen | None = None) -> None:
+        self._route = route
+        self._seen = seen
+        self._ws: ClientConnection | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._leaving = False
+        self._listeners: list[ChatListener] = []
+        self.lines: list[str] = []
+        self.ended: ChatEvent | None = None
+        self.server = ""
+        self.local = ""
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and self.ended is None
+
+    def watch(self, listener: ChatListener) -> Callable[[], None]:
+        """Call ``listener(ChatEvent)`` on the engine's loop for each line and the end."""
+        self._listeners.append(listener)
+
+        def stop() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return stop
+
+    async def connect(self, host: str, port: int, name: str) -> str:
+        """Join the room at ``host:port`` as ``name``; the local address, or ChatError."""
+        await self.close()
+        where = format_address(host, port)
+        real_host, real_port = await self._route(Transport.TCP, host, port, "websocket")
+        uri = f"ws://{where}/?name={quote(name.strip(), safe='')}"
+        try:
+            ws = await connect(uri, host=real_host, port=real_port, compression=None,
+                               proxy=None, open_timeout=TIMEOUT, close_timeout=CLOSE_TIMEOUT)
+        except InvalidStatus as exc:
+            response = exc.response
+            body = response.body.decode("utf-8", "replace").strip().splitlines()
+            why = f": {body[0]}" if body else ""
+            raise ChatError(f"{where} refused to open a WebSocket: HTTP "
+                            f"{response.status_code} {response.reason_phrase}{why}") from None
+        except InvalidMessage as exc:
+            if isinstance(exc.__cause__, EOFError):
+                raise ChatError(f"{where} closed the connection without answering the "
+                                "upgrade: is a WebSocket server running there?") from None
+            raise ChatError(f"{where} did not answer as a WebSocket server: {exc}") from None
+        except (InvalidHandshake, InvalidURI) as exc:
+            raise ChatError(f"{where} did not answer as a WebSocket server: {exc}") from None
+        except TimeoutError:
+            raise ChatError(f"{where} did not answer in time") from None
+        except OSError as exc:
+            why = ("connection refused" if isinstance(exc, ConnectionRefusedError)
+                   else exc.strerror or str(exc))
+            raise ChatError(f"cannot connect to {where}: {why} (is a WebSocket server "
+                            "running there?)") from None
+        self._ws, self.server, self.ended, self._leaving = ws, where, None, False
+        self.lines = []
+        self.local = format_address(*ws.local_address[:2])
+        if self._seen is not None:
+            self._seen(self.local)
+        self._reader = asyncio.create_task(self._read(ws))
+        return self.local
+
+    async def say(self, text: str) -> None:
+        """Send one chat message; ChatError if not in a room."""
+        ws = self._ws
+        if ws is None or self.ended is not None:
+            why = self.ended.text if self.ended is not None else "press Join first"
+            raise ChatError(f"not in a room: {why}")
+        try:
+            await ws.send(text)
+        except ConnectionClosed:
+            await self._wait_reader()
+            why = self.ended.text if self.ended is not None else "the connection closed"
+            raise ChatError(why) from None
+
+    async def leave(self) -> None:
+        """Close the connection with 1000 (normal closure) and wait for it to end."""
+        ws = self._ws
+        if ws is None:
+            return
+        self._leaving = True
+        await ws.close(CloseCode.NORMAL_CLOSURE, "bye")
+        await self._wait_reader()
+
+    async def close(self) -> None:
+        await self.leave()
+        self._ws = None
+
+    async def _wait_reader(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reader), CLOSE_TIMEOUT * 2)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        try:
+            async for message in ws:
+                text = message if isinstance(message, str) else (
+                    f"(a binary message of {len(message)} bytes)")
+                self.lines.append(text)
+                del self.lines[:-LINE_LIMIT]
+                self._tell(ChatEvent(kind="line", text=text))
+        except ConnectionClosed:
+            pass  # how it closed is read below
+        finally:
+            self.ended = self._how_it_ended(ws)
+            self._tell(self.ended)
+
+    def _how_it_ended(self, ws: ClientConnection) -> ChatEvent:
+        rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
+        server_first = rcvd is not None and (sent is None or ws.protocol.close_rcvd_then_sent)
+        if self._leaving and sent is not None:
+            text = "you left the room"
+        elif server_first and rcvd is not None:
+            text = f"the server closed the connection: {describe_close(rcvd)}"
+        elif sent is not None:
+            text = f"this client closed the connection: {describe_close(sent)}"
+        else:
+            text = "the connection was lost without a close frame (1006)"
+        close = rcvd or sent
+        return ChatEvent(kind="closed", text=text, code=close.code if close else None,
+                         reason=close.reason if close else "")
+
+    def _tell(self, event: ChatEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+
+KINDS = (ClientKind("ws", "WebSocket chat client", ChatClient),)
