@@ -1,5 +1,191 @@
-"""Being written (issue 6)."""
+"""The DNS server: dnspython messages over UDP and TCP, answering from an editable zone.
 
-from lab.servers import ServerKind
+The backend listens on 127.0.0.1 twice at ports the system picks: a UDP endpoint
+(``address``) and a TCP server (``tcp_address``); the engine puts a UDP Wire and a
+TCP Wire on the one port the user chose. Over UDP an answer is cut to 512 bytes
+(or to the payload size the query's EDNS offers) with TC set, so the client asks
+again over TCP, where the whole answer goes. A datagram dnspython cannot parse
+gets FORMERR when its header is readable and nothing when it is not; responses
+are never answered (no loops). Options (all optional):
 
-KINDS: tuple[ServerKind, ...] = ()
+    zone    the zone as master-file lines (``Zone.to_text``); every edit writes it
+            back into the server's options, so the zone survives a restart
+            (default: ``Zone.default()``, the zone lab.test)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+from typing import cast
+
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.rcode
+
+from lab.model import Transport
+from lab.servers import Backend, ServerKind
+from lab.servers.dns_zone import DEFAULT_TTL, Listener, Record, Zone, ZoneError
+
+#: The classic limit of a DNS answer over UDP without EDNS (RFC 1035 4.2.1).
+UDP_LIMIT = 512
+TCP_LIMIT = 65535
+#: A TCP connection silent this long (seconds) is closed, as name servers do.
+TCP_IDLE = 30.0
+HEADER_SIZE = 12
+
+__all__ = ["DnsBackend", "Record", "ZoneError", "start_dns"]
+
+
+def udp_limit(query: dns.message.Message) -> int:
+    """The largest UDP answer ``query`` accepts: 512 bytes, or its EDNS payload size."""
+    return UDP_LIMIT if query.edns < 0 else max(UDP_LIMIT, min(query.payload, TCP_LIMIT))
+
+
+def _bare_reply(data: bytes, rcode: dns.rcode.Rcode) -> bytes:
+    """A response with no sections to the query whose header ``data`` starts with."""
+    flags = int.from_bytes(data[2:4], "big")
+    reply = dns.message.Message(id=int.from_bytes(data[:2], "big"))
+    reply.flags = dns.flags.QR | (flags & (dns.flags.RD | 0x7800))  # keep RD and the opcode
+    reply.set_rcode(rcode)
+    return reply.to_wire()
+
+
+def reply_to(zone: Zone, data: bytes, limit: int | None) -> bytes | None:
+    """The bytes answering ``data`` (None: send nothing). ``limit``: the largest answer
+    the transport carries; None for UDP, where the query says (``udp_limit``)."""
+    if len(data) < HEADER_SIZE or data[2] & 0x80:  # no header, or a response: stay quiet
+        return None
+    try:
+        query = dns.message.from_wire(data)
+    except Exception:  # whatever dnspython finds wrong, the asker learns it was bad
+        return _bare_reply(data, dns.rcode.FORMERR)
+    try:
+        response = zone.answer(query)
+        size = udp_limit(query) if limit is None else limit
+        return response.to_wire(max_size=size, prefer_truncation=True)
+    except Exception as exc:  # a bug here must not stop the server: say SERVFAIL
+        print(f"cslab: dns server failed on a query: {exc!r}", file=sys.stderr)
+        return _bare_reply(data, dns.rcode.SERVFAIL)
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, backend: DnsBackend) -> None:
+        self.backend = backend
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Python 3.11's selector datagram transport does not subclass DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        answer = reply_to(self.backend.zone, data, None)
+        if answer is not None and self.transport is not None:
+            self.transport.sendto(answer, addr)
+
+
+class DnsBackend:
+    """A running DNS server for ``zone``: UDP at ``address``, TCP at ``tcp_address``.
+
+    The panel edits the zone with ``add_record``/``remove_record`` (ZoneError says
+    what is wrong) and follows it with ``watch(listener)``: ``listener(records)``
+    runs on the engine's loop after each change; ``watch`` returns the unsubscriber.
+    """
+
+    def __init__(self, zone: Zone, options: dict[str, str] | None = None) -> None:
+        self.zone = zone
+        self.address: tuple[str, int] = ("127.0.0.1", 0)
+        self.tcp_address: tuple[str, int] = ("127.0.0.1", 0)
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._unsave = zone.watch(self._save) if options is not None else None
+        self._options = options
+
+    @property
+    def origin(self) -> str:
+        return str(self.zone.origin.to_text(omit_final_dot=True))
+
+    def records(self) -> list[Record]:
+        return self.zone.records()
+
+    def add_record(self, name: str, rdtype: str, value: str,
+                   ttl: int = DEFAULT_TTL) -> Record:
+        return self.zone.add(name, rdtype, value, ttl)
+
+    def remove_record(self, name: str, rdtype: str, value: str) -> Record:
+        return self.zone.remove(name, rdtype, value)
+
+    def watch(self, listener: Listener) -> Callable[[], None]:
+        return self.zone.watch(listener)
+
+    def _save(self, records: list[Record]) -> None:
+        if self._options is not None:
+            self._options["zone"] = self.zone.to_text()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Udp(self), local_addr=("127.0.0.1", 0))
+        self._udp = transport
+        self.address = transport.get_extra_info("sockname")[:2]
+        self._tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", 0)
+        self.tcp_address = self._tcp.sockets[0].getsockname()[:2]
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter) -> None:
+        """Answer length-prefixed queries on one connection until it ends or idles."""
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE)
+                data = await asyncio.wait_for(
+                    reader.readexactly(int.from_bytes(head, "big")), TCP_IDLE)
+                answer = reply_to(self.zone, data, TCP_LIMIT)
+                if answer is not None:
+                    writer.write(len(answer).to_bytes(2, "big") + answer)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def close(self) -> None:
+        """Stop answering on both transports and cut the TCP connections still open."""
+        if self._unsave is not None:
+            self._unsave()
+        if self._udp is not None:
+            self._udp.close()
+            self._udp = None
+        server, self._tcp = self._tcp, None
+        if server is not None:
+            server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+        await asyncio.sleep(0)
+
+
+def zone_option(options: dict[str, str]) -> Zone:
+    """The zone the options hold (saved by an earlier run), else the default one."""
+    text = options.get("zone")
+    return Zone.from_text(text) if text else Zone.default()
+
+
+async def start_dns(options: dict[str, str]) -> Backend:
+    backend = DnsBackend(zone_option(options), options)
+    try:
+        await backend.start()
+    except OSError:
+        await backend.close()
+        raise
+    return backend
+
+
+KINDS = (ServerKind("dns", "DNS server", Transport.UDP, 5300, start_dns,
+                    tcp_dissector="dns-tcp"),)
