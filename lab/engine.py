@@ -236,9 +236,14 @@ class Engine:
         protocol: str = "raw",
         transport: Transport = Transport.TCP,
     ) -> Wire:
-        """A Wire between two outside programs (``cslab relay``)."""
+        """A Wire between two outside programs (``cslab relay``). Over TCP, a protocol
+        whose server kind also answers over TCP (DNS) is dissected in its TCP form."""
         wire_type = TcpWire if transport is Transport.TCP else UdpWire
-        wire = wire_type(self.capture, listen=listen, target=target, protocol=protocol)
+        tcp_form = next((spec.tcp_dissector for spec in server_kinds().values()
+                         if spec.dissector == protocol and spec.tcp_dissector), "")
+        wire = wire_type(self.capture, listen=listen, target=target, protocol=protocol,
+                         dissector=(lambda: dissect.make(tcp_form))
+                         if tcp_form and transport is Transport.TCP else None)
         await wire.start()
         self._relays.append(wire)
         return wire

@@ -1,5 +1,223 @@
-"""Being written (issue 6)."""
+"""The DNS lookup client, like dig: one question, the whole answer, how long it took.
 
-from lab.clients import ClientKind
+A query goes over UDP (no EDNS, so answers are held to the classic 512 bytes);
+when the answer comes back truncated (TC set) the client asks again over TCP, as
+dig does, and says so. Every lookup goes where the engine's router says, so it
+is captured even when the server is outside the lab. It never raises for what
+the network or the server does: the result carries an ``error`` sentence.
+"""
 
-KINDS: tuple[ClientKind, ...] = ()
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+
+from lab.clients import ClientKind, Router, Seen
+from lab.dissect.dns import why
+from lab.model import Transport, format_address, parse_address
+
+#: Seconds to wait for an answer (per transport).
+TIMEOUT = 3.0
+TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "ANY")
+
+
+class DnsClientError(Exception):
+    """A lookup that got no usable answer; the message says why, for a user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One record of a section, as dig prints it."""
+
+    section: str  # "answer" | "authority" | "additional"
+    name: str
+    ttl: int
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DnsResult:
+    """What came back for one question, or ``error`` when nothing usable did."""
+
+    name: str
+    type: str
+    server: str
+    id: int = 0
+    rcode: str = ""
+    flags: tuple[str, ...] = ()  # lower case, as dig shows them: ("qr", "aa", "rd")
+    rows: tuple[Row, ...] = ()
+    ms: float = 0.0
+    size: int = 0  # bytes of the final answer
+    tcp: bool = False  # the final answer came over TCP
+    retried_tcp: bool = False  # …because the UDP answer had TC set
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def section(self, name: str) -> list[Row]:
+        return [row for row in self.rows if row.section == name]
+
+    def addresses(self) -> list[str]:
+        """The A and AAAA values of the answer, in order."""
+        return [row.value for row in self.section("answer") if row.type in ("A", "AAAA")]
+
+
+class _Datagram(asyncio.DatagramProtocol):
+    """Waits for the datagram that answers ``query`` (other ids are ignored)."""
+
+    def __init__(self, query: dns.message.Message, where: str) -> None:
+        self.query = query
+        self.where = where
+        self.answer: asyncio.Future[tuple[dns.message.Message, int]] = (
+            asyncio.get_running_loop().create_future())
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.answer.done():
+            return
+        try:
+            message = dns.message.from_wire(data)
+        except Exception as exc:  # dnspython raises many kinds on garbage
+            self.answer.set_exception(DnsClientError(
+                f"{self.where} sent a reply that is not DNS: {why(exc)}"))
+            return
+        if self.query.is_response(message):
+            self.answer.set_result((message, len(data)))
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(DnsClientError(
+                f"nothing answers DNS at {self.where} (port unreachable)"))
+
+
+class DnsClient:
+    """Look names up through the lab; ``close`` is a no-op kept for the engine."""
+
+    def __init__(self, route: Router, seen: Seen | None = None, *,
+                 timeout: float = TIMEOUT) -> None:
+        self._route = route
+        self._seen = seen
+        self.timeout = timeout
+
+    async def query(self, name: str, rdtype: str = "A", server: str = "127.0.0.1:5300",
+                    tcp: bool = False) -> DnsResult:
+        """Ask ``server`` (``host:port``) for the ``rdtype`` records of ``name``."""
+        rdtype = rdtype.strip().upper() or "A"
+        name = name.strip()
+        failed = DnsResult(name=name, type=rdtype, server=server.strip())
+        try:
+            host, port = parse_address(server)
+            query = dns.message.make_query(_absolute(name), rdtype)
+        except ValueError as exc:
+            return _failed(failed, str(exc))
+        except dns.rdatatype.UnknownRdatatype:
+            return _failed(failed, f"unknown record type {rdtype!r}: try one of "
+                                   f"{', '.join(TYPES)}")
+        except dns.exception.DNSException as exc:
+            return _failed(failed, f"{name!r} is not a valid name: {exc}")
+        where = format_address(host, port)
+        start = time.perf_counter()
+        retried = False
+        try:
+            if not tcp:
+                answer, size = await self._udp(query, host, port, where)
+                retried = bool(answer.flags & dns.flags.TC)
+            if tcp or retried:
+                answer, size = await self._tcp(query, host, port, where)
+        except DnsClientError as exc:
+            return _failed(failed, str(exc), retried=retried)
+        return DnsResult(
+            name=name, type=rdtype, server=where, id=answer.id,
+            rcode=dns.rcode.to_text(answer.rcode()),
+            flags=tuple(dns.flags.to_text(answer.flags).lower().split()),
+            rows=_rows(answer), ms=(time.perf_counter() - start) * 1000, size=size,
+            tcp=tcp or retried, retried_tcp=retried)
+
+    async def _udp(self, query: dns.message.Message, host: str, port: int,
+                   where: str) -> tuple[dns.message.Message, int]:
+        host, port = await self._route(Transport.UDP, host, port, "dns")
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _Datagram(query, where), remote_addr=(host, port))
+        except OSError as exc:
+            raise DnsClientError(f"cannot send to {where}: {exc.strerror or exc}") from None
+        try:
+            self._report(transport.get_extra_info("sockname"))
+            transport.sendto(query.to_wire())
+            return await asyncio.wait_for(protocol.answer, self.timeout)
+        except TimeoutError:
+            raise DnsClientError(f"no answer from {where} after {self.timeout:g} s") from None
+        finally:
+            transport.close()
+
+    async def _tcp(self, query: dns.message.Message, host: str, port: int,
+                   where: str) -> tuple[dns.message.Message, int]:
+        host, port = await self._route(Transport.TCP, host, port, "dns")
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(self.timeout):
+                reader, writer = await asyncio.open_connection(host, port)
+                self._report(writer.get_extra_info("sockname"))
+                writer.write(query.to_wire(prepend_length=True))
+                size = int.from_bytes(await reader.readexactly(2), "big")
+                data = await reader.readexactly(size)
+        except TimeoutError:
+            raise DnsClientError(
+                f"no answer from {where} over TCP after {self.timeout:g} s") from None
+        except asyncio.IncompleteReadError:
+            raise DnsClientError(f"{where} closed the TCP connection without a whole "
+                                 "answer") from None
+        except OSError as exc:
+            raise DnsClientError(
+                f"cannot connect to {where} over TCP: {exc.strerror or exc}") from None
+        finally:
+            if writer is not None:
+                writer.close()
+        try:
+            answer = dns.message.from_wire(data)
+        except Exception as exc:  # dnspython raises many kinds on garbage
+            raise DnsClientError(f"{where} sent a reply that is not DNS: {why(exc)}") from None
+        if not query.is_response(answer):
+            raise DnsClientError(f"{where} answered over TCP with another query's id")
+        return answer, size
+
+    def _report(self, local: object) -> None:
+        if self._seen is not None and isinstance(local, tuple) and len(local) >= 2:
+            self._seen(format_address(local[0], local[1]))
+
+    async def close(self) -> None:
+        return None
+
+
+def _absolute(name: str) -> dns.name.Name:
+    if not name:
+        raise ValueError("no name: type one such as www.lab.test")
+    return dns.name.from_text(name if name.endswith(".") else name + ".")
+
+
+def _failed(result: DnsResult, error: str, *, retried: bool = False) -> DnsResult:
+    return DnsResult(name=result.name, type=result.type, server=result.server,
+                     retried_tcp=retried, tcp=retried, error=error)
+
+
+def _rows(message: dns.message.Message) -> tuple[Row, ...]:
+    return tuple(
+        Row(section, str(rrset.name), rrset.ttl, dns.rdatatype.to_text(rrset.rdtype),
+            rdata.to_text())
+        for section, rrsets in (("answer", message.answer), ("authority", message.authority),
+                                ("additional", message.additional))
+        for rrset in rrsets for rdata in rrset)
+
+
+KINDS = (ClientKind("dns", "DNS lookup (dig)", DnsClient),)

@@ -1,0 +1,105 @@
+"""The lab's DNS lookup client (like dig) against the lab's server and against a DNS
+server outside the lab, whose traffic must cross outbound Wires and be captured."""
+
+from __future__ import annotations
+
+import socket
+
+from lab.clients.dns import DnsClient
+from lab.engine import Engine
+from lab.model import EndpointNamed, Sender
+from lab.servers.dns import DnsBackend
+from lab.servers.dns_zone import Zone
+from tests.lab.helpers import run
+
+
+async def lab_client(engine: Engine) -> tuple[DnsClient, list[str]]:
+    named: list[str] = []
+    engine.capture.subscribe(
+        lambda e: named.append(e.address) if isinstance(e, EndpointNamed) else None)
+    info = await engine.add_client("dns")
+    client = engine.client_object(info.id)
+    assert isinstance(client, DnsClient)
+    return client, named
+
+
+def test_a_lookup_like_dig_and_the_retry_over_tcp() -> None:
+    async def main() -> None:
+        engine = Engine()
+        try:
+            server = await engine.add_server("dns", port=0)
+            client, named = await lab_client(engine)
+            www = await client.query("www.lab.test", "A", server.address)
+            assert www.ok and www.rcode == "NOERROR" and www.flags == ("qr", "aa", "rd")
+            assert www.addresses() == ["127.0.0.1"] and not www.retried_tcp and not www.tcp
+            assert [(r.section, r.name, r.ttl, r.type) for r in www.rows] == [
+                ("answer", "www.lab.test.", 300, "A")]
+            assert www.ms > 0 and www.size == 46
+            big = await client.query("big.lab.test", "txt", server.address)
+            assert big.ok and big.retried_tcp and big.tcp and big.size > 512
+            assert "asks again over TCP" in big.section("answer")[0].value
+            missing = await client.query("nope.lab.test", "A", server.address, tcp=True)
+            assert missing.rcode == "NXDOMAIN" and missing.tcp and not missing.retried_tcp
+            assert missing.section("authority")[0].type == "SOA"
+            client_sides = {m.client for m in engine.capture.messages}
+            assert client_sides == set(named) and len(named) == 4  # UDP, UDP+TCP, TCP
+        finally:
+            await engine.shutdown()
+
+    run(main)
+
+
+def test_mistakes_and_silence_are_sentences() -> None:
+    async def main() -> None:
+        engine = Engine()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+            silent.bind(("127.0.0.1", 0))  # takes datagrams, never answers
+            port = silent.getsockname()[1]
+            try:
+                client, _ = await lab_client(engine)
+                client.timeout = 0.5
+                quiet = await client.query("www.lab.test", "A", f"127.0.0.1:{port}")
+                assert quiet.error == f"no answer from 127.0.0.1:{port} after 0.5 s"
+                assert not quiet.ok and quiet.rows == ()
+                bad_type = await client.query("www.lab.test", "NOPE", f"127.0.0.1:{port}")
+                assert bad_type.error.startswith("unknown record type 'NOPE': try one of A,")
+                bad_server = await client.query("www.lab.test", "A", "127.0.0.1:99999")
+                assert "99999" in bad_server.error
+                assert (await client.query(" ", "A", "127.0.0.1:53")).error.startswith(
+                    "no name")
+            finally:
+                await engine.shutdown()
+
+    run(main)
+
+
+def test_a_server_outside_the_lab_is_asked_through_outbound_wires() -> None:
+    async def main() -> None:
+        outside = DnsBackend(Zone.default())
+        await outside.start()
+        assert outside.address[1] != outside.tcp_address[1]
+        engine = Engine()
+        try:
+            client, _ = await lab_client(engine)
+            # The lab routes to the server's UDP port; its TCP port differs, so ask
+            # each transport where that outside server really listens.
+            where = f"127.0.0.1:{outside.address[1]}"
+            www = await client.query("www.lab.test", "A", where)
+            assert www.addresses() == ["127.0.0.1"]
+            over_tcp = await client.query("web.lab.test", "A",
+                                          f"127.0.0.1:{outside.tcp_address[1]}", tcp=True)
+            assert over_tcp.addresses() == ["127.0.0.1"]
+            captured = [(engine.capture.connections[m.connection].transport.value, m.sender,
+                         m.summary) for m in engine.capture.messages]
+            assert [(t, s) for t, s, _ in captured] == [
+                ("udp", Sender.CLIENT), ("udp", Sender.SERVER),
+                ("tcp", Sender.CLIENT), ("tcp", Sender.SERVER)]
+            assert captured[1][2].endswith("NOERROR A www.lab.test → 127.0.0.1")
+            assert captured[3][2].endswith(  # dissected in DNS's TCP form, not as datagrams
+                "NOERROR A web.lab.test → CNAME www.lab.test, 127.0.0.1")
+            assert not any(m.malformed for m in engine.capture.messages)
+        finally:
+            await engine.shutdown()
+            await outside.close()
+
+    run(main)
