@@ -4,11 +4,14 @@ One HttpClient keeps one aiohttp session, so consecutive requests to the same
 server reuse a keep-alive connection, as a browser's would, and the inspector
 shows it. Every request goes where the engine's router says: a lab server
 directly, anything else through an outbound Wire (the Host header keeps the
-name the user typed).
+name the user typed). Told a DNS server (``dns_server``), a request first looks the
+host name up there with the lab's DNS client, then connects to the address found:
+"lookup, then connect", both in the capture.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import time
 from collections.abc import Sequence
@@ -20,6 +23,7 @@ import aiohttp
 from yarl import URL
 
 from lab.clients import ClientKind, Router, Seen
+from lab.clients.dns import DnsClient
 from lab.model import Transport, format_address
 
 #: Response bodies kept for the panel (bytes); the rest is counted, not kept.
@@ -53,6 +57,7 @@ class HttpResult:
     size: int = 0
     timing: Timing | None = None
     error: str = ""
+    resolved: str = ""  # "www.lab.test → 127.0.0.1 (…)" when the host was looked up first
 
     @property
     def ok(self) -> bool:
@@ -137,15 +142,23 @@ class HttpClient:
         url: str,
         headers: Sequence[tuple[str, str]] = (),
         body: bytes | None = None,
+        *,
+        dns_server: str | None = None,
     ) -> HttpResult:
-        """Send one request; never raises for network trouble (see ``HttpResult.error``)."""
+        """Send one request; never raises for network trouble (see ``HttpResult.error``).
+        ``dns_server`` (``host:port``): look the host up there first (an A record)."""
         method = method.strip().upper() or "GET"
         try:
             parsed = parse_url(url)
         except ValueError as exc:
             return HttpResult(method=method, url=url, error=str(exc))
-        host, port = await self._route(Transport.TCP, parsed.host or "", parsed.port or 80,
-                                       "http")
+        host, resolved = parsed.host or "", ""
+        if dns_server:
+            try:
+                host, resolved = await self._look_up(host, dns_server)
+            except ValueError as exc:
+                return HttpResult(method=method, url=str(parsed), error=str(exc))
+        host, port = await self._route(Transport.TCP, host, parsed.port or 80, "http")
         target = parsed.with_host(host).with_port(port)
         sent = [(k, v) for k, v in headers if k.strip()]
         if not any(k.lower() == "host" for k, _ in sent):
@@ -169,9 +182,31 @@ class HttpClient:
                         connect=0.0 if clock.reused or clock.connected is None
                         else (clock.connected - clock.start) * 1000,
                         first_byte=first_byte, total=clock.ms(), reused=clock.reused),
+                    resolved=resolved,
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return HttpResult(method=method, url=str(parsed), error=_explain(exc, parsed))
+            return HttpResult(method=method, url=str(parsed), error=_explain(exc, parsed),
+                              resolved=resolved)
+
+    async def _look_up(self, name: str, server: str) -> tuple[str, str]:
+        """The address the DNS server at ``server`` gives ``name`` (an A record), and
+        a line saying so; ValueError says why there is none."""
+        try:
+            ipaddress.ip_address(name)
+            return name, ""  # already an address: nothing to look up
+        except ValueError:
+            pass
+        result = await DnsClient(self._route, self._seen).query(name, "A", server)
+        if not result.ok:
+            raise ValueError(f"{name}: lookup failed: {result.error}")
+        if result.rcode != "NOERROR":
+            what = {"NXDOMAIN": "no such name", "REFUSED": "the server refused to look it up"}
+            raise ValueError(f"{name}: {what.get(result.rcode, 'lookup failed')} "
+                             f"({result.rcode} from {result.server})")
+        found = [row.value for row in result.section("answer") if row.type == "A"]
+        if not found:
+            raise ValueError(f"{name}: no address (no A record) at {result.server}")
+        return found[0], f"{name} → {found[0]} (A from {result.server}, {result.ms:.1f} ms)"
 
     def _make_socket(self, info: tuple[Any, ...]) -> socket.socket:
         family, kind, proto = info[:3]

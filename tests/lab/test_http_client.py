@@ -3,6 +3,7 @@ outside the lab: so every request also crosses an outbound Wire and is captured.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from lab.clients.browser import Browser, page_resources
 from lab.clients.http import HttpClient
 from lab.engine import Engine
 from lab.model import EndpointNamed
+from lab.servers.dns import DnsBackend
 from tests.lab.helpers import run
 
 PAGE = b"""<!doctype html><html><head><title>Hi there</title>
@@ -126,3 +128,40 @@ def test_page_resources_resolve_relative_urls_and_skip_links() -> None:
     assert title == "Hi there"
     assert urls == ["http://h:1/dir/style.css", "http://h:1/a.png", "http://h:1/dir/a.png",
                     "http://127.0.0.1:1/b.png"]
+
+
+def test_looking_the_host_up_first_with_the_lab_dns_server() -> None:
+    async def main() -> None:
+        engine = Engine()
+        async with outside_site() as port:
+            dns_server = await engine.add_server("dns", port=0)
+            backend = engine.server_backend(dns_server.id)
+            assert isinstance(backend, DnsBackend)
+            backend.add_record("shop", "A", "127.0.0.1")
+            client = engine.client_object((await engine.add_client("http")).id)
+            assert isinstance(client, HttpClient)
+            result = await client.request("POST", f"http://shop.lab.test:{port}/echo",
+                                          body=b"hi", dns_server=dns_server.address)
+            assert result.status == 201, result.error
+            assert json.loads(result.body)["host"] == f"shop.lab.test:{port}"  # Host kept
+            assert result.resolved.startswith(
+                f"shop.lab.test → 127.0.0.1 (A from {dns_server.address}, ")
+            order = [(m.protocol, m.summary.split(" ")[0]) for m in engine.capture.messages]
+            assert order == [("dns", "Query"), ("dns", "Response"), ("http", "POST"),
+                             ("http", "201")]  # lookup, then connect
+
+            missing = await client.request("GET", f"http://www.nope.lab.test:{port}/",
+                                           dns_server=dns_server.address)
+            assert missing.error == (f"www.nope.lab.test: no such name (NXDOMAIN from "
+                                     f"{dns_server.address})")
+            outside = await client.request("GET", f"http://www.nope.test:{port}/",
+                                           dns_server=dns_server.address)
+            assert outside.error.startswith("www.nope.test: the server refused to look it up")
+            by_address = await client.request("GET", f"http://127.0.0.1:{port}/",
+                                              dns_server=dns_server.address)
+            assert by_address.status == 200 and by_address.resolved == ""
+            assert [m.protocol for m in engine.capture.messages].count("http") == 4
+            await client.close()
+        await engine.shutdown()
+
+    run(main)
