@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -32,6 +33,8 @@ from lab.clients import ClientKind, Router, Seen
 from lab.dissect.ws_frames import close_meaning
 from lab.model import Transport, format_address
 
+log = logging.getLogger(__name__)
+
 TIMEOUT = 10.0
 CLOSE_TIMEOUT = 2.0
 #: Received lines kept in ``lines`` (the oldest go first).
@@ -46,12 +49,14 @@ class ChatError(Exception):
 class ChatEvent:
     """``kind`` is ``"line"`` (``text`` is what the room pushed) or ``"closed"``
     (``text`` says who closed the connection and why; ``code`` and ``reason`` are
-    the close frame's, None and "" when there was none)."""
+    the close frame's, None and "" when there was none). ``session`` numbers the
+    client's connections, so that a late event of an earlier one can be told apart."""
 
     kind: str
     text: str
     code: int | None = None
     reason: str = ""
+    session: int = 0
 
 
 ChatListener = Callable[[ChatEvent], None]
@@ -76,6 +81,7 @@ class ChatClient:
         self.ended: ChatEvent | None = None
         self.server = ""
         self.local = ""
+        self.session = 0
 
     @property
     def connected(self) -> bool:
@@ -99,7 +105,8 @@ class ChatClient:
         uri = f"ws://{where}/?name={quote(name.strip(), safe='')}"
         try:
             ws = await connect(uri, host=real_host, port=real_port, compression=None,
-                               proxy=None, open_timeout=TIMEOUT, close_timeout=CLOSE_TIMEOUT)
+                               proxy=None, open_timeout=TIMEOUT, close_timeout=CLOSE_TIMEOUT,
+                               create_connection=self._connection_type())
         except InvalidStatus as exc:
             response = exc.response
             body = response.body.decode("utf-8", "replace").strip().splitlines()
@@ -121,12 +128,25 @@ class ChatClient:
             raise ChatError(f"cannot connect to {where}: {why} (is a WebSocket server "
                             "running there?)") from None
         self._ws, self.server, self.ended, self._leaving = ws, where, None, False
+        self.session += 1
         self.lines = []
         self.local = format_address(*ws.local_address[:2])
-        if self._seen is not None:
-            self._seen(self.local)
-        self._reader = asyncio.create_task(self._read(ws))
+        self._reader = asyncio.create_task(self._read(ws, self.session))
         return self.local
+
+    def _connection_type(self) -> type[ClientConnection]:
+        """websockets' connection, telling ``seen`` its local address as soon as the
+        TCP connection is up: before the upgrade, so the UI names it from the start."""
+        seen = self._seen
+
+        class Reporting(ClientConnection):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                super().connection_made(transport)
+                local = transport.get_extra_info("sockname")
+                if seen is not None and local:
+                    seen(format_address(*local[:2]))
+
+        return Reporting
 
     async def say(self, text: str) -> None:
         """Send one chat message; ChatError if not in a room."""
@@ -159,21 +179,21 @@ class ChatClient:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._reader), CLOSE_TIMEOUT * 2)
 
-    async def _read(self, ws: ClientConnection) -> None:
+    async def _read(self, ws: ClientConnection, session: int) -> None:
         try:
             async for message in ws:
                 text = message if isinstance(message, str) else (
                     f"(a binary message of {len(message)} bytes)")
                 self.lines.append(text)
                 del self.lines[:-LINE_LIMIT]
-                self._tell(ChatEvent(kind="line", text=text))
+                self._tell(ChatEvent(kind="line", text=text, session=session))
         except ConnectionClosed:
             pass  # how it closed is read below
         finally:
-            self.ended = self._how_it_ended(ws)
+            self.ended = self._how_it_ended(ws, session)
             self._tell(self.ended)
 
-    def _how_it_ended(self, ws: ClientConnection) -> ChatEvent:
+    def _how_it_ended(self, ws: ClientConnection, session: int) -> ChatEvent:
         rcvd, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
         server_first = rcvd is not None and (sent is None or ws.protocol.close_rcvd_then_sent)
         if self._leaving and sent is not None:
@@ -186,11 +206,14 @@ class ChatClient:
             text = "the connection was lost without a close frame (1006)"
         close = rcvd or sent
         return ChatEvent(kind="closed", text=text, code=close.code if close else None,
-                         reason=close.reason if close else "")
+                         reason=close.reason if close else "", session=session)
 
     def _tell(self, event: ChatEvent) -> None:
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # a broken watcher must not stop the reading
+                log.exception("a chat client watcher failed")
 
 
 KINDS = (ClientKind("ws", "WebSocket chat client", ChatClient),)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from websockets.frames import CloseCode
 
 from lab.model import Transport
 from lab.servers import Backend, ServerKind
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SIZE = 64 * 1024
 DEFAULT_PING_INTERVAL = 20.0
@@ -52,13 +55,15 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 class RoomEvent:
     """Something that happened in the room: ``action`` is ``"joined"``, ``"left"`` or
     ``"message"``; ``line`` is what the room was sent; ``members`` who is in it now;
-    ``messages`` how many chat messages it has carried."""
+    ``messages`` how many chat messages it has carried; ``serial`` counts the events
+    (a watcher that also reads ``members()`` keeps whichever is newer)."""
 
     action: str
     name: str
     line: str
     members: tuple[str, ...]
     messages: int
+    serial: int
 
 
 RoomListener = Callable[[RoomEvent], None]
@@ -75,8 +80,9 @@ class ChatBackend:
     """A running chat room at ``address``.
 
     ``members()`` lists who is in the room, in the order they joined; ``messages``
-    counts chat messages; ``watch(listener)`` calls ``listener(RoomEvent)`` on the
-    engine's loop after each join, leave and message, and returns the unsubscriber.
+    counts chat messages and ``serial`` every event so far; ``watch(listener)`` calls
+    ``listener(RoomEvent)`` on the engine's loop after each join, leave and message,
+    and returns the unsubscriber.
     """
 
     def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE,
@@ -85,6 +91,7 @@ class ChatBackend:
         self.ping_interval = ping_interval
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self.messages = 0
+        self.serial = 0
         self._room: dict[ServerConnection, str] = {}
         self._guests = 0
         self._listeners: list[RoomListener] = []
@@ -160,10 +167,14 @@ class ChatBackend:
     def _tell(self, action: str, name: str, line: str) -> None:
         """Send ``line`` to everyone in the room, then tell the watchers."""
         broadcast(list(self._room), line)
-        event = RoomEvent(action=action, name=name, line=line,
+        self.serial += 1
+        event = RoomEvent(action=action, name=name, line=line, serial=self.serial,
                           members=tuple(self._room.values()), messages=self.messages)
         for listener in list(self._listeners):
-            listener(event)
+            try:
+                listener(event)
+            except Exception:  # a broken watcher must not break the room
+                log.exception("a chat room watcher failed")
 
 
 def _number(options: dict[str, str], key: str, default: float, *, whole: bool) -> float:

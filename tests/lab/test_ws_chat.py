@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 
 from lab.clients.ws import ChatClient, ChatError, ChatEvent
 from lab.engine import Engine
-from lab.model import Message, Sender
+from lab.model import EndpointNamed, Event, Message, MessageCaptured, Sender
 from lab.servers.ws import ChatBackend, RoomEvent, name_from_path, start_ws
 from tests.lab.helpers import run
 
@@ -85,7 +85,7 @@ def test_lab_clients_and_a_plain_websockets_client_all_get_the_broadcast() -> No
             await bob.leave()
             await until(lambda: "* bob left" in ana.lines, "bob's leave notice")
             assert bob.ended == ChatEvent(kind="closed", text="you left the room", code=1000,
-                                          reason="bye")
+                                          reason="bye", session=1)
             assert [(e.action, e.name, e.members) for e in lab.events] == [
                 ("joined", "ana", ("ana",)), ("joined", "bob", ("ana", "bob")),
                 ("joined", "zoe", ("ana", "bob", "zoe")),
@@ -100,9 +100,15 @@ def test_lab_clients_and_a_plain_websockets_client_all_get_the_broadcast() -> No
 def test_the_capture_holds_the_upgrade_and_the_frames() -> None:
     async def main() -> None:
         async with chat_lab() as lab:
+            events: list[Event] = []
+            lab.engine.capture.subscribe(events.append)
             ana = await lab.client("ana")
             await ana.say("hi")
             await until(lambda: len(lab.frames('TEXT "ana: hi" (7 bytes)')) == 1, "the echo")
+            named = [e for e in events if isinstance(e, EndpointNamed)]
+            assert [e.address for e in named] == [ana.local]
+            first = next(e for e in events if isinstance(e, MessageCaptured))
+            assert events.index(named[0]) < events.index(first)  # named before the upgrade
             request, switch, *frames = lab.engine.capture.messages
             assert all(m.protocol == "websocket" for m in lab.engine.capture.messages)
             assert (request.sender, request.summary) == (Sender.CLIENT, "GET /?name=ana")
@@ -219,7 +225,7 @@ def test_stopping_the_server_closes_every_client_with_1001() -> None:
             for chat in (ana, bob):
                 await until(lambda c=chat: c.ended is not None, "the end")  # type: ignore[misc]
                 assert chat.ended == ChatEvent(
-                    kind="closed", code=1001, reason="server going away",
+                    kind="closed", code=1001, reason="server going away", session=1,
                     text="the server closed the connection: 1001 (going away): server going away")
             assert len(lab.frames('CLOSE 1001 (going away) "server going away"')) == 4
 
