@@ -17,6 +17,8 @@ from ui.panels.http_server import HttpServerPanel
 from ui.panels.mail_composer import MailComposerPanel
 from ui.panels.mail_reader import MailReaderPanel
 from ui.panels.mail_server import Pop3ServerPanel, SmtpServerPanel
+from ui.panels.ws_chat import WsChatPanel
+from ui.panels.ws_server import WsServerPanel
 
 SERVER_PANELS: dict[str, type[NodePanel]] = {
     "tcp-echo": EchoServerPanel,
@@ -25,6 +27,7 @@ SERVER_PANELS: dict[str, type[NodePanel]] = {
     "smtp": SmtpServerPanel,
     "pop3": Pop3ServerPanel,
     "ftp": FtpServerPanel,
+    "ws": WsServerPanel,
 }
 
 CLIENT_PANELS: dict[str, type[NodePanel]] = {
@@ -34,6 +37,7 @@ CLIENT_PANELS: dict[str, type[NodePanel]] = {
     "smtp": MailComposerPanel,
     "pop3": MailReaderPanel,
     "ftp": FtpClientPanel,
+    "ws": WsChatPanel,
 }
 
 
