@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QAbstractItemView
+from typing import Protocol
+
+from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QObject, QTimer
+from PySide6.QtWidgets import QScrollBar
+
+
+class Followable(Protocol):
+    """What RowFollower needs of a view: a QAbstractItemView has all of it, and so has
+    the sequence diagram."""
+
+    def model(self) -> QAbstractItemModel: ...
+    def selectionModel(self) -> QItemSelectionModel: ...
+    def verticalScrollBar(self) -> QScrollBar: ...
+    def scrollToBottom(self) -> None: ...
 
 
 class RowFollower(QObject):
     """Scrolls ``view`` to the bottom when rows arrive, if it was at the bottom and
     nothing was selected; otherwise the view stays exactly where the user left it.
 
-    Attach it after the view's model is set.
+    Attach it after the view's model is set; ``view`` (a QObject) owns it.
     """
 
-    def __init__(self, view: QAbstractItemView) -> None:
-        super().__init__(view)
+    def __init__(self, view: Followable) -> None:
+        super().__init__(view if isinstance(view, QObject) else None)
         self._view = view
         self._follow = True
         self._pending = False
