@@ -129,3 +129,21 @@ def test_selecting_a_response_highlights_its_request(qtbot) -> None:  # type: ig
     assert shown["answers"] == "#2 (highlighted)"
     assert view.select_message(1)  # "GET /a" is answered by "200 OK", row 2
     assert tint(2) == PARTNER_TINT and tint(1) is None
+
+
+def test_filtering_out_a_selected_row_that_has_a_partner(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """The partner's tint goes when the filter removes the selected row: the proxy
+    must not re-filter on that change mid-filter (it used to end up empty)."""
+    from dataclasses import replace
+
+    from lab.model import Sender
+    view = make_inspector(qtbot, make_message)
+    view.model.append([
+        replace(make_message(1, "GET /"), protocol="http", fields=(("method", "GET"),)),
+        replace(make_message(2, "200 OK", sender=Sender.SERVER), protocol="http",
+                fields=(("status", 200),)),
+        make_message(3, "POST /api/notes")])
+    assert view.select_message(1) and view.model.partner(1) == 2
+    view.filter_edit.setText("notes")
+    assert view.proxy.rowCount() == 1
+    assert view.count_label.text() == "1 of 3 messages"

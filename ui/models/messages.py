@@ -220,6 +220,10 @@ class MessageFilterProxy(QSortFilterProxyModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._needle = ""
+        # A message never changes, only a row's tint (set_highlighted): re-filtering on
+        # dataChanged is useless, and when the tint changes because a filter change
+        # removed the selected row, it re-enters the proxy mid-change and leaves it empty.
+        self.setDynamicSortFilter(False)
 
     @property
     def filter_text(self) -> str:
