@@ -1,0 +1,255 @@
+"""The sequence diagram's model: lanes and arrows over the inspector's rows.
+
+It reads the rows of a model that gives each row's Message under MESSAGE_ROLE,
+in practice the inspector's filter proxy, so filtering the inspector filters the
+diagram. It keeps nothing per row, only per connection: its first and last
+message, its two lane names, and the order in which the shown rows first use
+it. Lanes follow from that order (a lane per name, clients left of servers),
+so naming a connection anew (a lab client reports its address after its first
+message) costs a pass over the connections, not the rows. Rows are looked at
+lazily, when a view asks (``row_count``, ``lanes``, ``arrow``): appending a
+batch costs that batch; a filter change (rows removed, or inserted before the
+end) costs one pass over the rows still shown, on the next paint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PySide6.QtCore import QAbstractItemModel, QObject, QSortFilterProxyModel, Signal
+
+from lab.model import Message, Sender
+from ui.models.messages import MESSAGE_ROLE, MessageTableModel, ParentOf, no_parent
+
+#: What the user calls one end of a message (``Sender.CLIENT``: its client, else its
+#: server), e.g. a lab node's name; the plain address when nothing better is known.
+Namer = Callable[[Message, Sender], str]
+#: Whether a connection has closed (the window asks its bridge).
+IsClosed = Callable[[str], bool]
+
+
+def by_address(message: Message, side: Sender) -> str:
+    return message.client if side is Sender.CLIENT else message.server
+
+
+def never_closed(connection: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """One lifeline: a client (left of every server) or a server."""
+
+    role: Sender
+    label: str  # e.g. "HTTP client #1", "HTTP server #1 :8080", "10.0.0.5:50312"
+
+
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    """One row of the diagram: a message from the ``start`` lane to the ``end`` lane
+    (indexes into ``SequenceModel.lanes()``)."""
+
+    row: int
+    message: Message
+    start: int
+    end: int
+    data: bool  # on an FTP data connection
+    opens: bool  # the first message of its connection
+    closes: bool  # the last message of a connection that has closed
+
+    @property
+    def fault(self) -> bool:
+        """Drawn red: the lab injected it (a fault)."""
+        return self.message.injected
+
+
+class SequenceModel(QObject):
+    """Lanes and arrows of the messages that ``rows`` shows.
+
+    Signals:
+        rows_changed(): rows were appended, removed or reset (a view re-reads its range).
+        lanes_changed(): the lanes may have changed (a view lays them out again).
+    """
+
+    rows_changed = Signal()
+    lanes_changed = Signal()
+
+    def __init__(self, rows: QAbstractItemModel, namer: Namer = by_address,
+                 parent_of: ParentOf = no_parent, closed: IsClosed = never_closed,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.rows = rows
+        self.namer = namer
+        self.parent_of = parent_of
+        self.closed = closed
+        source = rows.sourceModel() if isinstance(rows, QSortFilterProxyModel) else rows
+        self.source = source if isinstance(source, MessageTableModel) else None
+        self._names: dict[str, tuple[str, str]] = {}  # connection → (client, server) lane
+        self._first: dict[str, Message] = {}  # connection → its first message
+        self._last: dict[str, int] = {}  # connection → the id of its last message
+        self._source_seen = 0
+        self._seen = 0  # rows of ``rows`` looked at
+        self._shown: dict[str, Message] = {}  # connections in order of first use by a row
+        self._lanes: list[Lane] | None = None
+        self._client_at: dict[str, int] = {}  # lane name → its index
+        self._server_at: dict[str, int] = {}
+        rows.rowsInserted.connect(self._inserted)
+        for signal in (rows.rowsRemoved, rows.modelReset, rows.layoutChanged, rows.rowsMoved):
+            signal.connect(self._reset)
+        if self.source is not None and self.source is not rows:
+            self.source.modelReset.connect(self._forget)
+
+    # ---- what a view asks ----------------------------------------------------------
+
+    def row_count(self) -> int:
+        return self.rows.rowCount()
+
+    def lanes(self) -> list[Lane]:
+        """Every lane, clients first, each side in order of first appearance."""
+        self._catch_up()
+        if self._lanes is None:
+            self._client_at.clear()
+            self._server_at.clear()
+            for conn, message in self._shown.items():
+                client, server = self._lanes_of(conn, message)
+                self._client_at.setdefault(client, len(self._client_at))
+                self._server_at.setdefault(server, len(self._server_at))
+            left = len(self._client_at)
+            self._server_at = {name: left + i for name, i in self._server_at.items()}
+            self._lanes = ([Lane(Sender.CLIENT, name) for name in self._client_at]
+                           + [Lane(Sender.SERVER, name) for name in self._server_at])
+        return self._lanes
+
+    def message(self, row: int) -> Message | None:
+        if not 0 <= row < self.rows.rowCount():
+            return None
+        if self.source is not None:
+            if self.source is self.rows or self._identity():
+                return self.source.message(row)
+            if isinstance(self.rows, QSortFilterProxyModel):
+                source_row = self.rows.mapToSource(self.rows.index(row, 0)).row()
+                return self.source.message(source_row) if source_row >= 0 else None
+        value = self.rows.index(row, 0).data(MESSAGE_ROLE)
+        return value if isinstance(value, Message) else None
+
+    def arrow(self, row: int) -> Arrow | None:
+        """Row ``row`` as an arrow between two lanes (None past the end)."""
+        message = self.message(row)
+        if message is None:
+            return None
+        self.lanes()
+        conn = message.connection
+        client, server = self._lanes_of(conn, message)
+        c, s = self._client_at.get(client), self._server_at.get(server)
+        if c is None or s is None:
+            return None  # only while a reset is pending
+        start, end = (c, s) if message.sender is Sender.CLIENT else (s, c)
+        first = self._first.get(conn) or self._shown.get(conn)
+        return Arrow(row=row, message=message, start=start, end=end,
+                     data=self.parent_of(conn) is not None,
+                     opens=first is not None and first.id == message.id,
+                     closes=self._last.get(conn) == message.id and self.closed(conn))
+
+    def rename(self, *_: object) -> None:
+        """Names may have changed (a lab client reported its address, a node came):
+        name again the connections still called by an address, and the data
+        connections (their control connection may be among those)."""
+        for conn, (client, server) in list(self._names.items()):
+            message = self._first.get(conn) or self._shown.get(conn)
+            if (message is None or client == message.client or server == message.server
+                    or self.parent_of(conn) is not None):
+                del self._names[conn]
+        self._lanes = None
+        self.lanes_changed.emit()
+
+    def row_of(self, message_id: int) -> int | None:
+        """The row showing message ``message_id``, or None (filtered out, unknown)."""
+        if self.source is None:
+            return next((r for r in range(self.rows.rowCount())
+                         if (m := self.message(r)) is not None and m.id == message_id), None)
+        source_row = self.source.row_of(message_id)
+        if source_row is None:
+            return None
+        if self.source is self.rows:
+            return source_row
+        assert isinstance(self.rows, QSortFilterProxyModel)
+        index = self.rows.mapFromSource(self.source.index(source_row, 0))
+        return index.row() if index.isValid() else None
+
+    def partner_row(self, row: int) -> int | None:
+        """The row of the request row ``row`` answers, or of its response, if shown."""
+        message = self.message(row)
+        if message is None or self.source is None:
+            return None
+        partner = self.source.partner(message.id)
+        return None if partner is None else self.row_of(partner)
+
+    # ---- keeping up ----------------------------------------------------------------
+
+    def _identity(self) -> bool:
+        """Whether row r of ``rows`` is row r of the source (an unsorted proxy
+        that hides nothing)."""
+        rows = self.rows
+        return (self.source is not None and isinstance(rows, QSortFilterProxyModel)
+                and rows.sortColumn() < 0 and rows.rowCount() == self.source.rowCount())
+
+    def _lanes_of(self, conn: str, message: Message) -> tuple[str, str]:
+        """The (client, server) lane names of connection ``conn`` (``message`` is one
+        of its messages): an FTP data connection is drawn between the lanes of its
+        control connection."""
+        names = self._names.get(conn)
+        if names is None:
+            parent = self.parent_of(conn)
+            control = (self._first.get(parent) or self._shown.get(parent)) if parent else None
+            if parent and control is not None:
+                names = self._lanes_of(parent, control)
+            else:
+                names = (self.namer(message, Sender.CLIENT), self.namer(message, Sender.SERVER))
+            self._names[conn] = names
+        return names
+
+    def _catch_up(self) -> None:
+        if self.source is not None:
+            count = self.source.rowCount()
+            for source_row in range(self._source_seen, count):
+                seen = self.source.message(source_row)
+                self._first.setdefault(seen.connection, seen)
+                self._last[seen.connection] = seen.id
+            self._source_seen = count
+        count = self.rows.rowCount()
+        if self._seen >= count:
+            return
+        known = len(self._shown)
+        identity = self.source is not None and (self.source is self.rows or self._identity())
+        for row in range(self._seen, count):
+            message: Message | None = (self.source.message(row) if identity and self.source
+                                       else self.message(row))
+            if message is not None and message.connection not in self._shown:
+                self._shown[message.connection] = message
+        self._seen = count
+        if len(self._shown) != known:
+            self._lanes = None
+            self.lanes_changed.emit()
+
+    def _inserted(self, _parent: object, first: int, _last: int) -> None:
+        if first < self._seen:  # rows came back before the end: a filter was loosened
+            self._reset()
+            return
+        self.rows_changed.emit()
+
+    def _reset(self, *_: object) -> None:
+        """Forget which lanes the shown rows use; the next question recomputes them."""
+        self._seen = 0
+        self._shown.clear()
+        self._lanes = None
+        self.rows_changed.emit()
+        self.lanes_changed.emit()
+
+    def _forget(self) -> None:
+        """The capture was cleared: forget its connections too."""
+        self._names.clear()
+        self._first.clear()
+        self._last.clear()
+        self._source_seen = 0
+        self._reset()
