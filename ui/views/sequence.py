@@ -1,0 +1,335 @@
+"""The wire as a live sequence diagram: one lane per client and per server, one arrow
+per message, time flowing down.
+
+A custom-painted QAbstractScrollArea over a SequenceModel: rows have one fixed
+height, so the scroll range is rows × height and only the rows in view are ever
+painted (100,000 messages cost what 40 do). The lane heads are pinned above the
+rows. The selection is a QItemSelectionModel over the same rows, normally the
+inspector table's own, so selecting on either side selects on both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QContextMenuEvent,
+    QHelpEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import QAbstractScrollArea, QFileDialog, QMenu, QToolTip, QWidget
+
+from ui.models.sequence import SequenceModel
+from ui.views.follow import RowFollower
+from ui.views.sequence_export import EXPORTS, describe, export_diagram
+from ui.views.sequence_paint import DiagramPainter, Layout, Marks
+
+Flag = QItemSelectionModel.SelectionFlag
+
+
+class _Header(QWidget):
+    """The lane heads, pinned above the rows (in the scroll area's top margin)."""
+
+    def __init__(self, view: SequenceView) -> None:
+        super().__init__(view)
+        self.view = view
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        view = self.view
+        p = QPainter(self)
+        view.painter.paint_header(p, view.diagram_layout(), view.horizontalScrollBar().value())
+        p.end()
+
+
+class SequenceView(QAbstractScrollArea):
+    """The diagram. Click a row (or Up/Down/Home/End) to select it; Shift extends a
+    range for export; the context menu exports as PNG or SVG.
+
+    Signals:
+        clicked(QModelIndex): a row was clicked (an index of ``model().rows``).
+        exported(str): what an export did, for the status bar.
+    """
+
+    clicked = Signal(QModelIndex)
+    exported = Signal(str)
+
+    def __init__(self, model: SequenceModel, selection: QItemSelectionModel | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.diagram = model
+        self.selection = selection or QItemSelectionModel(model.rows, self)
+        self.painter = DiagramPainter(model, self.font(), self.palette())
+        self._layout: Layout | None = None
+        self._anchor = QPersistentModelIndex()
+        self._selecting = False
+        self.folder = Path.home()
+        self.header = _Header(self)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.viewport().setMouseTracking(False)
+        model.rows_changed.connect(self._rows_changed)
+        model.lanes_changed.connect(self._lanes_changed)
+        self.selection.currentRowChanged.connect(self._current_changed)
+        self.selection.selectionChanged.connect(self.viewport().update)
+        self.export_actions: dict[str, QAction] = {}
+        for key, text in EXPORTS:
+            action = QAction(text, self)
+            action.triggered.connect(lambda _=False, k=key: self.choose_export(k))
+            self.export_actions[key] = action
+        self.follower = RowFollower(self)
+        self._lanes_changed()
+
+    # ---- what RowFollower (and tests) use ----------------------------------------------
+
+    def model(self) -> QAbstractItemModel:
+        return self.diagram.rows
+
+    def selectionModel(self) -> QItemSelectionModel:
+        return self.selection
+
+    def scrollToBottom(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+    # ---- geometry ------------------------------------------------------------------
+
+    def diagram_layout(self) -> Layout:
+        if self._layout is None:
+            self._layout = self.painter.layout(self.viewport().width())
+        return self._layout
+
+    def row_at(self, y: int) -> int | None:
+        """The row under viewport coordinate ``y``, or None below the last."""
+        row = (y + self.verticalScrollBar().value()) // self.diagram_layout().row_height
+        return row if 0 <= row < self.diagram.row_count() else None
+
+    def row_y(self, row: int) -> int:
+        """The top of row ``row`` in viewport coordinates (negative above the view)."""
+        return row * self.diagram_layout().row_height - self.verticalScrollBar().value()
+
+    def _place_header(self) -> None:
+        lay = self.diagram_layout()
+        self.setViewportMargins(0, lay.header_height, 0, 0)
+        self.header.setGeometry(self.frameWidth(), self.frameWidth(),
+                                self.viewport().width(), lay.header_height)
+
+    def _update_ranges(self) -> None:
+        lay = self.diagram_layout()
+        height = self.viewport().height()
+        bar = self.verticalScrollBar()
+        bar.setRange(0, max(0, self.diagram.row_count() * lay.row_height - height))
+        bar.setSingleStep(lay.row_height)
+        bar.setPageStep(height)
+        width = self.viewport().width()
+        hbar = self.horizontalScrollBar()
+        hbar.setRange(0, max(0, lay.width - width))
+        hbar.setPageStep(width)
+        hbar.setSingleStep(20)
+
+    def _rows_changed(self) -> None:
+        self._update_ranges()
+        self.viewport().update()
+
+    def _lanes_changed(self) -> None:
+        self._layout = None
+        self._place_header()
+        self._update_ranges()
+        self.header.update()
+        self.viewport().update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._layout = None
+        self._place_header()
+        self._update_ranges()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
+            self.painter = DiagramPainter(self.diagram, self.font(), self.palette())
+            self._lanes_changed()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        self.viewport().update()
+        if dx:
+            self.header.update()
+
+    # ---- painting ------------------------------------------------------------------
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        self.diagram.lanes()  # catch up first: a new lane changes the layout
+        lay = self.diagram_layout()
+        p = QPainter(self.viewport())
+        p.fillRect(self.viewport().rect(), self.palette().base())
+        count = self.diagram.row_count()
+        value = self.verticalScrollBar().value()
+        first = value // lay.row_height
+        last = min(count - 1, (value + self.viewport().height()) // lay.row_height)
+        if last >= first:
+            self.painter.paint_rows(p, lay, first, last, first * lay.row_height - value,
+                                    self.marks(), self.horizontalScrollBar().value())
+        p.end()
+
+    def marks(self) -> Marks:
+        row = self.current_row()
+        if row is None:
+            return Marks()
+        low, high = self.selected_range()
+        return Marks(current=row, first=low, last=high, partner=self.diagram.partner_row(row))
+
+    # ---- selection -----------------------------------------------------------------
+
+    def current_row(self) -> int | None:
+        rows = self.selection.selectedRows()
+        return rows[0].row() if rows else None
+
+    def selected_range(self) -> tuple[int, int]:
+        """The rows between the range's anchor (Shift) and the current row, inclusive."""
+        row = self.current_row()
+        if row is None:
+            return (0, -1)
+        anchor = self._anchor.row() if self._anchor.isValid() else row
+        return (min(anchor, row), max(anchor, row))
+
+    def select_row(self, row: int, extend: bool = False) -> None:
+        """Make ``row`` the current row (and the selection); ``extend`` keeps the
+        range's anchor where it was, else the anchor moves to ``row``."""
+        row = max(0, min(row, self.diagram.row_count() - 1))
+        index = self.diagram.rows.index(row, 0)
+        if not index.isValid():
+            return
+        if not extend or not self._anchor.isValid():
+            self._anchor = QPersistentModelIndex(index)
+        self._selecting = True
+        try:
+            self.selection.setCurrentIndex(index, Flag.ClearAndSelect | Flag.Rows)
+        finally:
+            self._selecting = False
+        self.scroll_to_row(row)
+        self.viewport().update()
+
+    def scroll_to_row(self, row: int) -> None:
+        """Scroll the least needed to show ``row`` whole."""
+        lay = self.diagram_layout()
+        bar = self.verticalScrollBar()
+        top = row * lay.row_height
+        if top < bar.value():
+            bar.setValue(top)
+        elif top + lay.row_height > bar.value() + self.viewport().height():
+            bar.setValue(top + lay.row_height - self.viewport().height())
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            if not self._selecting:  # chosen elsewhere (the inspector): a range of one
+                self._anchor = QPersistentModelIndex(current)
+            self.scroll_to_row(current.row())
+        self.viewport().update()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        row = self.row_at(int(event.position().y()))
+        if event.button() != Qt.MouseButton.LeftButton or row is None:
+            super().mousePressEvent(event)
+            return
+        self.select_row(row, extend=bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
+        self.clicked.emit(self.diagram.rows.index(row, 0))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        count = self.diagram.row_count()
+        row = self.current_row()
+        page = max(1, self.viewport().height() // self.diagram_layout().row_height - 1)
+        key = Qt.Key(event.key())
+        moves = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_PageUp: -page,
+                 Qt.Key.Key_PageDown: page}
+        if key in moves:
+            target = (count - 1 if moves[key] < 0 else 0) if row is None else row + moves[key]
+        elif key in (Qt.Key.Key_Home, Qt.Key.Key_End):
+            target = 0 if key == Qt.Key.Key_Home else count - 1
+        else:
+            super().keyPressEvent(event)
+            return
+        if count:
+            self.select_row(target,
+                            extend=bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
+            self.clicked.emit(self.diagram.rows.index(max(0, min(target, count - 1)), 0))
+
+    # ---- tooltip and menu --------------------------------------------------------------
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            row = self.row_at(event.pos().y())
+            text = self.tooltip(row) if row is not None else ""
+            if text:
+                QToolTip.showText(event.globalPos(), text, self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
+
+    def tooltip(self, row: int) -> str:
+        """What hovering row ``row`` tells: the message, its ends, the explanation."""
+        arrow = self.diagram.arrow(row)
+        return describe(arrow, self.diagram.lanes()) if arrow is not None else ""
+
+    def update_export_actions(self) -> None:
+        """Enable what can be exported now (the range needs a selected row)."""
+        has_range = self.current_row() is not None
+        for key, action in self.export_actions.items():
+            action.setEnabled(self.diagram.row_count() > 0
+                              and (has_range or not key.startswith("range")))
+
+    def export_menu(self, parent: QWidget | None = None) -> QMenu:
+        """A menu of the export actions (the context menu, the window's button)."""
+        menu = QMenu(parent or self)
+        for action in self.export_actions.values():
+            menu.addAction(action)
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        self.update_export_actions()
+        self.export_menu(self).exec(event.globalPos())
+
+    # ---- export --------------------------------------------------------------------
+
+    def export_rows(self, key: str) -> tuple[int, int]:
+        if key.startswith("range"):
+            return self.selected_range()
+        return (0, self.diagram.row_count() - 1)
+
+    def choose_export(self, key: str) -> None:
+        fmt = key.rpartition(".")[2]
+        filter_ = "PNG images (*.png)" if fmt == "png" else "SVG drawings (*.svg)"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the sequence diagram",
+                                              str(self.folder / f"sequence.{fmt}"), filter_)
+        if path:
+            self.export(path, *self.export_rows(key))
+
+    def export(self, path: str, first: int, last: int) -> tuple[int, int] | None:
+        """Write rows ``first``..``last`` to ``path`` (PNG or SVG by its suffix);
+        says in ``exported`` how it went."""
+        if last < first:
+            self.exported.emit("Nothing to export: the diagram is empty.")
+            return None
+        try:
+            done = export_diagram(self.painter, path, first, last, self.viewport().width())
+        except OSError as exc:
+            self.exported.emit(f"Export failed: {exc}")
+            return None
+        self.folder = Path(path).parent
+        count = done[1] - done[0] + 1
+        cut = "" if done[0] == first else f" (the last {count} of {last - first + 1})"
+        self.exported.emit(f"Wrote {count} message{'s' if count != 1 else ''}{cut} to {path}")
+        return done

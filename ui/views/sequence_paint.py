@@ -1,0 +1,276 @@
+"""Drawing the sequence diagram: lane heads, lifelines and arrows, on any QPainter.
+
+The view paints the visible rows with it; export (sequence_export.py) paints a
+range of rows into a QImage (PNG) or a QSvgGenerator (SVG) the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontInfo,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QPen,
+    QPolygonF,
+)
+
+from ui import theme
+from ui.models.sequence import Arrow, Lane, SequenceModel
+
+
+def meaning(name: str, palette: QPalette) -> QColor:
+    """The look's colour for ``name`` (client, server, fault); lightened if the look
+    is light but the palette dark (a dark desktop before a look was applied)."""
+    colour = theme.qcolour(name)
+    if theme.current() is theme.Look.LIGHT and palette.base().color().lightness() < 128:
+        return colour.lighter(165)
+    return colour
+
+
+def fit(fm: QFontMetrics, label: str, width: int) -> str:
+    """``label`` if it fits in ``width``; else without its `` :port`` tail; else elided."""
+    if fm.horizontalAdvance(label) <= width:
+        return label
+    name, sep, _ = label.rpartition(" :")
+    if sep and fm.horizontalAdvance(name) <= width:
+        return name
+    return fm.elidedText(name or label, Qt.TextElideMode.ElideRight, width)
+
+
+def head_lines(lane: Lane) -> tuple[str, str]:
+    """A lane head's name and what it is (its role, and a server's port)."""
+    name, sep, port = lane.label.rpartition(" :")
+    role = lane.role.value
+    return (name, f"{role} :{port}") if sep else (lane.label, role)
+
+
+def wrap_two(fm: QFontMetrics, text: str, width: int) -> list[str]:
+    """``text`` on one line if it fits in ``width``, else on two: whole words on the
+    first where they fit (else as many characters as fit), the rest elided in the
+    middle (so "composer #2" keeps its number)."""
+    if fm.horizontalAdvance(text) <= width:
+        return [text]
+    words = text.split(" ")
+    for count in range(len(words) - 1, 0, -1):
+        head = " ".join(words[:count])
+        if fm.horizontalAdvance(head) <= width:
+            rest = " ".join(words[count:])
+            return [head, fm.elidedText(rest, Qt.TextElideMode.ElideMiddle, width)]
+    cut = len(text)
+    while cut > 1 and fm.horizontalAdvance(text[:cut]) > width:
+        cut -= 1
+    return [text[:cut], fm.elidedText(text[cut:], Qt.TextElideMode.ElideRight, width)]
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where things go, for a given font, lane count and width."""
+
+    row_height: int
+    header_height: int
+    gutter: int
+    spacing: float  # between lane centres
+    lanes: int
+    width: int  # of the whole diagram (at least the width it was made for)
+
+    def lane_x(self, lane: int) -> float:
+        return self.gutter + self.spacing * (lane + 0.5)
+
+    def lane_at(self, x: float) -> int | None:
+        lane = int((x - self.gutter) // self.spacing) if self.spacing else -1
+        return lane if 0 <= lane < self.lanes else None
+
+
+@dataclass(frozen=True, slots=True)
+class Marks:
+    """How rows are highlighted: the current row, a selected range, its partner."""
+
+    current: int | None = None
+    first: int | None = None
+    last: int | None = None
+    partner: int | None = None
+
+    def in_range(self, row: int) -> bool:
+        return self.first is not None and self.last is not None and self.first <= row <= self.last
+
+
+class DiagramPainter:
+    """Paints ``model`` with ``font`` and ``palette`` (text colours come from it)."""
+
+    def __init__(self, model: SequenceModel, font: QFont, palette: QPalette) -> None:
+        self.model = model
+        self.palette = palette
+        self.font = QFont(font)
+        self.font.setPixelSize(QFontInfo(font).pixelSize())  # the same size on any device
+        self.fm = QFontMetrics(self.font)
+        self.small = QFont(self.font)
+        self.small.setPixelSize(max(8, self.font.pixelSize() * 85 // 100))
+        self.bold = QFont(self.font)
+        self.bold.setBold(True)
+
+    def layout(self, width: int) -> Layout:
+        lanes = len(self.model.lanes())
+        line = self.fm.height()
+        gutter = QFontMetrics(self.small).horizontalAdvance("#000000") + 10
+        narrowest = max(88, self.fm.averageCharWidth() * 12)
+        spacing = max(float(narrowest), (width - gutter) / max(1, lanes))
+        return Layout(row_height=line + 14, header_height=3 * line + 18, gutter=gutter,
+                      spacing=spacing, lanes=lanes,
+                      width=max(width, gutter + int(spacing * lanes)))
+
+    # ---- the pinned header ---------------------------------------------------------
+
+    def paint_header(self, p: QPainter, lay: Layout, dx: int = 0) -> None:
+        """Lane heads in a band ``lay.header_height`` high, shifted left by ``dx``."""
+        band = QRect(0, 0, lay.width, lay.header_height)
+        p.fillRect(band, self.palette.window())
+        p.setPen(self.palette.mid().color())
+        p.drawLine(0, lay.header_height - 1, lay.width, lay.header_height - 1)
+        p.setFont(self.small)
+        p.setPen(self._faint())
+        p.drawText(QRect(0, 4, lay.gutter, lay.header_height - 8),
+                   Qt.AlignmentFlag.AlignCenter, "time\n↓")
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        line = self.fm.height()
+        for i, lane in enumerate(self.model.lanes()):
+            colour = meaning(lane.role.value, self.palette)
+            width = int(lay.spacing) - 8
+            box = QRectF(lay.lane_x(i) - dx - width / 2, 5, width, 3 * line + 8)
+            tint = QColor(colour)
+            tint.setAlpha(40)
+            p.setPen(QPen(colour, 1.4))
+            p.setBrush(tint)
+            p.drawRoundedRect(box, 6, 6)
+            name, role = head_lines(lane)
+            inner = box.adjusted(4, 4, -4, -4)
+            names = wrap_two(QFontMetrics(self.bold), name, int(inner.width()))
+            top = inner.top() + (2 - len(names)) * line / 2
+            p.setFont(self.bold)
+            p.setPen(self.palette.text().color())
+            for n, text in enumerate(names):
+                p.drawText(QRectF(inner.left(), top + n * line, inner.width(), line),
+                           Qt.AlignmentFlag.AlignCenter, text)
+            p.setFont(self.font)
+            p.setPen(self._faint())
+            if self.fm.horizontalAdvance(role) > inner.width():
+                role = role.rpartition(" ")[2]  # ":8080" without "server"
+            p.drawText(QRectF(inner.left(), top + len(names) * line, inner.width(), line),
+                       Qt.AlignmentFlag.AlignCenter,
+                       self.fm.elidedText(role, Qt.TextElideMode.ElideRight, int(inner.width())))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+
+    # ---- rows ----------------------------------------------------------------------
+
+    def paint_rows(self, p: QPainter, lay: Layout, first: int, last: int, top: int,
+                   marks: Marks, dx: int = 0) -> None:
+        """Rows ``first``..``last`` (inclusive), row ``first`` at ``top``: backgrounds,
+        lifelines across them, then the arrows."""
+        rh = lay.row_height
+        bottom = top + (last - first + 1) * rh
+        alternate = self.palette.alternateBase().color()
+        for row in range(first, last + 1):
+            back = self._background(row, marks, alternate)
+            if back is not None:
+                p.fillRect(QRect(0, top + (row - first) * rh, lay.width, rh), back)
+        p.setPen(QPen(self.palette.mid().color(), 1, Qt.PenStyle.DashLine))
+        for i in range(lay.lanes):
+            x = round(lay.lane_x(i)) - dx
+            p.drawLine(x, top, x, bottom)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for row in range(first, last + 1):
+            arrow = self.model.arrow(row)
+            if arrow is not None:
+                y = top + (row - first) * rh
+                self._paint_id(p, lay, arrow, y, row == marks.current)
+                back = self._background(row, marks, alternate) or self.palette.base().color()
+                self._paint_arrow(p, lay, arrow, y, dx, back, row == marks.current)
+
+    def _background(self, row: int, marks: Marks, alternate: QColor) -> QColor | None:
+        if row == marks.current:
+            return self.palette.highlight().color()
+        if marks.in_range(row) or row == marks.partner:
+            tint = QColor(self.palette.highlight().color())
+            tint.setAlpha(90 if marks.in_range(row) else 55)
+            return _over(tint, self.palette.base().color())
+        return alternate if row % 2 and alternate != self.palette.base().color() else None
+
+    def _faint(self) -> QColor:
+        colour = QColor(self.palette.text().color())
+        colour.setAlpha(150)
+        return colour
+
+    def _paint_id(self, p: QPainter, lay: Layout, arrow: Arrow, y: int, current: bool) -> None:
+        p.setFont(self.small)
+        p.setPen(self.palette.highlightedText().color() if current else self._faint())
+        p.drawText(QRect(2, y, lay.gutter - 8, lay.row_height),
+                   Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                   f"#{arrow.message.id}")
+
+    def _paint_arrow(self, p: QPainter, lay: Layout, arrow: Arrow, y: int, dx: int,
+                     back: QColor, current: bool) -> None:
+        message = arrow.message
+        x0, x1 = lay.lane_x(arrow.start) - dx, lay.lane_x(arrow.end) - dx
+        direction = 1 if x1 >= x0 else -1
+        line_y = y + self.fm.height() + 8
+        if current:
+            colour = self.palette.highlightedText().color()
+        else:
+            colour = meaning("fault" if arrow.fault else message.sender.value, self.palette)
+        pen = QPen(colour, 2.0 if current else 1.6)
+        if arrow.data:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.drawLine(QPointF(x0, line_y), QPointF(x1 - direction * 6, line_y))
+        p.setPen(QPen(colour, 1))
+        p.setBrush(colour)
+        back_x = x1 - direction * 10
+        p.drawPolygon(QPolygonF([QPointF(x1, line_y), QPointF(back_x, line_y - 5),
+                                 QPointF(back_x, line_y + 5)]))
+        # the connection's marks sit on the client's lifeline, on its outer (left)
+        # side, clear of an arrowhead that may end there
+        client_x = min(x0, x1) - 9
+        if arrow.opens:  # a hollow dot: the connection begins
+            p.setBrush(back)
+            p.drawEllipse(QPointF(client_x, line_y), 4.5, 4.5)
+        if arrow.closes:  # a bar: it has ended
+            p.setPen(QPen(colour, 2.4))
+            p.drawLine(QPointF(client_x, line_y - 5), QPointF(client_x, line_y + 5))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        self._paint_label(p, lay, arrow, x0, x1, y, dx, back, current)
+
+    def _paint_label(self, p: QPainter, lay: Layout, arrow: Arrow, x0: float, x1: float,
+                     y: int, dx: int, back: QColor, current: bool) -> None:
+        """The summary above the arrow, centred on it; a row has one arrow, so a long
+        summary may reach past the arrow's ends, across the whole row if need be."""
+        message = arrow.message
+        text = ("⚠ " if message.malformed else "") + message.summary
+        left, right = lay.gutter + 2.0 - dx, lay.width - 2.0 - dx  # the whole row
+        room = int(min(right - left - 8, max(abs(x1 - x0) - 28,
+                                             self.fm.horizontalAdvance(text))))
+        label = self.fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
+        width = self.fm.horizontalAdvance(label) + 8
+        start = min(max((x0 + x1 - width) / 2, left), right - width)
+        box = QRectF(start, y + 3, width, self.fm.height())
+        p.fillRect(box, back)
+        if current:
+            p.setPen(self.palette.highlightedText().color())
+        elif arrow.fault or message.malformed:
+            p.setPen(meaning("fault", self.palette))
+        else:
+            p.setPen(self.palette.text().color())
+        p.setFont(self.font)
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+
+
+def _over(tint: QColor, base: QColor) -> QColor:
+    """``tint`` (with alpha) laid over ``base``, as one opaque colour."""
+    a = tint.alphaF()
+    return QColor.fromRgbF(tint.redF() * a + base.redF() * (1 - a),
+                           tint.greenF() * a + base.greenF() * (1 - a),
+                           tint.blueF() * a + base.blueF() * (1 - a))
