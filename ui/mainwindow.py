@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
@@ -23,11 +24,12 @@ from lab.servers import server_kinds
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
+from ui.models.sequence import SequenceModel
 from ui.panels import NodePanel, PanelContext, panel_class
 from ui.views.column import PanelColumn, column_header
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
-from ui.views.wirelist import WireList
+from ui.views.sequence import SequenceView
 
 TITLE = "Client-Server Lab"
 SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U",
@@ -61,7 +63,10 @@ class MainWindow(QMainWindow):
         self.model = MessageTableModel(self)
         self.model.parent_of = self.parent_of
         self.inspector = InspectorView(self.model, self)
-        self.wire = WireList(self.model, self.name_of, self)
+        # the wire: a sequence diagram over the inspector's filtered rows, sharing its selection
+        self.diagram = SequenceModel(self.inspector.proxy, self.name_of, self.parent_of,
+                                     self.is_closed, self)
+        self.wire = SequenceView(self.diagram, self.inspector.table.selectionModel(), self)
         self.clients = PanelColumn("Clients", "they ask", "Start a server first (right), then "
                                    "add a client with + Client to talk to it.", self)
         self.servers = PanelColumn("Servers", "they answer", "Add a server with + Server: "
@@ -78,6 +83,9 @@ class MainWindow(QMainWindow):
         bridge.node_removed.connect(self._node_removed)
         self.model.rowsInserted.connect(self._update_wire_hint)
         self.wire.clicked.connect(self._wire_clicked)
+        self.wire.exported.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        bridge.connections_changed.connect(lambda _: self.wire.viewport().update())
+        bridge.endpoints_named.connect(self.diagram.rename)  # often after a first message
         self._update_status()
         self._fit_to_screen()
 
@@ -166,7 +174,19 @@ class MainWindow(QMainWindow):
         self.wire_hint.setWordWrap(True)
         wire_layout = QVBoxLayout(middle)
         wire_layout.setContentsMargins(6, 4, 6, 4)
-        wire_layout.addWidget(column_header("The wire", "clients ⟷ servers", middle))
+        self.diagram_button = QToolButton(middle)
+        self.diagram_button.setText("Save diagram ▾")
+        self.diagram_button.setToolTip("Export the sequence diagram (all of it, or the rows "
+                                       "selected with Shift) as a PNG picture or SVG drawing")
+        self.diagram_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.diagram_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
+        self.diagram_button.setMenu(self.wire.export_menu(self.diagram_button))
+        self.diagram_button.menu().aboutToShow.connect(self.wire.update_export_actions)
+        heading = QHBoxLayout()
+        heading.addWidget(column_header("The wire", "clients ⟷ servers, time flows down",
+                                        middle), 1)
+        heading.addWidget(self.diagram_button)
+        wire_layout.addLayout(heading)
         wire_layout.addWidget(self.wire_hint)
         wire_layout.addWidget(self.wire, 1)
         self.top = QSplitter(Qt.Orientation.Horizontal, self)
@@ -255,6 +275,10 @@ class MainWindow(QMainWindow):
         """The control connection of an FTP data connection (None for any other)."""
         conn = self.bridge.connections.get(connection)
         return conn.parent if conn is not None else None
+
+    def is_closed(self, connection: str) -> bool:
+        conn = self.bridge.connections.get(connection)
+        return conn is not None and conn.closed is not None
 
     def name_of(self, message: Message, side: Sender) -> str:
         """What the wire calls one end of ``message``: a lab node's name (servers with

@@ -1,0 +1,334 @@
+"""The sequence diagram: lanes and arrows from the messages (named, ordered, filtered
+with the inspector), and the view over them: selection both ways, keys, export,
+100,000 messages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QImage
+
+from lab.model import Message, Sender
+from tests.ui.demo_conversations import conversations, http_conversation
+from ui.engine_thread import spawn
+from ui.mainwindow import MainWindow
+from ui.models.messages import MessageFilterProxy, MessageTableModel
+from ui.models.sequence import SequenceModel
+from ui.views.sequence import SequenceView
+from ui.views.sequence_export import EXPORT_LIMITS, describe
+
+NAMES = {"127.0.0.1:50000": "HTTP client #1", "127.0.0.1:51000": "Mail composer #1",
+         "127.0.0.1:8080": "HTTP server #1 :8080", "127.0.0.1:2525": "SMTP server #1 :2525"}
+
+
+def message(make_message, n: int, summary: str, connection: str, sender: Sender,  # type: ignore[no-untyped-def]
+            client: str, server: str, **flags: object) -> Message:
+    return replace(make_message(n, summary, connection=connection, sender=sender),
+                   client=client, server=server, **flags)
+
+
+def conversation(make_message) -> list[Message]:  # type: ignore[no-untyped-def]
+    """HTTP on c1, SMTP on c2, an outside client on c3, a DNS lookup on c4 (UDP)."""
+    c, s = Sender.CLIENT, Sender.SERVER
+    http = ("127.0.0.1:50000", "127.0.0.1:8080")
+    mail = ("127.0.0.1:51000", "127.0.0.1:2525")
+    return [message(make_message, 1, "GET /", "c1", c, *http),
+            message(make_message, 2, "200 OK", "c1", s, *http),
+            message(make_message, 3, "220 lab.test ESMTP", "c2", s, *mail),
+            message(make_message, 4, "EHLO client.lab.test", "c2", c, *mail),
+            message(make_message, 5, "GET /x", "c3", c, "10.0.0.9:40000", "127.0.0.1:8080"),
+            message(make_message, 6, "Query A www.lab.test", "c4", c,
+                    "127.0.0.1:50000", "127.0.0.1:5300"),
+            message(make_message, 7, "Answer www.lab.test A 127.0.0.1", "c4", s,
+                    "127.0.0.1:50000", "127.0.0.1:5300")]
+
+
+class Namer:
+    """Names as the window gives them; counts how often it was asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, message: Message, side: Sender) -> str:
+        self.calls += 1
+        address = message.client if side is Sender.CLIENT else message.server
+        return NAMES.get(address, address)
+
+
+def diagram(qapp, **kwargs: object) -> tuple[MessageTableModel, MessageFilterProxy, SequenceModel]:  # type: ignore[no-untyped-def]
+    model = MessageTableModel()
+    proxy = MessageFilterProxy()
+    proxy.setSourceModel(model)
+    return model, proxy, SequenceModel(proxy, **kwargs)  # type: ignore[arg-type]
+
+
+def labels(seq: SequenceModel) -> list[str]:
+    return [f"{lane.role.value}: {lane.label}" for lane in seq.lanes()]
+
+
+def test_lanes_are_named_clients_left_servers_right_in_order_of_appearance(  # type: ignore[no-untyped-def]
+        qapp, make_message) -> None:
+    model, _, seq = diagram(qapp, namer=Namer())
+    model.append(conversation(make_message))
+    assert labels(seq) == ["client: HTTP client #1", "client: Mail composer #1",
+                           "client: 10.0.0.9:40000", "server: HTTP server #1 :8080",
+                           "server: SMTP server #1 :2525", "server: 127.0.0.1:5300"]
+    get, ok, banner, ehlo = (seq.arrow(r) for r in range(4))
+    assert get and ok and banner and ehlo
+    assert (get.start, get.end) == (0, 3)  # client → server
+    assert (ok.start, ok.end) == (3, 0)  # and back
+    assert (banner.start, banner.end) == (4, 1) and (ehlo.start, ehlo.end) == (1, 4)
+    query, answer = seq.arrow(5), seq.arrow(6)
+    assert query and answer and (query.start, query.end) == (0, 5)  # DNS: just arrows
+    assert (answer.start, answer.end) == (5, 0)
+    assert seq.arrow(7) is None and seq.row_count() == 7
+    assert "HTTP client #1 → HTTP server #1 :8080" in describe(get, seq.lanes())
+
+
+def test_marks_faults_and_malformed(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
+    closed: set[str] = set()
+    model, _, seq = diagram(qapp, closed=closed.__contains__)
+    first = conversation(make_message)[:2]
+    model.append([*first, replace(make_message(3, "bad"), connection="c1", malformed=True),
+                  replace(make_message(4, "Wire rewrote 227"), connection="c1", injected=True)])
+    arrows = [seq.arrow(r) for r in range(4)]
+    assert [a.opens for a in arrows if a] == [True, False, False, False]
+    assert not any(a.closes for a in arrows if a)
+    closed.add("c1")
+    last = seq.arrow(3)
+    assert last and last.closes and last.fault and not last.message.malformed
+    bad = seq.arrow(2)
+    assert bad and bad.message.malformed and not bad.fault
+
+
+def test_ftp_data_connections_run_between_their_control_lanes(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
+    parents = {"c2": "c1"}
+    model, _, seq = diagram(qapp, namer=Namer(), parent_of=parents.get)
+    control = ("127.0.0.1:50000", "127.0.0.1:2121")
+    model.append([message(make_message, 1, "PASV", "c1", Sender.CLIENT, *control),
+                  message(make_message, 2, "227 Entering Passive Mode", "c1",
+                          Sender.SERVER, *control),
+                  message(make_message, 3, "LIST: 3 entries", "c2", Sender.SERVER,
+                          "127.0.0.1:50002", "127.0.0.1:40001")])
+    assert labels(seq) == ["client: HTTP client #1", "server: 127.0.0.1:2121"]
+    data = seq.arrow(2)
+    assert data and data.data and (data.start, data.end) == (1, 0)
+    control_arrow = seq.arrow(0)
+    assert control_arrow and not control_arrow.data
+
+
+def test_the_inspector_filter_filters_the_diagram(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
+    namer = Namer()
+    model, proxy, seq = diagram(qapp, namer=namer)
+    model.append(conversation(make_message))
+    assert seq.row_count() == 7 and len(seq.lanes()) == 6
+    proxy.set_filter_text("smtp server")  # nothing
+    assert seq.row_count() == 0 and seq.lanes() == []
+    proxy.set_filter_text("EHLO")
+    assert seq.row_count() == 1 and labels(seq) == ["client: Mail composer #1",
+                                                    "server: SMTP server #1 :2525"]
+    arrow = seq.arrow(0)
+    assert arrow and arrow.message.summary == "EHLO client.lab.test"
+    assert not arrow.opens  # the connection began before, with the banner
+    model.append([message(make_message, 8, "EHLO again", "c5", Sender.CLIENT,
+                          "127.0.0.1:50000", "127.0.0.1:2525")])  # while filtered
+    assert seq.row_count() == 2 and labels(seq)[0] == "client: Mail composer #1"
+    assert seq.row_of(8) == 1 and seq.row_of(1) is None
+    proxy.set_filter_text("")
+    assert seq.row_count() == 8 and len(seq.lanes()) == 6
+    assert namer.calls == 2 * 5  # named once per connection, never per message or filter
+
+
+def test_partner_rows_pair_requests_and_responses(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
+    model, _, seq = diagram(qapp)
+    messages = conversation(make_message)[:2]
+    model.append([replace(messages[0], protocol="http", fields=(("method", "GET"),)),
+                  replace(messages[1], protocol="http", fields=(("status", 200),))])
+    assert seq.partner_row(0) == 1 and seq.partner_row(1) == 0
+
+
+def make_view(qtbot, make_message, rows: int = 0) -> SequenceView:  # type: ignore[no-untyped-def]
+    _, proxy, seq = diagram(None, namer=Namer())
+    view = SequenceView(seq)
+    qtbot.addWidget(view)
+    view.resize(700, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    if rows:
+        seq.source.append([make_message(n, f"hello {n}", sender=Sender.CLIENT if n % 2
+                                        else Sender.SERVER) for n in range(1, rows + 1)])
+    return view
+
+
+def test_click_and_keys_select_rows(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, make_message, rows=50)
+    clicked: list[int] = []
+    view.clicked.connect(lambda index: clicked.append(index.row()))
+    view.scroll_to_row(0)
+    lay = view.diagram_layout()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(300, view.row_y(2) + lay.row_height // 2))
+    assert view.current_row() == 2 and clicked == [2]
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    qtbot.keyClick(view, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert view.current_row() == 4 and view.selected_range() == (3, 4)
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    assert view.current_row() == 49 and view.selected_range() == (49, 49)
+    assert 0 <= view.row_y(49) < view.viewport().height()  # scrolled into view
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    assert view.current_row() == 0 and view.verticalScrollBar().value() == 0
+    assert "hello 1" in view.tooltip(0) and view.tooltip(0).startswith("#1 ")
+
+
+def test_follows_new_rows_unless_scrolled_up_or_selected(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, make_message, rows=5)
+    source = view.diagram.source
+    assert source is not None
+    bar = view.verticalScrollBar()
+    source.append([make_message(n) for n in range(6, 300)])
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    bar.setValue(0)  # the user scrolled up: stays there
+    source.append([make_message(n) for n in range(300, 400)])
+    qtbot.wait(50)
+    assert bar.value() == 0
+
+
+def test_export_png_and_svg(qtbot, make_message, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, make_message, rows=30)
+    lay = view.diagram_layout()
+    messages: list[str] = []
+    view.exported.connect(messages.append)
+    png = tmp_path / "all.png"
+    assert view.export(str(png), *view.export_rows("all.png")) == (0, 29)
+    image = QImage(str(png))
+    assert not image.isNull()
+    assert (image.width(), image.height()) == (lay.width, lay.header_height + 30 * lay.row_height)
+    assert messages[-1] == f"Wrote 30 messages to {png}"
+
+    view.select_row(10)
+    view.select_row(12, extend=True)
+    svg = tmp_path / "range.svg"
+    assert view.export(str(svg), *view.export_rows("range.svg")) == (10, 12)
+    text = svg.read_text()
+    assert "<svg" in text and all(f"hello {n}" in text for n in (11, 12, 13))
+    assert "hello 10<" not in text and "hello 14<" not in text
+    assert "127.0.0.1:7007" in text  # the lane heads
+
+    assert view.export(str(tmp_path / "no" / "such" / "x.png"), 0, 1) is None
+    assert messages[-1].startswith("Export failed")
+    view.update_export_actions()
+    assert all(a.isEnabled() for a in view.export_actions.values())
+
+
+def test_export_keeps_the_last_rows_of_a_long_range(qtbot, make_message, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, make_message, rows=EXPORT_LIMITS["png"] + 5)
+    done = view.export(str(tmp_path / "long.png"), *view.export_rows("all.png"))
+    assert done == (5, EXPORT_LIMITS["png"] + 4)
+
+
+def test_a_hundred_thousand_messages(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """Appending in bridge-sized batches and scrolling end to end (no timing here:
+    tests/perf/gui_bench.py measures it)."""
+    view = make_view(qtbot, make_message)
+    seq = view.diagram
+    assert seq.source is not None and isinstance(seq.namer, Namer)
+    total, batch = 100_000, 1_000
+    for start in range(1, total + 1, batch):
+        seq.source.append([make_message(n, sender=Sender.CLIENT if n % 2 else Sender.SERVER,
+                                        connection=f"c{n // 10_000}")
+                           for n in range(start, start + batch)])
+        if start % 20_000 == 1:
+            view.viewport().grab()
+    assert seq.row_count() == total and len(seq.lanes()) == 2
+    assert seq.namer.calls == 2 * 11  # once per connection
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum())  # followed to the end
+    assert view.row_at(view.viewport().height() - 1) == total - 1
+    for value in [*range(bar.maximum(), 0, -(bar.maximum() // 20)), 0]:
+        bar.setValue(value)
+        view.viewport().grab()
+    assert bar.value() == 0 and view.row_at(0) == 0
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    assert view.current_row() == total - 1
+    proxy = seq.rows
+    assert isinstance(proxy, MessageFilterProxy)
+    proxy.set_filter_text("message 99999")
+    assert seq.row_count() == 1 and seq.arrow(0) is not None
+    view.viewport().grab()
+    proxy.set_filter_text("")
+    assert seq.row_count() == total and len(seq.lanes()) == 2
+
+
+# ---- in the window, with real traffic -----------------------------------------------------
+
+def play(qtbot, coroutine) -> None:  # type: ignore[no-untyped-def]
+    task = spawn(coroutine)
+    qtbot.waitUntil(task.done, timeout=30_000)
+    assert task.exception() is None, task.exception()
+
+
+def row_of(window: MainWindow, summary: str) -> int:
+    seq = window.diagram
+    return next(r for r in range(seq.row_count())
+                if (m := seq.message(r)) is not None and m.summary.startswith(summary))
+
+
+def test_selection_and_filter_follow_the_inspector_both_ways(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    assert window.wire_hint.isVisible()
+    play(qtbot, http_conversation(window))
+    qtbot.waitUntil(lambda: window.model.rowCount() == len(window.lab.engine.capture.messages))
+    assert not window.wire_hint.isVisible()
+    wire, seq, inspector = window.wire, window.diagram, window.inspector
+    assert wire.model().rowCount() == window.model.rowCount()
+    port = window.servers.panels()[0].info.address.rpartition(":")[2]
+    assert labels(seq) == ["client: Mini browser #1", "client: Request composer #1",
+                           f"server: HTTP server #1 :{port}"]
+
+    # diagram → inspector: a click selects the row there, and shows its partner
+    post = row_of(window, "POST /api/notes")
+    wire.scroll_to_row(post)
+    qtbot.mouseClick(wire.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(wire.viewport().width() // 2,
+                                wire.row_y(post) + wire.diagram_layout().row_height // 2))
+    selected = inspector.selected_message()
+    assert selected is not None and selected.summary == "POST /api/notes"
+    answer = row_of(window, "201 Created")
+    assert wire.marks().partner == answer and wire.current_row() == post
+
+    # inspector → diagram: the diagram selects the row and scrolls to it
+    first = seq.message(0)
+    assert first is not None and first.summary.startswith("GET /")
+    wire.verticalScrollBar().setValue(wire.verticalScrollBar().maximum())
+    assert inspector.select_message(first.id)
+    assert wire.current_row() == 0 and wire.verticalScrollBar().value() == 0
+
+    # the inspector's filter filters the diagram, its lanes too
+    inspector.filter_edit.setText("notes")
+    assert seq.row_count() == inspector.proxy.rowCount() == 1
+    assert labels(seq) == ["client: Request composer #1", f"server: HTTP server #1 :{port}"]
+    inspector.filter_edit.clear()
+    assert seq.row_count() == window.model.rowCount() and len(seq.lanes()) == 3
+
+
+def test_the_demo_conversations_draw_ftp_data_between_the_ftp_lanes(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "down").mkdir()
+    play(qtbot, conversations(window, tmp_path / "down"))
+    seq = window.diagram
+    names = [label.split(": ")[1].rpartition(" :")[0] or label.split(": ")[1]
+             for label in labels(seq)]
+    assert names == ["Mini browser #1", "Request composer #1", "Mail composer #1",
+                     "FTP client #1", "HTTP server #1", "SMTP server #1", "FTP server #1"]
+    arrows = [a for r in range(seq.row_count()) if (a := seq.arrow(r)) is not None]
+    data = [a for a in arrows if a.data]
+    assert data and all({a.start, a.end} == {3, 6} for a in data)  # FTP client ⟷ server
+    assert any(a.message.summary.startswith("RETR README.txt") for a in data)
+    assert [a.message.summary for a in arrows if a.opens][:1] == ["GET /"]
+    window.bridge.drain()
+    assert any(a.closes for r in range(seq.row_count()) if (a := seq.arrow(r)))
