@@ -31,6 +31,8 @@ from lab.servers import Backend, ServerKind, server_kinds
 from lab.wire import TcpWire, UdpWire
 
 LOOPBACK = "127.0.0.1"
+#: Ports tried for a UDP kind's TCP side when the user let the system pick (port 0).
+TCP_SIDE_TRIES = 20
 LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 Wire = TcpWire | UdpWire
@@ -161,16 +163,27 @@ class Engine:
         if tcp_target is None:
             return
         name = node.spec.tcp_dissector
-        node.tcp_wire = TcpWire(
-            self.capture,
-            listen=(node.host, node.wire.address[1]),
-            target=tcp_target,
-            protocol=node.spec.dissector,
-            dissector=lambda: dissect.make(name),
-            node=node_id,
-            on_count=functools.partial(self._count, node, 1),
-        )
-        await node.tcp_wire.start()
+        for attempt in range(TCP_SIDE_TRIES):
+            node.tcp_wire = TcpWire(
+                self.capture,
+                listen=(node.host, node.wire.address[1]),
+                target=tcp_target,
+                protocol=node.spec.dissector,
+                dissector=lambda: dissect.make(name),
+                node=node_id,
+                on_count=functools.partial(self._count, node, 1),
+            )
+            try:
+                await node.tcp_wire.start()
+                return
+            except OSError:
+                node.tcp_wire = None
+                if node.port != 0 or attempt == TCP_SIDE_TRIES - 1:
+                    raise
+            # Port 0: the system's pick for UDP is taken for TCP (often by the
+            # backend's own hidden TCP port): let it pick again.
+            await node.wire.stop()
+            await node.wire.start()
 
     def _count(self, node: _Server, side: int, count: int) -> None:
         counts = list(node.counts)

@@ -17,7 +17,7 @@ import dns.rcode
 import dns.resolver
 import pytest
 
-from lab.engine import Engine
+from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, Sender
 from lab.pairing import Pairer
 from lab.servers.dns import DnsBackend, ZoneError
@@ -211,3 +211,37 @@ def test_the_tcp_side_counts_connections_and_stops_cleanly() -> None:
         assert len(closed) == 2 and {c.protocol for c in closed} == {"dns"}
 
     lab_test(body)
+
+
+def test_port_zero_finds_a_port_free_for_both_udp_and_tcp() -> None:
+    async def main() -> None:
+        engine = Engine()
+        try:
+            for _ in range(60):  # the system's UDP pick is often taken for TCP
+                info = await engine.add_server("dns", port=0)
+                assert info.state.value == "running"
+                assert (await udp(int(info.address.rpartition(":")[2]), "www.lab.test")).answer
+                await engine.remove_server(info.id)
+        finally:
+            await engine.shutdown()
+
+    run(main, timeout=60)
+
+
+def test_a_chosen_port_busy_over_tcp_is_named() -> None:
+    async def main() -> None:
+        engine = Engine()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            try:
+                with pytest.raises(EngineError, match=f"port {port} is already in use"):
+                    await engine.add_server("dns", port=port)
+                [node] = engine.nodes()
+                assert node.state.value == "failed"
+                assert port_is_free(port, socket.SOCK_DGRAM)  # the UDP side let go
+            finally:
+                await engine.shutdown()
+
+    run(main)
