@@ -7,6 +7,8 @@ CLIENT_PANELS; the main window builds its menus and panels from these tables.
 from __future__ import annotations
 
 from ui.panels.base import NodePanel, PanelContext
+from ui.panels.dns_client import DnsClientPanel
+from ui.panels.dns_server import DnsServerPanel
 from ui.panels.echo_client import EchoClientPanel
 from ui.panels.echo_server import EchoServerPanel
 from ui.panels.ftp_client import FtpClientPanel
@@ -27,6 +29,7 @@ SERVER_PANELS: dict[str, type[NodePanel]] = {
     "smtp": SmtpServerPanel,
     "pop3": Pop3ServerPanel,
     "ftp": FtpServerPanel,
+    "dns": DnsServerPanel,
     "ws": WsServerPanel,
 }
 
@@ -37,6 +40,7 @@ CLIENT_PANELS: dict[str, type[NodePanel]] = {
     "smtp": MailComposerPanel,
     "pop3": MailReaderPanel,
     "ftp": FtpClientPanel,
+    "dns": DnsClientPanel,
     "ws": WsChatPanel,
 }
 

@@ -1,0 +1,129 @@
+"""The DNS panels through the window's own actions: a lookup panel asks the lab's DNS
+server, a record added in the server panel is found by the next lookup, the inspector
+pairs each response with its query, and the request composer looks its host up first."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from lab.engine import Engine
+from lab.model import Message, Sender
+from lab.servers.dns import DnsBackend
+from tests.ui.test_http_panels import no_dialogs
+from tests.ui.test_mail_panels import add_panel
+from ui.engine_thread import EngineThread
+from ui.mainwindow import MainWindow
+from ui.panels.dns_client import DnsClientPanel
+from ui.panels.dns_server import DnsServerPanel
+
+WAIT = 8000
+
+
+def ask(qtbot, panel: DnsClientPanel, name: str, rdtype: str = "A") -> None:  # type: ignore[no-untyped-def]
+    """Type ``name``, choose ``rdtype`` and press Enter, as a user would."""
+    done = panel.last_result
+    panel.name_edit.setText(name)
+    panel.type_combo.setCurrentText(rdtype)
+    qtbot.keyClick(panel.name_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.last_result is not done, timeout=WAIT)
+
+
+def values(panel: DnsClientPanel) -> list[tuple[str, str, str]]:
+    model = panel.model
+    return [(str(model.index(r, 0).data()), str(model.index(r, 3).data()),
+             str(model.index(r, 4).data())) for r in range(model.rowCount())]
+
+
+def messages(window: MainWindow, protocol: str) -> list[Message]:
+    model = window.model
+    return [model.message(r) for r in range(model.rowCount())
+            if model.message(r).protocol == protocol]
+
+
+def test_a_lookup_finds_the_zone_and_a_record_added_in_the_panel(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, qtmodeltester, lab: EngineThread) -> None:
+    server = add_panel(window, qtbot, "server", "dns", DnsServerPanel)
+    qtbot.waitUntil(lambda: "www.lab.test" in server.model.names(), timeout=WAIT)
+    qtmodeltester.check(server.model)
+    assert server.model.row(0) is not None and server.model.row(0).type == "SOA"
+    client = add_panel(window, qtbot, "client", "dns", DnsClientPanel)
+    qtbot.waitUntil(lambda: client.server_combo.address() == server.info.address,
+                    timeout=WAIT)  # the running server, once the bridge has told
+
+    ask(qtbot, client, "www.lab.test")
+    assert values(client) == [("ANSWER", "A", "127.0.0.1")]
+    assert client.header_text().startswith("NOERROR id ")
+    assert "flags qr aa rd UDP" in client.header_text()
+    assert "NOERROR" in client.header_label.text() and not client.error_text
+    assert not client.retry_label.isVisible()
+    qtmodeltester.check(client.model)
+
+    # A bad record is refused in the panel, in red, and the zone stays as it was.
+    before = server.model.rowCount()
+    server.name_edit.setText("shop")
+    server.type_combo.setCurrentText("A")
+    server.value_edit.setText("300.1.2.3")
+    qtbot.mouseClick(server.add_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not a valid A value" in server.error_text, timeout=WAIT)
+    assert server.error_label.isVisible() and server.model.rowCount() == before
+
+    server.value_edit.setText("127.0.0.9")
+    qtbot.keyClick(server.value_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: server.value_edit.text() == "", timeout=WAIT)  # taken
+    assert "shop.lab.test" in server.model.names() and not server.error_label.isVisible()
+    ask(qtbot, client, "shop.lab.test")
+    assert values(client) == [("ANSWER", "A", "127.0.0.9")]
+
+    # An edit made elsewhere (here: on the engine, as a lesson script would) shows live.
+    async def add_elsewhere(engine: Engine) -> None:
+        backend = engine.server_backend(server.node_id)
+        assert isinstance(backend, DnsBackend)
+        backend.add_record("blog", "CNAME", "www")
+
+    lab.run(add_elsewhere, lab.engine)
+    qtbot.waitUntil(lambda: "blog.lab.test" in server.model.names(), timeout=WAIT)
+    qtmodeltester.check(server.model)
+
+    # Removing it again: the next lookup gets NXDOMAIN.
+    row = server.model.names().index("shop.lab.test")
+    server.table.selectRow(row)
+    assert server.remove_record_button.isEnabled()
+    qtbot.mouseClick(server.remove_record_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "shop.lab.test" not in server.model.names(), timeout=WAIT)
+    ask(qtbot, client, "shop.lab.test")
+    assert client.header_text().startswith("NXDOMAIN")
+    assert values(client)[0][:2] == ("AUTHORITY", "SOA")
+
+    # The inspector pairs every response with its query by id.
+    qtbot.waitUntil(lambda: len(messages(window, "dns")) == 6, timeout=WAIT)
+    model = window.model
+    for response in (m for m in messages(window, "dns") if m.sender is Sender.SERVER):
+        query = model.partner(response.id)
+        assert query is not None
+        asked = model.message(model.row_of(query))
+        assert asked.sender is Sender.CLIENT and asked.fields[0] == response.fields[0]
+    assert window.inspector.select_message(messages(window, "dns")[1].id)
+    assert no_dialogs()
+
+
+def test_a_truncated_answer_is_asked_again_over_tcp(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot) -> None:
+    server = add_panel(window, qtbot, "server", "dns", DnsServerPanel)
+    client = add_panel(window, qtbot, "client", "dns", DnsClientPanel)
+    qtbot.waitUntil(lambda: client.server_combo.address() == server.info.address,
+                    timeout=WAIT)
+    ask(qtbot, client, "big.lab.test", "TXT")
+    assert client.retry_label.isVisible()
+    assert "Retried over TCP" in client.retry_label.text()
+    assert " TCP " in client.header_text() and values(client)[0][1] == "TXT"
+    qtbot.waitUntil(lambda: len(messages(window, "dns")) == 4, timeout=WAIT)
+    summaries = [m.summary for m in messages(window, "dns")]
+    assert summaries[1].endswith("(truncated, TC)")
+
+    client.tcp_check.setChecked(True)  # like dig +tcp: TCP from the start, no retry
+    ask(qtbot, client, "www.lab.test")
+    assert " TCP " in client.header_text() and not client.retry_label.isVisible()
+    client.server_combo.setEditText("127.0.0.1:bad")
+    ask(qtbot, client, "www.lab.test")
+    assert "bad port" in client.error_text and client.error_label.isVisible()
+

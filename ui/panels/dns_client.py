@@ -1,0 +1,241 @@
+"""The DNS lookup panel, a small dig: a name, a type, a server; the answer's header
+(status, flags, id), its sections as a table, the time it took, and whether it had
+to ask again over TCP."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QWidget,
+)
+
+from lab.clients.dns import TYPES, DnsClient, DnsResult, Row
+from lab.engine import Engine, EngineError
+from lab.model import NodeInfo
+from ui.bridge import EngineBridge
+from ui.engine_thread import spawn
+from ui.models.rows import Index, RowTableModel
+from ui.panels.base import NodePanel, PanelContext
+from ui.panels.mail_common import BAD, FAINT, GOOD, ServerCombo
+
+DEFAULT_NAME = "www.lab.test"
+RCODE_COLOURS = {"NOERROR": GOOD, "NXDOMAIN": "#e07000"}
+SECTION_COLOURS = {"answer": "#1e7d46", "authority": "#1f5ea8", "additional": "#8b1a8b"}
+
+
+async def query_on_engine(engine: Engine, node_id: str, name: str, rdtype: str, server: str,
+                          tcp: bool) -> DnsResult:
+    """Runs on the engine's loop: the node's DnsClient asks one question."""
+    client = engine.client_object(node_id)
+    assert isinstance(client, DnsClient)
+    return await client.query(name, rdtype, server, tcp=tcp)
+
+
+class SectionsModel(RowTableModel[Row]):
+    """The records of an answer, section by section, as dig prints them."""
+
+    COLUMNS = ("Section", "Name", "TTL", "Type", "Value")
+
+    def set_rows(self, rows: tuple[Row, ...]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        row = self.row(index.row()) if index.isValid() else None
+        if row is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (row.section.upper(), row.name, row.ttl, row.type, row.value)[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{row.section} section: {row.name} {row.ttl} IN {row.type} {row.value}"
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
+            return QColor(SECTION_COLOURS.get(row.section, "#707070"))
+        return None
+
+
+def header_html(result: DnsResult) -> str:
+    """``NOERROR · id 6699 · flags qr aa rd`` and what it cost, like dig's header."""
+    colour = RCODE_COLOURS.get(result.rcode, BAD)
+    how = "TCP" if result.tcp else "UDP"
+    return (f"<b style='color:{colour}'>{html.escape(result.rcode)}</b> &nbsp;"
+            f"<span style='color:#707070'>id {result.id} · flags <b>"
+            f"{html.escape(' '.join(result.flags))}</b><br>"
+            f"{result.ms:.1f} ms over {how} from {html.escape(result.server)} · "
+            f"{result.size} bytes</span>")
+
+
+class DnsClientPanel(NodePanel):
+    """Ask a DNS server one question, the way dig does, and read the whole answer."""
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(info, context, parent)
+        self.remove_button.setToolTip("Remove this DNS lookup")
+        self.last_result: DnsResult | None = None
+        self._busy = False
+        self.name_edit = QLineEdit(DEFAULT_NAME, self)
+        self.name_edit.setPlaceholderText("www.lab.test")
+        self.name_edit.setToolTip("The name to look up; press Enter to ask")
+        self.name_edit.returnPressed.connect(self._query_clicked)
+        self.type_combo = QComboBox(self)
+        self.type_combo.addItems(TYPES)
+        self.type_combo.setToolTip("The record type to ask for: A is an IPv4 address, "
+                                   "AAAA IPv6, MX the mail server, TXT text…")
+        self.query_button = QPushButton("Query", self)
+        self.query_button.setToolTip("Ask the server (Enter)")
+        self.query_button.clicked.connect(self._query_clicked)
+        self.server_combo = ServerCombo("dns", context.bridge, self)
+        self.server_combo.setToolTip("A running lab DNS server, or type any host:port")
+        edit = self.server_combo.lineEdit()
+        assert edit is not None
+        edit.setPlaceholderText("127.0.0.1:5300")
+        edit.returnPressed.connect(self._query_clicked)
+        self.tcp_check = QCheckBox("TCP", self)
+        self.tcp_check.setToolTip("Ask over TCP from the start (dig +tcp); otherwise UDP, "
+                                  "and TCP again only when the answer comes back truncated")
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(4)
+        grid.setVerticalSpacing(4)
+        grid.addWidget(self.name_edit, 0, 0)
+        grid.addWidget(self.type_combo, 0, 1)
+        grid.addWidget(self.query_button, 0, 2)
+        grid.addWidget(self.server_combo, 1, 0, 1, 2)
+        grid.addWidget(self.tcp_check, 1, 2)
+        grid.setColumnStretch(0, 1)
+        self.body.addLayout(grid)
+        self.header_label = QLabel("No answer yet: type a name and press Enter.", self)
+        self.header_label.setStyleSheet(FAINT)
+        self.header_label.setWordWrap(True)
+        self.header_label.setTextFormat(Qt.TextFormat.RichText)
+        self.header_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.retry_label = QLabel(self)
+        self.retry_label.setWordWrap(True)
+        self.retry_label.setStyleSheet("color: #b35900;")
+        self.retry_label.hide()
+        self.model = SectionsModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.table.horizontalHeader()
+        fit = QHeaderView.ResizeMode.ResizeToContents
+        for column in range(4):
+            header.setSectionResizeMode(column, fit)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(110)
+        self.table.setMaximumHeight(200)
+        self.body.addWidget(self.header_label)
+        self.body.addWidget(self.retry_label)
+        self.body.addWidget(self.table)
+        self.finish_layout()
+
+    def describe(self, info: NodeInfo) -> str:
+        result = getattr(self, "last_result", None)
+        if result is None:
+            return "ready: type a name and press Enter"
+        if not result.ok:
+            return f"last lookup failed ({result.name} {result.type})"
+        return f"last: {result.name} {result.type} → {result.rcode}"
+
+    def _query_clicked(self) -> None:
+        if not self._busy:
+            spawn(self.query())
+
+    async def added(self) -> None:
+        self.name_edit.setFocus()
+        self.name_edit.selectAll()
+
+    async def query(self) -> DnsResult | None:
+        """Ask what the form says; show the answer (or what went wrong, in red)."""
+        self._set_busy(True)
+        lab = self.context.lab
+        try:
+            result = await lab.call(query_on_engine, lab.engine, self.node_id,
+                                    self.name_edit.text(), self.type_combo.currentText(),
+                                    self.server_combo.address(), self.tcp_check.isChecked())
+        except EngineError as exc:
+            self.show_error(str(exc))
+            return None
+        finally:
+            self._set_busy(False)
+        self.show_result(result)
+        return result
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.query_button.setEnabled(not busy)
+        self.query_button.setText("Asking…" if busy else "Query")
+
+    def show_result(self, result: DnsResult) -> None:
+        self.last_result = result
+        self.show_error(result.error)
+        self.model.set_rows(result.rows)
+        self.retry_label.setVisible(result.retried_tcp)
+        self.retry_label.setText("Retried over TCP: the UDP answer came back truncated "
+                                 "(TC flag set), so the whole answer was asked for over TCP.")
+        if result.ok:
+            self.header_label.setStyleSheet("")
+            self.header_label.setText(header_html(result))
+        else:
+            self.header_label.setStyleSheet(FAINT)
+            self.header_label.setText(f"No answer for {html.escape(result.name)} "
+                                      f"{html.escape(result.type)}.")
+        self.update_node(self.info)
+
+    def header_text(self) -> str:
+        """The header line as plain text (tests read it)."""
+        result = self.last_result
+        if result is None or not result.ok:
+            return ""
+        return (f"{result.rcode} id {result.id} flags {' '.join(result.flags)} "
+                f"{'TCP' if result.tcp else 'UDP'} {result.ms:.1f} ms")
+
+
+class LookUpFirst(QWidget):
+    """The HTTP composer's "look the host up first" option: a checkbox and the DNS
+    server to ask (a running lab DNS server's address by default)."""
+
+    def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.check = QCheckBox("Look up the host with the lab's DNS server first", self)
+        self.check.setToolTip("Ask a DNS server for the URL's host name (an A record), then "
+                              "connect to the address it gives: the inspector shows the "
+                              "lookup, then the connection. Host: keeps the name.")
+        self.combo = ServerCombo("dns", bridge, self)
+        self.combo.setToolTip("The DNS server to ask: a running lab DNS server, or type any "
+                              "host:port")
+        self.combo.setEnabled(False)
+        self.check.toggled.connect(self.combo.setEnabled)
+        label = QLabel("DNS server", self)
+        label.setStyleSheet(FAINT)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(2)
+        grid.addWidget(self.check, 0, 0, 1, 2)
+        grid.addWidget(label, 1, 0)
+        grid.addWidget(self.combo, 1, 1)
+        grid.setColumnMinimumWidth(0, 20)
+        grid.setColumnStretch(1, 1)
+
+    def server(self) -> str | None:
+        """The DNS server to ask first, or None when the box is not ticked."""
+        return (self.combo.address() or None) if self.check.isChecked() else None
