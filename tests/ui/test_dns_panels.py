@@ -4,6 +4,9 @@ pairs each response with its query, and the request composer looks its host up f
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from PySide6.QtCore import Qt
 
 from lab.engine import Engine
@@ -15,6 +18,8 @@ from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
 from ui.panels.dns_client import DnsClientPanel
 from ui.panels.dns_server import DnsServerPanel
+from ui.panels.http_composer import HttpComposerPanel
+from ui.panels.http_server import HttpServerPanel
 
 WAIT = 8000
 
@@ -127,3 +132,33 @@ def test_a_truncated_answer_is_asked_again_over_tcp(  # type: ignore[no-untyped-
     ask(qtbot, client, "www.lab.test")
     assert "bad port" in client.error_text and client.error_label.isVisible()
 
+
+def test_the_composer_looks_the_host_up_first(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    dns_server = add_panel(window, qtbot, "server", "dns", DnsServerPanel)
+    http = add_panel(window, qtbot, "server", "http", HttpServerPanel)
+    composer = add_panel(window, qtbot, "client", "http", HttpComposerPanel)
+    assert not composer.look_up.combo.isEnabled()
+    qtbot.mouseClick(composer.look_up.check, Qt.MouseButton.LeftButton)
+    assert composer.look_up.combo.isEnabled()
+    qtbot.waitUntil(lambda: composer.look_up.combo.address() == dns_server.info.address,
+                    timeout=WAIT)
+    port = http.info.address.rpartition(":")[2]
+    composer.url_combo.setEditText(f"http://www.lab.test:{port}/")
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "200" in composer.status_label.text(), timeout=WAIT)
+    assert "looked up www.lab.test → 127.0.0.1" in composer.timing_label.text()
+    qtbot.waitUntil(lambda: len(messages(window, "http")) == 2, timeout=WAIT)
+    order = [(m.protocol, m.sender) for m in (*messages(window, "dns"), *messages(window, "http"))]
+    assert order[:2] == [("dns", Sender.CLIENT), ("dns", Sender.SERVER)]
+    first_http = messages(window, "http")[0]
+    assert messages(window, "dns")[1].id < first_http.id  # lookup, then connect
+    assert b"Host: www.lab.test:" in first_http.raw
+
+    composer.url_combo.setEditText(f"http://www.nope.lab.test:{port}/")
+    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "no such name" in composer.error_text, timeout=WAIT)
+    assert composer.error_text == (f"www.nope.lab.test: no such name (NXDOMAIN from "
+                                   f"{dns_server.info.address})")
+    assert len(messages(window, "http")) == 2 and no_dialogs()

@@ -32,6 +32,7 @@ from lab.engine import EngineError
 from lab.model import NodeInfo
 from ui.engine_thread import spawn
 from ui.panels.base import ERROR_STYLE, NodePanel, PanelContext
+from ui.panels.dns_client import LookUpFirst
 from ui.panels.http_body import (
     BodyView,
     format_size,
@@ -64,6 +65,8 @@ class HttpComposerPanel(NodePanel):
         self._busy = False
         self._urls: list[tuple[str, str]] | None = None
         self._make_request_row()
+        self.look_up = LookUpFirst(context.bridge, self)
+        self.body.addWidget(self.look_up)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self._make_request_tab(), "Request")
@@ -304,7 +307,8 @@ class HttpComposerPanel(NodePanel):
         lab = self.context.lab
         try:
             result = await lab.call(send_on_engine, lab.engine, self.node_id,
-                                    request.method, request.url, headers, body)
+                                    request.method, request.url, headers, body,
+                                    self.look_up.server())
         except EngineError as exc:
             self.show_error(str(exc))
             return None
@@ -352,7 +356,8 @@ class HttpComposerPanel(NodePanel):
             f"{html.escape(result.content_type or 'no Content-Type')} · "
             f"{format_size(result.size)}</span>")
         self.status_label.setStyleSheet(f"color: {status_colour(result.status)};")
-        self.timing_label.setText(format_timing(result.timing))
+        looked_up = f"looked up {result.resolved} · " if result.resolved else ""
+        self.timing_label.setText(looked_up + format_timing(result.timing))
         self.response_headers.setRowCount(len(result.headers))
         for row, (name, value) in enumerate(result.headers):
             self.response_headers.setItem(row, 0, QTableWidgetItem(name))

@@ -52,8 +52,10 @@ def encode_body(text: str, mode: str) -> tuple[bytes | None, str]:
 
 
 async def send_on_engine(engine: Engine, node_id: str, method: str, url: str,
-                         headers: Headers, body: bytes | None) -> HttpResult:
-    """Runs on the engine's loop: the node's HttpClient sends one request."""
+                         headers: Headers, body: bytes | None,
+                         dns_server: str | None = None) -> HttpResult:
+    """Runs on the engine's loop: the node's HttpClient sends one request (looking the
+    host up at ``dns_server`` first, when given)."""
     client = engine.client_object(node_id)
     assert isinstance(client, HttpClient)
-    return await client.request(method, url, headers, body)
+    return await client.request(method, url, headers, body, dns_server=dns_server)
