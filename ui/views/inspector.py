@@ -34,6 +34,7 @@ from ui.models.messages import (
     MessageTableModel,
     format_time,
 )
+from ui.views.explain import ExplainView
 from ui.views.follow import RowFollower
 from ui.views.hexview import HexView
 
@@ -109,7 +110,9 @@ class InspectorView(QWidget):
         self.fields.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.fields.setWordWrap(False)
         self.hex = HexView(self)
+        self.explain = ExplainView(self)
         tabs.addTab(self.fields, "Fields")
+        tabs.addTab(self.explain, "Explain")
         tabs.addTab(self.hex, "Raw")
         return tabs
 
@@ -181,9 +184,13 @@ class InspectorView(QWidget):
             self.model.set_highlighted(None)
             self.fields.setRowCount(0)
             self.hex.clear_bytes()
+            self.explain.show_message(None)
             return
         partner = self.model.partner(message.id)
-        self.model.set_highlighted(None if partner is None else self.model.row_of(partner))
+        partner_row = None if partner is None else self.model.row_of(partner)
+        self.model.set_highlighted(partner_row)
+        answered = None if partner_row is None else self.model.message(partner_row)
+        self.explain.show_message(message, answered if message.sender is Sender.SERVER else None)
         delta = rows[0].siblingAtColumn(COL_DELTA).data()
         self._show_fields(message, str(delta or ""))
         self.hex.show_bytes(message.raw, message.size)
