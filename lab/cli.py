@@ -147,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("kind", choices=kinds, help="the kind of server")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=None,
-                       help="port to listen on (the kind's default; 0 picks a free one)")
+                       help="port to listen on (the kind's default; 0 picks a free one); "
+                            "dns takes it for UDP and for TCP")
     serve.add_argument("--root", metavar="DIR",
                        help="the site (http), the mail folder (smtp, pop3), "
                             "the served folder (ftp)")
