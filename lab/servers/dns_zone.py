@@ -195,8 +195,11 @@ class Zone:
         name with dots must end with the origin."""
         text = text.strip().rstrip(".").lower()
         origin = _name(self.origin)
+        if not text:
+            raise ZoneError(f"no name: type one such as shop (shop.{origin}), or @ for "
+                            f"{origin} itself")
         try:
-            if text in ("", "@", origin):
+            if text in ("@", origin):
                 return self.origin
             if "." not in text:
                 return dns.name.from_text(text, origin=self.origin)

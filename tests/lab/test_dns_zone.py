@@ -66,6 +66,7 @@ def test_adding_and_removing_records_bumps_the_serial_and_tells_watchers() -> No
 
 @pytest.mark.parametrize(("name", "rdtype", "value", "ttl", "message"), [
     ("www.example.com", "A", "127.0.0.1", 300, "outside the zone lab.test"),
+    (" ", "A", "127.0.0.1", 300, "no name: type one such as shop"),
     ("x", "A", "300.1.2.3", 300, "'300.1.2.3' is not a valid A value: expected an IPv4"),
     ("x", "AAAA", "127.0.0.1", 300, "not a valid AAAA value"),
     ("x", "MX", "mail.lab.test", 300, "expected a preference and a host name"),
