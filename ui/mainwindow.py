@@ -39,10 +39,12 @@ CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E", "http": "Ctrl+Shift+R", "browser": "
                     "smtp": "Ctrl+Shift+N", "pop3": "Ctrl+Shift+I", "ftp": "Ctrl+Shift+L"}
 SERVER_NOTES = {"smtp": "mail goes in: it stores mail for @lab.test in one mailbox each",
                 "pop3": "mail comes out: log in as ann with the password lab",
-                "ftp": "files: log in as student / lab, or anonymous (download only)"}
+                "ftp": "files: log in as student / lab, or anonymous (download only)",
+                "dns": "names to addresses: answers for lab.test from a zone you edit"}
 CLIENT_NOTES = {"smtp": "write a mail and send it with SMTP",
                 "pop3": "open a mailbox with POP3, read and delete",
-                "ftp": "list, download and upload files with FTP"}
+                "ftp": "list, download and upload files with FTP",
+                "dns": "look a name up, like dig, and read the whole answer"}
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 
