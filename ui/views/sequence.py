@@ -91,7 +91,8 @@ class SequenceView(QAbstractScrollArea):
             action.triggered.connect(lambda _=False, k=key: self.choose_export(k))
             self.export_actions[key] = action
         self.follower = RowFollower(self)
-        self._lanes_changed()
+        self._place_header()
+        self._update_ranges()
 
     # ---- what RowFollower (and tests) use ----------------------------------------------
 
@@ -108,36 +109,40 @@ class SequenceView(QAbstractScrollArea):
     # ---- geometry ------------------------------------------------------------------
 
     def diagram_layout(self) -> Layout:
+        """Where the lanes go now. It asks the model for its lanes, which may look at
+        rows: only painting calls it, never a model signal (a filter change sends
+        thousands, and the rows are looked at once, when next painted)."""
         if self._layout is None:
             self._layout = self.painter.layout(self.viewport().width())
+            hbar = self.horizontalScrollBar()
+            hbar.setRange(0, max(0, self._layout.width - self.viewport().width()))
         return self._layout
 
     def row_at(self, y: int) -> int | None:
         """The row under viewport coordinate ``y``, or None below the last."""
-        row = (y + self.verticalScrollBar().value()) // self.diagram_layout().row_height
+        row = (y + self.verticalScrollBar().value()) // self.painter.row_height
         return row if 0 <= row < self.diagram.row_count() else None
 
     def row_y(self, row: int) -> int:
         """The top of row ``row`` in viewport coordinates (negative above the view)."""
-        return row * self.diagram_layout().row_height - self.verticalScrollBar().value()
+        return row * self.painter.row_height - self.verticalScrollBar().value()
 
     def _place_header(self) -> None:
-        lay = self.diagram_layout()
-        self.setViewportMargins(0, lay.header_height, 0, 0)
+        height = self.painter.header_height
+        if self.viewportMargins().top() != height:
+            self.setViewportMargins(0, height, 0, 0)
         self.header.setGeometry(self.frameWidth(), self.frameWidth(),
-                                self.viewport().width(), lay.header_height)
+                                self.viewport().width(), height)
 
     def _update_ranges(self) -> None:
-        lay = self.diagram_layout()
+        """The vertical range: rows × row height (no lanes needed)."""
         height = self.viewport().height()
         bar = self.verticalScrollBar()
-        bar.setRange(0, max(0, self.diagram.row_count() * lay.row_height - height))
-        bar.setSingleStep(lay.row_height)
+        bar.setRange(0, max(0, self.diagram.row_count() * self.painter.row_height - height))
+        bar.setSingleStep(self.painter.row_height)
         bar.setPageStep(height)
-        width = self.viewport().width()
         hbar = self.horizontalScrollBar()
-        hbar.setRange(0, max(0, lay.width - width))
-        hbar.setPageStep(width)
+        hbar.setPageStep(self.viewport().width())
         hbar.setSingleStep(20)
 
     def _rows_changed(self) -> None:
@@ -145,9 +150,7 @@ class SequenceView(QAbstractScrollArea):
         self.viewport().update()
 
     def _lanes_changed(self) -> None:
-        self._layout = None
-        self._place_header()
-        self._update_ranges()
+        self._layout = None  # laid out again when next painted
         self.header.update()
         self.viewport().update()
 
@@ -161,6 +164,8 @@ class SequenceView(QAbstractScrollArea):
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
             self.painter = DiagramPainter(self.diagram, self.font(), self.palette())
+            self._place_header()
+            self._update_ranges()
             self._lanes_changed()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
@@ -224,13 +229,13 @@ class SequenceView(QAbstractScrollArea):
 
     def scroll_to_row(self, row: int) -> None:
         """Scroll the least needed to show ``row`` whole."""
-        lay = self.diagram_layout()
+        height = self.painter.row_height
         bar = self.verticalScrollBar()
-        top = row * lay.row_height
+        top = row * height
         if top < bar.value():
             bar.setValue(top)
-        elif top + lay.row_height > bar.value() + self.viewport().height():
-            bar.setValue(top + lay.row_height - self.viewport().height())
+        elif top + height > bar.value() + self.viewport().height():
+            bar.setValue(top + height - self.viewport().height())
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
@@ -250,7 +255,7 @@ class SequenceView(QAbstractScrollArea):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         count = self.diagram.row_count()
         row = self.current_row()
-        page = max(1, self.viewport().height() // self.diagram_layout().row_height - 1)
+        page = max(1, self.viewport().height() // self.painter.row_height - 1)
         key = Qt.Key(event.key())
         moves = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1, Qt.Key.Key_PageUp: -page,
                  Qt.Key.Key_PageDown: page}

@@ -114,15 +114,21 @@ class DiagramPainter:
         self.bold = QFont(self.font)
         self.bold.setBold(True)
 
-    def layout(self, width: int) -> Layout:
-        lanes = len(self.model.lanes())
         line = self.fm.height()
-        gutter = QFontMetrics(self.small).horizontalAdvance("#000000") + 10
+        #: What depends on the font alone (a view needs them before the lanes are known).
+        self.row_height = line + 14
+        self.header_height = 3 * line + 18
+        self.gutter = QFontMetrics(self.small).horizontalAdvance("#000000") + 10
+
+    def layout(self, width: int) -> Layout:
+        """Where the lanes go in ``width`` pixels (wider if they need it); asks the
+        model for its lanes, so it catches up with the rows."""
+        lanes = len(self.model.lanes())
         narrowest = max(88, self.fm.averageCharWidth() * 12)
-        spacing = max(float(narrowest), (width - gutter) / max(1, lanes))
-        return Layout(row_height=line + 14, header_height=3 * line + 18, gutter=gutter,
-                      spacing=spacing, lanes=lanes,
-                      width=max(width, gutter + int(spacing * lanes)))
+        spacing = max(float(narrowest), (width - self.gutter) / max(1, lanes))
+        return Layout(row_height=self.row_height, header_height=self.header_height,
+                      gutter=self.gutter, spacing=spacing, lanes=lanes,
+                      width=max(width, self.gutter + int(spacing * lanes)))
 
     # ---- the pinned header ---------------------------------------------------------
 
