@@ -4,7 +4,9 @@
 Prints a table (metric | direct | wire | ratio | goal) and writes the figures to
 bench-results.json. Loopback only; about 20 s with the defaults. Then the HTTP
 table (tests/perf/http_bench.py: direct vs Wire vs mitmdump, under 90 s; skip it
-with ``--no-http``), written under "http" in the same file.
+with ``--no-http``), written under "http" in the same file. Then the FTP table
+(tests/perf/ftp_bench.py) and the sequence diagram's paint and scroll times at
+100,000 messages (tests/perf/gui_bench.py, offscreen, about 15 s).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(http_text)
         http_bench.merge_results(Path(args.output), http_res)
     print("\n" + __import__("tests.perf.ftp_bench", fromlist=["run_bench"]).run_bench())
+    print("\n" + __import__("tests.perf.gui_bench", fromlist=["run_bench"]).run_bench())
     return 0
 
 
