@@ -57,7 +57,7 @@ def test_two_chat_clients_talk_through_the_server(window: MainWindow, qtbot) -> 
 
     send(qtbot, ana, "hi bob")
     qtbot.waitUntil(lambda: "ana: hi bob" in bob.room_lines(), timeout=WAIT)
-    assert ana.message_edit.text() == ""  # sent, so the line is cleared
+    qtbot.waitUntil(lambda: ana.message_edit.text() == "", timeout=WAIT)  # sent: cleared
     send(qtbot, bob, "hello ana")
     qtbot.waitUntil(lambda: "bob: hello ana" in ana.room_lines(), timeout=WAIT)
     assert ana.room_lines()[-2:] == ["ana: hi bob", "bob: hello ana"]
