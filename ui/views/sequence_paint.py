@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QPolygonF,
 )
 
+from lab.model import Sender
 from ui import theme
 from ui.models.sequence import Arrow, Lane, SequenceModel
 
@@ -50,22 +51,43 @@ def head_lines(lane: Lane) -> tuple[str, str]:
     return (name, f"{role} :{port}") if sep else (lane.label, role)
 
 
-def wrap_two(fm: QFontMetrics, text: str, width: int) -> list[str]:
-    """``text`` on one line if it fits in ``width``, else on two: whole words on the
-    first where they fit (else as many characters as fit), the rest elided in the
-    middle (so "composer #2" keeps its number)."""
-    if fm.horizontalAdvance(text) <= width:
-        return [text]
-    words = text.split(" ")
-    for count in range(len(words) - 1, 0, -1):
-        head = " ".join(words[:count])
-        if fm.horizontalAdvance(head) <= width:
-            rest = " ".join(words[count:])
-            return [head, fm.elidedText(rest, Qt.TextElideMode.ElideMiddle, width)]
-    cut = len(text)
-    while cut > 1 and fm.horizontalAdvance(text[:cut]) > width:
-        cut -= 1
-    return [text[:cut], fm.elidedText(text[cut:], Qt.TextElideMode.ElideRight, width)]
+def _lines(lane: Lane) -> int:
+    """Lines a lane head's name may take: a client's may take the third ("client"
+    says less than its colour and its place), a server keeps it for its port."""
+    return 3 if lane.role is Sender.CLIENT else 2
+
+
+def wrap_words(fm: QFontMetrics, text: str, width: int, lines: int) -> list[str] | None:
+    """``text`` in at most ``lines`` lines of ``width``, broken between words only;
+    None if it does not fit so."""
+    out: list[str] = []
+    for word in text.split(" "):
+        joined = f"{out[-1]} {word}" if out else word
+        if out and fm.horizontalAdvance(joined) <= width:
+            out[-1] = joined
+        elif fm.horizontalAdvance(word) <= width:
+            out.append(word)
+        else:
+            return None
+    return out if len(out) <= lines else None
+
+
+def wrap(fm: QFontMetrics, text: str, width: int, lines: int = 2) -> list[str]:
+    """``text`` in at most ``lines`` lines of ``width``: between words where it can,
+    else cut, the last line elided in the middle (so "composer #2" keeps its number)."""
+    whole = wrap_words(fm, text, width, lines)
+    if whole is not None:
+        return whole
+    out: list[str] = []
+    while fm.horizontalAdvance(text) > width and len(out) < lines - 1:
+        cut = len(text)
+        while cut > 1 and fm.horizontalAdvance(text[:cut]) > width:
+            cut -= 1
+        space = text.rfind(" ", 0, cut + 1)
+        head = text[:space] if space > 0 else text[:cut]
+        out.append(head)
+        text = text[len(head):].strip()
+    return [*out, fm.elidedText(text, Qt.TextElideMode.ElideMiddle, width)] if text else out
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +135,8 @@ class DiagramPainter:
         self.small.setPixelSize(max(8, self.font.pixelSize() * 85 // 100))
         self.bold = QFont(self.font)
         self.bold.setBold(True)
+        self.small_bold = QFont(self.small)
+        self.small_bold.setBold(True)
 
         line = self.fm.height()
         #: What depends on the font alone (a view needs them before the lanes are known).
@@ -124,7 +148,7 @@ class DiagramPainter:
         """Where the lanes go in ``width`` pixels (wider if they need it); asks the
         model for its lanes, so it catches up with the rows."""
         lanes = len(self.model.lanes())
-        narrowest = max(88, self.fm.averageCharWidth() * 12)
+        narrowest = max(72, self.fm.averageCharWidth() * 10)
         spacing = max(float(narrowest), (width - self.gutter) / max(1, lanes))
         return Layout(row_height=self.row_height, header_height=self.header_height,
                       gutter=self.gutter, spacing=spacing, lanes=lanes,
@@ -144,9 +168,11 @@ class DiagramPainter:
                    Qt.AlignmentFlag.AlignCenter, "time\n↓")
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         line = self.fm.height()
-        for i, lane in enumerate(self.model.lanes()):
+        width = int(lay.spacing) - 6
+        lanes = self.model.lanes()
+        font = self._head_font(lanes, width - 6)
+        for i, lane in enumerate(lanes):
             colour = meaning(lane.role.value, self.palette)
-            width = int(lay.spacing) - 8
             box = QRectF(lay.lane_x(i) - dx - width / 2, 5, width, 3 * line + 8)
             tint = QColor(colour)
             tint.setAlpha(40)
@@ -154,10 +180,12 @@ class DiagramPainter:
             p.setBrush(tint)
             p.drawRoundedRect(box, 6, 6)
             name, role = head_lines(lane)
-            inner = box.adjusted(4, 4, -4, -4)
-            names = wrap_two(QFontMetrics(self.bold), name, int(inner.width()))
-            top = inner.top() + (2 - len(names)) * line / 2
-            p.setFont(self.bold)
+            inner = box.adjusted(3, 4, -3, -4)
+            names = wrap(QFontMetrics(font), name, int(inner.width()), _lines(lane))
+            if len(names) == 3:
+                role = ""
+            top = inner.top() + (3 - len(names) - bool(role)) * line / 2
+            p.setFont(font)
             p.setPen(self.palette.text().color())
             for n, text in enumerate(names):
                 p.drawText(QRectF(inner.left(), top + n * line, inner.width(), line),
@@ -170,6 +198,13 @@ class DiagramPainter:
                        Qt.AlignmentFlag.AlignCenter,
                        self.fm.elidedText(role, Qt.TextElideMode.ElideRight, int(inner.width())))
         p.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _head_font(self, lanes: list[Lane], width: int) -> QFont:
+        """Bold for every lane head if each name fits in whole words, else smaller."""
+        fm = QFontMetrics(self.bold)
+        fits = all(wrap_words(fm, head_lines(lane)[0], width, _lines(lane)) is not None
+                   for lane in lanes)
+        return self.bold if fits else self.small_bold
 
     # ---- rows ----------------------------------------------------------------------
 
@@ -244,9 +279,10 @@ class DiagramPainter:
         if arrow.opens:  # a hollow dot: the connection begins
             p.setBrush(back)
             p.drawEllipse(QPointF(client_x, line_y), 4.5, 4.5)
-        if arrow.closes:  # a bar: it has ended
+        if arrow.closes:  # a bar: it has ended (beside the dot, when both)
+            bar_x = client_x - (10 if arrow.opens else 0)
             p.setPen(QPen(colour, 2.4))
-            p.drawLine(QPointF(client_x, line_y - 5), QPointF(client_x, line_y + 5))
+            p.drawLine(QPointF(bar_x, line_y - 5), QPointF(bar_x, line_y + 5))
         p.setBrush(Qt.BrushStyle.NoBrush)
         self._paint_label(p, lay, arrow, x0, x1, y, dx, back, current)
 
