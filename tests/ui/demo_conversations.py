@@ -11,7 +11,7 @@ listing and a download). From a test, run it with ``spawn`` and
 ``qtbot.waitUntil(task.done)``. As a program it opens the lab, plays the
 conversations, selects a message, and stays open (for ``screenshot``):
 
-    python -m tests.ui.demo_conversations [--select SUMMARY] [--quit-after S]
+    python -m tests.ui.demo_conversations [--select SUMMARY] [--look dark] [--quit-after S]
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ async def http_conversation(window: MainWindow) -> None:
     composer.method_combo.setEditText("POST")
     composer.mode_combo.setCurrentText("JSON")
     composer.body_edit.setPlainText('{"title": "Hello", "body": "from the demo"}')
-    await composer.send()
+    result = await composer.send()
+    assert result is not None and result.status == 201, result
 
 
 async def smtp_conversation(window: MainWindow) -> None:
@@ -83,7 +84,9 @@ async def smtp_conversation(window: MainWindow) -> None:
     composer.to_edit.setText("ann@lab.test")
     composer.subject_edit.setText("Lunch at noon?")
     composer.body_edit.setPlainText("Hi Ann,\n\nshall we meet at noon?\n")
-    await composer.send()
+    await wait_for(lambda: bool(composer.server_combo.address()))
+    result = await composer.send()
+    assert result is not None and result.ok, composer.result_text()
 
 
 async def ftp_conversation(window: MainWindow, folder: Path) -> None:
@@ -120,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--select", default="GET /style.css",
                         help="select the first message starting with this ('' for none)")
+    parser.add_argument("--look", choices=["light", "dark", "high-contrast", "system"],
+                        default="", help="apply this look (ui.theme) before opening")
     parser.add_argument("--quit-after", type=float, default=0.0,
                         help="close the window after this many seconds (0: stay open)")
     args = parser.parse_args(argv)
@@ -136,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
+    if args.look:
+        from ui import theme
+        theme.apply(app, theme.Look(args.look))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     lab = EngineThread()
