@@ -196,6 +196,20 @@ def test_follows_new_rows_unless_scrolled_up_or_selected(qtbot, make_message) ->
     assert bar.value() == 0
 
 
+def test_a_larger_font_makes_larger_rows(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """Zooming (presentation mode) changes the view's font: rows, heads and the
+    scroll range follow."""
+    view = make_view(qtbot, make_message, rows=200)
+    before = view.painter.row_height
+    font = view.font()
+    font.setPointSizeF(font.pointSizeF() * 1.5)
+    view.setFont(font)
+    assert view.painter.row_height > before
+    assert view.viewportMargins().top() == view.painter.header_height
+    bar = view.verticalScrollBar()
+    assert bar.maximum() == 200 * view.painter.row_height - view.viewport().height()
+
+
 def test_export_png_and_svg(qtbot, make_message, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     view = make_view(qtbot, make_message, rows=30)
     lay = view.diagram_layout()
@@ -299,6 +313,12 @@ def test_selection_and_filter_follow_the_inspector_both_ways(  # type: ignore[no
     assert selected is not None and selected.summary == "POST /api/notes"
     answer = row_of(window, "201 Created")
     assert wire.marks().partner == answer and wire.current_row() == post
+    # hovering the reply explains it, knowing what it answers
+    from ui.views.explain import explain_text
+    created, request = seq.message(answer), seq.message(post)
+    assert created is not None and seq.answering(created) == request
+    note = explain_text(created, request)
+    assert note and wire.tooltip(answer).endswith("\n\n" + note)
 
     # inspector → diagram: the diagram selects the row and scrolls to it
     first = seq.message(0)

@@ -185,6 +185,14 @@ class SequenceModel(QObject):
         partner = self.source.partner(message.id)
         return None if partner is None else self.row_of(partner)
 
+    def answering(self, message: Message) -> Message | None:
+        """The request a reply answers (None for a request, or if none is known)."""
+        if message.sender is not Sender.SERVER or self.source is None:
+            return None
+        partner = self.source.partner(message.id)
+        row = None if partner is None else self.source.row_of(partner)
+        return None if row is None else self.source.message(row)
+
     # ---- keeping up ----------------------------------------------------------------
 
     def _identity(self) -> bool:

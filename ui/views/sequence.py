@@ -287,7 +287,9 @@ class SequenceView(QAbstractScrollArea):
     def tooltip(self, row: int) -> str:
         """What hovering row ``row`` tells: the message, its ends, the explanation."""
         arrow = self.diagram.arrow(row)
-        return describe(arrow, self.diagram.lanes()) if arrow is not None else ""
+        if arrow is None:
+            return ""
+        return describe(arrow, self.diagram.lanes(), self.diagram.answering(arrow.message))
 
     def update_export_actions(self) -> None:
         """Enable what can be exported now (the range needs a selected row)."""

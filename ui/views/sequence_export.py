@@ -59,19 +59,20 @@ def export_diagram(painter: DiagramPainter, path: str | Path, first: int, last: 
     return first, last
 
 
-def explanation(message: Message) -> str:
-    """What ``ui.views.explain.explain_text`` says of ``message``, if that exists."""
+def explanation(message: Message, answering: Message | None = None) -> str:
+    """What ``ui.views.explain.explain_text`` says of ``message`` (a reply: with the
+    message it answers), if that module is there."""
     try:
         module = importlib.import_module("ui.views.explain")
-        text = module.explain_text(message)
+        text = module.explain_text(message, answering)
     except Exception:  # not there (yet), or it failed: a tooltip does without
         return ""
     return text if isinstance(text, str) else ""
 
 
-def describe(arrow: Arrow, lanes: list[Lane]) -> str:
+def describe(arrow: Arrow, lanes: list[Lane], answering: Message | None = None) -> str:
     """A row in words, for its tooltip: the message, its ends, its marks, and the
-    explanation when there is one."""
+    explanation when there is one (``answering``: the request a reply answers)."""
     m = arrow.message
     lines = [f"#{m.id}  {format_time(m.time)}  {m.protocol}  {m.connection}",
              f"{lanes[arrow.start].label} → {lanes[arrow.end].label}", m.summary]
@@ -84,5 +85,5 @@ def describe(arrow: Arrow, lanes: list[Lane]) -> str:
         lines.append(f"Connection {m.connection} ends after this (the bar).")
     if arrow.data:
         lines.append("On an FTP data connection (dashed).")
-    note = explanation(m)
+    note = explanation(m, answering)
     return "\n".join(lines) + (f"\n\n{note}" if note else "")
