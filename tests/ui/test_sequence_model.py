@@ -319,6 +319,11 @@ def test_selection_and_filter_follow_the_inspector_both_ways(  # type: ignore[no
     assert created is not None and seq.answering(created) == request
     note = explain_text(created, request)
     assert note and wire.tooltip(answer).endswith("\n\n" + note)
+    qtbot.mouseClick(wire.viewport(), Qt.MouseButton.LeftButton,  # a range, for export
+                     Qt.KeyboardModifier.ShiftModifier,
+                     QPoint(20, wire.row_y(answer) + wire.painter.row_height // 2))
+    assert wire.selected_range() == (post, answer) and wire.export_rows("range.png") == (
+        post, answer)
 
     # inspector → diagram: the diagram selects the row and scrolls to it
     first = seq.message(0)
