@@ -18,7 +18,7 @@ from ui.mainwindow import MainWindow
 from ui.models.messages import MessageFilterProxy, MessageTableModel
 from ui.models.sequence import SequenceModel
 from ui.views.sequence import SequenceView
-from ui.views.sequence_export import EXPORT_LIMITS, describe
+from ui.views.sequence_export import EXPORT_LIMITS, EXPORT_WIDTH, describe
 
 NAMES = {"127.0.0.1:50000": "HTTP client #1", "127.0.0.1:51000": "Mail composer #1",
          "127.0.0.1:8080": "HTTP server #1 :8080", "127.0.0.1:2525": "SMTP server #1 :2525"}
@@ -212,7 +212,7 @@ def test_a_larger_font_makes_larger_rows(qtbot, make_message) -> None:  # type: 
 
 def test_export_png_and_svg(qtbot, make_message, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     view = make_view(qtbot, make_message, rows=30)
-    lay = view.diagram_layout()
+    lay = view.painter.layout(max(view.viewport().width(), EXPORT_WIDTH))
     messages: list[str] = []
     view.exported.connect(messages.append)
     png = tmp_path / "all.png"

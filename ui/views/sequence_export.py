@@ -17,6 +17,8 @@ from ui.views.sequence_paint import DiagramPainter, Marks
 #: At most this many rows go into one exported picture (a PNG of more would take
 #: hundreds of megabytes; a handout needs far fewer): the last ones of the range.
 EXPORT_LIMITS = {"png": 600, "svg": 5000}
+#: An exported diagram is at least this wide, so that summaries have room.
+EXPORT_WIDTH = 960
 #: Export menu entries: (key, text); the key says which rows and which format.
 EXPORTS = (("all.png", "Whole diagram as PNG…"), ("all.svg", "Whole diagram as SVG…"),
            ("range.png", "Selected rows as PNG…"), ("range.svg", "Selected rows as SVG…"))
@@ -26,10 +28,11 @@ def export_diagram(painter: DiagramPainter, path: str | Path, first: int, last: 
                    width: int) -> tuple[int, int]:
     """Write rows ``first``..``last`` (under the lane heads) to ``path``: SVG if it
     ends in ``.svg``, else PNG; laid out for ``width`` pixels (wider if the lanes
-    need it). Returns the rows written; OSError if the file cannot be written."""
+    need it, and at least EXPORT_WIDTH). Returns the rows written; OSError if the
+    file cannot be written."""
     fmt = "svg" if str(path).lower().endswith(".svg") else "png"
     first = max(first, last - EXPORT_LIMITS[fmt] + 1)
-    lay = painter.layout(width)
+    lay = painter.layout(max(width, EXPORT_WIDTH))
     size = QSize(lay.width, lay.header_height + max(0, last - first + 1) * lay.row_height)
     device: QImage | QSvgGenerator
     if fmt == "svg":
