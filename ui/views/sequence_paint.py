@@ -294,7 +294,7 @@ class DiagramPainter:
         text = ("⚠ " if message.malformed else "") + message.summary
         left, right = lay.gutter + 2.0 - dx, lay.width - 2.0 - dx  # the whole row
         room = int(min(right - left - 8, max(abs(x1 - x0) - 28,
-                                             self.fm.horizontalAdvance(text))))
+                                             self.fm.horizontalAdvance(text) + 4)))
         label = self.fm.elidedText(text, Qt.TextElideMode.ElideRight, room)
         width = self.fm.horizontalAdvance(label) + 8
         start = min(max((x0 + x1 - width) / 2, left), right - width)
