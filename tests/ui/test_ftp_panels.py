@@ -81,7 +81,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     assert server.info.address == address and "served" in server.folder_label.text()
 
     client = add_panel(window, qtbot, "client", "ftp", FtpClientPanel)
-    assert client.server_combo.address() == address
+    qtbot.waitUntil(lambda: client.server_combo.address() == address, timeout=WAIT)
     assert client.passive_box.isChecked()
     qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: client.model.names() == ["docs", BIG], timeout=WAIT)

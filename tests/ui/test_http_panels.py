@@ -140,7 +140,9 @@ def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-
                     timeout=WAIT)
     post = next(window.model.message(r) for r in range(window.model.rowCount())
                 if window.model.message(r).raw.startswith(b"POST /echo"))
-    assert window.name_of(post, Sender.CLIENT) == composer.info.name  # not a bare address
+    # not a bare address, once the bridge has heard which client used it
+    qtbot.waitUntil(lambda: window.name_of(post, Sender.CLIENT) == composer.info.name,
+                    timeout=WAIT)
 
     rows = window.model.rowCount()
     composer.body_edit.setPlainText('{"a": ')

@@ -191,8 +191,9 @@ def test_choosing_a_mail_folder_follows_it_and_stopping_unwatches(  # type: igno
 
     qtbot.mouseClick(smtp.start_button, Qt.MouseButton.LeftButton)  # Stop
     qtbot.waitUntil(lambda: smtp.info.state is NodeState.STOPPED, timeout=WAIT)
-    assert smtp._stop_watch is None
+    qtbot.waitUntil(lambda: smtp._stop_watch is None, timeout=WAIT)  # it unwatches after
     qtbot.mouseClick(smtp.start_button, Qt.MouseButton.LeftButton)  # Start again
-    qtbot.waitUntil(lambda: smtp._stop_watch is not None, timeout=WAIT)
-    assert smtp.model.subjects() == ["Into the new folder"] and not smtp.error_text
+    qtbot.waitUntil(lambda: smtp._stop_watch is not None
+                    and smtp.model.subjects() == ["Into the new folder"], timeout=WAIT)
+    assert not smtp.error_text
     assert no_dialogs()
