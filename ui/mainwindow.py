@@ -3,7 +3,7 @@ and the inspector below."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -21,11 +21,13 @@ from lab.clients import client_kinds
 from lab.engine import EngineError
 from lab.model import Message, NodeInfo, Sender
 from lab.servers import server_kinds
+from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
 from ui.models.sequence import SequenceModel
 from ui.panels import NodePanel, PanelContext, panel_class
+from ui.viewmenu import ViewControls
 from ui.views.column import PanelColumn, column_header
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
@@ -50,10 +52,12 @@ WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 class MainWindow(QMainWindow):
     """The lab's window. ``server_port`` overrides every kind's default port for
-    servers added from the toolbar (tests use 0 so that nothing clashes)."""
+    servers added from the toolbar (tests use 0 so that nothing clashes); zoom and
+    look are remembered in ``settings`` (the user's own by default)."""
 
     def __init__(self, lab: EngineThread, bridge: EngineBridge,
-                 server_port: int | None = None, parent: QWidget | None = None) -> None:
+                 server_port: int | None = None, parent: QWidget | None = None,
+                 settings: QSettings | None = None) -> None:
         super().__init__(parent)
         self.lab = lab
         self.bridge = bridge
@@ -78,6 +82,13 @@ class MainWindow(QMainWindow):
         self._make_layout()
         self.status = QLabel(self)
         self.statusBar().addPermanentWidget(self.status)
+        self.view = ViewControls(self, settings or QSettings("client-server-lab", "cslab"),
+                                 secondary=self._secondary, layout=self._present_layout)
+        self.view.presentation.toggled.connect(self._presenting)
+        self._tab_before = 0
+        self.toolbar.addSeparator()
+        self.toolbar.addAction(self.view.present_action)
+        self.toolbar.addWidget(self.view.button)
         bridge.messages_added.connect(self.model.append)
         bridge.messages_added.connect(self._update_status)
         bridge.connections_changed.connect(self._update_status)
@@ -151,7 +162,7 @@ class MainWindow(QMainWindow):
         return button
 
     def _make_toolbar(self) -> None:
-        bar = QToolBar("Lab", self)
+        bar = self.toolbar = QToolBar("Lab", self)
         bar.setObjectName("lab-toolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -171,7 +182,7 @@ class MainWindow(QMainWindow):
     def _make_layout(self) -> None:
         middle = QWidget(self)
         self.wire_hint = QLabel(WIRE_HINT, middle)
-        self.wire_hint.setStyleSheet("color: #808080; padding: 12px;")
+        theme.set_tone(self.wire_hint, "hint")
         self.wire_hint.setAlignment(Qt.AlignmentFlag.AlignHCenter)
         self.wire_hint.setWordWrap(True)
         wire_layout = QVBoxLayout(middle)
@@ -212,7 +223,33 @@ class MainWindow(QMainWindow):
             self.resize(1600, 1000)
             return
         area = screen.availableGeometry()
-        self.resize(min(1600, area.width()), min(1000, area.height()))
+        if area.width() <= 1920 and area.height() <= 1200:
+            self.setGeometry(area)  # a laptop or a projector: use all of it
+        else:
+            self.resize(1600, 1000)
+
+    # ---- presentation mode -------------------------------------------------------
+
+    def _secondary(self) -> list[QWidget]:
+        """What presentation mode hides: the message list (the diagram shows the
+        messages, the details pane the selected one) and the status bar."""
+        return [self.inspector.table, self.inspector.count_label, self.statusBar()]
+
+    def _present_layout(self) -> None:
+        """Presentation mode's shares: most of the height for the panels and the
+        diagram, the diagram widest, the selected message below it."""
+        height, width = self.split.height(), self.top.width()
+        self.split.setSizes([height * 64 // 100, height * 36 // 100])
+        self.top.setSizes([width * 22 // 100, width * 56 // 100, width * 22 // 100])
+
+    def _presenting(self, on: bool) -> None:
+        """The selected message is explained in words while presenting."""
+        details = self.inspector.details
+        if on:
+            self._tab_before = details.currentIndex()
+            details.setCurrentWidget(self.inspector.explain)
+        else:
+            details.setCurrentIndex(self._tab_before)
 
     # ---- nodes -------------------------------------------------------------------
 

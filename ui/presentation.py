@@ -86,8 +86,15 @@ class Presentation(QObject):
     def zoom_out(self) -> None:
         self.set_zoom(next((s for s in reversed(STEPS) if s < self.zoom), STEPS[0]))
 
+    def default_presenting(self) -> int:
+        """Presentation's first zoom: 150%, or 125% on a screen under 1600 pixels wide
+        (a 1280×720 projector), where 150% leaves the diagram too little room."""
+        screen = self.window.screen()
+        narrow = screen is not None and screen.availableGeometry().width() < 1600
+        return 125 if narrow else DEFAULT_PRESENTING
+
     def reset_zoom(self) -> None:
-        self.set_zoom(DEFAULT_PRESENTING if self.active else 100)
+        self.set_zoom(self.default_presenting() if self.active else 100)
 
     def set_zoom(self, percent: int, *, remember: bool = True) -> None:
         """Scale every font (and what was sized by one) to ``percent`` of normal."""
@@ -100,6 +107,9 @@ class Presentation(QObject):
         font = QFont(self.base_font)
         font.setPointSizeF(self.base_font.pointSizeF() * scale)
         self.app.setFont(font)
+        sheet = self.app.styleSheet()
+        if sheet:  # with a style sheet, the application font reaches widgets only so
+            self.app.setStyleSheet(sheet)
         for widget in [self.window, *self.window.findChildren(QWidget)]:
             _scale_widget(widget, scale, old)
         self.app.setProperty(_SCALE, scale)
@@ -119,7 +129,7 @@ class Presentation(QObject):
         self._hidden = [w for w in self.secondary() if w.isVisible()]
         for widget in self._hidden:
             widget.hide()
-        self.set_zoom(_stored_zoom(self.settings, PRESENTING_KEY, DEFAULT_PRESENTING),
+        self.set_zoom(_stored_zoom(self.settings, PRESENTING_KEY, self.default_presenting()),
                       remember=False)
         self.window.showFullScreen()
         if self.layout is not None:

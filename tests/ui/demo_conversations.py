@@ -124,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", default="GET /style.css",
                         help="select the first message starting with this ('' for none)")
     parser.add_argument("--look", choices=["light", "dark", "high-contrast", "system"],
-                        default="", help="apply this look (ui.theme) before opening")
+                        default="", help="apply this look (ui.theme) over the remembered one")
+    parser.add_argument("--present", action="store_true",
+                        help="switch presentation mode on once the conversations are over")
+    parser.add_argument("--zoom", type=int, default=0,
+                        help="zoom to this percentage (after --present, the presentation zoom)")
     parser.add_argument("--quit-after", type=float, default=0.0,
                         help="close the window after this many seconds (0: stay open)")
     args = parser.parse_args(argv)
@@ -141,21 +145,27 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
-    if args.look:
-        from ui import theme
-        theme.apply(app, theme.Look(args.look))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     lab = EngineThread()
     bridge = EngineBridge(lab.engine.capture)
     lab.start()
-    window = MainWindow(lab, bridge, server_port=0)
+    from PySide6.QtCore import QSettings
+    settings = QSettings(str(scratch / "cslab.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(lab, bridge, server_port=0, settings=settings)
+    if args.look:  # after the window, which applies the look it remembers
+        from ui import theme
+        theme.apply(app, theme.Look(args.look))
     window.show()
 
     async def play() -> None:
         await conversations(window, scratch / "downloads")
         if args.select:
             select(window, args.select)
+        if args.present:
+            window.view.presentation.enter()
+        if args.zoom:
+            window.view.presentation.set_zoom(args.zoom)
         if args.quit_after:
             await asyncio.sleep(args.quit_after)
             app.quit()

@@ -1,0 +1,100 @@
+"""Presentation mode and zoom in the real window, with real conversations in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.demo_conversations import conversations, select
+from ui.bridge import EngineBridge
+from ui.engine_thread import EngineThread, spawn
+from ui.mainwindow import MainWindow
+from ui.presentation import NORMAL_KEY
+
+WAIT = 30_000
+
+
+def size_of(widget: object) -> float:
+    QApplication.processEvents()  # the application font reaches widgets by events
+    return widget.font().pointSizeF()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def stage(lab: EngineThread, bridge: EngineBridge, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "data"))
+    settings = QSettings(str(tmp_path / "cslab.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(lab, bridge, server_port=0, settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    yield window
+    window.view.presentation.leave()  # the application font back to normal for other tests
+    window.view.presentation.set_zoom(100)
+
+
+@pytest.fixture
+def talking(stage: MainWindow, qtbot, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+    window = stage
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    task = spawn(conversations(window, downloads))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    assert task.exception() is None
+    return window
+
+
+def test_f11_presents_the_diagram_and_the_explained_message_and_esc_restores(
+        talking: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = talking
+    assert select(window, "GET /style.css")
+    table, details = window.inspector.table, window.inspector.details
+    normal = size_of(window.wire)
+    tab = details.currentIndex()
+    assert details.currentWidget() is not window.inspector.explain
+
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    qtbot.waitUntil(lambda: window.view.presentation.active, timeout=WAIT)
+    assert window.view.present_action.isChecked()
+    assert window.isFullScreen()
+    assert not table.isVisible() and not window.statusBar().isVisible()
+    assert window.wire.isVisible() and details.isVisible()
+    assert details.currentWidget() is window.inspector.explain  # the message in words
+    assert "style.css" in window.inspector.explain.meaning_text()
+    presenting = size_of(window.wire)
+    assert presenting >= normal * 1.2
+    assert size_of(window.clients) == pytest.approx(presenting)  # the panels too
+
+    qtbot.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert size_of(window.wire) > presenting
+
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.view.presentation.active, timeout=WAIT)
+    assert not window.view.present_action.isChecked()
+    assert not window.isFullScreen()
+    assert table.isVisible() and window.statusBar().isVisible()
+    assert details.currentIndex() == tab
+    assert size_of(window.wire) == pytest.approx(normal)
+    assert window.view.settings.value(NORMAL_KEY) is None  # presenting kept its own zoom
+
+
+def test_zoom_is_remembered_and_grows_the_inspector_rows(
+        stage: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window = stage
+    rows = window.inspector.table.verticalHeader().defaultSectionSize()
+    normal = size_of(window.inspector.table)
+    qtbot.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert window.view.presentation.zoom == 125
+    assert size_of(window.inspector.table) == pytest.approx(normal * 1.25)
+    assert window.inspector.table.verticalHeader().defaultSectionSize() == round(rows * 1.25)
+    assert window.view.settings.value(NORMAL_KEY) == 125
+    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert size_of(window.inspector.table) == pytest.approx(normal)
+    assert window.inspector.table.verticalHeader().defaultSectionSize() == rows
