@@ -122,6 +122,20 @@ def test_refused_truncation_over_udp_and_the_whole_answer_over_tcp() -> None:
     lab_test(body)
 
 
+def test_the_edns_payload_size_sets_the_udp_limit() -> None:
+    async def body(engine: Engine, info: NodeInfo, port: int) -> None:
+        whole = await tcp(port, BIG, "TXT")
+        assert 600 < len(whole.to_wire()) < 4096
+        small = await udp(port, BIG, "TXT", use_edns=0, payload=600)
+        assert small.flags & dns.flags.TC and len(small.to_wire()) <= 600
+        big = await udp(port, BIG, "TXT", use_edns=0, payload=4096)
+        assert not big.flags & dns.flags.TC and big.answer == whole.answer
+        tiny = await udp(port, BIG, "TXT", use_edns=0, payload=100)  # below 512: 512 holds
+        assert tiny.flags & dns.flags.TC and len(tiny.to_wire()) <= 512
+
+    lab_test(body)
+
+
 def test_malformed_datagrams_are_captured_and_the_next_query_is_answered() -> None:
     async def body(engine: Engine, info: NodeInfo, port: int) -> None:
         def exchange() -> tuple[bytes, dns.message.Message]:
