@@ -5,8 +5,9 @@ The backend listens on 127.0.0.1 twice at ports the system picks: a UDP endpoint
 TCP Wire on the one port the user chose. Over UDP an answer is cut to 512 bytes
 (or to the payload size the query's EDNS offers) with TC set, so the client asks
 again over TCP, where the whole answer goes. A datagram dnspython cannot parse
-gets FORMERR when its header is readable and nothing when it is not; responses
-are never answered (no loops). Options (all optional):
+gets FORMERR when its header is readable (NOTIMP when the header asks for
+another opcode than QUERY) and nothing when it is not; responses are never
+answered (no loops). Options (all optional):
 
     zone    the zone as master-file lines (``Zone.to_text``); every edit writes it
             back into the server's options, so the zone survives a restart
@@ -61,8 +62,12 @@ def reply_to(zone: Zone, data: bytes, limit: int | None) -> bytes | None:
         return None
     try:
         query = dns.message.from_wire(data)
-    except Exception:  # whatever dnspython finds wrong, the asker learns it was bad
-        return _bare_reply(data, dns.rcode.FORMERR)
+    except Exception:  # whatever dnspython finds wrong, the asker learns it was bad…
+        # …unless it asks for what this server does not do at all (an UPDATE, say):
+        # then the content does not matter, and the answer is NOTIMP.
+        opcode = (data[2] >> 3) & 0x0F
+        return _bare_reply(data, dns.rcode.FORMERR if opcode == dns.opcode.QUERY
+                           else dns.rcode.NOTIMP)
     try:
         response = zone.answer(query)
         size = udp_limit(query) if limit is None else limit

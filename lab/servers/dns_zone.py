@@ -216,6 +216,9 @@ class Zone:
     def answer(self, query: dns.message.Message) -> dns.message.Message:
         """The response to ``query``, not yet sized for its transport."""
         response = dns.message.make_response(query, our_payload=1232)
+        if query.edns > 0:  # RFC 6891 6.1.3: say BADVERS, in the version we speak (0)
+            response.set_rcode(dns.rcode.BADVERS)
+            return response
         if query.opcode() != dns.opcode.QUERY:
             response.set_rcode(dns.rcode.NOTIMP)
             return response

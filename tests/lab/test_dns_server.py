@@ -12,15 +12,18 @@ from typing import TypeVar
 
 import dns.flags
 import dns.message
+import dns.opcode
 import dns.query
 import dns.rcode
 import dns.resolver
+import dns.update
 import pytest
 
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, Sender
 from lab.pairing import Pairer
-from lab.servers.dns import DnsBackend, ZoneError
+from lab.servers.dns import DnsBackend, ZoneError, reply_to
+from lab.servers.dns_zone import Zone
 from tests.lab.helpers import run
 from tests.lab.test_dissect_dns import POINTER_LOOP
 
@@ -134,6 +137,25 @@ def test_the_edns_payload_size_sets_the_udp_limit() -> None:
         assert tiny.flags & dns.flags.TC and len(tiny.to_wire()) <= 512
 
     lab_test(body)
+
+
+def test_an_unknown_edns_version_gets_badvers_and_an_update_notimp() -> None:
+    zone = Zone.default()
+    v1 = dns.message.make_query("www.lab.test", "A", use_edns=1)
+    badvers = dns.message.from_wire(reply_to(zone, v1.to_wire(), None) or b"")
+    assert badvers.rcode() == dns.rcode.BADVERS and not badvers.answer  # RFC 6891 6.1.3
+    assert badvers.edns == 0 and v1.is_response(badvers)  # the version this server speaks
+    # dnspython cannot even parse this one (an UPDATE's zone section must hold an SOA),
+    # but its header says UPDATE, which this server does not do: NOTIMP, not FORMERR.
+    update = dns.message.make_query("www.lab.test", "A")
+    update.set_opcode(dns.opcode.UPDATE)
+    notimp = dns.message.from_wire(reply_to(zone, update.to_wire(), None) or b"")
+    assert notimp.rcode() == dns.rcode.NOTIMP and notimp.opcode() == dns.opcode.UPDATE
+    assert notimp.id == update.id
+    proper = dns.update.UpdateMessage("lab.test")
+    proper.add("shop", 300, "A", "127.0.0.5")
+    reply = dns.message.from_wire(reply_to(zone, proper.to_wire(), None) or b"")
+    assert reply.rcode() == dns.rcode.NOTIMP and "shop.lab.test" not in zone.to_text()
 
 
 def test_malformed_datagrams_are_captured_and_the_next_query_is_answered() -> None:
