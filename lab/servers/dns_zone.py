@@ -11,6 +11,7 @@ survives a restart of its server (see :mod:`lab.servers.dns`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ EDITABLE = ("A", "AAAA", "CNAME", "MX", "TXT", "NS")
 #: CNAMEs followed for one answer (a loop stops here too).
 CHAIN_LIMIT = 8
 IN = dns.rdataclass.IN
+log = logging.getLogger(__name__)
 SOA_TIMERS = "3600 600 86400 60"  # refresh, retry, expire, negative-answer TTL
 
 #: What a good value of each type looks like, for error messages.
@@ -171,7 +173,10 @@ class Zone:
         self.serial += 1
         records = self.records()
         for listener in tuple(self._listeners):
-            listener(records)
+            try:
+                listener(records)
+            except Exception:  # a watcher's bug must not undo an edit already made
+                log.exception("a zone listener failed after serial %d", self.serial)
 
     def _entry(self, name: str, rdtype: str, value: str, ttl: int) -> _Entry:
         kind = rdtype.strip().upper()

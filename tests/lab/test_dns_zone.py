@@ -64,6 +64,25 @@ def test_adding_and_removing_records_bumps_the_serial_and_tells_watchers() -> No
     assert len(seen) == 3
 
 
+def test_a_broken_watcher_neither_fails_the_edit_nor_stops_the_others(
+        caplog: pytest.LogCaptureFixture) -> None:
+    zone = Zone.default()
+
+    def broken(records: list[Record]) -> None:
+        raise RuntimeError("watcher bug")
+
+    seen: list[list[Record]] = []
+    zone.watch(broken)
+    zone.watch(seen.append)
+    added = zone.add("shop", "A", "127.0.0.5")  # does not raise
+    assert added in zone.records() and seen and added in seen[-1]
+    zone.remove("shop", "A", "127.0.0.5")
+    assert len(seen) == 2 and added not in zone.records()
+    assert [r.message for r in caplog.records].count(
+        f"a zone listener failed after serial {zone.serial - 1}") == 1
+    assert "watcher bug" in caplog.text
+
+
 @pytest.mark.parametrize(("name", "rdtype", "value", "ttl", "message"), [
     ("www.example.com", "A", "127.0.0.1", 300, "outside the zone lab.test"),
     (" ", "A", "127.0.0.1", 300, "no name: type one such as shop"),
