@@ -6,6 +6,8 @@ still waiting and gives each answer the oldest. What counts as a question or an
 answer is data: a rule per protocol naming the field a dissector puts first.
 A keyed rule (DNS) pairs by that field's value instead: an answer goes to the
 oldest waiting question with the same value, in whatever order answers come.
+Since a keyed question may never be answered (a lost datagram), each connection
+keeps only its newest ``KEYED_KEPT`` waiting ones.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab.model import FieldValue
+
+#: Keyed questions kept waiting per connection; past this the oldest is forgotten.
+KEYED_KEPT = 1000
 
 
 def _final_status(value: FieldValue) -> bool:
@@ -51,12 +56,37 @@ RULES: dict[str, Rule] = {
 }
 
 
+class _KeyedWaits:
+    """One connection's keyed questions still waiting: by key, and all in order."""
+
+    def __init__(self) -> None:
+        self.by_key: dict[FieldValue, deque[int]] = {}
+        self.order: dict[int, FieldValue] = {}  # message id → its key, oldest first
+
+    def ask(self, message_id: int, key: FieldValue) -> None:
+        self.by_key.setdefault(key, deque()).append(message_id)
+        self.order[message_id] = key
+        if len(self.order) > KEYED_KEPT:  # the oldest overall leads its key's queue
+            self._take(self.order[next(iter(self.order))])
+
+    def answer(self, key: FieldValue) -> int | None:
+        return self._take(key) if key in self.by_key else None
+
+    def _take(self, key: FieldValue) -> int:
+        queue = self.by_key[key]
+        message_id = queue.popleft()
+        if not queue:
+            del self.by_key[key]
+        del self.order[message_id]
+        return message_id
+
+
 class Pairer:
     """Feed messages in capture order; learn which earlier message each one answers."""
 
     def __init__(self) -> None:
         self._waiting: dict[str, deque[int]] = defaultdict(deque)
-        self._keyed: dict[tuple[str, FieldValue], deque[int]] = defaultdict(deque)
+        self._keyed: dict[str, _KeyedWaits] = {}
 
     def add(
         self,
@@ -73,7 +103,7 @@ class Pairer:
             return None
         name, value = first_field
         if rule.keyed:
-            return self._add_keyed(rule, message_id, (connection, value), name, from_client)
+            return self._add_keyed(rule, message_id, connection, first_field, from_client)
         if from_client:
             if name in rule.questions:
                 self._waiting[connection].append(message_id)
@@ -83,16 +113,17 @@ class Pairer:
             return queue.popleft()
         return None
 
-    def _add_keyed(self, rule: Rule, message_id: int, key: tuple[str, FieldValue],
-                   name: str, from_client: bool) -> int | None:
+    def _add_keyed(self, rule: Rule, message_id: int, connection: str,
+                   field: tuple[str, FieldValue], from_client: bool) -> int | None:
+        name, value = field
         if from_client:
             if name in rule.questions:
-                self._keyed[key].append(message_id)
+                self._keyed.setdefault(connection, _KeyedWaits()).ask(message_id, value)
             return None
-        queue = self._keyed.get(key)
-        if name != rule.answer or not rule.final(key[1]) or not queue:
+        waits = self._keyed.get(connection)
+        if name != rule.answer or not rule.final(value) or waits is None:
             return None
-        question = queue.popleft()
-        if not queue:
-            del self._keyed[key]
+        question = waits.answer(value)
+        if not waits.order:
+            del self._keyed[connection]
         return question

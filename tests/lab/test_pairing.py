@@ -7,7 +7,7 @@ import dns.message
 from lab.capture import Capture
 from lab.dissect import make
 from lab.model import Message, Sender, Transport
-from lab.pairing import Pairer
+from lab.pairing import KEYED_KEPT, Pairer
 
 PIPELINED = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n"
 ANSWERS = (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
@@ -140,3 +140,24 @@ def test_a_dns_id_pairs_only_on_its_own_connection() -> None:
                       first_field=("id", 7)) == 1
     assert pairer.add(4, protocol="dns", connection="c1", from_client=False,
                       first_field=("id", 7)) is None  # answered once only
+
+
+def test_dns_questions_never_answered_are_forgotten_past_the_newest_thousand() -> None:
+    pairer = Pairer()
+
+    def add(message_id: int, qid: int, connection: str = "c1",
+            from_client: bool = True) -> int | None:
+        return pairer.add(message_id, protocol="dns", connection=connection,
+                          from_client=from_client, first_field=("id", qid))
+
+    for n in range(KEYED_KEPT + 5):  # ids 0…1004 asked, none answered yet
+        assert add(n, n) is None
+    assert add(5000, 7, "c2") is None  # another connection keeps its own
+    assert [add(10_000 + n, n, from_client=False) for n in range(5)] == [None] * 5
+    assert add(10_005, 5, from_client=False) == 5  # the oldest still kept
+    assert add(10_006, KEYED_KEPT + 4, from_client=False) == KEYED_KEPT + 4
+    assert add(10_007, 7, "c2", from_client=False) == 5000
+    # A key asked again and again: the newest thousand of them wait, oldest first.
+    for n in range(KEYED_KEPT + 2):
+        add(20_000 + n, 9, "c3")
+    assert add(30_000, 9, "c3", from_client=False) == 20_002
