@@ -7,15 +7,17 @@ washed-out classroom projector. Widgets never hard-code a colour for meaning
 (faint, good, bad, …): a label takes a *tone* (``set_tone(label, "faint")``),
 which the application's style sheet colours for the look in use, so it
 follows every change of look by itself; rich text asks ``colour(name)`` when
-it is made, and models ask ``qcolour(name)`` when they are painted.
+it is made (and again on ``on_look_change``), and models ask ``qcolour(name)``
+when they are painted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 
@@ -29,18 +31,19 @@ class Look(StrEnum):
 TITLES = {Look.SYSTEM: "Follow the system", Look.LIGHT: "Light", Look.DARK: "Dark",
           Look.HIGH_CONTRAST: "High contrast (for projectors)"}
 
-#: Colours that carry meaning, per resolved look (never SYSTEM).
+#: Colours that carry meaning, per resolved look (never SYSTEM). Text colours keep a
+#: contrast of 4.5 (WCAG AA) on the look's window and base colours (tests/ui/test_looks.py).
 _MEANINGS: dict[Look, dict[str, str]] = {
-    Look.LIGHT: {"faint": "#6a6a6a", "good": "#2e7d32", "bad": "#c62828", "warn": "#b35c00",
+    Look.LIGHT: {"faint": "#6a6a6a", "good": "#28702c", "bad": "#c62828", "warn": "#9a4f00",
                  "info": "#1f5ea8", "accent": "#8b1a8b", "client": "#1f5ea8",
-                 "server": "#1e7d46", "fault": "#c62828", "box": "#f4f4f4",
+                 "server": "#1b7040", "fault": "#c62828", "box": "#f4f4f4",
                  "box-border": "#dddddd", "malformed-tint": "#ffd6d6",
                  "partner-tint": "#ffecaa"},
     Look.DARK: {"faint": "#a0a0a0", "good": "#7bc47f", "bad": "#ff6e6e", "warn": "#f0a040",
                 "info": "#7fb2f0", "accent": "#d58fe0", "client": "#7fb2f0",
                 "server": "#6fd08c", "fault": "#ff6e6e", "box": "#2f3136",
                 "box-border": "#4a4d52", "malformed-tint": "#5c2a2a",
-                "partner-tint": "#5a4a16"},
+                "partner-tint": "#4a3d12"},
     Look.HIGH_CONTRAST: {"faint": "#303030", "good": "#005a00", "bad": "#b00000",
                          "warn": "#7a3a00", "info": "#0030a0", "accent": "#6a006a",
                          "client": "#0030a0", "server": "#005a00", "fault": "#c00000",
@@ -116,15 +119,44 @@ def span(text: str, meaning: str) -> str:
     return f"<span style='color:{colour(meaning)}'>{text}</span>"
 
 
+class _LookWatch(QObject):
+    """Calls ``render`` when its widget's palette changes with the look."""
+
+    def __init__(self, widget: QWidget, render: Callable[[], None]) -> None:
+        super().__init__(widget)
+        self._render = render
+        self._look = _current
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.PaletteChange and self._look is not _current:
+            self._look = _current  # once: a tone's repolish changes the palette too
+            self._render()
+        return False
+
+
+def on_look_change(widget: QWidget, render: Callable[[], None]) -> None:
+    """Call ``render`` whenever the look changes, while ``widget`` lives: for rich
+    text that carries colours (``span``), which must be made again to follow."""
+    _LookWatch(widget, render)
+
+
 def apply(app: QApplication, look: Look) -> Look:
     """Use ``look`` for the whole application; returns the resolved look.
 
     With SYSTEM, a later change of the desktop's scheme is followed."""
     global _current, _watching
+    # a new style (sheet) gives a widget back the font it had when first styled
+    # (before a zoom, say): keep the fonts widgets have now
+    own_fonts = [(w, QFont(w.font())) for w in app.allWidgets()
+                 if w.testAttribute(Qt.WidgetAttribute.WA_SetFont)]
     app.setStyle("Fusion")
     _current = resolved(look)
     app.setPalette(palette(_current, app))
     app.setStyleSheet(style_sheet(_current))
+    for widget, font in own_fonts:
+        if widget.font() != font:
+            widget.setFont(font)
     hints = app.styleHints()
     if _watching is not None:
         hints.colorSchemeChanged.disconnect(_follow)
