@@ -112,7 +112,7 @@ def test_no_widget_per_row(qtbot, make_message) -> None:  # type: ignore[no-unty
 def test_selecting_a_response_highlights_its_request(qtbot) -> None:  # type: ignore[no-untyped-def]
     from lab.model import Sender
     from tests.lab.test_pairing import ANSWERS, PIPELINED, http_capture
-    from ui.models.messages import PARTNER_TINT
+    from ui import theme
 
     view = InspectorView(MessageTableModel())
     qtbot.addWidget(view)
@@ -123,12 +123,12 @@ def test_selecting_a_response_highlights_its_request(qtbot) -> None:  # type: ig
         return brush.color() if brush is not None else None
 
     assert view.select_message(4)  # "404 Not Found" answers "GET /b", row 1
-    assert tint(1) == PARTNER_TINT and tint(0) is None
+    assert tint(1) == theme.qcolour("partner-tint") and tint(0) is None
     shown = {view.fields.item(r, 0).text(): view.fields.item(r, 1).text()
              for r in range(view.fields.rowCount())}
     assert shown["answers"] == "#2 (highlighted)"
     assert view.select_message(1)  # "GET /a" is answered by "200 OK", row 2
-    assert tint(2) == PARTNER_TINT and tint(1) is None
+    assert tint(2) == theme.qcolour("partner-tint") and tint(1) is None
 
 
 def test_filtering_out_a_selected_row_that_has_a_partner(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]

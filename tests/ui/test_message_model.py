@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtWidgets import QApplication
 
 from lab.model import Sender
+from ui import theme
 from ui.models.messages import (
     COL_DELTA,
     COL_ROUTE,
     COL_SUMMARY,
-    MALFORMED_TINT,
     MESSAGE_ROLE,
     MessageFilterProxy,
     MessageTableModel,
@@ -25,6 +26,29 @@ def filled_model(make_message) -> MessageTableModel:  # type: ignore[no-untyped-
         make_message(4, "bad", connection="c2", malformed=True, protocol="udp-echo"),
     ])
     return model
+
+
+def test_colours_follow_the_look(qapp: QApplication, make_message) -> None:  # type: ignore[no-untyped-def]
+    """Asked when painted: who sent a message and the malformed tint, for each look."""
+    model = filled_model(make_message)
+
+    def colour(row: int, column: int, role: Qt.ItemDataRole) -> str:
+        return str(model.index(row, column).data(role).color().name())
+
+    seen = set()
+    try:
+        for look in (theme.Look.LIGHT, theme.Look.DARK, theme.Look.HIGH_CONTRAST):
+            theme.apply(qapp, look)
+            shown = (colour(0, COL_ROUTE, Qt.ItemDataRole.ForegroundRole),
+                     colour(1, COL_ROUTE, Qt.ItemDataRole.ForegroundRole),
+                     colour(3, 0, Qt.ItemDataRole.BackgroundRole))
+            assert shown == (theme.colour("client"), theme.colour("server"),
+                             theme.colour("malformed-tint"))
+            seen.add(shown)
+    finally:
+        theme.apply(qapp, theme.Look.LIGHT)
+        qapp.setStyleSheet("")
+    assert len(seen) == 3
 
 
 def test_model_passes_qt_model_checks(qtmodeltester, make_message) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +84,8 @@ def test_cells(make_message) -> None:  # type: ignore[no-untyped-def]
     assert model.index(1, COL_DELTA).data() == "+1.0 ms"  # since #1, same connection
     assert model.index(2, COL_DELTA).data() == ""  # first on c2
     assert model.index(3, COL_SUMMARY).data() == "[malformed] bad"
-    assert model.index(3, 0).data(Qt.ItemDataRole.BackgroundRole).color() == MALFORMED_TINT
+    assert model.index(3, 0).data(Qt.ItemDataRole.BackgroundRole).color() == theme.qcolour(
+        "malformed-tint")
     assert model.index(0, 0).data(Qt.ItemDataRole.BackgroundRole) is None
     assert model.index(2, 0).data(MESSAGE_ROLE).id == 3
     assert model.headerData(COL_DELTA, Qt.Orientation.Horizontal) == "Δt"

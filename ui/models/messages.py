@@ -23,6 +23,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from lab.model import Message, Sender
 from lab.pairing import Pairer
+from ui import theme
 
 #: The role under which every cell gives its whole Message.
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -30,11 +31,6 @@ MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("#", "Time", "Δt", "Connection", "From → To", "Protocol", "Summary", "Bytes")
 COL_ID, COL_TIME, COL_DELTA, COL_CONN, COL_ROUTE, COL_PROTO, COL_SUMMARY, COL_BYTES = range(8)
 
-MALFORMED_TINT = QColor(255, 214, 214)
-#: The selected message's partner (its request or its response).
-PARTNER_TINT = QColor(255, 236, 170)
-CLIENT_COLOUR = QColor(31, 94, 168)
-SERVER_COLOUR = QColor(30, 125, 70)
 
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -48,6 +44,22 @@ ParentOf = Callable[[str], str | None]
 
 def no_parent(connection: str) -> str | None:
     return None
+
+
+def malformed_tint() -> QColor:
+    """A malformed message's background in the look in use."""
+    return theme.qcolour("malformed-tint")
+
+
+def partner_tint() -> QColor:
+    """The background of the selected message's partner (its request or its
+    response) in the look in use."""
+    return theme.qcolour("partner-tint")
+
+
+def sender_colour(sender: Sender) -> QColor:
+    """The colour of who sent a message (client or server) in the look in use."""
+    return theme.qcolour("client" if sender is Sender.CLIENT else "server")
 
 
 def format_time(stamp: float) -> str:
@@ -171,11 +183,11 @@ class MessageTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if column in (COL_ID, COL_DELTA, COL_BYTES) else _LEFT
         if role == Qt.ItemDataRole.BackgroundRole and message.malformed:
-            return QBrush(MALFORMED_TINT)
+            return QBrush(malformed_tint())
         if role == Qt.ItemDataRole.BackgroundRole and index.row() == self._highlighted:
-            return QBrush(PARTNER_TINT)
+            return QBrush(partner_tint())
         if role == Qt.ItemDataRole.ForegroundRole and column == COL_ROUTE:
-            return QBrush(CLIENT_COLOUR if message.sender is Sender.CLIENT else SERVER_COLOUR)
+            return QBrush(sender_colour(message.sender))
         if role == Qt.ItemDataRole.ToolTipRole and column == COL_SUMMARY:
             return message.summary
         if role == Qt.ItemDataRole.ToolTipRole and column == COL_CONN:
