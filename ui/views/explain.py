@@ -12,11 +12,12 @@ import re
 import textwrap
 
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTextBrowser, QWidget
 
 from lab.explain import Explanation, explain
 from lab.model import Message, Sender
+from ui import theme
 
 EMPTY_TEXT = "Select a message to see what it means, in plain words, field by field."
 #: The meaning's font, relative to the view's own (so presentation mode scales it too).
@@ -41,14 +42,12 @@ def rfc_link(rfc: str) -> str:
     return f'<a href="{url}">{shown}</a>'
 
 
-def muted(palette: QPalette) -> QColor:
-    """A grey between the text and its background: readable in light and dark themes."""
-    text, base = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base)
-    def mix(a: int, b: int) -> int:
-        return (a * 3 + b * 2) // 5
-
-    return QColor(mix(text.red(), base.red()), mix(text.green(), base.green()),
-                  mix(text.blue(), base.blue()))
+def css_size(font: QFont, scale: float) -> str:
+    """``font``'s size times ``scale`` as a CSS size (points, or pixels for a font
+    sized in pixels)."""
+    if font.pointSizeF() > 0:
+        return f"{font.pointSizeF() * scale:.1f}pt"
+    return f"{max(font.pixelSize(), 1) * scale:.0f}px"
 
 
 def _value(text: str) -> str:
@@ -57,13 +56,13 @@ def _value(text: str) -> str:
 
 
 def explanation_html(message: Message, explanation: Explanation, *, grey: str,
-                     meaning_pt: float) -> str:
+                     meaning_size: str) -> str:
     """The Explain tab's page for ``message``."""
     who = "client → server" if message.sender is Sender.CLIENT else "server → client"
     parts = [
         f'<p style="color:{grey}">#{message.id} · {html.escape(message.protocol)} · {who}'
         f"<br><b>{html.escape(message.summary)}</b></p>",
-        f'<p style="font-size:{meaning_pt:.1f}pt">{html.escape(explanation.meaning)}</p>',
+        f'<p style="font-size:{meaning_size}">{html.escape(explanation.meaning)}</p>',
     ]
     if explanation.rfc:
         parts.append(f'<p style="color:{grey}">{rfc_link(explanation.rfc)}</p>')
@@ -130,13 +129,11 @@ class ExplainView(QTextBrowser):
             self.clear()
             return
         message, answering = self._shown
-        grey = muted(self.palette()).name()
-        size = self.font().pointSizeF()
-        size = size if size > 0 else 10.0
-        self.setHtml(explanation_html(message, explain(message, answering), grey=grey,
-                                      meaning_pt=size * MEANING_SCALE))
+        self.setHtml(explanation_html(message, explain(message, answering),
+                                      grey=theme.colour("faint"),
+                                      meaning_size=css_size(self.font(), MEANING_SCALE)))
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange):
-            self._render()  # the meaning's size and the grey follow the view's
+            self._render()  # the meaning's size follows the view's font, the grey the look

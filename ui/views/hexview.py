@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QFontDatabase, QResizeEvent
-from PySide6.QtWidgets import QPlainTextEdit, QWidget
+from PySide6.QtGui import QFont, QFontDatabase, QResizeEvent
+from PySide6.QtWidgets import QApplication, QPlainTextEdit, QWidget
 
 BYTES_PER_LINE = 16
 #: Characters a 16-byte line takes: offset, two hex groups, the text column.
 WIDE_LINE_CHARS = 8 + 2 + 23 + 2 + 23 + 2 + 18
+
+
+def fixed_font() -> QFont:
+    """The desktop's fixed-width font at the application font's size, so that it
+    starts at the zoom in use (ui.presentation scales it from there)."""
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    app = QApplication.font()
+    if app.pointSizeF() > 0:
+        font.setPointSizeF(app.pointSizeF())
+    elif app.pixelSize() > 0:
+        font.setPixelSize(app.pixelSize())
+    return font
 
 
 def hex_dump(data: bytes, width: int = BYTES_PER_LINE) -> str:
@@ -31,7 +43,7 @@ class HexView(QPlainTextEdit):
         super().__init__(parent)
         self.setReadOnly(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.setFont(fixed_font())
         self.setPlaceholderText("Select a message to see its bytes.")
         self._shown: tuple[bytes, int | None] | None = None
         self._width = BYTES_PER_LINE
