@@ -10,7 +10,12 @@ inspector captures. Then:
 - joins and leaves are announced to the room as ``* ana joined`` and
   ``* ana left``; the one who joins first gets ``* here now: ana, bob``;
 - the server pings every client every ``ping_interval`` seconds (keepalive) and
-  drops a client that does not answer;
+  closes with 1011 a client whose pong has not come ``ping_timeout`` seconds later;
+- a member that does not read (more than SLOW_LIMIT bytes waiting to be sent to
+  it) gets no more lines: it is closed with 1013 "too slow: not reading" and cut
+  off if the close cannot get through in CLOSE_TIMEOUT seconds, so one stalled
+  client cannot make the server's memory grow; the room hears
+  ``* sloth left (too slow: not reading)``;
 - a message over ``max_size`` bytes closes that connection with 1009 (message too
   big) and websockets' reason; a binary message closes it with 1003 (this chat
   takes text only);
@@ -18,7 +23,7 @@ inspector captures. Then:
 
 Compression (permessage-deflate) is off, so every frame reads in the inspector.
 Options (all optional): ``max_size`` bytes (default 65536), ``ping_interval``
-seconds (default 20).
+seconds (default 20), ``ping_timeout`` seconds (default 10).
 """
 
 from __future__ import annotations
@@ -42,11 +47,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SIZE = 64 * 1024
 DEFAULT_PING_INTERVAL = 20.0
+DEFAULT_PING_TIMEOUT = 10.0
 NAME_LIMIT = 24
 #: How long a closing handshake may take before the connection is cut.
 CLOSE_TIMEOUT = 2.0
 GOING_AWAY = "server going away"
 TEXT_ONLY = "this chat takes text messages only"
+#: Bytes waiting to be sent to one member beyond which it counts as not reading.
+SLOW_LIMIT = 1024 * 1024
+TOO_SLOW = "too slow: not reading"
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -79,16 +88,19 @@ def name_from_path(path: str) -> str:
 class ChatBackend:
     """A running chat room at ``address``.
 
-    ``members()`` lists who is in the room, in the order they joined; ``messages``
-    counts chat messages and ``serial`` every event so far; ``watch(listener)`` calls
+    ``members()`` lists who is in the room, in the order they joined, and
+    ``backlog()`` the bytes waiting to be sent to each; ``messages`` counts chat
+    messages and ``serial`` every event so far; ``watch(listener)`` calls
     ``listener(RoomEvent)`` on the engine's loop after each join, leave and message,
     and returns the unsubscriber.
     """
 
     def __init__(self, *, max_size: int = DEFAULT_MAX_SIZE,
-                 ping_interval: float = DEFAULT_PING_INTERVAL) -> None:
+                 ping_interval: float = DEFAULT_PING_INTERVAL,
+                 ping_timeout: float = DEFAULT_PING_TIMEOUT) -> None:
         self.max_size = max_size
         self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self.messages = 0
         self.serial = 0
@@ -96,9 +108,17 @@ class ChatBackend:
         self._guests = 0
         self._listeners: list[RoomListener] = []
         self._server: Server | None = None
+        #: Members closed for not reading, until they have left; the closing tasks.
+        self._too_slow: set[ServerConnection] = set()
+        self._closing: set[asyncio.Task[None]] = set()
 
     def members(self) -> list[str]:
         return list(self._room.values())
+
+    def backlog(self) -> dict[str, int]:
+        """Bytes written for each member that its connection has not sent yet."""
+        return {name: conn.transport.get_write_buffer_size()
+                for conn, name in self._room.items()}
 
     def watch(self, listener: RoomListener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -112,7 +132,7 @@ class ChatBackend:
     async def start(self) -> None:
         self._server = await serve(
             self._serve, "127.0.0.1", 0, compression=None, max_size=self.max_size,
-            ping_interval=self.ping_interval, ping_timeout=self.ping_interval,
+            ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
             close_timeout=CLOSE_TIMEOUT, server_header="Client-Server Lab chat")
         self.address = self._server.sockets[0].getsockname()[:2]
 
@@ -131,6 +151,7 @@ class ChatBackend:
     async def close(self) -> None:
         await self.say_goodbye()
         self._server = None
+        await asyncio.gather(*self._closing, return_exceptions=True)
 
     # -- the room ------------------------------------------------------------------
 
@@ -162,11 +183,23 @@ class ChatBackend:
             pass  # too big, no pong, or gone: websockets has closed it with a code
         finally:
             del self._room[conn]
-            self._tell("left", name, f"* {name} left")
+            why = f" ({TOO_SLOW})" if conn in self._too_slow else ""
+            self._too_slow.discard(conn)
+            self._tell("left", name, f"* {name} left{why}")
 
     def _tell(self, action: str, name: str, line: str) -> None:
-        """Send ``line`` to everyone in the room, then tell the watchers."""
-        broadcast(list(self._room), line)
+        """Send ``line`` to everyone in the room who keeps up, then tell the watchers.
+
+        websockets' ``broadcast`` does not wait for a slow reader: what a member
+        does not read piles up in its write buffer. So a member with more than
+        SLOW_LIMIT bytes waiting is skipped and closed instead."""
+        keeping_up = []
+        for conn in self._room:
+            if conn.transport.get_write_buffer_size() > SLOW_LIMIT:
+                self._drop(conn)
+            else:
+                keeping_up.append(conn)
+        broadcast(keeping_up, line)
         self.serial += 1
         event = RoomEvent(action=action, name=name, line=line, serial=self.serial,
                           members=tuple(self._room.values()), messages=self.messages)
@@ -175,6 +208,22 @@ class ChatBackend:
                 listener(event)
             except Exception:  # a broken watcher must not break the room
                 log.exception("a chat room watcher failed")
+
+    def _drop(self, conn: ServerConnection) -> None:
+        if conn not in self._too_slow:
+            self._too_slow.add(conn)
+            task = asyncio.get_running_loop().create_task(self._close_slow(conn))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def _close_slow(self, conn: ServerConnection) -> None:
+        """Close with 1013; the close frame waits behind all that the member has not
+        read, so if the closing handshake is not over in CLOSE_TIMEOUT, cut it."""
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await conn.close(CloseCode.TRY_AGAIN_LATER, TOO_SLOW)
+        except TimeoutError:
+            conn.transport.abort()
 
 
 def _number(options: dict[str, str], key: str, default: float, *, whole: bool) -> float:
@@ -194,7 +243,8 @@ def _number(options: dict[str, str], key: str, default: float, *, whole: bool) -
 async def start_ws(options: dict[str, str]) -> Backend:
     backend = ChatBackend(
         max_size=int(_number(options, "max_size", DEFAULT_MAX_SIZE, whole=True)),
-        ping_interval=_number(options, "ping_interval", DEFAULT_PING_INTERVAL, whole=False))
+        ping_interval=_number(options, "ping_interval", DEFAULT_PING_INTERVAL, whole=False),
+        ping_timeout=_number(options, "ping_timeout", DEFAULT_PING_TIMEOUT, whole=False))
     await backend.start()
     return backend
 

@@ -203,7 +203,9 @@ def test_a_malformed_upgrade_gets_a_400_and_the_server_serves_on() -> None:
 
 def test_the_server_pings_and_the_client_answers() -> None:
     async def main() -> None:
-        async with chat_lab(ping_interval="0.1") as lab:
+        # a ping every 0.1 s, but a long wait for each pong: a loaded machine must
+        # not fail the test by answering late
+        async with chat_lab(ping_interval="0.1", ping_timeout="10") as lab:
             ana = await lab.client("ana")
             await until(lambda: any(m.summary.startswith("PONG") and m.sender is Sender.CLIENT
                                     for m in lab.engine.capture.messages), "a PONG")
