@@ -152,7 +152,7 @@ class ChatClient:
         """Send one chat message; ChatError if not in a room."""
         ws = self._ws
         if ws is None or self.ended is not None:
-            why = self.ended.text if self.ended is not None else "press Join first"
+            why = self.ended.text if self.ended is not None else "press Connect first"
             raise ChatError(f"not in a room: {why}")
         try:
             await ws.send(text)

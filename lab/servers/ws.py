@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -57,8 +57,6 @@ TEXT_ONLY = "this chat takes text messages only"
 SLOW_LIMIT = 1024 * 1024
 TOO_SLOW = "too slow: not reading"
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoomEvent:
@@ -79,10 +77,19 @@ RoomListener = Callable[[RoomEvent], None]
 
 
 def name_from_path(path: str) -> str:
-    """The ``name`` in the query of a request path, tidied (empty if none)."""
+    """The ``name`` in the query of a request path, tidied (empty if none): control
+    characters become spaces and the other invisible ones (format characters such as
+    U+202E, which would turn the rest of a line around) are dropped."""
     values = parse_qs(urlsplit(path).query).get("name", [""])
-    name = " ".join(_UNPRINTABLE.sub(" ", values[0]).split())
+    name = " ".join("".join(_tidy(c) for c in values[0]).split())
     return name[:NAME_LIMIT]
+
+
+def _tidy(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cc":
+        return " "
+    return "" if category[0] == "C" else char
 
 
 class ChatBackend:

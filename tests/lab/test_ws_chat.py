@@ -240,6 +240,10 @@ def test_names_are_tidied_and_made_unique() -> None:
     assert name_from_path("/chat?name=%20Ana%0AMaria%20") == "Ana Maria"
     assert name_from_path("/") == ""
     assert len(name_from_path("/?name=" + "x" * 100)) == 24
+    # U+202E would turn the rest of a line around; a zero-width U+200B would let two
+    # members look alike
+    assert name_from_path("/?name=%E2%80%AEana%E2%80%8B") == "ana"
+    assert name_from_path("/?name=%3Cb%3Ex%3C/b%3E%E2%80%AE%00y") == "<b>x</b> y"
 
     async def main() -> None:
         async with chat_lab() as lab:
@@ -261,7 +265,7 @@ def test_errors_a_user_can_act_on() -> None:
     async def main() -> None:
         async with chat_lab() as lab:
             chat = ChatClient(lab.engine.route)
-            with pytest.raises(ChatError, match="not in a room: press Join first"):
+            with pytest.raises(ChatError, match="not in a room: press Connect first"):
                 await chat.say("hi")
             http = await lab.engine.add_server("http", port=0)
             http_port = int(http.address.rpartition(":")[2])
