@@ -27,7 +27,7 @@ from lab.model import (
     format_address,
     parse_address,
 )
-from lab.servers import Backend, ServerKind, server_kinds
+from lab.servers import Backend, ServerKind, server_kinds, stop_backend
 from lab.wire import TcpWire, UdpWire
 
 LOOPBACK = "127.0.0.1"
@@ -203,19 +203,10 @@ class Engine:
         self.capture.publish(NodeRemoved(node_id))
 
     async def _stop_parts(self, node: _Server) -> None:
-        wire, node.wire = node.wire, None
-        tcp_wire, node.tcp_wire = node.tcp_wire, None
-        backend, node.backend = node.backend, None
+        wires = [wire for wire in (node.tcp_wire, node.wire) if wire is not None]
+        backend, node.backend, node.wire, node.tcp_wire = node.backend, None, None, None
         node.counts = (0, 0)
-        goodbye = getattr(backend, "say_goodbye", None)
-        if goodbye is not None:  # a polite close (WebSocket's 1001) needs its Wire still up
-            await goodbye()
-        if tcp_wire is not None:
-            await tcp_wire.stop()
-        if wire is not None:
-            await wire.stop()
-        if backend is not None:
-            await backend.close()
+        await stop_backend(backend, wires)
 
     async def set_server_options(self, node_id: str, **options: str) -> NodeInfo:
         """Change a server's options (such as ``root``); a running server restarts

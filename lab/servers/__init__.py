@@ -6,11 +6,14 @@ Adding a server kind means one module here and one entry in SERVER_KINDS.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from lab.model import Transport
+
+log = logging.getLogger(__name__)
 
 
 class Backend(Protocol):
@@ -22,6 +25,32 @@ class Backend(Protocol):
 
 
 BackendStarter = Callable[[dict[str, str]], Awaitable[Backend]]
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def stop_backend(backend: Backend | None, wires: Iterable[Stoppable]) -> None:
+    """Stop a server: its backend's goodbye, then its Wires, then the backend.
+
+    A backend with ``say_goodbye`` (the chat's 1001 to every client) says it while
+    its Wires are still up, so that it reaches the clients. Whatever the goodbye
+    does (a failure is logged, a cancellation goes on up once the rest is done),
+    the Wires and the backend are stopped, so no port stays bound."""
+    try:
+        goodbye = getattr(backend, "say_goodbye", None)
+        if goodbye is not None:
+            await goodbye()
+    except Exception:  # a goodbye is a courtesy: stopping must not depend on it
+        log.exception("a server's goodbye failed; stopping it anyway")
+    finally:
+        try:
+            for wire in wires:
+                await wire.stop()
+        finally:
+            if backend is not None:
+                await backend.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
 
+import lab.engine
 from lab.engine import Engine, EngineError
 from lab.model import Event, NodeChanged, NodeRemoved, NodeState, Sender, Transport
+from lab.servers import ServerKind, server_kinds
 from tests.lab.helpers import EchoServer, run
 
 
@@ -150,3 +153,65 @@ def test_shutdown_frees_every_port() -> None:
     for port in udp_ports:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
             again.bind(("127.0.0.1", port))
+
+
+class RudeBackend:
+    """A server whose goodbye fails, or (``hang``) never ends until it is cancelled."""
+
+    def __init__(self, hang: bool) -> None:
+        self.hang = hang
+        self.address = ("127.0.0.1", 0)
+        self.saying = asyncio.Event()
+        self.closed = False
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        self.address = self.server.sockets[0].getsockname()[:2]
+
+    async def say_goodbye(self) -> None:
+        self.saying.set()
+        if self.hang:
+            await asyncio.Event().wait()
+        raise RuntimeError("no goodbye today")
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+        self.closed = True
+
+
+def test_a_failed_or_cancelled_goodbye_still_frees_the_port(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    backends: list[RudeBackend] = []
+
+    async def start(options: dict[str, str]) -> RudeBackend:
+        backend = RudeBackend(hang=options.get("hang") == "yes")
+        await backend.start()
+        backends.append(backend)
+        return backend
+
+    rude = ServerKind("rude", "Rude server", Transport.TCP, 0, start, protocol="raw")
+    kinds = {**server_kinds(), "rude": rude}
+    monkeypatch.setattr(lab.engine, "server_kinds", lambda: kinds)
+
+    async def main() -> list[int]:
+        engine = Engine()
+        failing = await engine.add_server("rude", port=0)
+        stopped = await engine.stop_server(failing.id)  # the failure is logged, not raised
+        assert stopped.state is NodeState.STOPPED and backends[0].closed
+        hanging = await engine.add_server("rude", port=0, options={"hang": "yes"})
+        stopping = asyncio.create_task(engine.stop_server(hanging.id))
+        await asyncio.wait_for(backends[1].saying.wait(), 5)
+        stopping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stopping
+        assert backends[1].closed
+        await engine.shutdown()
+        return [_port(failing.address), _port(hanging.address)]
+
+    for port in run(main):
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", port))
+            again.listen()
