@@ -16,9 +16,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lab.clients.http import Timing
 from lab.model import NodeState, Sender
+from ui import theme
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
-from ui.panels.http_body import format_timing, status_colour
+from ui.panels.http_body import format_timing, status_colour, status_meaning
 from ui.panels.http_browser import HttpBrowserPanel
 from ui.panels.http_composer import HttpComposerPanel
 from ui.panels.http_request import encode_body
@@ -113,8 +114,10 @@ def test_timing_line_and_status_colours() -> None:
     assert format_timing(timing) == "connect 0.4 ms · first byte 2.1 ms · total 2.5 ms"
     reused = Timing(connect=0.0, first_byte=1.0, total=1500.0, reused=True)
     assert format_timing(reused).endswith("total 1.50 s (reused connection)")
-    assert [status_colour(s) for s in (200, 301, 404, 503)] == [
-        "#2e7d32", "#1f5ea8", "#e07000", "#c62828"]
+    statuses = (200, 301, 404, 503, 101)
+    assert [status_meaning(s) for s in statuses] == ["good", "info", "warn", "bad", "faint"]
+    assert [status_colour(s) for s in statuses] == [
+        theme.colour(m) for m in ("good", "info", "warn", "bad", "faint")]
 
 
 def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-untyped-def]
@@ -127,7 +130,7 @@ def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-
     qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
 
     qtbot.waitUntil(lambda: "201 Created" in composer.status_label.text(), timeout=WAIT)
-    assert "#2e7d32" in composer.status_label.styleSheet()  # 2xx is green
+    assert composer.status_label.property("tone") == "good"  # 2xx is green
     shown = composer.body_view.text()
     assert json.loads(shown) == {"method": "POST", "body": '{"a": 1}',
                                  "type": "application/json"}
@@ -177,7 +180,10 @@ def test_composer_shows_a_network_error_inline(window: MainWindow, qtbot) -> Non
                    Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: "only http://" in composer.error_text, timeout=WAIT)
     assert "failed" in composer.status_label.text()
+    assert composer.status_label.property("tone") == "bad"
+    assert composer.error_label.property("tone") == "bad"
     assert composer.history_list.count() == 1
+    assert composer.history_list.item(0).foreground().color() == theme.qcolour("bad")
     assert no_dialogs()
 
 

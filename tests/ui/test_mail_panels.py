@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lab.clients.smtp import SendResult
 from lab.model import NodeState
+from ui import theme
 from ui.mainwindow import MainWindow
 from ui.panels.mail_composer import MailComposerPanel, result_html
 from ui.panels.mail_reader import MailReaderPanel
@@ -48,10 +49,12 @@ def summaries(window: MainWindow, protocol: str) -> list[str]:
 def test_result_line_colours_reply_refusals_and_errors() -> None:
     ok = result_html(SendResult(ok=True, reply="250 2.0.0 OK: delivered",
                                 refused=(("bob@else.test", "550 relaying denied"),)))
-    assert "#2e7d32'>250 2.0.0 OK: delivered" in ok
-    assert "#c62828'>refused bob@else.test: 550 relaying denied" in ok
+    good, bad = theme.colour("good"), theme.colour("bad")  # in the look in use
+    assert good != bad
+    assert f"{good}'>250 2.0.0 OK: delivered" in ok
+    assert f"{bad}'>refused bob@else.test: 550 relaying denied" in ok
     failed = result_html(SendResult(ok=False, error="127.0.0.1:1: Connection refused"))
-    assert failed == "<span style='color:#c62828'>127.0.0.1:1: Connection refused</span>"
+    assert failed == f"<span style='color:{bad}'>127.0.0.1:1: Connection refused</span>"
 
 
 def test_mail_goes_in_with_smtp_and_out_with_pop3(  # type: ignore[no-untyped-def]
@@ -79,7 +82,7 @@ def test_mail_goes_in_with_smtp_and_out_with_pop3(  # type: ignore[no-untyped-de
     qtbot.keyClick(composer.subject_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: composer.last_result is not None, timeout=WAIT)
     assert composer.result_text().startswith("250 "), composer.result_text()
-    assert "#2e7d32" in composer.result_label.text()
+    assert theme.colour("good") in composer.result_label.text()
     qtbot.waitUntil(lambda: smtp.model.subjects() == [SUBJECT], timeout=WAIT)  # live
     qtmodeltester.check(smtp.model)
     row = [smtp.model.index(0, c).data() for c in range(smtp.model.columnCount())]

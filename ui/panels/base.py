@@ -9,16 +9,17 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBox
 
 from lab.engine import EngineError
 from lab.model import NodeInfo, NodeState
+from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 
-STATE_COLOURS = {
-    NodeState.RUNNING: "#2e9d4f",
-    NodeState.STARTING: "#d9a400",
-    NodeState.STOPPED: "#9a9a9a",
-    NodeState.FAILED: "#d23c3c",
+#: The state dot's tone (theme.set_tone): its colour in the look in use.
+STATE_TONES = {
+    NodeState.RUNNING: "good",
+    NodeState.STARTING: "warn",
+    NodeState.STOPPED: "faint",
+    NodeState.FAILED: "bad",
 }
-ERROR_STYLE = "color: #c62828;"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class NodePanel(QGroupBox):
         self.remove_button.setAutoRaise(True)
         self.remove_button.clicked.connect(lambda: spawn(self.remove()))
         self.error_label = QLabel(self)
-        self.error_label.setStyleSheet(ERROR_STYLE)
+        theme.set_tone(self.error_label, "bad")
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label.hide()
@@ -86,7 +87,7 @@ class NodePanel(QGroupBox):
     def show_node(self, info: NodeInfo) -> None:
         """Show ``info``; panels extend this to show their own fields."""
         self.setTitle(info.name)
-        self.dot.setStyleSheet(f"color: {STATE_COLOURS.get(info.state, '#9a9a9a')};")
+        theme.set_tone(self.dot, STATE_TONES.get(info.state, "faint"))
         self.dot.setToolTip(info.state.value)
         self.state_label.setText(self.describe(info))
 

@@ -8,7 +8,6 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,15 +24,18 @@ from PySide6.QtWidgets import (
 from lab.clients.dns import TYPES, DnsClient, DnsResult, Row
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
+from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
 from ui.panels.base import NodePanel, PanelContext
-from ui.panels.mail_common import BAD, FAINT, GOOD, ServerCombo
+from ui.panels.mail_common import ServerCombo
 
 DEFAULT_NAME = "www.lab.test"
-RCODE_COLOURS = {"NOERROR": GOOD, "NXDOMAIN": "#e07000"}
-SECTION_COLOURS = {"answer": "#1e7d46", "authority": "#1f5ea8", "additional": "#8b1a8b"}
+#: What an rcode and a section mean, for their colour (theme.colour); any other
+#: rcode is "bad".
+RCODE_MEANINGS = {"NOERROR": "good", "NXDOMAIN": "warn"}
+SECTION_MEANINGS = {"answer": "good", "authority": "info", "additional": "accent"}
 
 
 async def query_on_engine(engine: Engine, node_id: str, name: str, rdtype: str, server: str,
@@ -63,19 +65,18 @@ class SectionsModel(RowTableModel[Row]):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{row.section} section: {row.name} {row.ttl} IN {row.type} {row.value}"
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 0:
-            return QColor(SECTION_COLOURS.get(row.section, "#707070"))
+            return theme.qcolour(SECTION_MEANINGS.get(row.section, "faint"))
         return None
 
 
 def header_html(result: DnsResult) -> str:
     """``NOERROR · id 6699 · flags qr aa rd`` and what it cost, like dig's header."""
-    colour = RCODE_COLOURS.get(result.rcode, BAD)
+    rcode = f"<b>{html.escape(result.rcode)}</b>"
     how = "TCP" if result.tcp else "UDP"
-    return (f"<b style='color:{colour}'>{html.escape(result.rcode)}</b> &nbsp;"
-            f"<span style='color:#707070'>id {result.id} · flags <b>"
-            f"{html.escape(' '.join(result.flags))}</b><br>"
-            f"{result.ms:.1f} ms over {how} from {html.escape(result.server)} · "
-            f"{result.size} bytes</span>")
+    return (theme.span(rcode, RCODE_MEANINGS.get(result.rcode, "bad")) + " &nbsp;"
+            + theme.span(f"id {result.id} · flags <b>{html.escape(' '.join(result.flags))}"
+                         f"</b><br>{result.ms:.1f} ms over {how} from "
+                         f"{html.escape(result.server)} · {result.size} bytes", "faint"))
 
 
 class DnsClientPanel(NodePanel):
@@ -118,13 +119,14 @@ class DnsClientPanel(NodePanel):
         grid.setColumnStretch(0, 1)
         self.body.addLayout(grid)
         self.header_label = QLabel("No answer yet: type a name and press Enter.", self)
-        self.header_label.setStyleSheet(FAINT)
+        theme.set_tone(self.header_label, "faint")
         self.header_label.setWordWrap(True)
         self.header_label.setTextFormat(Qt.TextFormat.RichText)
         self.header_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        theme.on_look_change(self.header_label, self._show_header)
         self.retry_label = QLabel(self)
         self.retry_label.setWordWrap(True)
-        self.retry_label.setStyleSheet("color: #b35900;")
+        theme.set_tone(self.retry_label, "warn")
         self.retry_label.hide()
         self.model = SectionsModel(self)
         self.table = QTableView(self)
@@ -191,14 +193,21 @@ class DnsClientPanel(NodePanel):
         self.retry_label.setVisible(result.retried_tcp)
         self.retry_label.setText("Retried over TCP: the UDP answer came back truncated "
                                  "(TC flag set), so the whole answer was asked for over TCP.")
+        self._show_header()
+        self.update_node(self.info)
+
+    def _show_header(self) -> None:
+        """The last answer's header, coloured for the look in use."""
+        result = self.last_result
+        if result is None:
+            return
         if result.ok:
-            self.header_label.setStyleSheet("")
+            theme.set_tone(self.header_label, None)
             self.header_label.setText(header_html(result))
         else:
-            self.header_label.setStyleSheet(FAINT)
+            theme.set_tone(self.header_label, "faint")
             self.header_label.setText(f"No answer for {html.escape(result.name)} "
                                       f"{html.escape(result.type)}.")
-        self.update_node(self.info)
 
     def header_text(self) -> str:
         """The header line as plain text (tests read it)."""
@@ -225,7 +234,7 @@ class LookUpFirst(QWidget):
         self.combo.setEnabled(False)
         self.check.toggled.connect(self.combo.setEnabled)
         label = QLabel("DNS server", self)
-        label.setStyleSheet(FAINT)
+        theme.set_tone(label, "faint")
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(6)

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -26,11 +25,11 @@ from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, NodeState
 from lab.servers.dns import DnsBackend
 from lab.servers.dns_zone import DEFAULT_TTL, EDITABLE, HINTS, MAX_TTL, Record, ZoneError
+from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
-from ui.panels.mail_common import FAINT
 
 ZoneWatch = tuple[list[Record], Callable[[], None]]
 STOPPED = "the DNS server is stopped: start it to edit its zone"
@@ -93,7 +92,7 @@ class ZoneModel(RowTableModel[Record]):
                         "the edits; NXDOMAIN answers carry it")
             return f"{record.name} {record.ttl} IN {record.type} {record.value}"
         if role == Qt.ItemDataRole.ForegroundRole and record.type == "SOA":
-            return QColor("#707070")
+            return theme.qcolour("faint")
         return None
 
 
@@ -118,7 +117,7 @@ class DnsServerPanel(EchoServerPanel):
         self.zone_label = QLabel("Zone <b>lab.test</b>: answered over UDP, and over TCP on "
                                  "the same port when an answer is too big.", self)
         self.zone_label.setWordWrap(True)
-        self.zone_label.setStyleSheet(FAINT)
+        theme.set_tone(self.zone_label, "faint")
         self.model = ZoneModel(self)
         self.table = QTableView(self)
         self.table.setModel(self.model)
@@ -176,7 +175,7 @@ class DnsServerPanel(EchoServerPanel):
         grid.addWidget(self.value_edit, 1, 0, 1, 2)
         grid.addWidget(self.add_button, 1, 2)
         hint = QLabel("Select a record above to remove it.", self)
-        hint.setStyleSheet(FAINT)
+        theme.set_tone(hint, "faint")
         grid.addWidget(hint, 2, 0, 1, 2)
         grid.addWidget(self.remove_record_button, 2, 2)
         grid.setColumnStretch(0, 1)

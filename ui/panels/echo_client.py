@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -12,7 +11,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSizePolicy,
     QWidget,
@@ -22,13 +20,14 @@ from lab.clients.echo import REPLY_WAIT, parse_payload
 from lab.engine import EngineError
 from lab.model import NodeInfo, NodeState, Transport
 from lab.servers import server_kinds
+from ui import theme
 from ui.engine_thread import spawn
-from ui.panels.base import ERROR_STYLE, NodePanel, PanelContext
+from ui.panels.base import NodePanel, PanelContext
+from ui.panels.log import RichLog
+from ui.views.hexview import fixed_font
 
 SHOWN_LIMIT = 200
 LOG_LINES = 500
-SENT_COLOUR = "#1f5ea8"
-REPLY_COLOUR = "#1e7d46"
 
 
 _ESCAPES = (("\\", "\\\\"), ("\r", "\\r"), ("\n", "\\n"), ("\t", "\\t"))
@@ -85,10 +84,8 @@ class EchoClientPanel(NodePanel):
         self.hex_box.setToolTip("Send hex digits as bytes, e.g. 48 65 6c 6c 6f")
         self.send_button = QPushButton("Send", self)
         self.send_button.clicked.connect(self._send_clicked)
-        self.log = QPlainTextEdit(self)
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(LOG_LINES)
-        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log = RichLog(LOG_LINES, self)
+        self.log.setFont(fixed_font())
         self.log.setPlaceholderText("What you send and what comes back shows here.")
         self.log.setMinimumHeight(90)
         self._busy = False
@@ -246,26 +243,27 @@ class EchoClientPanel(NodePanel):
             return
         lab = self.context.lab
         self.show_error("")
-        self._line("→ sent", data, SENT_COLOUR)
+        self._line("→ sent", data, "client")
         try:
             reply = await lab.call(lab.engine.client_send, self.node_id, data, REPLY_WAIT)
         except EngineError as exc:
             self.show_error(str(exc))
-            self._note(f"error: {exc}", ERROR_STYLE)
+            self._note(f"error: {exc}", "bad")
             return
         if reply:
-            self._line("← reply", reply, REPLY_COLOUR)
+            self._line("← reply", reply, "server")
         else:
             self._note(f"(no reply within {REPLY_WAIT:g} s)")
         self.input.selectAll()
 
-    def _line(self, what: str, data: bytes, colour: str) -> None:
+    def _line(self, what: str, data: bytes, meaning: str) -> None:
+        """A line in the colour of who sent it (``meaning``: client or server)."""
         size = f"({len(data)} byte{'s' if len(data) != 1 else ''})"
-        self.log.appendHtml(f'<span style="color:{colour}">{html.escape(what)} '
-                            f"{html.escape(show_bytes(data))} {size}</span>")
+        text = f"{html.escape(what)} {html.escape(show_bytes(data))} {size}"
+        self.log.add_line(lambda: theme.span(text, meaning))
 
-    def _note(self, text: str, style: str = "color: #777777;") -> None:
-        self.log.appendHtml(f'<span style="{style}">{html.escape(text)}</span>')
+    def _note(self, text: str, meaning: str = "faint") -> None:
+        self.log.add_line(lambda: theme.span(html.escape(text), meaning))
 
 
     def log_text(self) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from lab.engine import EngineError
 from lab.model import NodeInfo, NodeState, Transport, parse_address
 from lab.servers import server_kinds
+from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
 
@@ -124,7 +125,7 @@ def add_folder_row(panel: EchoServerPanel, tip: str, choose_tip: str,
     label = QLabel(panel)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet("color: #707070;")
+    theme.set_tone(label, "faint")
     label.setToolTip(tip)
     button = QPushButton("Choose…", panel)
     button.setToolTip(choose_tip)

@@ -28,12 +28,13 @@ from PySide6.QtWidgets import (
 from lab.clients.ftp import Entry, FtpClient, FtpClientError
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
+from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.ftp_listing import ListingModel
 from ui.panels.ftp_prompt import InlinePrompt
 from ui.panels.http_body import format_size
-from ui.panels.mail_common import FAINT, ServerCombo, short_path
+from ui.panels.mail_common import ServerCombo, short_path
 
 T = TypeVar("T")
 Action = Callable[[FtpClient], Coroutine[Any, Any, T]]
@@ -188,7 +189,7 @@ class FtpClientPanel(NodePanel):
 
     def _make_transfer_row(self) -> None:
         self.transfer_label = QLabel(self)
-        self.transfer_label.setStyleSheet(FAINT)
+        theme.set_tone(self.transfer_label, "faint")
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, STEPS)
         self.progress_bar.setTextVisible(True)
@@ -204,7 +205,7 @@ class FtpClientPanel(NodePanel):
         row.addWidget(self.cancel_button)
         self.transfer_row.hide()
         self.status_label = QLabel("Not connected.", self)
-        self.status_label.setStyleSheet(FAINT)
+        theme.set_tone(self.status_label, "faint")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.addWidget(self.transfer_row)

@@ -18,10 +18,11 @@ from PySide6.QtWidgets import (
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, NodeState
 from lab.paths import data_dir
+from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel, add_folder_row
-from ui.panels.mail_common import FAINT, short_path
+from ui.panels.mail_common import short_path
 
 DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
@@ -57,7 +58,7 @@ class FtpServerPanel(EchoServerPanel):
 
     def _add_users(self) -> None:
         anonymous = QLabel("anonymous (read-only): any password; list and download", self)
-        anonymous.setStyleSheet(FAINT)
+        theme.set_tone(anonymous, "faint")
         anonymous.setWordWrap(True)
         self.user_edit = QLineEdit(DEFAULT_USER, self)
         self.user_edit.setToolTip("The lab user's name (USER); it may read and write")

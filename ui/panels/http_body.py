@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import (
-    QColor,
     QFont,
-    QFontDatabase,
     QImage,
     QPixmap,
     QSyntaxHighlighter,
@@ -21,17 +20,24 @@ from PySide6.QtWidgets import QLabel, QPlainTextEdit, QScrollArea, QStackedWidge
 
 from lab.clients.http import HttpResult, Timing
 from lab.model import NodeInfo
-from ui.views.hexview import HexView
+from ui import theme
+from ui.views.hexview import HexView, fixed_font
 
 #: Text shown in the body pane at most (characters); the rest is summarised.
 TEXT_LIMIT = 200_000
 
-STATUS_COLOURS = {2: "#2e7d32", 3: "#1f5ea8", 4: "#e07000", 5: "#c62828"}
+#: What a status class means, for its colour and tone (ui.theme).
+STATUS_MEANINGS = {2: "good", 3: "info", 4: "warn", 5: "bad"}
+
+
+def status_meaning(status: int) -> str:
+    """good for 2xx, info for 3xx, warn for 4xx, bad for 5xx, faint otherwise."""
+    return STATUS_MEANINGS.get(status // 100, "faint")
 
 
 def status_colour(status: int) -> str:
-    """Green for 2xx, blue for 3xx, orange for 4xx, red for 5xx, grey otherwise."""
-    return STATUS_COLOURS.get(status // 100, "#707070")
+    """The ``#rrggbb`` of ``status``'s meaning in the look in use."""
+    return theme.colour(status_meaning(status))
 
 
 def format_ms(ms: float) -> str:
@@ -55,31 +61,34 @@ def format_size(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
-def _format(colour: str, *, bold: bool = False) -> QTextCharFormat:
+@lru_cache(maxsize=64)
+def _format(look: theme.Look, meaning: str, bold: bool) -> QTextCharFormat:
+    """Text in the colour of ``meaning`` in ``look`` (the look in use: a dark look
+    gets light colours)."""
     fmt = QTextCharFormat()
-    fmt.setForeground(QColor(colour))
+    fmt.setForeground(theme.qcolour(meaning))
     if bold:
         fmt.setFontWeight(QFont.Weight.Bold)
     return fmt
 
 
+#: What each language colours: a pattern, the meaning whose colour it takes, bold.
 _MARKUP_RULES = (
-    (re.compile(r"</?[A-Za-z][\w:-]*|/?>"), _format("#8b1a8b", bold=True)),
-    (re.compile(r"\s[\w:-]+(?==)"), _format("#b35900")),
-    (re.compile(r"\"[^\"]*\"|'[^']*'"), _format("#1f5ea8")),
-    (re.compile(r"<!--.*?-->|<!DOCTYPE[^>]*>|<\?[^>]*\?>", re.IGNORECASE),
-     _format("#808080")),
+    (re.compile(r"</?[A-Za-z][\w:-]*|/?>"), "accent", True),
+    (re.compile(r"\s[\w:-]+(?==)"), "warn", False),
+    (re.compile(r"\"[^\"]*\"|'[^']*'"), "info", False),
+    (re.compile(r"<!--.*?-->|<!DOCTYPE[^>]*>|<\?[^>]*\?>", re.IGNORECASE), "faint", False),
 )
 _JSON_RULES = (
-    (re.compile(r"-?\b\d+(\.\d+)?([eE][+-]?\d+)?\b|\b(true|false|null)\b"),
-     _format("#b35900")),
-    (re.compile(r"\"(\\.|[^\"\\])*\""), _format("#1e7d46")),
-    (re.compile(r"\"(\\.|[^\"\\])*\"(?=\s*:)"), _format("#1f5ea8", bold=True)),
+    (re.compile(r"-?\b\d+(\.\d+)?([eE][+-]?\d+)?\b|\b(true|false|null)\b"), "warn", False),
+    (re.compile(r"\"(\\.|[^\"\\])*\""), "good", False),
+    (re.compile(r"\"(\\.|[^\"\\])*\"(?=\s*:)"), "info", True),
 )
 
 
 class SourceHighlighter(QSyntaxHighlighter):
-    """Colours HTML/XML tags, attributes and strings, or JSON keys and values.
+    """Colours HTML/XML tags, attributes and strings, or JSON keys and values, in
+    the colours of the look in use (the owner calls ``rehighlight`` when it changes).
 
     A line-by-line colouring with regular expressions: enough for reading a
     response, not a parser (a comment over several lines is not greyed)."""
@@ -96,7 +105,9 @@ class SourceHighlighter(QSyntaxHighlighter):
 
     def highlightBlock(self, text: str) -> None:
         rules = {"markup": _MARKUP_RULES, "json": _JSON_RULES}.get(self.language, ())
-        for pattern, fmt in rules:
+        look = theme.current()
+        for pattern, meaning, bold in rules:
+            fmt = _format(look, meaning, bold)
             for match in pattern.finditer(text):
                 self.setFormat(match.start(), match.end() - match.start(), fmt)
 
@@ -122,9 +133,10 @@ class BodyView(QStackedWidget):
         super().__init__(parent)
         self.text_view = QPlainTextEdit(self)
         self.text_view.setReadOnly(True)
-        self.text_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.text_view.setFont(fixed_font())
         self.text_view.setPlaceholderText("The response body shows here.")
         self.highlighter = SourceHighlighter(self.text_view.document())
+        theme.on_look_change(self.text_view, self.highlighter.rehighlight)
         self.image_label = QLabel(self)
         self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.image_scroll = QScrollArea(self)

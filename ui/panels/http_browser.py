@@ -26,11 +26,11 @@ from lab.clients.browser import Browser, Page
 from lab.clients.http import HttpResult
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
+from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
-from ui.panels.http_body import format_size, http_server_urls, status_colour
+from ui.panels.http_body import format_size, http_server_urls, status_meaning
 
-FAINT = "color: #707070;"
 Resource = QTextDocument.ResourceType
 
 BrowseResult = tuple[Page | None, bool, bool]
@@ -142,8 +142,9 @@ class HttpBrowserPanel(NodePanel):
         self.view.setMinimumHeight(260)
         self.view.anchorClicked.connect(self._link_clicked)
         self.requests_label = QLabel("No page yet: type an address and press Enter.", self)
-        self.requests_label.setStyleSheet(FAINT)
+        theme.set_tone(self.requests_label, "faint")
         self.requests_label.setWordWrap(True)
+        theme.on_look_change(self.requests_label, self._show_requests)
         self.body.addLayout(row)
         self.body.addWidget(self.view, 1)
         self.body.addWidget(self.requests_label)
@@ -255,12 +256,12 @@ class HttpBrowserPanel(NodePanel):
     @staticmethod
     def _line(result: HttpResult) -> str:
         if not result.ok:
-            return f"<span style='color:#c62828'>✕ {html.escape(result.url)}: " \
-                   f"{html.escape(result.error)}</span>"
+            return theme.span(f"✕ {html.escape(result.url)}: {html.escape(result.error)}",
+                              "bad")
         what = html.escape(result.content_type or "?")
-        return (f"<span style='color:{status_colour(result.status)}'><b>{result.status}</b>"
-                f"</span> {html.escape(result.url)} <span style='color:#707070'>"
-                f"({what}, {format_size(result.size)})</span>")
+        return (theme.span(f"<b>{result.status}</b>", status_meaning(result.status))
+                + f" {html.escape(result.url)} "
+                + theme.span(f"({what}, {format_size(result.size)})", "faint"))
 
     def describe(self, info: NodeInfo) -> str:
         page = getattr(self, "page", None)

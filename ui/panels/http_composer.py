@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,15 +30,16 @@ from PySide6.QtWidgets import (
 from lab.clients.http import HttpResult
 from lab.engine import EngineError
 from lab.model import NodeInfo
+from ui import theme
 from ui.engine_thread import spawn
-from ui.panels.base import ERROR_STYLE, NodePanel, PanelContext
+from ui.panels.base import NodePanel, PanelContext
 from ui.panels.dns_client import LookUpFirst
 from ui.panels.http_body import (
     BodyView,
     format_size,
     format_timing,
     http_server_urls,
-    status_colour,
+    status_meaning,
 )
 from ui.panels.http_request import (
     METHODS,
@@ -50,7 +51,8 @@ from ui.panels.http_request import (
 )
 
 HISTORY_LIMIT = 100
-FAINT = "color: #707070;"
+#: A history item's flag: the request failed (shown in red).
+FAILED_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class HttpComposerPanel(NodePanel):
@@ -174,13 +176,14 @@ class HttpComposerPanel(NodePanel):
     def _make_response_tab(self) -> QWidget:
         page = QWidget(self)
         self.status_label = QLabel("No response yet: press Send.", page)
-        self.status_label.setStyleSheet(FAINT)
+        theme.set_tone(self.status_label, "faint")
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse)
         self.timing_label = QLabel(page)
-        self.timing_label.setStyleSheet(FAINT)
+        theme.set_tone(self.timing_label, "faint")
         self.timing_label.setWordWrap(True)
+        theme.on_look_change(self.status_label, self._show_status)
         self.response_tabs = QTabWidget(page)
         self.response_tabs.setDocumentMode(True)
         self.body_view = BodyView(page)
@@ -206,6 +209,7 @@ class HttpComposerPanel(NodePanel):
         self.history_list.setToolTip("Double-click a request to fill the form and send it "
                                      "again")
         self.history_list.itemActivated.connect(self._history_activated)
+        theme.on_look_change(self.history_list, self._colour_history)
         return self.history_list
 
     # ---- servers -------------------------------------------------------------------
@@ -328,8 +332,9 @@ class HttpComposerPanel(NodePanel):
         self.history.append(request)
         outcome = str(result.status) if result.ok else "error"
         item = QListWidgetItem(f"{request.method} {request.url}  → {outcome}")
+        item.setData(FAILED_ROLE, not result.ok)
         if not result.ok:
-            item.setForeground(QColor("#c62828"))
+            item.setForeground(theme.qcolour("bad"))
         item.setToolTip(result.error or f"{result.status} {result.reason}")
         self.history_list.addItem(item)
         if len(self.history) > HISTORY_LIMIT:
@@ -337,25 +342,25 @@ class HttpComposerPanel(NodePanel):
             self.history_list.takeItem(0)
         self.history_list.scrollToBottom()
 
+    def _colour_history(self) -> None:
+        """The failed requests in the history in red for the look in use."""
+        for row in range(self.history_list.count()):
+            item = self.history_list.item(row)
+            if item.data(FAILED_ROLE):
+                item.setForeground(theme.qcolour("bad"))
+
     def show_result(self, result: HttpResult) -> None:
         """Fill the response tab with ``result`` and bring it to the front."""
         self.last_result = result
         self.tabs.setCurrentIndex(1)
         self.response_headers.setRowCount(0)
+        self._show_status()
         if not result.ok:
-            self.status_label.setText(f"{result.method} {html.escape(result.url)} failed")
-            self.status_label.setStyleSheet(ERROR_STYLE)
             self.timing_label.setText("")
             self.body_view.clear_body()
             self.show_error(result.error)
             self.update_node(self.info)
             return
-        self.status_label.setText(
-            f"<b>{result.status} {html.escape(result.reason)}</b> &nbsp;"
-            f"<span style='color:#707070'>{result.version} · "
-            f"{html.escape(result.content_type or 'no Content-Type')} · "
-            f"{format_size(result.size)}</span>")
-        self.status_label.setStyleSheet(f"color: {status_colour(result.status)};")
         looked_up = f"looked up {result.resolved} · " if result.resolved else ""
         self.timing_label.setText(looked_up + format_timing(result.timing))
         self.response_headers.setRowCount(len(result.headers))
@@ -365,6 +370,21 @@ class HttpComposerPanel(NodePanel):
         self.response_tabs.setTabText(1, f"Headers ({len(result.headers)})")
         self.body_view.show_result(result)
         self.update_node(self.info)
+
+    def _show_status(self) -> None:
+        """The status line: the status in its meaning's tone, the rest faint."""
+        result = self.last_result
+        if result is None:
+            return
+        if not result.ok:
+            self.status_label.setText(f"{result.method} {html.escape(result.url)} failed")
+            theme.set_tone(self.status_label, "bad")
+            return
+        self.status_label.setText(
+            f"<b>{result.status} {html.escape(result.reason)}</b> &nbsp;" + theme.span(
+                f"{result.version} · {html.escape(result.content_type or 'no Content-Type')}"
+                f" · {format_size(result.size)}", "faint"))
+        theme.set_tone(self.status_label, status_meaning(result.status))
 
     def describe(self, info: NodeInfo) -> str:
         result = getattr(self, "last_result", None)

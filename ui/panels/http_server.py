@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, NodeState
+from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import RowTableModel
 from ui.panels.base import PanelContext
@@ -109,7 +110,7 @@ class HttpServerPanel(EchoServerPanel):
         self.site_label = QLabel(self)
         self.site_label.setWordWrap(True)
         self.site_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.site_label.setStyleSheet("color: #505050;")
+        theme.set_tone(self.site_label, "faint")
         self.site_label.setToolTip("The folder served at / (the sample site unless you "
                                    "choose another; cslab serve http --root DIR)")
         self.choose_button = QPushButton("Choose…", self)

@@ -19,11 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from lab.model import NodeInfo
+from ui import theme
 from ui.bridge import EngineBridge
 
-FAINT = "color: #707070;"
-GOOD = "#2e7d32"
-BAD = "#c62828"
 HEADERS = ("From", "To", "Cc", "Subject", "Date")
 
 
@@ -39,8 +37,9 @@ def short_path(path: str) -> str:
     return "~" + path[len(home):] if path.startswith(home + "/") else path
 
 
-def coloured(text: str, colour: str) -> str:
-    return f"<span style='color:{colour}'>{html.escape(text)}</span>"
+def coloured(text: str, meaning: str) -> str:
+    """Plain ``text`` as rich text in the colour of ``meaning`` (good, bad…) now."""
+    return theme.span(html.escape(text), meaning)
 
 
 class ServerCombo(QComboBox):
@@ -113,8 +112,7 @@ class MessageView(QWidget):
         self.headers_label.setWordWrap(True)
         self.headers_label.setTextFormat(Qt.TextFormat.RichText)
         self.headers_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.headers_label.setStyleSheet(
-            "background: #f4f4f4; border: 1px solid #dddddd; padding: 4px;")
+        theme.set_tone(self.headers_label, "box")
         self.body_edit = QPlainTextEdit(self)
         self.body_edit.setReadOnly(True)
         self.body_edit.setMinimumHeight(70)
@@ -124,25 +122,35 @@ class MessageView(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.headers_label)
         layout.addWidget(self.body_edit, 1)
+        self._message: EmailMessage | None = None
+        theme.on_look_change(self, self._show_headers)
         self.clear()
 
     def clear(self) -> None:
+        self._message = None
         self.headers_label.hide()
         self.headers_label.clear()
         self.body_edit.clear()
 
     def show_message(self, raw: bytes) -> None:
-        message = parse_message(raw)
+        message = self._message = parse_message(raw)
+        self._show_headers()
+        self.body_edit.setPlainText(body_text(message))
+
+    def _show_headers(self) -> None:
+        """The headers in a box, their names faint in the look in use."""
+        if self._message is None:
+            return
         rows = []
         for name in HEADERS:
-            value = message.get(name)
+            value = self._message.get(name)
             if value is not None:
                 text = " ".join(str(value).split())
-                rows.append(f"<tr><td style='color:#606060; padding-right:6px'>{name}</td>"
+                rows.append(f"<tr><td style='color:{theme.colour('faint')}; "
+                            f"padding-right:6px'>{name}</td>"
                             f"<td><b>{html.escape(text)}</b></td></tr>")
         self.headers_label.setText(f"<table cellspacing='0'>{''.join(rows)}</table>")
         self.headers_label.setVisible(bool(rows))
-        self.body_edit.setPlainText(body_text(message))
 
     def headers_text(self) -> str:
         return self.headers_label.text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -21,9 +22,10 @@ from PySide6.QtWidgets import (
 from lab.clients.smtp import MailSender, SendResult, split_recipients
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
+from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
-from ui.panels.mail_common import BAD, FAINT, GOOD, ServerCombo, coloured
+from ui.panels.mail_common import ServerCombo, coloured
 
 DEFAULT_FROM = "you@lab.test"
 DEFAULT_TO = "ann@lab.test"
@@ -41,13 +43,13 @@ def result_html(result: SendResult) -> str:
     """The result line: the final reply in green, refusals and the error in red."""
     lines = []
     if result.ok:
-        lines.append(coloured(result.reply, GOOD))
+        lines.append(coloured(result.reply, "good"))
     elif result.reply and result.reply not in result.error:
-        lines.append(coloured(result.reply, BAD))
+        lines.append(coloured(result.reply, "bad"))
     for recipient, reason in result.refused:
-        lines.append(coloured(f"refused {recipient}: {reason}", BAD))
+        lines.append(coloured(f"refused {recipient}: {reason}", "bad"))
     if result.error:
-        lines.append(coloured(result.error, BAD))
+        lines.append(coloured(result.error, "bad"))
     return "<br>".join(lines)
 
 
@@ -88,10 +90,12 @@ class MailComposerPanel(NodePanel):
         self.body.addLayout(form)
         self.body.addWidget(self.body_edit)
         self.result_label = QLabel("Not sent yet.", self)
-        self.result_label.setStyleSheet(FAINT)
+        theme.set_tone(self.result_label, "faint")
         self.result_label.setWordWrap(True)
         self.result_label.setTextFormat(Qt.TextFormat.RichText)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._result: Callable[[], str] | None = None  # makes the line's rich text
+        theme.on_look_change(self.result_label, self._show_result_line)
         self.send_button = QPushButton("Send", self)
         self.send_button.setToolTip("Send the mail: one SMTP conversation (Ctrl+Enter)")
         self.send_button.clicked.connect(self._send_clicked)
@@ -126,8 +130,9 @@ class MailComposerPanel(NodePanel):
         """Send what the form says; the outcome shows in the result line."""
         self._set_busy(True)
         self.show_error("")
+        self._result = None
         self.result_label.setText("Sending…")
-        self.result_label.setStyleSheet(FAINT)
+        theme.set_tone(self.result_label, "faint")
         lab = self.context.lab
         try:
             result = await lab.call(
@@ -135,7 +140,8 @@ class MailComposerPanel(NodePanel):
                 self.from_edit.text().strip(), split_recipients(self.to_edit.text()),
                 self.subject_edit.text(), self.body_edit.toPlainText())
         except EngineError as exc:
-            self.result_label.setText(coloured(str(exc), BAD))
+            error = str(exc)  # exc is unbound after the except block
+            self._set_result_line(lambda: coloured(error, "bad"))
             return None
         finally:
             self._set_busy(False)
@@ -144,12 +150,21 @@ class MailComposerPanel(NodePanel):
 
     def show_result(self, result: SendResult) -> None:
         self.last_result = result
-        self.result_label.setStyleSheet("")
-        self.result_label.setText(result_html(result))
+        self._set_result_line(lambda: result_html(result))
         self.result_label.setToolTip(html.escape(result.reply))
         if result.ok:
             self.sent += 1
         self.update_node(self.info)
+
+    def _set_result_line(self, make: Callable[[], str]) -> None:
+        """Show the rich text ``make`` gives, and make it again for another look."""
+        self._result = make
+        theme.set_tone(self.result_label, None)
+        self._show_result_line()
+
+    def _show_result_line(self) -> None:
+        if self._result is not None:
+            self.result_label.setText(self._result())
 
     def result_text(self) -> str:
         """The result line as plain text."""

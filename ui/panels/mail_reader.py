@@ -14,7 +14,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -31,11 +31,12 @@ from PySide6.QtWidgets import (
 from lab.clients.pop3 import MailReader, Pop3Error, Summary
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
+from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import RowTableModel
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.http_body import format_size
-from ui.panels.mail_common import FAINT, MessageView, ServerCombo
+from ui.panels.mail_common import MessageView, ServerCombo
 
 T = TypeVar("T")
 Index = QModelIndex | QPersistentModelIndex
@@ -93,7 +94,7 @@ class MaildropModel(RowTableModel[Summary]):
             tip = f"{summary.subject}\nfrom {summary.sender}\n{summary.date}"
             return tip + (f"\nmarked for deletion: {DELETE_NOTE.lower()}" if gone else "")
         if role == Qt.ItemDataRole.ForegroundRole and gone:
-            return QColor("#a0a0a0")
+            return theme.qcolour("faint")
         if role == Qt.ItemDataRole.FontRole and gone:
             font = QFont()
             font.setStrikeOut(True)
@@ -175,7 +176,7 @@ class MailReaderPanel(NodePanel):
         selection = self.table.selectionModel()
         selection.selectionChanged.connect(self._selection_changed)
         self.status_label = QLabel("Closed: open a mailbox to list it.", self)
-        self.status_label.setStyleSheet(FAINT)
+        theme.set_tone(self.status_label, "faint")
         self.status_label.setWordWrap(True)
         self.refresh_button = QPushButton("Refresh", self)
         self.refresh_button.setToolTip("List the mailbox again (LIST, UIDL, TOP); new mail "

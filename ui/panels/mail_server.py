@@ -25,11 +25,12 @@ from lab.engine import Engine, EngineError
 from lab.mail import MailEvent
 from lab.model import NodeInfo, NodeState
 from lab.paths import data_dir
+from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
-from ui.panels.mail_common import FAINT, short_path
+from ui.panels.mail_common import short_path
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
@@ -127,7 +128,7 @@ class Pop3ServerPanel(MailServerPanel):
         row.addWidget(self.apply_button)
         self.body.addLayout(row)
         hint = QLabel("Log in as the mailbox name: ann for ann@lab.test.", self)
-        hint.setStyleSheet(FAINT)
+        theme.set_tone(hint, "faint")
         hint.setWordWrap(True)
         self.body.addWidget(hint)
 

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QWidget,
 )
@@ -20,14 +19,14 @@ from PySide6.QtWidgets import (
 from lab.clients.ws import ChatClient, ChatError, ChatEvent
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, NodeState, parse_address
+from ui import theme
 from ui.engine_thread import spawn
-from ui.panels.base import STATE_COLOURS, NodePanel, PanelContext
+from ui.panels.base import STATE_TONES, NodePanel, PanelContext
+from ui.panels.log import RichLog
 from ui.panels.mail_common import ServerCombo
 
 NAMES = ("ana", "bob", "cy", "dee", "eli", "fay", "gus", "hal")
 ROOM_LINES = 1000
-NOTICE_COLOUR = "#707070"
-CLOSED_COLOUR = "#9a5b00"
 #: Close codes that end a chat normally: the user left, or the server stopped.
 NORMAL_ENDS = (1000, 1001)
 
@@ -72,9 +71,9 @@ def default_name(node_name: str) -> str:
 
 
 def line_html(text: str) -> str:
-    """A room line: notices (``* …``) in grey, a message's sender in bold."""
+    """A room line: notices (``* …``) faint, a message's sender in bold."""
     if text.startswith("* "):
-        return f"<span style='color:{NOTICE_COLOUR}'><i>{html.escape(text)}</i></span>"
+        return theme.span(f"<i>{html.escape(text)}</i>", "faint")
     name, sep, said = text.partition(": ")
     if sep:
         return f"<b>{html.escape(name)}:</b> {html.escape(said)}"
@@ -114,9 +113,7 @@ class WsChatPanel(NodePanel):
         edit.setPlaceholderText("127.0.0.1:8765")
         self.connect_button = QPushButton("Connect", self)
         self.connect_button.clicked.connect(self._connect_clicked)
-        self.room_view = QPlainTextEdit(self)
-        self.room_view.setReadOnly(True)
-        self.room_view.setMaximumBlockCount(ROOM_LINES)
+        self.room_view = RichLog(ROOM_LINES, self)
         self.room_view.setMinimumHeight(80)
         self.room_view.setMaximumHeight(140)  # two chat panels fit one above the other
         self.room_view.setPlaceholderText("The room's messages show here as the server "
@@ -163,7 +160,7 @@ class WsChatPanel(NodePanel):
     def show_node(self, info: NodeInfo) -> None:
         super().show_node(info)
         if getattr(self, "joined", False):
-            self.dot.setStyleSheet(f"color: {STATE_COLOURS[NodeState.RUNNING]};")
+            theme.set_tone(self.dot, STATE_TONES[NodeState.RUNNING])
             self.dot.setToolTip("connected")
 
     def room_lines(self) -> list[str]:
@@ -187,10 +184,11 @@ class WsChatPanel(NodePanel):
             return  # an earlier connection's late news
         self._session = event.session  # a new one's may come before its join returns
         if event.kind == "line":
-            self.room_view.appendHtml(line_html(event.text))
+            line = event.text
+            self.room_view.add_line(lambda: line_html(line))
             return
-        self.room_view.appendHtml(f"<span style='color:{CLOSED_COLOUR}'>— "
-                                  f"{html.escape(event.text)}</span>")
+        ended = f"— {html.escape(event.text)}"
+        self.room_view.add_line(lambda: theme.span(ended, "warn"))
         if event.code not in NORMAL_ENDS:
             self.show_error(event.text[:1].upper() + event.text[1:])
         self._ended = event.session

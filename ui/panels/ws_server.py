@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
 from lab.servers.ws import DEFAULT_MAX_SIZE, ChatBackend, RoomEvent
+from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
-from ui.panels.mail_common import FAINT
 
 MAX_SIZE_LIMIT = 16 * 1024 * 1024
 
@@ -84,7 +84,7 @@ class WsServerPanel(EchoServerPanel):
         hint = QLabel("Join with <b>ws://HOST:PORT/?name=ana</b>: every message goes to "
                       "everyone in the room.", self)
         hint.setWordWrap(True)
-        hint.setStyleSheet(FAINT)
+        theme.set_tone(hint, "faint")
         self.size_spin = QSpinBox(self)
         self.size_spin.setRange(16, MAX_SIZE_LIMIT)
         self.size_spin.setValue(DEFAULT_MAX_SIZE)
