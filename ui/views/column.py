@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+import html
 
-HEADER_STYLE = "font-weight: 600; font-size: 11pt; padding: 2px 0;"
-HINT_STYLE = "color: #808080; padding: 12px;"
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui import theme
+
+#: A column title's size, relative to the application font.
+TITLE_SCALE = 1.2
+
+
+def title_font() -> QFont:
+    """Bold, TITLE_SCALE times the application font: it starts at the zoom in use,
+    and ui.presentation scales it from there like the rest."""
+    font = QFont(QApplication.font())
+    font.setBold(True)
+    if font.pointSizeF() > 0:
+        font.setPointSizeF(font.pointSizeF() * TITLE_SCALE)
+    elif font.pixelSize() > 0:
+        font.setPixelSize(round(font.pixelSize() * TITLE_SCALE))
+    return font
 
 
 def column_header(title: str, caption: str, parent: QWidget) -> QLabel:
-    label = QLabel(f"{title}  <span style='font-weight:normal; color:#808080; "
-                   f"font-size:9pt'>{caption}</span>", parent)
-    label.setStyleSheet(HEADER_STYLE)
+    """``title`` in the title font, followed by a smaller faint ``caption``."""
+    label = QLabel(parent)
+    label.setFont(title_font())
+    label.setContentsMargins(0, 2, 0, 2)
+    label.setWordWrap(True)  # a narrow column (or a large zoom) takes two lines
+
+    def show() -> None:
+        words = f"<span style='font-weight:normal'><small>{html.escape(caption)}</small></span>"
+        label.setText(f"{html.escape(title)}&nbsp; {theme.span(words, 'faint')}")
+
+    show()
+    theme.on_look_change(label, show)
     return label
 
 
@@ -24,7 +57,7 @@ class PanelColumn(QWidget):
         super().__init__(parent)
         self.header = column_header(title, caption, self)
         self.hint = QLabel(hint, self)
-        self.hint.setStyleSheet(HINT_STYLE)
+        theme.set_tone(self.hint, "hint")
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self._holder = QWidget(self)
