@@ -39,6 +39,17 @@ def values(panel: DnsClientPanel) -> list[tuple[str, str, str]]:
              str(model.index(r, 4).data())) for r in range(model.rowCount())]
 
 
+def detail(window: MainWindow) -> list[tuple[str, str]]:
+    """The inspector's fields table for the selected message: (name, value) rows."""
+    table = window.inspector.fields
+    return [(table.item(r, 0).text(), table.item(r, 1).text()) for r in range(table.rowCount())]
+
+
+async def captured(engine: Engine, protocol: str) -> int:
+    """How many ``protocol`` messages the engine's capture holds (not the lagging model)."""
+    return sum(m.protocol == protocol for m in engine.capture.messages)
+
+
 def messages(window: MainWindow, protocol: str) -> list[Message]:
     model = window.model
     return [model.message(r) for r in range(model.rowCount())
@@ -107,7 +118,13 @@ def test_a_lookup_finds_the_zone_and_a_record_added_in_the_panel(  # type: ignor
         assert query is not None
         asked = model.message(model.row_of(query))
         assert asked.sender is Sender.CLIENT and asked.fields[0] == response.fields[0]
-    assert window.inspector.select_message(messages(window, "dns")[1].id)
+    query, response = messages(window, "dns")[:2]
+    assert window.inspector.select_message(query.id)
+    qtbot.waitUntil(lambda: ("message", f"#{query.id}") in detail(window), timeout=WAIT)
+    assert ("answered by", f"#{response.id} (highlighted)") in detail(window)
+    assert window.inspector.select_message(response.id)
+    qtbot.waitUntil(lambda: ("message", f"#{response.id}") in detail(window), timeout=WAIT)
+    assert ("answers", f"#{query.id} (highlighted)") in detail(window)
     assert no_dialogs()
 
 
@@ -134,7 +151,8 @@ def test_a_truncated_answer_is_asked_again_over_tcp(  # type: ignore[no-untyped-
 
 
 def test_the_composer_looks_the_host_up_first(  # type: ignore[no-untyped-def]
-        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        lab: EngineThread) -> None:
     monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
     dns_server = add_panel(window, qtbot, "server", "dns", DnsServerPanel)
     http = add_panel(window, qtbot, "server", "http", HttpServerPanel)
@@ -161,4 +179,4 @@ def test_the_composer_looks_the_host_up_first(  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: "no such name" in composer.error_text, timeout=WAIT)
     assert composer.error_text == (f"www.nope.lab.test: no such name (NXDOMAIN from "
                                    f"{dns_server.info.address})")
-    assert len(messages(window, "http")) == 2 and no_dialogs()
+    assert lab.run(captured, lab.engine, "http") == 2 and no_dialogs()  # no HTTP sent
