@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import lab.ftp_helper  # noqa: F401  (registers the Wire's FTP helper)
 from lab import dissect
 from lab.capture import Capture
-from lab.clients import ClientObject, client_kinds
+from lab.clients import ClientObject, Routes, client_kinds
 from lab.clients.echo import EchoClient, EchoClientError
 from lab.model import (
     EndpointNamed,
@@ -267,7 +267,8 @@ class Engine:
         )
         make = kinds[kind].make
         seen = functools.partial(self.name_endpoint, info.id)
-        self._clients[info.id] = _Client(info, obj=make(self.route, seen) if make else None)
+        routes = Routes(self.route, self.upstream_error)
+        self._clients[info.id] = _Client(info, obj=make(routes, seen) if make else None)
         self.capture.publish(NodeChanged(info))
         return info
 
@@ -350,6 +351,13 @@ class Engine:
         if self._lab_server_at(host, port) is not None:
             return host, port
         return (await self._outbound_wire(transport, host, port, protocol)).address
+
+    async def upstream_error(self, routed: tuple[str, int], local: str) -> Exception | None:
+        """Wait until the outbound UDP Wire at ``routed`` finds ``local``'s datagrams
+        refused beyond it (see ``UdpWire.upstream_error``); None at once if none is there."""
+        wire = next((w for w in self._outbound.values()
+                     if isinstance(w, UdpWire) and w.address == routed), None)
+        return None if wire is None else await wire.upstream_error(local)
 
     async def remove_client(self, node_id: str) -> None:
         await self.client_close(node_id)

@@ -10,6 +10,9 @@ one side becomes ``write_eof`` on the other, and the connection ends when both
 directions are done or one side vanishes.
 
 A UdpWire does the same for datagrams, with one session per client address.
+UDP has no connection to fail, so a server that is not there shows only as an
+error on the Wire's upstream socket (ICMP "port unreachable"): the UdpWire keeps
+it for the client whose datagram it was (``UdpWire.upstream_error``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from lab.model import Connection, Sender, Transport, format_address
 UDP_IDLE = 60.0
 #: How long the Wire waits for its target to accept a connection (seconds).
 CONNECT_TIMEOUT = 10.0
-#: Upstream outcomes kept for ``TcpWire.upstream_result``.
+#: Upstream outcomes kept for ``TcpWire.upstream_result`` (and errors for
+#: ``UdpWire.upstream_error``).
 UPSTREAM_KEPT = 256
 
 
@@ -402,11 +406,14 @@ class _UdpSession(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.last_seen = asyncio.get_running_loop().time()
+        self.note = ""  # the server answers (again)
         self.capture(Sender.SERVER, data)
         self.wire.send_to_client(data, self.addr)
 
     def error_received(self, exc: Exception) -> None:
+        """The server refused a datagram (port unreachable) or cannot be reached."""
         self.note = f"server unreachable: {exc}"
+        self.wire.upstream_failed(self.conn.client, exc)
 
     def capture(self, sender: Sender, data: bytes) -> None:
         cap = self.wire.capture
@@ -415,6 +422,7 @@ class _UdpSession(asyncio.DatagramProtocol):
 
     def to_server(self, data: bytes) -> None:
         self.last_seen = asyncio.get_running_loop().time()
+        self.wire.forget_error(self.conn.client)  # an error is news only until the next try
         self.capture(Sender.CLIENT, data)
         if self.transport is None:
             self.pending.append(data)
@@ -439,6 +447,8 @@ class UdpWire(_WireBase):
         self.idle = idle
         self._tasks: set[asyncio.Task[None]] = set()
         self.sessions: dict[tuple[str, int], _UdpSession] = {}
+        #: The upstream error of each client's datagrams, by client address.
+        self._errors: dict[str, asyncio.Future[Exception]] = {}
         self._front: asyncio.DatagramTransport | None = None
         self._reaper: asyncio.Task[None] | None = None
 
@@ -484,6 +494,37 @@ class UdpWire(_WireBase):
         except OSError as exc:
             session.note = f"server unreachable: {exc.strerror or exc}"
             self._end(session)
+
+    def _error_future(self, client: str) -> asyncio.Future[Exception]:
+        future = self._errors.get(client)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._errors[client] = future
+            while len(self._errors) > UPSTREAM_KEPT:
+                del self._errors[next(iter(self._errors))]
+        return future
+
+    def upstream_failed(self, client: str, exc: Exception) -> None:
+        future = self._error_future(client)
+        if not future.done():
+            future.set_result(exc)
+
+    def forget_error(self, client: str) -> None:
+        future = self._errors.get(client)
+        if future is not None and future.done():
+            del self._errors[client]
+
+    async def upstream_error(self, client: str) -> Exception:
+        """Wait until a datagram the client at ``client`` sent through this Wire is
+        refused beyond it (ConnectionRefusedError: nothing listens at the target) or
+        cannot reach the target, and return that error. An error seen before the
+        client's latest datagram does not count. Cancel the wait once answered."""
+        future = self._error_future(client)
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if self._errors.get(client) is future:
+                del self._errors[client]
 
     def send_to_client(self, data: bytes, addr: tuple[str, int]) -> None:
         if self._front is not None:

@@ -4,7 +4,10 @@ A query goes over UDP (no EDNS, so answers are held to the classic 512 bytes);
 when the answer comes back truncated (TC set) the client asks again over TCP, as
 dig does, and says so. Every lookup goes where the engine's router says, so it
 is captured even when the server is outside the lab. It never raises for what
-the network or the server does: the result carries an ``error`` sentence.
+the network or the server does: the result carries an ``error`` sentence. A UDP server that is not
+there refuses the datagram (ICMP port unreachable): the client hears of it from
+its socket, or from the outbound Wire it sent through (``Routes.upstream_error``),
+and says so at once instead of waiting for the timeout.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import ClientKind, Router, Routes, Seen
 from lab.dissect.dns import why
 from lab.model import Transport, format_address, parse_address
 
 #: Seconds to wait for an answer (per transport).
 TIMEOUT = 3.0
+RUNNING = "is a DNS server running there?"
 TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "ANY")
 
 
@@ -73,12 +77,41 @@ class DnsResult:
         return [row.value for row in self.section("answer") if row.type in ("A", "AAAA")]
 
 
+@dataclass(frozen=True, slots=True)
+class _Server:
+    """The server asked."""
+
+    host: str
+    port: int
+
+    @property
+    def where(self) -> str:
+        return format_address(self.host, self.port)
+
+    def hint(self, note: str, *, question: bool = False) -> str:
+        """`` (note)``, what to check after an error."""
+        return f" ({note})"
+
+    def unreachable(self, exc: Exception) -> str:
+        """The sentence for an ICMP error on the way to this server."""
+        if isinstance(exc, ConnectionRefusedError):
+            return f"{self.where} refused the query" + self.hint("no DNS server there")
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"cannot reach {self.where}: {why}"
+
+    @classmethod
+    def parse(cls, text: str) -> _Server:
+        """``host:port``, ``[v6]:port`` or ``port``; ValueError says what is wrong."""
+        return cls(*parse_address(text))
+
+
 class _Datagram(asyncio.DatagramProtocol):
     """Waits for the datagram that answers ``query`` (other ids are ignored)."""
 
-    def __init__(self, query: dns.message.Message, where: str) -> None:
+    def __init__(self, query: dns.message.Message, server: _Server) -> None:
         self.query = query
-        self.where = where
+        self.server = server
+        self.where = server.where
         self.answer: asyncio.Future[tuple[dns.message.Message, int]] = (
             asyncio.get_running_loop().create_future())
 
@@ -96,8 +129,7 @@ class _Datagram(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         if not self.answer.done():
-            self.answer.set_exception(DnsClientError(
-                f"nothing answers DNS at {self.where} (port unreachable)"))
+            self.answer.set_exception(DnsClientError(self.server.unreachable(exc)))
 
 
 class DnsClient:
@@ -106,6 +138,7 @@ class DnsClient:
     def __init__(self, route: Router, seen: Seen | None = None, *,
                  timeout: float = TIMEOUT) -> None:
         self._route = route
+        self._upstream_error = route.upstream_error if isinstance(route, Routes) else None
         self._seen = seen
         self.timeout = timeout
 
@@ -116,7 +149,7 @@ class DnsClient:
         name = name.strip()
         failed = DnsResult(name=name, type=rdtype, server=server.strip())
         try:
-            host, port = parse_address(server)
+            asked = _Server.parse(server)
             query = dns.message.make_query(_absolute(name), rdtype)
         except ValueError as exc:
             return _failed(failed, str(exc))
@@ -125,15 +158,15 @@ class DnsClient:
                                    f"{', '.join(TYPES)}")
         except dns.exception.DNSException as exc:
             return _failed(failed, f"{name!r} is not a valid name: {exc}")
-        where = format_address(host, port)
+        where = asked.where
         start = time.perf_counter()
         retried = False
         try:
             if not tcp:
-                answer, size = await self._udp(query, host, port, where)
+                answer, size = await self._udp(query, asked)
                 retried = bool(answer.flags & dns.flags.TC)
             if tcp or retried:
-                answer, size = await self._tcp(query, host, port, where)
+                answer, size = await self._tcp(query, asked)
         except DnsClientError as exc:
             return _failed(failed, str(exc), retried=retried)
         return DnsResult(
@@ -143,27 +176,43 @@ class DnsClient:
             rows=_rows(answer), ms=(time.perf_counter() - start) * 1000, size=size,
             tcp=tcp or retried, retried_tcp=retried)
 
-    async def _udp(self, query: dns.message.Message, host: str, port: int,
-                   where: str) -> tuple[dns.message.Message, int]:
-        host, port = await self._route(Transport.UDP, host, port, "dns")
+    async def _udp(self, query: dns.message.Message,
+                   server: _Server) -> tuple[dns.message.Message, int]:
+        where = server.where
+        routed = await self._route(Transport.UDP, server.host, server.port, "dns")
         loop = asyncio.get_running_loop()
         try:
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: _Datagram(query, where), remote_addr=(host, port))
+                lambda: _Datagram(query, server), remote_addr=routed)
         except OSError as exc:
             raise DnsClientError(f"cannot send to {where}: {exc.strerror or exc}") from None
+        local = self._report(transport.get_extra_info("sockname"))
+        watch = (loop.create_task(self._watch_upstream(routed, local, protocol))
+                 if self._upstream_error is not None and local else None)
         try:
-            self._report(transport.get_extra_info("sockname"))
             transport.sendto(query.to_wire())
             return await asyncio.wait_for(protocol.answer, self.timeout)
         except TimeoutError:
-            raise DnsClientError(f"no answer from {where} after {self.timeout:g} s") from None
+            raise DnsClientError(f"no answer from {where} after {self.timeout:g} s"
+                                 + server.hint(RUNNING, question=True)) from None
         finally:
+            if watch is not None:
+                watch.cancel()
             transport.close()
 
-    async def _tcp(self, query: dns.message.Message, host: str, port: int,
-                   where: str) -> tuple[dns.message.Message, int]:
-        host, port = await self._route(Transport.TCP, host, port, "dns")
+    async def _watch_upstream(self, routed: tuple[str, int], local: str,
+                              protocol: _Datagram) -> None:
+        """Fail the wait for an answer when the outbound Wire's server refuses the
+        query: the ICMP error reaches the Wire's socket, not this client's."""
+        assert self._upstream_error is not None
+        exc = await self._upstream_error(routed, local)
+        if exc is not None:
+            protocol.error_received(exc)
+
+    async def _tcp(self, query: dns.message.Message,
+                   server: _Server) -> tuple[dns.message.Message, int]:
+        where = server.where
+        host, port = await self._route(Transport.TCP, server.host, server.port, "dns")
         writer: asyncio.StreamWriter | None = None
         try:
             async with asyncio.timeout(self.timeout):
@@ -173,14 +222,14 @@ class DnsClient:
                 size = int.from_bytes(await reader.readexactly(2), "big")
                 data = await reader.readexactly(size)
         except TimeoutError:
-            raise DnsClientError(
-                f"no answer from {where} over TCP after {self.timeout:g} s") from None
+            raise DnsClientError(f"no answer from {where} over TCP after {self.timeout:g} s"
+                                 + server.hint(RUNNING, question=True)) from None
         except asyncio.IncompleteReadError:
             raise DnsClientError(f"{where} closed the TCP connection without a whole "
                                  "answer") from None
         except OSError as exc:
-            raise DnsClientError(
-                f"cannot connect to {where} over TCP: {exc.strerror or exc}") from None
+            raise DnsClientError(f"cannot connect to {where} over TCP: {exc.strerror or exc}"
+                                 + server.hint(RUNNING, question=True)) from None
         finally:
             if writer is not None:
                 writer.close()
@@ -192,9 +241,14 @@ class DnsClient:
             raise DnsClientError(f"{where} answered over TCP with another query's id")
         return answer, size
 
-    def _report(self, local: object) -> None:
-        if self._seen is not None and isinstance(local, tuple) and len(local) >= 2:
-            self._seen(format_address(local[0], local[1]))
+    def _report(self, local: object) -> str:
+        """Tell ``seen`` the local address (``host:port``) and return it ("" if none)."""
+        if not isinstance(local, tuple) or len(local) < 2:
+            return ""
+        address = format_address(local[0], local[1])
+        if self._seen is not None:
+            self._seen(address)
+        return address
 
     async def close(self) -> None:
         return None

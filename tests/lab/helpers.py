@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -17,6 +18,13 @@ def run(main: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
         return await asyncio.wait_for(main(), timeout)
 
     return asyncio.run(bounded())
+
+
+def closed_udp_port() -> int:
+    """A UDP port on 127.0.0.1 where nothing listens (so datagrams to it are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def open_fds() -> int:

@@ -4,13 +4,15 @@ server outside the lab, whose traffic must cross outbound Wires and be captured.
 from __future__ import annotations
 
 import socket
+import time
 
 from lab.clients.dns import DnsClient
+from lab.clients.http import HttpClient
 from lab.engine import Engine
 from lab.model import EndpointNamed, Sender
 from lab.servers.dns import DnsBackend
 from lab.servers.dns_zone import Zone
-from tests.lab.helpers import run
+from tests.lab.helpers import closed_udp_port, run
 
 
 async def lab_client(engine: Engine) -> tuple[DnsClient, list[str]]:
@@ -59,7 +61,8 @@ def test_mistakes_and_silence_are_sentences() -> None:
                 client, _ = await lab_client(engine)
                 client.timeout = 0.5
                 quiet = await client.query("www.lab.test", "A", f"127.0.0.1:{port}")
-                assert quiet.error == f"no answer from 127.0.0.1:{port} after 0.5 s"
+                assert quiet.error == (f"no answer from 127.0.0.1:{port} after 0.5 s "
+                                       "(is a DNS server running there?)")
                 assert not quiet.ok and quiet.rows == ()
                 bad_type = await client.query("www.lab.test", "NOPE", f"127.0.0.1:{port}")
                 assert bad_type.error.startswith("unknown record type 'NOPE': try one of A,")
@@ -103,3 +106,32 @@ def test_a_server_outside_the_lab_is_asked_through_outbound_wires() -> None:
             await outside.close()
 
     run(main)
+
+
+def test_a_closed_port_refuses_through_the_outbound_wire_at_once() -> None:
+    async def main() -> None:
+        engine = Engine()
+        port = closed_udp_port()
+        try:
+            client, _ = await lab_client(engine)
+            client.timeout = 10.0
+            start = time.monotonic()
+            refused = await client.query("www.lab.test", "A", f"127.0.0.1:{port}")
+            assert refused.error == f"127.0.0.1:{port} refused the query (no DNS server there)"
+            assert time.monotonic() - start < 5.0  # the refusal, not the timeout
+            assert [m.summary.split(" ")[0] for m in engine.capture.messages] == ["Query"]
+            http = engine.client_object((await engine.add_client("http")).id)
+            assert isinstance(http, HttpClient)
+            looked_up = await http.request("GET", "http://www.lab.test/",
+                                           dns_server=f"127.0.0.1:{port}")
+            assert looked_up.error == (f"www.lab.test: lookup failed: 127.0.0.1:{port} "
+                                       "refused the query (no DNS server there)")
+            assert time.monotonic() - start < 10.0
+            await http.close()
+        finally:
+            await engine.shutdown()
+        [connection, *_] = engine.capture.connections.values()
+        assert connection.note.startswith("server unreachable:")
+
+    run(main)
+

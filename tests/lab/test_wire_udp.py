@@ -1,4 +1,5 @@
-"""The UDP Wire: datagrams cross both ways with one connection per client address."""
+"""The UDP Wire: datagrams cross both ways with one connection per client address,
+and a server that refuses them (nothing listens) is told to whoever waits."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import asyncio
 import socket
 
 from lab.capture import Capture
-from lab.model import Sender
+from lab.model import Sender, format_address
 from lab.servers.echo import start_udp_echo
 from lab.wire import UdpWire
-from tests.lab.helpers import run
+from tests.lab.helpers import closed_udp_port, run
 from tests.lab.test_wire import closed, until
 
 
@@ -91,3 +92,41 @@ def test_a_silent_udp_peer_expires_and_comes_back_as_a_new_connection() -> None:
 
     run(main)
 
+
+class _Echo(asyncio.DatagramProtocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(data, addr)  # type: ignore[attr-defined]
+
+
+def test_a_refused_datagram_is_told_to_whoever_waits_for_its_client() -> None:
+    async def main() -> None:
+        capture = Capture()
+        port = closed_udp_port()
+        wire = UdpWire(capture, listen=("127.0.0.1", 0), target=("127.0.0.1", port))
+        await wire.start()
+        client = await _udp_client(wire.address)
+        local = format_address(*client[0].get_extra_info("sockname")[:2])
+        waiting = asyncio.ensure_future(wire.upstream_error(local))
+        client[0].sendto(b"anyone there?")
+        assert isinstance(await asyncio.wait_for(waiting, 5), ConnectionRefusedError)
+        # Refused again with no one waiting; then a server comes, and the client's
+        # next datagram is answered: the old refusal is no news to a new wait.
+        client[0].sendto(b"and now?")
+        await until(lambda: len(capture.messages) == 2)
+        await asyncio.sleep(0.1)  # the refusal comes back
+        loop = asyncio.get_running_loop()
+        server, _ = await loop.create_datagram_endpoint(_Echo, local_addr=("127.0.0.1", port))
+        assert await _ask(client, b"again") == b"again"
+        waiting = asyncio.ensure_future(wire.upstream_error(local))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        waiting.cancel()
+        client[0].close()
+        await wire.stop()
+        server.close()
+        assert capture.connections["c1"].note == ""  # it answers now: no "unreachable"
+
+    run(main)
