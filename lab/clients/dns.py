@@ -3,8 +3,9 @@
 A query goes over UDP (no EDNS, so answers are held to the classic 512 bytes);
 when the answer comes back truncated (TC set) the client asks again over TCP, as
 dig does, and says so. Every lookup goes where the engine's router says, so it
-is captured even when the server is outside the lab. It never raises for what
-the network or the server does: the result carries an ``error`` sentence. A UDP server that is not
+is captured even when the server is outside the lab; a server address without a
+port means port 53, as in dig. It never raises for what the network or the
+server does: the result carries an ``error`` sentence. A UDP server that is not
 there refuses the datagram (ICMP port unreachable): the client hears of it from
 its socket, or from the outbound Wire it sent through (``Routes.upstream_error``),
 and says so at once instead of waiting for the timeout.
@@ -13,6 +14,7 @@ and says so at once instead of waiting for the timeout.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import time
 from dataclasses import dataclass
 
@@ -26,9 +28,12 @@ import dns.rdatatype
 from lab.clients import ClientKind, Router, Routes, Seen
 from lab.dissect.dns import why
 from lab.model import Transport, format_address, parse_address
+from lab.servers.dns import DEFAULT_PORT as LAB_PORT
 
 #: Seconds to wait for an answer (per transport).
 TIMEOUT = 3.0
+#: The port of a server address typed without one (DNS's own, as dig assumes).
+DNS_PORT = 53
 RUNNING = "is a DNS server running there?"
 TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "ANY")
 
@@ -79,18 +84,25 @@ class DnsResult:
 
 @dataclass(frozen=True, slots=True)
 class _Server:
-    """The server asked."""
+    """The server asked, as typed: ``port_typed`` False means DNS_PORT was assumed."""
 
     host: str
     port: int
+    port_typed: bool = True
 
     @property
     def where(self) -> str:
         return format_address(self.host, self.port)
 
     def hint(self, note: str, *, question: bool = False) -> str:
-        """`` (note)``, what to check after an error."""
-        return f" ({note})"
+        """`` (note)``. When no port was typed and the host is this machine (a
+        student who likely meant the lab's server), where that server listens:
+        after the note, or instead of it when the note is only a ``question``."""
+        if self.port_typed or not _is_loopback(self.host):
+            return f" ({note})"
+        lab = (f"the lab's DNS server listens on {LAB_PORT}: try "
+               f"{format_address(self.host, LAB_PORT)}")
+        return f" ({lab})" if question else f" ({note}; {lab})"
 
     def unreachable(self, exc: Exception) -> str:
         """The sentence for an ICMP error on the way to this server."""
@@ -101,7 +113,11 @@ class _Server:
 
     @classmethod
     def parse(cls, text: str) -> _Server:
-        """``host:port``, ``[v6]:port`` or ``port``; ValueError says what is wrong."""
+        """``host:port``, ``[v6]:port`` or ``port``; a host alone (``127.0.0.1``,
+        ``::1``, ``[::1]``) gets DNS_PORT. ValueError says what is wrong."""
+        text = text.strip()
+        if text and not text.isdigit() and text.count(":") != 1 and "]:" not in text:
+            return cls(text.removeprefix("[").removesuffix("]"), DNS_PORT, port_typed=False)
         return cls(*parse_address(text))
 
 
@@ -142,9 +158,10 @@ class DnsClient:
         self._seen = seen
         self.timeout = timeout
 
-    async def query(self, name: str, rdtype: str = "A", server: str = "127.0.0.1:5300",
-                    tcp: bool = False) -> DnsResult:
-        """Ask ``server`` (``host:port``) for the ``rdtype`` records of ``name``."""
+    async def query(self, name: str, rdtype: str = "A",
+                    server: str = f"127.0.0.1:{LAB_PORT}", tcp: bool = False) -> DnsResult:
+        """Ask ``server`` (``host:port``; a host alone: port 53) for the ``rdtype``
+        records of ``name``."""
         rdtype = rdtype.strip().upper() or "A"
         name = name.strip()
         failed = DnsResult(name=name, type=rdtype, server=server.strip())
@@ -252,6 +269,13 @@ class DnsClient:
 
     async def close(self) -> None:
         return None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _absolute(name: str) -> dns.name.Name:

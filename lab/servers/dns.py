@@ -34,6 +34,8 @@ from lab.servers.dns_zone import DEFAULT_TTL, Listener, Record, Zone, ZoneError
 #: The classic limit of a DNS answer over UDP without EDNS (RFC 1035 4.2.1).
 UDP_LIMIT = 512
 TCP_LIMIT = 65535
+#: Where the lab's DNS server listens unless told otherwise (not 53: that needs root).
+DEFAULT_PORT = 5300
 #: A TCP connection silent this long (seconds) is closed, as name servers do.
 TCP_IDLE = 30.0
 HEADER_SIZE = 12
@@ -192,5 +194,5 @@ async def start_dns(options: dict[str, str]) -> Backend:
     return backend
 
 
-KINDS = (ServerKind("dns", "DNS server", Transport.UDP, 5300, start_dns,
+KINDS = (ServerKind("dns", "DNS server", Transport.UDP, DEFAULT_PORT, start_dns,
                     tcp_dissector="dns-tcp"),)

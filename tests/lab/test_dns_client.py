@@ -9,7 +9,7 @@ import time
 from lab.clients.dns import DnsClient
 from lab.clients.http import HttpClient
 from lab.engine import Engine
-from lab.model import EndpointNamed, Sender
+from lab.model import EndpointNamed, Sender, Transport
 from lab.servers.dns import DnsBackend
 from lab.servers.dns_zone import Zone
 from tests.lab.helpers import closed_udp_port, run
@@ -135,3 +135,39 @@ def test_a_closed_port_refuses_through_the_outbound_wire_at_once() -> None:
 
     run(main)
 
+
+def test_a_server_typed_without_a_port_is_asked_on_53_and_the_lab_port_suggested() -> None:
+    async def main() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+            silent.bind(("127.0.0.1", 0))  # stands in for port 53: takes, never answers
+            quiet_port = silent.getsockname()[1]
+            closed = closed_udp_port()
+            asked: list[tuple[Transport, str, int]] = []
+            really = {"port": quiet_port}  # where the router sends whatever is asked
+
+            async def route(transport: Transport, host: str, port: int,
+                            protocol: str) -> tuple[str, int]:
+                asked.append((transport, host, port))
+                return "127.0.0.1", really["port"]
+
+            client = DnsClient(route, timeout=0.3)
+            quiet = await client.query("www.lab.test", "A", "127.0.0.1")
+            assert asked == [(Transport.UDP, "127.0.0.1", 53)] and quiet.server == "127.0.0.1"
+            assert quiet.error == ("no answer from 127.0.0.1:53 after 0.3 s (the lab's DNS "
+                                   "server listens on 5300: try 127.0.0.1:5300)")
+            really["port"] = closed
+            refused = await client.query("www.lab.test", "A", "[::1]")
+            assert asked[-1] == (Transport.UDP, "::1", 53)
+            assert refused.error == ("[::1]:53 refused the query (no DNS server there; the "
+                                     "lab's DNS server listens on 5300: try [::1]:5300)")
+            typed = await client.query("www.lab.test", "A", f"127.0.0.1:{closed}")
+            assert typed.error == f"127.0.0.1:{closed} refused the query (no DNS server there)"
+            really["port"] = quiet_port
+            assert (await client.query("a.test", "A", "10.0.0.1")).error == (
+                "no answer from 10.0.0.1:53 after 0.3 s (is a DNS server running there?)")
+            assert (await client.query("a.test", "A", "5300")).error.startswith(
+                "no answer from 127.0.0.1:5300 ")  # a port alone, as before
+            assert asked[-2:] == [(Transport.UDP, "10.0.0.1", 53),
+                                  (Transport.UDP, "127.0.0.1", 5300)]
+
+    run(main)
