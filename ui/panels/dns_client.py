@@ -224,10 +224,10 @@ class LookUpFirst(QWidget):
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.check = QCheckBox("Look up the host with the lab's DNS server first", self)
-        self.check.setToolTip("Ask a DNS server for the URL's host name (an A record), then "
-                              "connect to the address it gives: the inspector shows the "
-                              "lookup, then the connection. Host: keeps the name.")
+        self.check = QCheckBox("Look up the host first", self)  # short: the column is narrow
+        self.check.setToolTip("Ask the lab's DNS server for the URL's host name (an A "
+                              "record), then connect to the address it gives: the inspector "
+                              "shows the lookup, then the connection. Host: keeps the name.")
         self.combo = ServerCombo("dns", bridge, self)
         self.combo.setToolTip("The DNS server to ask: a running lab DNS server, or type any "
                               "host:port")
@@ -239,7 +239,7 @@ class LookUpFirst(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(2)
-        grid.addWidget(self.check, 0, 0, 1, 2)
+        grid.addWidget(self.check, 0, 0, 1, 2, Qt.AlignmentFlag.AlignLeft)  # as wide as its words
         grid.addWidget(label, 1, 0)
         grid.addWidget(self.combo, 1, 1)
         grid.setColumnMinimumWidth(0, 20)

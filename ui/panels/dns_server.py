@@ -175,6 +175,7 @@ class DnsServerPanel(EchoServerPanel):
         grid.addWidget(self.value_edit, 1, 0, 1, 2)
         grid.addWidget(self.add_button, 1, 2)
         hint = QLabel("Select a record above to remove it.", self)
+        hint.setWordWrap(True)
         theme.set_tone(hint, "faint")
         grid.addWidget(hint, 2, 0, 1, 2)
         grid.addWidget(self.remove_record_button, 2, 2)

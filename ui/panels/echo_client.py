@@ -71,7 +71,7 @@ class EchoClientPanel(NodePanel):
         self.target_combo.setToolTip("A running lab server, or type any host:port")
         self.target_combo.setSizePolicy(QSizePolicy.Policy.Expanding,
                                         QSizePolicy.Policy.Fixed)
-        self.target_combo.setMinimumContentsLength(14)
+        self.target_combo.setMinimumContentsLength(8)
         self.target_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.target_combo.activated.connect(self._show_start_of_target)

@@ -31,6 +31,7 @@ from lab.model import NodeInfo
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
+from ui.panels.flow import FlowLayout
 from ui.panels.ftp_listing import ListingModel
 from ui.panels.ftp_prompt import InlinePrompt
 from ui.panels.http_body import format_size
@@ -150,9 +151,11 @@ class FtpClientPanel(NodePanel):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # the names first: in a narrow panel the date gives way (and then the table
+        # scrolls sideways) rather than every name shrinking to "…"
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(110)
         self.table.setMaximumHeight(220)
         self.table.doubleClicked.connect(self._double_clicked)
@@ -167,12 +170,9 @@ class FtpClientPanel(NodePanel):
                                           "empty folder (RMD)", self._delete_clicked)
         self.mkdir_button = self._button("New folder", "Make a folder here (MKD)",
                                          self._mkdir_clicked)
-        buttons = QHBoxLayout()
-        buttons.setSpacing(4)
-        for button in (self.download_button, self.upload_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        for button in (self.rename_button, self.delete_button, self.mkdir_button):
+        buttons = FlowLayout()  # wraps in a narrow column or at a large zoom
+        for button in (self.download_button, self.upload_button, self.rename_button,
+                       self.delete_button, self.mkdir_button):
             buttons.addWidget(button)
         self.prompt = InlinePrompt(self)
         self.body.addLayout(path_row)

@@ -102,7 +102,7 @@ class HttpComposerPanel(NodePanel):
         self.url_combo = QComboBox(self)
         self.url_combo.setEditable(True)
         self.url_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.url_combo.setMinimumContentsLength(12)
+        self.url_combo.setMinimumContentsLength(6)  # grows; fits a narrow column too
         self.url_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.url_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)

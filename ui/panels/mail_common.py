@@ -53,7 +53,7 @@ class ServerCombo(QComboBox):
         self._shown: list[tuple[str, str]] | None = None
         self.setEditable(True)
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        self.setMinimumContentsLength(12)
+        self.setMinimumContentsLength(8)  # it grows with the panel; a narrow one fits too
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         bridge.node_changed.connect(self.refresh)

@@ -167,10 +167,9 @@ class MailReaderPanel(NodePanel):
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # they share what
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # a narrow panel has
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.setColumnWidth(1, 110)
         self.table.setMinimumHeight(90)
         self.table.setMaximumHeight(150)
         selection = self.table.selectionModel()

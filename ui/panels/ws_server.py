@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from PySide6.QtCore import QStringListModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QLabel,
     QListView,
     QPushButton,
@@ -25,6 +24,7 @@ from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
+from ui.panels.flow import FlowLayout
 
 MAX_SIZE_LIMIT = 16 * 1024 * 1024
 
@@ -98,9 +98,9 @@ class WsServerPanel(EchoServerPanel):
         self.apply_button.setEnabled(False)
         self.apply_button.clicked.connect(lambda: spawn(self.set_max_size(self.size_spin.value())))
         self.size_spin.valueChanged.connect(lambda _: self.apply_button.setEnabled(True))
-        size_row = QHBoxLayout()
+        size_row = FlowLayout(spacing=6)  # wraps in a narrow column
         size_row.addWidget(QLabel("Max message", self))
-        size_row.addWidget(self.size_spin, 1)
+        size_row.addWidget(self.size_spin)
         size_row.addWidget(self.apply_button)
         self.room_label = QLabel(self)
         self.members_model = QStringListModel(self)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
     QLabel,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -19,6 +20,8 @@ from ui import theme
 
 #: A column title's size, relative to the application font.
 TITLE_SCALE = 1.2
+#: A column's least width (pixels), however narrow its panels.
+MIN_WIDTH = 300
 
 
 def title_font() -> QFont:
@@ -50,7 +53,11 @@ def column_header(title: str, caption: str, parent: QWidget) -> QLabel:
 
 
 class PanelColumn(QWidget):
-    """A header, a hint shown while empty, and panels stacked in a scroll area."""
+    """A header, a hint shown while empty, and panels stacked in a scroll area.
+
+    The column scrolls up and down only: the panels are as wide as the column. It
+    asks for the width its widest panel needs (at the zoom in use), so a splitter
+    never makes it narrower; panels keep that need small by wrapping and eliding."""
 
     def __init__(self, title: str, caption: str, hint: str,
                  parent: QWidget | None = None) -> None:
@@ -61,6 +68,9 @@ class PanelColumn(QWidget):
         self.hint.setWordWrap(True)
         self.hint.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self._holder = QWidget(self)
+        # Ignored: the scroll area gives the holder the viewport's width, never more
+        self._holder.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._holder.installEventFilter(self)  # its layout changed: so may our minimum
         self._stack = QVBoxLayout(self._holder)
         self._stack.setContentsMargins(0, 0, 4, 0)
         self._stack.setSpacing(8)
@@ -71,11 +81,28 @@ class PanelColumn(QWidget):
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll_area.setWidget(self._holder)
-        layout = QVBoxLayout(self)
+        self._coming: QWidget | None = None  # a panel just added, to scroll to
+        self.scroll_area.verticalScrollBar().rangeChanged.connect(self._range_changed)
+        layout = self._outer = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.header)
         layout.addWidget(self.scroll_area, 1)
-        self.setMinimumWidth(300)
+
+    def minimumSizeHint(self) -> QSize:
+        """At least MIN_WIDTH, and wide enough for the widest panel beside the
+        vertical scroll bar."""
+        hint = super().minimumSizeHint()
+        panels = max((max(p.minimumSizeHint().width(), p.minimumWidth())
+                      for p in self.panels()), default=0)
+        outer, inner = self._outer.contentsMargins(), self._stack.contentsMargins()
+        bar = self.scroll_area.verticalScrollBar().sizeHint().width()
+        need = (panels + outer.left() + outer.right() + inner.left() + inner.right() + bar)
+        return QSize(max(MIN_WIDTH, hint.width(), need), hint.height())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._holder and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return False
 
     def panels(self) -> list[QWidget]:
         found = []
@@ -87,12 +114,32 @@ class PanelColumn(QWidget):
         return found
 
     def add(self, panel: QWidget) -> None:
-        """Add a panel below the others and bring it into view."""
+        """Add a panel below the others and bring it into view once it is laid out
+        (the scroll bar's range changes then)."""
         self._stack.insertWidget(self._stack.count() - 1, panel)
         self.hint.hide()
-        self.scroll_area.ensureWidgetVisible(panel)
+        self._coming = panel
+
+    def _range_changed(self, *_: object) -> None:
+        panel, self._coming = self._coming, None
+        if panel is not None and panel.parent() is self._holder:
+            self.scroll_to(panel)
+
+    def scroll_to(self, panel: QWidget) -> None:
+        """Scroll down or up so that ``panel``'s top (and as much of it as fits) shows;
+        never sideways."""
+        bar = self.scroll_area.verticalScrollBar()
+        top, height = panel.y(), panel.height()
+        view = self.scroll_area.viewport().height()
+        if top < bar.value():
+            bar.setValue(top)
+        elif top + height > bar.value() + view:
+            bar.setValue(min(top, top + height - view))
+        self.scroll_area.horizontalScrollBar().setValue(0)
 
     def remove(self, panel: QWidget) -> None:
+        if panel is self._coming:
+            self._coming = None
         self._stack.removeWidget(panel)
         panel.hide()
         panel.deleteLater()
