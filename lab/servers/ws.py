@@ -11,11 +11,11 @@ inspector captures. Then:
   ``* ana left``; the one who joins first gets ``* here now: ana, bob``;
 - the server pings every client every ``ping_interval`` seconds (keepalive) and
   closes with 1011 a client whose pong has not come ``ping_timeout`` seconds later;
-- a member that does not read (more than SLOW_LIMIT bytes waiting to be sent to
-  it) gets no more lines: it is closed with 1013 "too slow: not reading" and cut
-  off if the close cannot get through in CLOSE_TIMEOUT seconds, so one stalled
-  client cannot make the server's memory grow; the room hears
-  ``* sloth left (too slow: not reading)``;
+- a member that does not read (more than SLOW_LIMIT bytes, or two messages of
+  ``max_size`` if that is more, waiting to be sent to it) gets no more lines: it
+  is closed with 1013 "too slow: not reading" and cut off if the close cannot get
+  through in CLOSE_TIMEOUT seconds, so one stalled client cannot make the
+  server's memory grow; the room hears ``* sloth left (too slow: not reading)``;
 - a message over ``max_size`` bytes closes that connection with 1009 (message too
   big) and websockets' reason; a binary message closes it with 1003 (this chat
   takes text only);
@@ -106,6 +106,9 @@ class ChatBackend:
                  ping_interval: float = DEFAULT_PING_INTERVAL,
                  ping_timeout: float = DEFAULT_PING_TIMEOUT) -> None:
         self.max_size = max_size
+        #: Bytes waiting for a member beyond which it is closed as too slow; a big
+        #: max_size allows for a message being sent and one more behind it.
+        self.slow_limit = max(SLOW_LIMIT, 2 * max_size)
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.address: tuple[str, int] = ("127.0.0.1", 0)
@@ -199,10 +202,10 @@ class ChatBackend:
 
         websockets' ``broadcast`` does not wait for a slow reader: what a member
         does not read piles up in its write buffer. So a member with more than
-        SLOW_LIMIT bytes waiting is skipped and closed instead."""
+        ``slow_limit`` bytes waiting is skipped and closed instead."""
         keeping_up = []
         for conn in self._room:
-            if conn.transport.get_write_buffer_size() > SLOW_LIMIT:
+            if conn.transport.get_write_buffer_size() > self.slow_limit:
                 self._drop(conn)
             else:
                 keeping_up.append(conn)

@@ -92,6 +92,14 @@ def test_a_member_that_does_not_read_is_closed_and_the_room_goes_on() -> None:
     run(main)
 
 
+def test_the_too_slow_limit_leaves_room_for_two_messages_of_max_size() -> None:
+    """A member that reads may still have one message of max_size being sent and
+    one behind it (measured: about 9 MB waited with max_size 16 MiB); with a max_size
+    over half of SLOW_LIMIT, that is the limit, not SLOW_LIMIT."""
+    assert ChatBackend().slow_limit == SLOW_LIMIT
+    assert ChatBackend(max_size=4 * 2**20).slow_limit == 8 * 2**20
+
+
 def test_a_client_that_never_answers_a_ping_is_closed_with_1011() -> None:
     async def main() -> None:
         async with chat_lab(ping_interval="0.2", ping_timeout="0.6") as lab:
