@@ -11,9 +11,13 @@ fields (see :mod:`lab.dissect.ws_frames`) give its header, the masking key and
 the unmasked payload (a bounded prefix). Each frame of a fragmented message is its
 own Piece, and the last one carries the whole message, reassembled (bounded).
 
-- A frame longer than LARGE_FRAME is not buffered: once websockets' parser has
-  checked its header, its bytes are counted as they pass and its Piece keeps a
-  prefix (flag ``truncated``).
+- Memory per direction stays about one frame of LARGE_FRAME (= RAW_LIMIT) bytes:
+  websockets' reader is handed at most FEED_STEP bytes at a time, and a frame's
+  bytes are held once (in the reader's buffer, then as the chunks its parser
+  read), not copied aside as well. A frame longer than LARGE_FRAME is not
+  buffered: once websockets' parser has checked its header, its bytes are
+  counted as they pass and its Piece keeps a RAW_LIMIT prefix (flag
+  ``truncated``), as a buffered frame's Piece would.
 - RSV1 set (permessage-deflate) is let through and noted; the payload is not
   inflated, so it is shown as hex.
 - What breaks the protocol (a bad opcode, an unmasked client frame, a bad close
@@ -27,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from websockets.exceptions import PayloadTooBig, ProtocolError
 from websockets.extensions.base import Extension
@@ -40,8 +45,13 @@ from lab.dissect.http import UPGRADES, HttpDissector
 from lab.dissect.raw import RawDissector
 from lab.model import RAW_LIMIT, Piece, Sender
 
-#: Frames with a longer payload are counted as they pass, not buffered whole.
-LARGE_FRAME = 1024 * 1024
+#: Frames with a longer payload are counted as they pass, not buffered whole: a
+#: Piece keeps no more than RAW_LIMIT bytes of a frame anyway.
+LARGE_FRAME = RAW_LIMIT
+#: Bytes handed to websockets' reader at a time (a chunk from the Wire may be larger).
+FEED_STEP = RAW_LIMIT
+
+Bytes: TypeAlias = bytes | bytearray | memoryview
 
 
 class _LetRsv1Through(Extension):
@@ -65,80 +75,97 @@ class _Large:
     raw: bytearray
     seen: int
 
-    def take(self, data: bytes) -> bytes:
-        """Count what belongs to this frame; return the bytes after it."""
+    def take(self, data: Bytes) -> int:
+        """Count what belongs to this frame at the start of ``data``; how many bytes."""
         n = min(self.total - self.seen, len(data))
         room = RAW_LIMIT - len(self.raw)
         if room > 0:
             self.raw += data[:min(n, room)]
         self.seen += n
-        return data[n:]
+        return n
 
 
 @dataclass(slots=True)
 class _Direction:
-    """One direction's parser and state: ``pending`` is every byte fed to ``reader``
-    that is not yet part of a Piece (the frame being parsed, then what follows)."""
+    """One direction's parser and state. Bytes not yet part of a Piece are, in order:
+    ``reads`` (what the parser has read of the frame it is parsing), the ``reader``'s
+    buffer, and (during ``feed``) the rest of the chunk not handed to the reader yet."""
 
     sender: Sender
     mask: bool
     reader: StreamReader = field(default_factory=StreamReader)
     parser: Generator[None, None, Frame] | None = None
-    pending: bytearray = field(default_factory=bytearray)
+    reads: list[bytearray] = field(default_factory=list)
     large: _Large | None = None
     message: wf.Reassembly | None = None
     fallback: Dissector | None = None
 
     def feed(self, data: bytes, now: float, pieces: list[Piece]) -> None:
-        while data:
-            if self.fallback is not None:
-                pieces += self.fallback.feed(self.sender, data, now)
-                return
-            if self.large is not None:
-                data = self._count(data, now, pieces)
-                continue
-            self.reader.feed_data(data)
-            self.pending += data
-            data = self._parse(now, pieces)
-
-    def _parse(self, now: float, pieces: list[Piece]) -> bytes:
-        """Read whole frames from the buffer; the bytes handed back start a large frame."""
-        while self.reader.buffer or self.parser is not None:
-            if self.parser is None:
-                self.parser = Frame.parse(self.reader.read_exact, mask=self.mask,
-                                          max_size=LARGE_FRAME, extensions=_EXTENSIONS)
+        rest = memoryview(data)
+        while self.fallback is None:
             try:
-                next(self.parser)
-                return b""  # the frame needs more bytes
-            except StopIteration as done:
-                self.parser = None
-                consumed = len(self.pending) - len(self.reader.buffer)
-                pieces.append(self._piece(done.value, bytes(self.pending[:consumed]), now))
-                del self.pending[:consumed]
-            except PayloadTooBig:
-                self.parser = None
-                return self._start_large()
-        return b""
+                if self.large is not None:
+                    if not rest and not self.reader.buffer:
+                        return
+                    rest = self._count(rest, now, pieces)
+                elif not self._parse(now, pieces):  # the frame needs more bytes
+                    if not rest:
+                        return
+                    self.reader.feed_data(bytes(rest[:FEED_STEP]))
+                    rest = rest[FEED_STEP:]
+            except Exception as exc:  # the Wire must keep forwarding whatever happens
+                pieces.append(self.broken(exc, now, rest))
+                return
+        if rest:
+            pieces += self.fallback.feed(self.sender, bytes(rest), now)
 
-    def _start_large(self) -> bytes:
+    def _read_exact(self, n: int) -> Generator[None, None, bytearray]:
+        """The reader's ``read_exact``, keeping what it read for the frame's Piece."""
+        data = yield from self.reader.read_exact(n)
+        self.reads.append(data)
+        return data
+
+    def _parse(self, now: float, pieces: list[Piece]) -> bool:
+        """Go on parsing a frame from the reader's buffer: True when it is parsed (a
+        Piece, or a large frame to count from now on), False if it needs more bytes."""
+        if self.parser is None:
+            if not self.reader.buffer:
+                return False
+            self.parser = Frame.parse(self._read_exact, mask=self.mask,
+                                      max_size=LARGE_FRAME, extensions=_EXTENSIONS)
+        try:
+            next(self.parser)
+            return False
+        except StopIteration as done:
+            self.parser = None
+            pieces.append(self._piece(done.value, b"".join(self.reads), now))
+            self.reads.clear()  # after: a frame out of sequence is shown as malformed
+        except PayloadTooBig:
+            self.parser = None
+            self._start_large()
+        return True
+
+    def _start_large(self) -> None:
         """The parser checked a large frame's header: count the frame from here on."""
-        consumed = len(self.pending) - len(self.reader.buffer)
-        header = bytes(self.pending[:consumed])
+        header = b"".join(self.reads)
         opcode = Opcode(header[0] & 0x0F)
         if opcode in CTRL_OPCODES:
             raise ProtocolError(f"{wf.NAMES[opcode]} frame too long (over 125 bytes)")
         self._check_sequence(opcode)
         total = wf.header_length(header[1]) + _declared_length(header)
-        self.large = _Large(total=total, raw=bytearray(header), seen=consumed)
-        rest = bytes(self.reader.buffer)
-        self.reader.discard()
-        self.pending.clear()
-        return rest
+        self.large = _Large(total=total, raw=bytearray(header), seen=len(header))
+        self.reads.clear()
 
-    def _count(self, data: bytes, now: float, pieces: list[Piece]) -> bytes:
+    def _count(self, rest: memoryview, now: float, pieces: list[Piece]) -> memoryview:
+        """Count the large frame's bytes, the reader's first; return what is left of
+        ``rest``."""
         large = self.large
         assert large is not None
-        rest = large.take(data)
+        buffered = self.reader.buffer
+        if buffered:
+            del buffered[:large.take(buffered)]
+        if not buffered:
+            rest = rest[large.take(rest):]
         if large.seen == large.total:
             pieces.append(self._large_piece(large, now, whole=True))
             self.large = None
@@ -184,19 +211,26 @@ class _Direction:
             raise ProtocolError(f"a new {wf.NAMES[opcode]} message before the fragmented "
                                 "one ended")
 
-    def broken(self, exc: Exception, now: float) -> Piece:
-        """What was left of this direction when it broke the protocol; raw from now on."""
-        raw = bytes(self.large.raw) if self.large is not None else bytes(self.pending)
-        size = self.large.seen if self.large is not None else len(raw)
+    def broken(self, exc: Exception, now: float, rest: Bytes = b"") -> Piece:
+        """What was left of this direction when it broke the protocol (``rest``: the
+        bytes fed after that); raw from now on."""
+        if self.large is not None:
+            raw, size = bytearray(self.large.raw), self.large.seen
+        else:
+            raw = bytearray(b"".join(self.reads))
+            size = len(raw)
+        for more in (self.reader.buffer, rest):
+            raw += more[:max(0, RAW_LIMIT - len(raw))]
+            size += len(more)
         reason = str(exc) if isinstance(exc, ProtocolError) else f"{type(exc).__name__}: {exc}"
         self.fallback = RawDissector()
         self.large, self.parser, self.message = None, None, None
-        self.pending.clear()
+        self.reads.clear()
         self.reader.discard()
         noun = "client" if self.mask else "server"
         return Piece(sender=self.sender, time=now, summary=f"malformed {noun} frame: {reason}",
-                     raw=raw[:RAW_LIMIT], size=size, fields=(("error", reason),
-                                                              ("length", size)),
+                     raw=bytes(raw[:RAW_LIMIT]), size=size, fields=(("error", reason),
+                                                                    ("length", size)),
                      truncated=size > RAW_LIMIT, malformed=True)
 
     def close(self, now: float) -> list[Piece]:
@@ -205,10 +239,11 @@ class _Direction:
         if self.large is not None:
             large, self.large = self.large, None
             return [self._large_piece(large, now, whole=False)]
-        if self.pending:
-            size = len(self.pending)
-            raw = bytes(self.pending[:RAW_LIMIT])
-            self.pending.clear()
+        size = sum(map(len, self.reads)) + len(self.reader.buffer)
+        if size:
+            raw = (b"".join(self.reads) + self.reader.buffer)[:RAW_LIMIT]
+            self.reads.clear()
+            self.reader.discard()
             return [Piece(sender=self.sender, time=now, raw=raw, size=size, truncated=True,
                           summary=f"incomplete frame: the connection ended {wf.plural(size)} "
                                   "into it", fields=(("length", size),))]
@@ -236,11 +271,8 @@ class WebSocketDissector:
         pieces: list[Piece] = []
         try:
             side.feed(data, now, pieces)
-        except Exception as exc:  # the Wire must keep forwarding whatever happens
-            try:
-                pieces.append(side.broken(exc, now))
-            except Exception:  # nothing sensible is left to show
-                side.fallback = RawDissector()
+        except Exception:  # breaking the protocol is handled inside: this is a bug
+            side.fallback = RawDissector()
         return pieces
 
     def close(self, now: float) -> list[Piece]:

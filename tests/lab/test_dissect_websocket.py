@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import struct
-import tracemalloc
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lab import dissect
 from lab.dissect.http import UPGRADES, HttpDissector
-from lab.dissect.websocket import LARGE_FRAME, WebSocketDissector
+from lab.dissect.websocket import WebSocketDissector
 from lab.dissect.ws_frames import COMPRESSED_NOTE, PAYLOAD_PREVIEW
 from lab.model import RAW_LIMIT, Piece, Sender
 from lab.pairing import Pairer
@@ -224,51 +223,6 @@ def test_frame_sequence_errors_are_malformed() -> None:
         pieces = frames([(C, chunk) for chunk in data])
         assert pieces[-1].summary == f"malformed client frame: {reason}"
         assert [p.malformed for p in pieces] == [False] * (len(pieces) - 1) + [True]
-
-
-# -- large frames ----------------------------------------------------------------------
-
-
-def test_a_large_frame_is_counted_not_buffered() -> None:
-    size = 3 * LARGE_FRAME
-    header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", size) + KEY
-    block = client(BINARY, b"abcd" * 16384)[2 + 8 + 4:]  # 64 KiB, masked, key-aligned
-    d = WebSocketDissector()
-    tracemalloc.start()
-    try:
-        pieces = d.feed(C, header, now=0.0)
-        for _ in range(size // len(block)):
-            pieces += d.feed(C, block, now=1.0)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    pieces += d.feed(C, client(TEXT, b"after"), now=2.0)
-    big, after = pieces
-    assert peak < LARGE_FRAME // 2
-    assert big.summary == f"BINARY 61 62 63 64 61 62 63 64 61 62 63 64 61 62 63 64… ({size} bytes)"
-    assert (big.size, big.truncated, big.malformed) == (len(header) + size, True, False)
-    assert big.raw == (header + block)[:RAW_LIMIT]
-    assert fields(big)["masking key"] == "37fa213d" and fields(big)["payload length"] == size
-    assert after.summary == 'TEXT "after" (5 bytes)'
-
-
-def test_a_large_frame_cut_off_by_the_end_of_the_connection() -> None:
-    header = bytes([0x81, 127]) + struct.pack("!Q", 2 * LARGE_FRAME)
-    d = WebSocketDissector()
-    assert d.feed(S, header + b"x" * 1000, now=0.0) == []
-    [cut] = d.close(now=1.0)
-    assert cut.summary == (f"incomplete TEXT frame: {len(header) + 1000} of "
-                           f"{len(header) + 2 * LARGE_FRAME} bytes before the connection ended")
-    assert cut.size == len(header) + 1000 and cut.truncated
-    assert fields(cut)["payload text"] == "x" * 1000
-
-
-def test_a_frame_cut_short_shows_at_close() -> None:
-    d = WebSocketDissector()
-    assert d.feed(C, client(TEXT, b"hello")[:7], now=0.0) == []
-    [cut] = d.close(now=1.0)
-    assert cut.summary == "incomplete frame: the connection ended 7 bytes into it"
-    assert cut.size == 7 and cut.truncated
 
 
 # -- any chunking ----------------------------------------------------------------------
