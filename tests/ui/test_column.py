@@ -3,6 +3,7 @@ column asks for the width its widest panel needs, and rows of buttons wrap."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGroupBox, QPushButton, QVBoxLayout, QWidget
 
 from ui.mainwindow import MainWindow
@@ -93,3 +94,5 @@ def test_client_panels_fit_the_window_at_1280x720(window: MainWindow, qtbot) -> 
     for panel in column.panels():
         assert isinstance(panel, (HttpComposerPanel, FtpClientPanel, HttpBrowserPanel))
         assert panel.minimumSizeHint().width() <= panel.width() <= viewport, type(panel)
+    ftp = next(p for p in column.panels() if isinstance(p, FtpClientPanel))
+    assert ftp.table.horizontalHeader().textElideMode() is Qt.TextElideMode.ElideRight

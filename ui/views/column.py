@@ -9,6 +9,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
+    QHeaderView,
     QLabel,
     QScrollArea,
     QSizePolicy,
@@ -117,6 +118,8 @@ class PanelColumn(QWidget):
         """Add a panel below the others and bring it into view once it is laid out
         (the scroll bar's range changes then)."""
         self._stack.insertWidget(self._stack.count() - 1, panel)
+        for header in panel.findChildren(QHeaderView):  # a narrow table's column titles
+            header.setTextElideMode(Qt.TextElideMode.ElideRight)  # end in "…", not cut
         self.hint.hide()
         self._coming = panel
 
