@@ -9,57 +9,32 @@ memory stays bounded whatever the speeds. Half-close is passed on: an EOF from
 one side becomes ``write_eof`` on the other, and the connection ends when both
 directions are done or one side vanishes.
 
-A UdpWire does the same for datagrams, with one session per client address.
-UDP has no connection to fail, so a server that is not there shows only as an
-error on the Wire's upstream socket (ICMP "port unreachable"): the UdpWire keeps
-it for the client whose datagram it was (``UdpWire.upstream_error``).
+A UdpWire (lab/wire_udp.py) does the same for datagrams, with one session per
+client address; both are importable from here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
 from collections.abc import Callable
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from lab import dissect
 from lab.capture import Capture
-from lab.dissect import DissectorFactory
 from lab.model import Connection, Sender, Transport, format_address
+from lab.wire_base import (
+    CONNECT_TIMEOUT,
+    UDP_IDLE,
+    UPSTREAM_KEPT,
+    CountCallback,
+    PortInUseError,
+    _WireBase,
+    bind_error,
+)
+from lab.wire_udp import UdpWire
 
-#: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
-UDP_IDLE = 60.0
-#: How long the Wire waits for its target to accept a connection (seconds).
-CONNECT_TIMEOUT = 10.0
-#: Upstream outcomes kept for ``TcpWire.upstream_result`` (and errors for
-#: ``UdpWire.upstream_error``).
-UPSTREAM_KEPT = 256
-
-
-class PortInUseError(OSError):
-    """The port the user asked for cannot be bound; the message says what to do."""
-
-
-def bind_error(exc: OSError, host: str, port: int) -> OSError:
-    """Turn a bind failure into an error a user can act on."""
-    where = format_address(host, port)
-    if exc.errno == errno.EADDRINUSE:
-        return PortInUseError(
-            exc.errno,
-            f"port {port} is already in use on {host}: another program (or another lab "
-            f"server) listens at {where}. Choose another port, or 0 to let the system pick one.",
-        )
-    if exc.errno == errno.EACCES:
-        return PortInUseError(
-            exc.errno, f"not allowed to listen on port {port}: ports below 1024 need "
-            "administrator rights. Choose a port from 1024 up.")
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return PortInUseError(exc.errno, f"{host} is not an address of this machine.")
-    return PortInUseError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}")
-
-
-CountCallback = Callable[[int], None]
+__all__ = ["CONNECT_TIMEOUT", "HELPERS", "UDP_IDLE", "UPSTREAM_KEPT", "CountCallback",
+           "LinkHelper", "PortInUseError", "TcpWire", "UdpWire", "bind_error"]
 
 
 class LinkHelper(Protocol):
@@ -247,49 +222,6 @@ class _TcpLink:
         self.wire.link_closed(self)
 
 
-class _WireBase:
-    """What TCP and UDP Wires share: where they listen, where they forward, who watches."""
-
-    def __init__(
-        self,
-        capture: Capture,
-        *,
-        listen: tuple[str, int],
-        target: tuple[str, int],
-        protocol: str = "raw",
-        node: str | None = None,
-        on_count: CountCallback | None = None,
-        parent: str | None = None,
-        dissector: DissectorFactory | None = None,
-        reverse: bool = False,
-        one_shot: bool = False,
-    ) -> None:
-        """``parent``: the connection this Wire's connections belong to (an FTP data
-        connection's control connection); ``dissector`` replaces the protocol's;
-        ``reverse``: the one who connects is the server; ``one_shot``: stop
-        listening after the first connection."""
-        self.capture = capture
-        self.listen = listen
-        self.target = target
-        self.protocol = protocol
-        self.node = node
-        self.on_count = on_count
-        self.parent = parent
-        self.dissector = dissector
-        self.reverse = reverse
-        self.one_shot = one_shot
-        self.address: tuple[str, int] = listen
-
-    @property
-    def public_address(self) -> str:
-        """Where clients reach this Wire, as ``host:port``."""
-        return format_address(*self.address)
-
-    def _count_changed(self, count: int) -> None:
-        if self.on_count is not None:
-            self.on_count(count)
-
-
 class TcpWire(_WireBase):
     """A TCP relay from ``listen`` to ``target`` that captures every connection."""
 
@@ -370,192 +302,3 @@ class TcpWire(_WireBase):
             await asyncio.wait_for(self._idle.wait(), 5)
         except TimeoutError:
             pass
-
-
-class _UdpFront(asyncio.DatagramProtocol):
-    def __init__(self, wire: UdpWire) -> None:
-        self.wire = wire
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.wire.from_client(data, addr)
-
-
-class _UdpSession(asyncio.DatagramProtocol):
-    """One client address talking through the UDP Wire."""
-
-    def __init__(self, wire: UdpWire, addr: tuple[str, int], conn: Connection) -> None:
-        self.wire = wire
-        self.addr = addr
-        self.conn = conn
-        self.dissector = dissect.make(wire.protocol)
-        self.transport: asyncio.DatagramTransport | None = None
-        self.pending: list[bytes] = []
-        self.last_seen = asyncio.get_running_loop().time()
-        self.note = ""
-        self.ended = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Python 3.11's selector datagram transport does not subclass DatagramTransport.
-        self.transport = cast(asyncio.DatagramTransport, transport)
-        if self.ended:  # the session ended while its socket was being made
-            self.transport.close()
-            return
-        for data in self.pending:
-            self.transport.sendto(data)
-        self.pending.clear()
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.last_seen = asyncio.get_running_loop().time()
-        self.note = ""  # the server answers (again)
-        self.capture(Sender.SERVER, data)
-        self.wire.send_to_client(data, self.addr)
-
-    def error_received(self, exc: Exception) -> None:
-        """The server refused a datagram (port unreachable) or cannot be reached."""
-        self.note = f"server unreachable: {exc}"
-        self.wire.upstream_failed(self.conn.client, exc)
-
-    def capture(self, sender: Sender, data: bytes) -> None:
-        cap = self.wire.capture
-        for piece in self.dissector.feed(sender, data, cap.clock()):
-            cap.add(self.conn, piece)
-
-    def to_server(self, data: bytes) -> None:
-        self.last_seen = asyncio.get_running_loop().time()
-        self.wire.forget_error(self.conn.client)  # an error is news only until the next try
-        self.capture(Sender.CLIENT, data)
-        if self.transport is None:
-            self.pending.append(data)
-        else:
-            self.transport.sendto(data)
-
-    def end(self) -> None:
-        self.ended = True
-        if self.transport is not None:
-            self.transport.close()
-        cap = self.wire.capture
-        for piece in self.dissector.close(cap.clock()):
-            cap.add(self.conn, piece)
-        self.conn = cap.close(self.conn.id, self.note)
-
-
-class UdpWire(_WireBase):
-    """A UDP relay: each client address gets its own upstream socket and Connection."""
-
-    def __init__(self, capture: Capture, *, idle: float = UDP_IDLE, **kwargs: Any) -> None:
-        super().__init__(capture, **kwargs)
-        self.idle = idle
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.sessions: dict[tuple[str, int], _UdpSession] = {}
-        #: The upstream error of each client's datagrams, by client address.
-        self._errors: dict[str, asyncio.Future[Exception]] = {}
-        self._front: asyncio.DatagramTransport | None = None
-        self._reaper: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        host, port = self.listen
-        try:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpFront(self), local_addr=(host, port)
-            )
-        except OSError as exc:
-            raise bind_error(exc, host, port) from None
-        self._front = transport
-        self.address = transport.get_extra_info("sockname")[:2]
-        self._reaper = loop.create_task(self._reap())
-
-    def from_client(self, data: bytes, addr: tuple[str, int]) -> None:
-        session = self.sessions.get(addr)
-        if session is None:
-            session = self._open_session(addr)
-        session.to_server(data)
-
-    def _open_session(self, addr: tuple[str, int]) -> _UdpSession:
-        conn = self.capture.open(
-            protocol=self.protocol,
-            transport=Transport.UDP,
-            client=format_address(*addr[:2]),
-            server=self.public_address,
-            node=self.node,
-        )
-        session = _UdpSession(self, addr, conn)
-        self.sessions[addr] = session
-        self._count_changed(len(self.sessions))
-        task = asyncio.get_running_loop().create_task(self._connect(session))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return session
-
-    async def _connect(self, session: _UdpSession) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.create_datagram_endpoint(lambda: session, remote_addr=self.target)
-        except OSError as exc:
-            session.note = f"server unreachable: {exc.strerror or exc}"
-            self._end(session)
-
-    def _error_future(self, client: str) -> asyncio.Future[Exception]:
-        future = self._errors.get(client)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._errors[client] = future
-            while len(self._errors) > UPSTREAM_KEPT:
-                del self._errors[next(iter(self._errors))]
-        return future
-
-    def upstream_failed(self, client: str, exc: Exception) -> None:
-        future = self._error_future(client)
-        if not future.done():
-            future.set_result(exc)
-
-    def forget_error(self, client: str) -> None:
-        future = self._errors.get(client)
-        if future is not None and future.done():
-            del self._errors[client]
-
-    async def upstream_error(self, client: str) -> Exception:
-        """Wait until a datagram the client at ``client`` sent through this Wire is
-        refused beyond it (ConnectionRefusedError: nothing listens at the target) or
-        cannot reach the target, and return that error. An error seen before the
-        client's latest datagram does not count. Cancel the wait once answered."""
-        future = self._error_future(client)
-        try:
-            return await asyncio.shield(future)
-        finally:
-            if self._errors.get(client) is future:
-                del self._errors[client]
-
-    def send_to_client(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self._front is not None:
-            self._front.sendto(data, addr)
-
-    def _end(self, session: _UdpSession) -> None:
-        if self.sessions.pop(session.addr, None) is not None:
-            session.end()
-            self._count_changed(len(self.sessions))
-
-    async def _reap(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(min(self.idle, 5.0))
-            now = loop.time()
-            for session in list(self.sessions.values()):
-                if now - session.last_seen >= self.idle:
-                    self._end(session)
-
-    async def stop(self) -> None:
-        """Stop listening and end every session; returns once their sockets are closed."""
-        tasks = [*self._tasks, *([self._reaper] if self._reaper is not None else [])]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._reaper = None
-        for session in list(self.sessions.values()):
-            self._end(session)
-        if self._front is not None:
-            self._front.close()
-            self._front = None
-        await asyncio.sleep(0)

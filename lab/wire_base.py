@@ -1,0 +1,86 @@
+"""What TCP and UDP Wires share: where they listen and forward, bind errors, limits."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+
+from lab.capture import Capture
+from lab.dissect import DissectorFactory
+from lab.model import format_address
+
+#: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
+UDP_IDLE = 60.0
+#: How long the Wire waits for its target to accept a connection (seconds).
+CONNECT_TIMEOUT = 10.0
+#: Upstream outcomes kept for ``TcpWire.upstream_result`` (and errors for
+#: ``UdpWire.upstream_error``).
+UPSTREAM_KEPT = 256
+
+
+class PortInUseError(OSError):
+    """The port the user asked for cannot be bound; the message says what to do."""
+
+
+def bind_error(exc: OSError, host: str, port: int) -> OSError:
+    """Turn a bind failure into an error a user can act on."""
+    where = format_address(host, port)
+    if exc.errno == errno.EADDRINUSE:
+        return PortInUseError(
+            exc.errno,
+            f"port {port} is already in use on {host}: another program (or another lab "
+            f"server) listens at {where}. Choose another port, or 0 to let the system pick one.",
+        )
+    if exc.errno == errno.EACCES:
+        return PortInUseError(
+            exc.errno, f"not allowed to listen on port {port}: ports below 1024 need "
+            "administrator rights. Choose a port from 1024 up.")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return PortInUseError(exc.errno, f"{host} is not an address of this machine.")
+    return PortInUseError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+CountCallback = Callable[[int], None]
+
+
+class _WireBase:
+    """What TCP and UDP Wires share: where they listen, where they forward, who watches."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        *,
+        listen: tuple[str, int],
+        target: tuple[str, int],
+        protocol: str = "raw",
+        node: str | None = None,
+        on_count: CountCallback | None = None,
+        parent: str | None = None,
+        dissector: DissectorFactory | None = None,
+        reverse: bool = False,
+        one_shot: bool = False,
+    ) -> None:
+        """``parent``: the connection this Wire's connections belong to (an FTP data
+        connection's control connection); ``dissector`` replaces the protocol's;
+        ``reverse``: the one who connects is the server; ``one_shot``: stop
+        listening after the first connection."""
+        self.capture = capture
+        self.listen = listen
+        self.target = target
+        self.protocol = protocol
+        self.node = node
+        self.on_count = on_count
+        self.parent = parent
+        self.dissector = dissector
+        self.reverse = reverse
+        self.one_shot = one_shot
+        self.address: tuple[str, int] = listen
+
+    @property
+    def public_address(self) -> str:
+        """Where clients reach this Wire, as ``host:port``."""
+        return format_address(*self.address)
+
+    def _count_changed(self, count: int) -> None:
+        if self.on_count is not None:
+            self.on_count(count)
