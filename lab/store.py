@@ -1,0 +1,298 @@
+"""A capture in one SQLite file (``.cslab``): saved whole, or recorded as it happens.
+
+The file holds the Messages (raw bytes as a BLOB, fields as JSON, every flag),
+the Connections, the lab's nodes and the names of its clients' addresses, and a
+``meta`` table saying what the file is (``format`` = ``cslab``, ``version``,
+the lab's version, when it was made). A Recorder writes in WAL mode from a
+thread of its own and commits at least every ``COMMIT_INTERVAL`` seconds, so a
+process killed while recording loses at most about the last second; closed
+cleanly, the file goes back to a single self-contained file (no ``-wal``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab import __version__
+from lab.model import (
+    Connection,
+    ConnectionClosed,
+    ConnectionOpened,
+    EndpointNamed,
+    Event,
+    FieldValue,
+    Message,
+    MessageCaptured,
+    NodeChanged,
+    NodeInfo,
+    NodeState,
+    Sender,
+    Transport,
+)
+
+FORMAT = "cslab"
+#: Bumped when the tables change so that an older lab cannot read the file.
+FORMAT_VERSION = 1
+#: SQLite's application_id for .cslab files: "cslb".
+APPLICATION_ID = 0x63736C62
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: The Recorder commits at least this often (seconds).
+COMMIT_INTERVAL = 0.5
+
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE connections (
+    id TEXT PRIMARY KEY, protocol TEXT NOT NULL, transport TEXT NOT NULL,
+    client TEXT NOT NULL, server TEXT NOT NULL, opened REAL NOT NULL, closed REAL,
+    parent TEXT, node TEXT, note TEXT NOT NULL DEFAULT '');
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, connection TEXT NOT NULL,
+    protocol TEXT NOT NULL, sender TEXT NOT NULL, client TEXT NOT NULL, server TEXT NOT NULL,
+    summary TEXT NOT NULL, size INTEGER NOT NULL, raw BLOB NOT NULL, fields TEXT NOT NULL,
+    truncated INTEGER NOT NULL, malformed INTEGER NOT NULL, injected INTEGER NOT NULL,
+    held INTEGER NOT NULL);
+CREATE INDEX messages_by_connection ON messages (connection, id);
+CREATE TABLE nodes (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
+    address TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE endpoints (address TEXT PRIMARY KEY, node TEXT NOT NULL);
+"""
+
+_CONNECTION_SQL = "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?)"
+_MESSAGE_SQL = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_NODE_SQL = "INSERT OR REPLACE INTO nodes VALUES (?,?,?,?,?,?)"
+_ENDPOINT_SQL = "INSERT OR REPLACE INTO endpoints VALUES (?,?)"
+
+
+class StoreError(Exception):
+    """A capture file cannot be read or written; the message names it and says why."""
+
+
+@dataclass(slots=True)
+class Stored:
+    """A capture read back: what a viewer or an export needs."""
+
+    messages: list[Message] = field(default_factory=list)
+    connections: dict[str, Connection] = field(default_factory=dict)
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)  # client address → node id
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def is_sqlite(path: str | Path) -> bool:
+    """Whether ``path`` starts with SQLite's header (a .cslab file, whatever its name)."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+
+
+# ---- rows ------------------------------------------------------------------------------
+
+def _connection_row(conn: Connection) -> tuple[Any, ...]:
+    return (conn.id, conn.protocol, conn.transport.value, conn.client, conn.server,
+            conn.opened, conn.closed, conn.parent, conn.node, conn.note)
+
+
+def _message_row(m: Message) -> tuple[Any, ...]:
+    return (m.id, m.time, m.connection, m.protocol, m.sender.value, m.client, m.server,
+            m.summary, m.size, m.raw, json.dumps([list(pair) for pair in m.fields]),
+            m.truncated, m.malformed, m.injected, m.held)
+
+
+def _node_row(node: NodeInfo) -> tuple[Any, ...]:
+    return (node.id, node.kind, node.role, node.name, node.address, node.detail)
+
+
+def _fields(text: str) -> tuple[tuple[str, FieldValue], ...]:
+    return tuple((str(key), value) for key, value in json.loads(text))
+
+
+def _create(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("format", FORMAT), ("version", str(FORMAT_VERSION)), ("lab_version", __version__),
+        ("created", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))])
+    db.commit()
+
+
+def _rows(event: Event) -> tuple[str, tuple[Any, ...]] | None:
+    if isinstance(event, MessageCaptured):
+        return _MESSAGE_SQL, _message_row(event.message)
+    if isinstance(event, ConnectionOpened | ConnectionClosed):
+        return _CONNECTION_SQL, _connection_row(event.connection)
+    if isinstance(event, NodeChanged):
+        return _NODE_SQL, _node_row(event.node)
+    if isinstance(event, EndpointNamed):
+        return _ENDPOINT_SQL, (event.address, event.node_id)
+    return None
+
+
+def _new_file(path: str | Path) -> sqlite3.Connection:
+    """A new, empty capture file at ``path`` (which must not exist yet)."""
+    if os.path.exists(path):
+        raise StoreError(f"{path} exists already: record to a new file")
+    try:
+        db = sqlite3.connect(path, check_same_thread=False)
+        _create(db)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot write {path}: {exc}") from None
+    return db
+
+
+# ---- writing ---------------------------------------------------------------------------
+
+def save(path: str | Path, stored: Stored) -> int:
+    """Write a whole capture to ``path`` (replacing it, atomically); returns the messages
+    written."""
+    temporary = Path(f"{path}.part")
+    temporary.unlink(missing_ok=True)
+    db = _new_file(temporary)
+    try:
+        with closing(db):
+            db.executemany(_CONNECTION_SQL, map(_connection_row, stored.connections.values()))
+            db.executemany(_MESSAGE_SQL, map(_message_row, stored.messages))
+            db.executemany(_NODE_SQL, map(_node_row, stored.nodes.values()))
+            db.executemany(_ENDPOINT_SQL, stored.endpoints.items())
+            db.commit()
+        os.replace(temporary, path)
+    except (sqlite3.Error, OSError) as exc:
+        temporary.unlink(missing_ok=True)
+        raise StoreError(f"cannot write {path}: {exc}") from None
+    return len(stored.messages)
+
+
+class Recorder:
+    """A Capture bus subscriber that records every event into a new ``.cslab`` file.
+
+    ``capture.subscribe(recorder)`` after making it; ``close()`` when done (it
+    writes what is left and makes the file whole). The subscriber only queues the
+    event: a thread does the SQLite work, in batches, committing at least every
+    ``interval`` seconds, so the engine's loop never waits for the disk.
+    """
+
+    def __init__(self, path: str | Path, interval: float = COMMIT_INTERVAL) -> None:
+        self.path = Path(path)
+        self.interval = interval
+        self._db = _new_file(path)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="cslab-recorder", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: Event) -> None:
+        self._queue.put(event)
+
+    def close(self) -> None:
+        """Write every queued event, then close the file (once)."""
+        if not self._thread.is_alive():
+            return
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        db = self._db
+        done = False
+        while not done:
+            deadline = time.monotonic() + self.interval
+            batch: list[Event] = []
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    event = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+                if event is None:
+                    done = True
+                    break
+                batch.append(event)
+            self._write(batch)
+        db.execute("PRAGMA journal_mode = DELETE")  # one self-contained file again
+        db.close()
+
+    def _write(self, batch: list[Event]) -> None:
+        if not batch:
+            return
+        try:
+            for row in filter(None, map(_rows, batch)):
+                self._db.execute(*row)
+            self._db.commit()
+        except sqlite3.Error as exc:  # a full disk must not stop the lab
+            print(f"cslab: cannot record to {self.path}: {exc}", flush=True)
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+def _open_read_only(path: str | Path) -> sqlite3.Connection:
+    if not os.path.exists(path):
+        raise StoreError(f"cannot read {path}: no such file")
+    if not is_sqlite(path):
+        raise StoreError(f"{path} is not a .cslab capture (not an SQLite file)")
+    try:
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error:
+        raise StoreError(f"{path} is an SQLite file but not a .cslab capture "
+                         "(it has no cslab meta table)") from None
+    if meta.get("format") != FORMAT:
+        db.close()
+        raise StoreError(f"{path} is an SQLite file but not a .cslab capture")
+    version = meta.get("version", "")
+    if not version.isdigit() or int(version) > FORMAT_VERSION:
+        db.close()
+        raise StoreError(f"{path} is a .cslab capture of format version {version}, newer than "
+                         f"this lab reads ({FORMAT_VERSION}): update Client-Server Lab")
+    return db
+
+
+def _messages(db: sqlite3.Connection) -> Iterator[Message]:
+    for row in db.execute("SELECT * FROM messages ORDER BY id"):
+        (id_, time_, connection, protocol, sender, client, server, summary, size, raw,
+         fields, truncated, malformed, injected, held) = row
+        yield Message(id=id_, time=time_, connection=connection, protocol=protocol,
+                      sender=Sender(sender), client=client, server=server, summary=summary,
+                      size=size, raw=bytes(raw), fields=_fields(fields),
+                      truncated=bool(truncated), malformed=bool(malformed),
+                      injected=bool(injected), held=bool(held))
+
+
+def _connections(db: sqlite3.Connection) -> Iterable[Connection]:
+    for row in db.execute("SELECT * FROM connections ORDER BY opened, rowid"):
+        id_, protocol, transport, client, server, opened, closed, parent, node, note = row
+        yield Connection(id=id_, protocol=protocol, transport=Transport(transport),
+                         client=client, server=server, opened=opened, closed=closed,
+                         parent=parent, node=node, note=note)
+
+
+def load(path: str | Path) -> Stored:
+    """Read a ``.cslab`` file (read-only; one still being recorded too).
+
+    Raises StoreError for a missing file, a file that is not a capture, or a
+    format newer than this lab reads.
+    """
+    db = _open_read_only(path)
+    try:
+        with closing(db):
+            stored = Stored(meta=dict(db.execute("SELECT key, value FROM meta").fetchall()))
+            stored.connections = {c.id: c for c in _connections(db)}
+            stored.messages = list(_messages(db))
+            for id_, kind, role, name, address, detail in db.execute("SELECT * FROM nodes"):
+                stored.nodes[id_] = NodeInfo(id=id_, kind=kind, role=role, name=name,
+                                             state=NodeState.STOPPED, address=address,
+                                             detail=detail)
+            stored.endpoints = dict(db.execute("SELECT address, node FROM endpoints"))
+    except (sqlite3.Error, ValueError, json.JSONDecodeError) as exc:
+        raise StoreError(f"{path}: the capture is damaged ({exc})") from None
+    return stored
