@@ -1,26 +1,33 @@
-"""Exports of a capture: JSON Lines (the capture file itself) and HAR 1.2.
+"""Exports of a capture: JSON Lines (the capture file itself), HAR 1.2, pcapng, .cslab.
 
-A capture is read as the records of its JSON Lines file (see DESIGN.md); HAR
-pairs each HTTP response with the oldest unanswered request of its connection,
-which is how HTTP/1.1 orders them, pipelining included.
+A capture is read from its JSON Lines file (see DESIGN.md) or from a .cslab
+file (told apart by SQLite's header, not by the name); ``load_capture`` imports
+either as Messages and Connections. HAR pairs each HTTP response with the
+oldest unanswered request of its connection, which is how HTTP/1.1 orders
+them, pipelining included.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lab import __version__
+from lab import __version__, pcapng
 from lab.capture import Capture, connection_record, message_record
+from lab.model import Connection, Message, Sender, Transport
 from lab.pairing import Pairer
+from lab.store import Stored, StoreError, is_sqlite, load, save
 
 Record = dict[str, Any]
-FORMATS = ("jsonl", "har")
+FORMATS = ("jsonl", "har", "pcapng", "cslab")
+UDP_PROTOCOLS = ("dns", "udp-echo")
 
 
 class ExportError(Exception):
@@ -161,27 +168,108 @@ def to_har(records: Iterable[Record]) -> dict[str, Any]:
     }}
 
 
-def capture_records(capture: Capture) -> list[Record]:
-    """A live Capture as the records its JSON Lines file would hold, in time order.
-    Call it on the thread that runs the engine."""
+def records_of(connections: Iterable[Connection], messages: Iterable[Message]) -> list[Record]:
+    """Connections and Messages as the records of a JSON Lines file, in time order."""
     records: list[Record] = []
-    for conn in list(capture.connections.values()):
+    for conn in connections:
         records.append(connection_record("open", conn))
         if conn.closed is not None:
             records.append(connection_record("close", conn))
-    records += (message_record(m) for m in list(capture.messages))
+    records += (message_record(m) for m in messages)
     records.sort(key=lambda r: r["time"])  # stable: an open stays before its messages
     return records
 
 
+def capture_records(capture: Capture) -> list[Record]:
+    """A live Capture as the records its JSON Lines file would hold, in time order.
+    Call it on the thread that runs the engine."""
+    return records_of(list(capture.connections.values()), list(capture.messages))
+
+
+def stored_records(stored: Stored) -> list[Record]:
+    return records_of(stored.connections.values(), stored.messages)
+
+
+def _message(record: Record, number: int) -> Message:
+    fields = record.get("fields") or {}
+    return Message(
+        id=int(record.get("id", number)), time=float(record["time"]),
+        connection=str(record["connection"]), protocol=str(record.get("protocol", "raw")),
+        sender=Sender(record.get("sender", "client")), client=str(record.get("client", "")),
+        server=str(record.get("server", "")), summary=str(record.get("summary", "")),
+        size=int(record.get("size", 0)), raw=base64.b64decode(record.get("raw", "")),
+        fields=tuple((str(k), v) for k, v in fields.items()),
+        truncated=bool(record.get("truncated")), malformed=bool(record.get("malformed")),
+        injected=bool(record.get("injected")))
+
+
+def stored_from_records(records: Iterable[Record]) -> Stored:
+    """Import JSON Lines records as Messages and Connections (a message whose connection
+    has no ``open`` record gets one made from the message)."""
+    stored = Stored()
+    for number, record in enumerate(records, 1):
+        try:
+            kind, conn_id = record["type"], str(record["connection"])
+            if kind == "open":
+                stored.connections[conn_id] = Connection(
+                    id=conn_id, protocol=str(record["protocol"]),
+                    transport=Transport(record.get("transport", "tcp")),
+                    client=str(record["client"]), server=str(record["server"]),
+                    opened=float(record["time"]), parent=record.get("parent"))
+            elif kind == "close" and conn_id in stored.connections:
+                stored.connections[conn_id] = replace(stored.connections[conn_id],
+                                                      closed=float(record["time"]))
+            elif kind == "message":
+                message = _message(record, number)
+                stored.messages.append(message)
+                if conn_id not in stored.connections:
+                    udp = message.protocol in UDP_PROTOCOLS
+                    stored.connections[conn_id] = Connection(
+                        id=conn_id, protocol=message.protocol,
+                        transport=Transport.UDP if udp else Transport.TCP,
+                        client=message.client, server=message.server, opened=message.time)
+        except (KeyError, ValueError, TypeError, binascii.Error) as exc:
+            raise ExportError(f"record {number}: not a capture record ({exc!r})") from None
+    return stored
+
+
+def load_capture(path: str | Path) -> Stored:
+    """A capture file, .cslab or JSON Lines, as Messages and Connections."""
+    if is_sqlite(path):
+        try:
+            return load(path)
+        except StoreError as exc:
+            raise ExportError(str(exc)) from None
+    return stored_from_records(read_capture(path))
+
+
 def export(source: str | Path, fmt: str, destination: str | Path) -> int:
-    """Write ``source`` as ``fmt`` to ``destination``; returns how many items were written."""
-    return write(read_capture(source), fmt, destination)
+    """Write ``source`` (JSON Lines or .cslab) as ``fmt`` to ``destination``; returns how
+    many items were written."""
+    if fmt in ("jsonl", "har") and not is_sqlite(source):
+        return write(read_capture(source), fmt, destination)  # records as they are
+    return write_stored(load_capture(source), fmt, destination)
+
+
+def write_stored(stored: Stored, fmt: str, destination: str | Path) -> int:
+    """Write a loaded capture as ``fmt``; returns how many items (packets for pcapng,
+    messages for cslab, as ``write`` for the others)."""
+    try:
+        if fmt == "pcapng":
+            return pcapng.write(stored.messages, stored.connections, destination)
+        if fmt == "cslab":
+            return save(destination, stored)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    except OSError as exc:
+        raise ExportError(f"cannot write {destination}: {exc.strerror or exc}") from None
+    return write(stored_records(stored), fmt, destination)
 
 
 def write(source: Iterable[Record], fmt: str, destination: str | Path) -> int:
-    """Write capture records as ``fmt`` to ``destination``; returns how many items."""
-    if fmt not in FORMATS:
+    """Write capture records as ``fmt`` (jsonl or har) to ``destination``; returns how
+    many items."""
+    if fmt not in ("jsonl", "har"):
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     records = list(source)
     try:

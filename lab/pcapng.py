@@ -1,0 +1,233 @@
+"""A capture as pcapng: synthesised Ethernet/IP/TCP and UDP packets for Wireshark.
+
+The lab captures messages at the Wire, not packets, so the packets are made up
+from them: per TCP connection a SYN, SYN-ACK, ACK handshake when it opened,
+each message's bytes in segments of at most ``MSS`` bytes with sequence and
+acknowledgement numbers that follow the stream, and FIN, FIN-ACK, ACK when it
+closed; per UDP message one datagram. Addresses and ports are the connection's
+client and server, times the messages'. Only the bytes the capture kept are
+written: a truncated message (a body past RAW_LIMIT, or a connection past its
+budget) gives its kept prefix, with a packet comment saying so, and the stream
+goes on after it. Messages the lab injected (its own notes, faults) carry no
+bytes that crossed, and are left out.
+
+The file format is small enough to write by hand (a section header, one
+interface, an enhanced packet block per packet; see the pcapng draft RFC).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import sys
+import zlib
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import __version__
+from lab.model import Connection, Message, Sender, Transport, parse_address
+
+#: Payload bytes per TCP segment (an Ethernet MSS), so every packet is a plausible one.
+MSS = 1460
+#: The most a UDP datagram can carry over IPv4.
+UDP_MAX = 65507
+LINKTYPE_ETHERNET = 1
+SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10
+#: Made-up addresses for an end given by a name instead of an IP (TEST-NET-1).
+UNKNOWN_HOST = "192.0.2.1"
+
+Endpoint = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
+
+
+@dataclass(slots=True)
+class Packet:
+    time: float
+    data: bytes
+    comment: str = ""
+
+
+def _endpoint(address: str) -> Endpoint:
+    host, port = parse_address(address)
+    try:
+        return ipaddress.ip_address(host.strip("[]")), port
+    except ValueError:
+        return ipaddress.IPv4Address(UNKNOWN_HOST), port
+
+
+def _mac(end: Endpoint) -> bytes:
+    """A made-up MAC address per endpoint (locally administered, so never a real one)."""
+    return b"\x02\x00" + struct.pack("!I", zlib.crc32(f"{end[0]}:{end[1]}".encode()))
+
+
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of ``data``."""
+    if len(data) % 2:
+        data += b"\0"
+    words = array("H", data)
+    if sys.byteorder == "little":
+        words.byteswap()
+    total = sum(words)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _ip(src: Endpoint, dst: Endpoint, proto: int, segment: bytes) -> bytes:
+    """Ethernet + IP header around a TCP or UDP ``segment`` (its checksum still zero)."""
+    s, d = src[0], dst[0]
+    if isinstance(s, ipaddress.IPv4Address) and isinstance(d, ipaddress.IPv4Address):
+        pseudo = s.packed + d.packed + struct.pack("!BBH", 0, proto, len(segment))
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(segment), 0, 0x4000, 64,
+                             proto, 0, s.packed, d.packed)
+        header = header[:10] + struct.pack("!H", checksum(header)) + header[12:]
+        ethertype = 0x0800
+    else:
+        s6 = s if isinstance(s, ipaddress.IPv6Address) else ipaddress.IPv6Address(
+            f"::ffff:{s}")
+        d6 = d if isinstance(d, ipaddress.IPv6Address) else ipaddress.IPv6Address(
+            f"::ffff:{d}")
+        pseudo = s6.packed + d6.packed + struct.pack("!I3xB", len(segment), proto)
+        header = struct.pack("!IHBB", 6 << 28, len(segment), proto, 64) + s6.packed + d6.packed
+        ethertype = 0x86DD
+    offset = 16 if proto == 6 else 6  # where the checksum sits in a TCP / UDP header
+    total = checksum(pseudo + segment) or (0xFFFF if proto == 17 else 0)
+    segment = segment[:offset] + struct.pack("!H", total) + segment[offset + 2:]
+    return _mac(dst) + _mac(src) + struct.pack("!H", ethertype) + header + segment
+
+
+def tcp_packet(src: Endpoint, dst: Endpoint, seq: int, ack: int, flags: int,
+               payload: bytes = b"") -> bytes:
+    """An Ethernet frame with one TCP segment."""
+    header = struct.pack("!HHIIBBHHH", src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                         5 << 4, flags, 65535, 0, 0)
+    return _ip(src, dst, 6, header + payload)
+
+
+def udp_packet(src: Endpoint, dst: Endpoint, payload: bytes) -> bytes:
+    """An Ethernet frame with one UDP datagram."""
+    return _ip(src, dst, 17, struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0)
+               + payload)
+
+
+def _note(message: Message, written: int) -> str:
+    if message.truncated or written < message.size:
+        return (f"cslab #{message.id}: truncated, {written} of {message.size} bytes kept: "
+                f"{message.summary}")
+    return f"cslab #{message.id}: {message.summary}" + (" [malformed]"
+                                                        if message.malformed else "")
+
+
+def _isn(conn_id: str, sender: Sender) -> int:
+    """A fixed initial sequence number per connection and side (same file, same numbers)."""
+    return zlib.crc32(f"{conn_id}/{sender.value}".encode())
+
+
+def _tcp(conn: Connection, messages: list[Message]) -> list[Packet]:
+    client, server = _endpoint(conn.client), _endpoint(conn.server)
+    ends = {Sender.CLIENT: (client, server), Sender.SERVER: (server, client)}
+    seq = {side: _isn(conn.id, side) for side in Sender}
+    start = min([conn.opened, *(m.time for m in messages)])
+    packets = [
+        Packet(start, tcp_packet(client, server, seq[Sender.CLIENT], 0, SYN)),
+        Packet(start, tcp_packet(server, client, seq[Sender.SERVER], seq[Sender.CLIENT] + 1,
+                                 SYN | ACK)),
+        Packet(start, tcp_packet(client, server, seq[Sender.CLIENT] + 1,
+                                 seq[Sender.SERVER] + 1, ACK)),
+    ]
+    seq = {side: number + 1 for side, number in seq.items()}
+    now = start
+    for message in messages:
+        now = max(now, message.time)
+        src, dst = ends[message.sender]
+        other = Sender.SERVER if message.sender is Sender.CLIENT else Sender.CLIENT
+        raw = message.raw
+        for at in range(0, len(raw), MSS):
+            chunk = raw[at:at + MSS]
+            last = at + MSS >= len(raw)
+            packets.append(Packet(now, tcp_packet(src, dst, seq[message.sender], seq[other],
+                                                  ACK | (PSH if last else 0), chunk),
+                                  _note(message, len(raw)) if at == 0 else ""))
+            seq[message.sender] += len(chunk)
+    if conn.closed is not None:
+        now = max(now, conn.closed)
+        c, s = seq[Sender.CLIENT], seq[Sender.SERVER]
+        packets += [Packet(now, tcp_packet(client, server, c, s, FIN | ACK)),
+                    Packet(now, tcp_packet(server, client, s, c + 1, FIN | ACK)),
+                    Packet(now, tcp_packet(client, server, c + 1, s + 1, ACK))]
+    return packets
+
+
+def _udp(conn: Connection, messages: list[Message]) -> list[Packet]:
+    client, server = _endpoint(conn.client), _endpoint(conn.server)
+    packets = []
+    for message in messages:
+        src, dst = (client, server) if message.sender is Sender.CLIENT else (server, client)
+        payload = message.raw[:UDP_MAX]
+        packets.append(Packet(message.time, udp_packet(src, dst, payload),
+                              _note(message, len(payload))))
+    return packets
+
+
+def packets(messages: Iterable[Message], connections: dict[str, Connection]) -> list[Packet]:
+    """The packets of a capture, oldest first (a connection's own stay in order)."""
+    by_conn: dict[str, list[Message]] = {}
+    for message in messages:
+        if message.injected or not message.raw:
+            continue
+        by_conn.setdefault(message.connection, []).append(message)
+    out: list[Packet] = []
+    for conn_id, conn in connections.items():
+        mine = by_conn.pop(conn_id, [])
+        out += (_udp if conn.transport is Transport.UDP else _tcp)(conn, mine)
+    for conn_id, mine in by_conn.items():  # messages whose connection was not recorded
+        first = mine[0]
+        conn = Connection(id=conn_id, protocol=first.protocol, transport=Transport.TCP,
+                          client=first.client, server=first.server, opened=first.time)
+        out += _tcp(conn, mine)
+    out.sort(key=lambda p: p.time)  # stable: a connection's packets keep their order
+    return out
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def _block(kind: int, body: bytes) -> bytes:
+    length = 12 + len(body)
+    return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
+
+
+def section_header() -> bytes:
+    options = _option(4, f"Client-Server Lab {__version__}".encode()) + _option(0, b"")
+    return _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + options)
+
+
+def interface() -> bytes:
+    options = (_option(2, b"cslab") + _option(9, b"\x06")  # timestamps in microseconds
+               + _option(0, b""))
+    return _block(1, struct.pack("<HHI", LINKTYPE_ETHERNET, 0, 0) + options)
+
+
+def enhanced_packet(packet: Packet) -> bytes:
+    micros = round(packet.time * 1_000_000)
+    body = struct.pack("<IIIII", 0, micros >> 32, micros & 0xFFFFFFFF, len(packet.data),
+                       len(packet.data))
+    body += packet.data + b"\0" * (-len(packet.data) % 4)
+    if packet.comment:
+        body += _option(1, packet.comment.encode("utf-8")) + _option(0, b"")
+    return _block(6, body)
+
+
+def write(messages: Iterable[Message], connections: dict[str, Connection],
+          destination: str | Path) -> int:
+    """Write a capture as pcapng to ``destination``; returns the packets written.
+    OSError if it cannot be written."""
+    made = packets(messages, connections)
+    with open(destination, "wb") as out:
+        out.write(section_header())
+        out.write(interface())
+        for packet in made:
+            out.write(enhanced_packet(packet))
+    return len(made)
