@@ -2,8 +2,13 @@
 
     cslab [gui]                      open the window
     cslab serve KIND [--host H] [--port P] [--root DIR] [--user U] [--password PW]
-                     [--capture FILE.jsonl]
+                     [--capture FILE.jsonl] [--record FILE.cslab]
     cslab relay --listen H:P --to H:P [--protocol KIND] [--udp] [--capture FILE.jsonl]
+                [--record FILE.cslab]
+    cslab export CAPTURE --format jsonl|har|pcapng|cslab -o FILE
+
+``serve`` and ``relay`` also take the Wire's faults: ``--latency MS --jitter MS
+--bandwidth BYTES_PER_S --loss P --seed N``.
 
 ``serve`` and ``relay`` print ``listening on H:P`` first, then one line per
 message, and run until interrupted (Ctrl+C or SIGTERM).
@@ -24,13 +29,14 @@ from lab.capture import Capture, JsonLinesWriter
 from lab.engine import Engine, EngineError
 from lab.model import ConnectionClosed, Event, Message, MessageCaptured, Transport, parse_address
 from lab.servers import server_kinds
+from lab.store import Recorder, StoreError
 
 
 def message_line(message: Message) -> str:
     """How ``serve`` and ``relay`` print a message: one line a person can read."""
     clock = time.strftime("%H:%M:%S", time.localtime(message.time))
     millis = int(message.time * 1000) % 1000
-    flags = "".join(f" [{flag}]" for flag in ("malformed", "truncated", "injected")
+    flags = "".join(f" [{flag}]" for flag in ("malformed", "truncated", "injected", "held")
                     if getattr(message, flag))
     return (f"#{message.id} {clock}.{millis:03d} {message.connection} "
             f"{message.source} → {message.destination} {message.protocol} "
@@ -64,6 +70,23 @@ def _capture_file(capture: Capture, path: str | None) -> Iterator[None]:
         stream.close()
 
 
+@contextlib.contextmanager
+def _record_file(capture: Capture, path: str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    try:
+        recorder = Recorder(path)
+    except StoreError as exc:
+        raise SystemExit(f"cslab: {exc}") from None
+    unsubscribe = capture.subscribe(recorder)
+    try:
+        yield
+    finally:
+        unsubscribe()
+        recorder.close()
+
+
 async def _until_stopped() -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -75,7 +98,8 @@ async def _until_stopped() -> None:
 async def _run(args: argparse.Namespace, start: Callable[[Engine], Awaitable[str]]) -> int:
     engine = Engine()
     engine.capture.subscribe(_printer(sys.stdout))
-    with _capture_file(engine.capture, args.capture):
+    with (_capture_file(engine.capture, args.capture),
+          _record_file(engine.capture, args.record)):
         try:
             address = await start(engine)
         except (EngineError, OSError, ValueError) as exc:
@@ -95,8 +119,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         options = {name: value for name in ("root", "user", "password")
                    if (value := getattr(args, name)) is not None}
         info = await engine.add_server(args.kind, host=args.host, port=args.port,
-                                       options=options)
-        return info.address
+                                       options=options, start=False)
+        engine.set_faults(info.id, **_fault_settings(args))
+        return (await engine.start_server(info.id)).address
 
     return asyncio.run(_run(args, start))
 
@@ -107,6 +132,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
         target = parse_address(args.to)
         transport = Transport.UDP if args.udp else Transport.TCP
         wire = await engine.relay(listen, target, protocol=args.protocol, transport=transport)
+        engine.set_faults(wire.wire_id, **_fault_settings(args))
         return wire.public_address
 
     return asyncio.run(_run(args, start))
@@ -120,7 +146,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"cslab: {exc}", file=sys.stderr)
         return 2
-    unit = "entries" if args.format == "har" else "records"
+    unit = {"har": "entries", "pcapng": "packets", "cslab": "messages"}.get(args.format,
+                                                                           "records")
     print(f"wrote {count} {unit} to {args.output}")
     return 0
 
@@ -129,6 +156,29 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from ui.app import main as gui_main  # the one door to Qt
 
     return gui_main(args.scenario)
+
+
+RECORD_HELP = ("record the capture into a new SQLite file as it happens "
+               "(committed every half second)")
+
+
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    faults = parser.add_argument_group("faults the Wire applies (see lab/faults.py)")
+    faults.add_argument("--latency", type=float, default=0.0, metavar="MS",
+                        help="add MS milliseconds to each round trip (half each way)")
+    faults.add_argument("--jitter", type=float, default=0.0, metavar="MS",
+                        help="add a random -MS…+MS to the latency (order is kept)")
+    faults.add_argument("--bandwidth", type=int, default=0, metavar="BYTES_PER_S",
+                        help="limit each direction to this many bytes per second")
+    faults.add_argument("--loss", type=float, default=0.0, metavar="P",
+                        help="drop each UDP datagram with probability P (0-1)")
+    faults.add_argument("--seed", type=int, default=None, metavar="N",
+                        help="seed jitter and loss, so a run can be repeated")
+
+
+def _fault_settings(args: argparse.Namespace) -> dict[str, float | int | None]:
+    return {name: getattr(args, name)
+            for name in ("latency", "jitter", "bandwidth", "loss", "seed")}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--password", metavar="PW",
                        help="the ftp lab user's password, the pop3 password (default lab)")
     serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
+    serve.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
+    _add_fault_options(serve)
     serve.set_defaults(func=cmd_serve)
 
     relay = sub.add_parser("relay", help="a bare Wire between two outside programs")
@@ -164,12 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     relay.add_argument("--protocol", default="raw", help="dissector to use (raw)")
     relay.add_argument("--udp", action="store_true", help="relay UDP datagrams instead of TCP")
     relay.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
+    relay.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
+    _add_fault_options(relay)
     relay.set_defaults(func=cmd_relay)
 
-    export = sub.add_parser("export", help="convert a capture: JSON Lines or HAR (HTTP)")
-    export.add_argument("capture", help="a capture file (JSON Lines, from --capture)")
-    export.add_argument("--format", required=True, choices=("jsonl", "har"),
-                        help="har: HTTP exchanges for a browser's devtools; jsonl: a copy")
+    export = sub.add_parser("export", help="convert a capture: JSON Lines, HAR (HTTP), "
+                                           "pcapng (Wireshark) or .cslab")
+    export.add_argument("capture", help="a capture file: JSON Lines (from --capture) or "
+                                        ".cslab (from --record or the window's Save)")
+    export.add_argument("--format", required=True, choices=("jsonl", "har", "pcapng", "cslab"),
+                        help="har: HTTP exchanges for a browser's devtools; pcapng: made-up "
+                             "packets for Wireshark or tshark; jsonl, cslab: the capture")
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
     export.set_defaults(func=cmd_export)
     return parser
