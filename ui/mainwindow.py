@@ -28,6 +28,7 @@ from ui.models.messages import MESSAGE_ROLE, MessageTableModel
 from ui.models.sequence import SequenceModel
 from ui.panels import NodePanel, PanelContext, panel_class
 from ui.viewmenu import ViewControls
+from ui.views.capture_file import CaptureFiles
 from ui.views.column import PanelColumn, column_header
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
@@ -175,6 +176,9 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.stop_all_action)
         bar.addSeparator()
+        self.capture_files = CaptureFiles(self, self.lab, self.bridge)
+        bar.addAction(self.capture_files.open_action)
+        bar.addAction(self.capture_files.save_action)
         self.export_button = ExportMenu(self, self.lab)
         bar.addWidget(self.export_button)
         self.addToolBar(bar)

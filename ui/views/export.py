@@ -1,5 +1,6 @@
-"""The Export ▾ menu: the capture so far as HAR (for a browser's devtools) or
-JSON Lines (everything, as `cslab serve --capture` writes it)."""
+"""The Export ▾ menu: the capture so far as HAR (for a browser's devtools), JSON
+Lines (everything, as `cslab serve --capture` writes it) or pcapng (made-up packets
+for Wireshark)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QToolButton
 
 from lab.capture import Capture
-from lab.export import ExportError, capture_records, write
+from lab.export import ExportError, capture_records, write, write_stored
+from lab.store import Stored
 from ui.engine_thread import EngineThread, spawn
 
 #: format → (menu text, file filter, default name, what one item is called)
 FORMATS = {
     "har": ("HTTP exchanges as HAR…", "HAR files (*.har)", "capture.har", "HTTP exchange"),
     "jsonl": ("Everything as JSON Lines…", "JSON Lines (*.jsonl)", "capture.jsonl", "record"),
+    "pcapng": ("Packets for Wireshark as pcapng…", "pcapng files (*.pcapng)", "capture.pcapng",
+               "packet"),
 }
 
 
 async def _write(capture: Capture, fmt: str, path: str) -> int:
+    if fmt == "pcapng":
+        stored = Stored(messages=list(capture.messages), connections=dict(capture.connections))
+        return write_stored(stored, fmt, path)
     return write(capture_records(capture), fmt, path)
 
 

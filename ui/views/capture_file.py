@@ -1,0 +1,167 @@
+"""Save the capture to a .cslab file, and open one (or a JSON Lines capture) read-only.
+
+An opened capture gets a window of its own, the CaptureViewer: the same wire
+(sequence diagram) and inspector as the lab's window, over the loaded messages,
+with nothing to start or stop. The lab's window keeps running beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
+
+from lab.engine import Engine
+from lab.export import ExportError, load_capture
+from lab.model import Message, Sender
+from lab.store import Stored, StoreError, save
+from ui.bridge import EngineBridge
+from ui.engine_thread import EngineThread, spawn
+from ui.models.messages import MESSAGE_ROLE, MessageTableModel
+from ui.models.sequence import Namer, SequenceModel
+from ui.views.inspector import InspectorView
+from ui.views.sequence import SequenceView
+
+SAVE_FILTER = "Lab captures (*.cslab)"
+OPEN_FILTER = "Captures (*.cslab *.jsonl);;Lab captures (*.cslab);;JSON Lines (*.jsonl);;All (*)"
+
+
+async def snapshot_and_save(engine: Engine, endpoints: dict[str, str], path: str) -> int:
+    """Save the engine's capture to ``path`` (run on the engine thread: the copy is taken
+    there, the writing in a worker thread so the Wires keep going)."""
+    stored = Stored(messages=list(engine.capture.messages),
+                    connections=dict(engine.capture.connections),
+                    nodes={node.id: node for node in engine.nodes()}, endpoints=endpoints)
+    return await asyncio.to_thread(save, path, stored)
+
+
+def stored_namer(stored: Stored) -> Namer:
+    """What the diagram calls one end of a message in a saved capture: the lab node's
+    name as it was when saved (servers with their port), else the address."""
+
+    def name_of(message: Message, side: Sender) -> str:
+        conn = stored.connections.get(message.connection)
+        if side is Sender.SERVER:
+            node = stored.nodes.get(conn.node or "") if conn is not None else None
+            return (f"{node.name} :{message.server.rpartition(':')[2]}" if node is not None
+                    else message.server)
+        client = message.client
+        control = stored.connections.get(conn.parent or "") if conn is not None else None
+        if control is not None and client not in stored.endpoints:
+            client = control.client  # an FTP data connection: named after its session
+        node = stored.nodes.get(stored.endpoints.get(client, ""))
+        return node.name if node is not None else message.client
+
+    return name_of
+
+
+class CaptureViewer(QMainWindow):
+    """A saved capture, read-only: the wire above, the inspector below."""
+
+    def __init__(self, stored: Stored, path: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stored = stored
+        self.path = path
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.setWindowTitle(f"{Path(path).name} (read-only) — Client-Server Lab")
+        self.model = MessageTableModel(self)
+        self.model.parent_of = self.parent_of
+        self.inspector = InspectorView(self.model, self)
+        self.diagram = SequenceModel(self.inspector.proxy, stored_namer(stored),
+                                     self.parent_of, self.is_closed, self)
+        self.wire = SequenceView(self.diagram, self.inspector.table.selectionModel(), self)
+        self.wire.clicked.connect(self._wire_clicked)
+        self.wire.exported.connect(lambda text: self.statusBar().showMessage(text, 10000))
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(self.wire)
+        split.addWidget(self.inspector)
+        split.setSizes([500, 400])
+        self.setCentralWidget(split)
+        self.model.append(stored.messages)
+        count, conns = len(stored.messages), len(stored.connections)
+        made = stored.meta.get("created", "")
+        self.statusBar().addPermanentWidget(QLabel(
+            f"{count} message{'s' if count != 1 else ''}  ·  {conns} connection"
+            f"{'s' if conns != 1 else ''}" + (f"  ·  saved {made}" if made else ""), self))
+        self.resize(1200, 900)
+
+    def parent_of(self, connection: str) -> str | None:
+        conn = self.stored.connections.get(connection)
+        return conn.parent if conn is not None else None
+
+    def is_closed(self, connection: str) -> bool:
+        conn = self.stored.connections.get(connection)
+        return conn is not None and conn.closed is not None
+
+    def _wire_clicked(self, index: QModelIndex) -> None:
+        message = index.data(MESSAGE_ROLE)
+        if message is not None:
+            self.inspector.select_message(message.id)
+
+
+class CaptureFiles:
+    """The window's Save capture… (Ctrl+S) and Open capture… (Ctrl+O) actions."""
+
+    def __init__(self, window: QMainWindow, lab: EngineThread, bridge: EngineBridge) -> None:
+        self.window = window
+        self.lab = lab
+        self.bridge = bridge
+        self.folder = Path.home()
+        self.viewers: list[CaptureViewer] = []
+        self.save_action = QAction("Save…", window)
+        self.save_action.setShortcut(QKeySequence("Ctrl+S"))
+        self.save_action.setToolTip("Save the capture to a .cslab file, to open later "
+                                    "read-only or export with cslab export (Ctrl+S)")
+        self.save_action.triggered.connect(self.choose_save)
+        self.open_action = QAction("Open…", window)
+        self.open_action.setShortcut(QKeySequence("Ctrl+O"))
+        self.open_action.setToolTip("Open a saved capture (.cslab or JSON Lines) read-only, "
+                                    "in a window of its own (Ctrl+O)")
+        self.open_action.triggered.connect(self.choose_open)
+        window.addAction(self.save_action)
+        window.addAction(self.open_action)
+
+    def choose_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save the capture",
+                                              str(self.folder / "capture.cslab"), SAVE_FILTER)
+        if path:
+            spawn(self.save(path if Path(path).suffix else f"{path}.cslab"))
+
+    async def save(self, path: str) -> int | None:
+        """Save the capture to ``path``; the status bar says how it went."""
+        status = self.window.statusBar()
+        try:
+            count = await self.lab.call(snapshot_and_save, self.lab.engine,
+                                        dict(self.bridge.endpoints), path)
+        except StoreError as exc:
+            status.showMessage(f"Save failed: {exc}", 10000)
+            return None
+        self.folder = Path(path).parent
+        status.showMessage(f"Saved {count} message{'s' if count != 1 else ''} to {path}",
+                           10000)
+        return count
+
+    def choose_open(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open a capture", str(self.folder),
+                                              OPEN_FILTER)
+        if path:
+            self.open(path)
+
+    def open(self, path: str) -> CaptureViewer | None:
+        """Show the capture at ``path`` in a new read-only window (None, and a message
+        box saying why, if it cannot be read)."""
+        try:
+            stored = load_capture(path)
+        except ExportError as exc:
+            QMessageBox.warning(self.window, "Cannot open the capture", str(exc))
+            return None
+        self.folder = Path(path).parent
+        viewer = CaptureViewer(stored, path, self.window)
+        self.viewers.append(viewer)
+        viewer.destroyed.connect(lambda: self.viewers.remove(viewer)
+                                 if viewer in self.viewers else None)
+        viewer.show()
+        return viewer
