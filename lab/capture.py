@@ -99,7 +99,8 @@ class Capture:
         self.publish(ConnectionClosed(conn))
         return conn
 
-    def add(self, conn: Connection, piece: Piece, *, injected: bool = False) -> Message:
+    def add(self, conn: Connection, piece: Piece, *, injected: bool = False,
+            held: bool = False) -> Message:
         raw, truncated = piece.raw, piece.truncated
         kept = self._raw_kept.get(conn.id, 0)
         if kept >= CONNECTION_RAW_BUDGET and len(raw) > SPENT_PREFIX:
@@ -120,6 +121,7 @@ class Capture:
             truncated=truncated,
             malformed=piece.malformed,
             injected=injected,
+            held=held,
         )
         self.messages.append(message)
         self.publish(MessageCaptured(message))

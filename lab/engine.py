@@ -29,6 +29,7 @@ from lab.model import (
 )
 from lab.servers import Backend, ServerKind, server_kinds, stop_backend
 from lab.wire import TcpWire, UdpWire
+from lab.wire_control import WireControls
 
 LOOPBACK = "127.0.0.1"
 #: Ports tried for a UDP kind's TCP side when the user let the system pick (port 0).
@@ -63,8 +64,9 @@ class _Client:
     obj: ClientObject | None = None  # a kind the engine builds whole (see ClientKind.make)
 
 
-class Engine:
-    """The lab's command surface. Await its coroutines on the engine's loop."""
+class Engine(WireControls):
+    """The lab's command surface. Await its coroutines on the engine's loop.
+    Faults, step mode and held messages: see WireControls (lab/wire_control.py)."""
 
     def __init__(self, capture: Capture | None = None) -> None:
         self.capture = capture if capture is not None else Capture()
@@ -74,6 +76,9 @@ class Engine:
         self._outbound: dict[tuple[Transport, str, int, str], Wire] = {}
         self._ids = itertools.count(1)
         self._numbers: dict[str, itertools.count[int]] = {}
+        self._faults_by_id = {}
+        self._step_ids = set()
+        self._relay_numbers = itertools.count(1)
 
     # ---- nodes as the UI sees them -------------------------------------------------
 
@@ -146,6 +151,7 @@ class Engine:
                 node=node_id,
                 on_count=functools.partial(self._count, node, 0),
             )
+            self.apply_saved(node_id, node.wire)
             await node.wire.start()
             if node.spec.tcp_dissector:
                 await self._start_tcp_side(node, node_id)
@@ -173,6 +179,7 @@ class Engine:
                 node=node_id,
                 on_count=functools.partial(self._count, node, 1),
             )
+            self.apply_saved(node_id, node.tcp_wire)
             try:
                 await node.tcp_wire.start()
                 return
@@ -248,9 +255,23 @@ class Engine:
         wire = wire_type(self.capture, listen=listen, target=target, protocol=protocol,
                          dissector=(lambda: dissect.make(tcp_form))
                          if tcp_form and transport is Transport.TCP else None)
+        wire.wire_id = f"r{next(self._relay_numbers)}"
+        self.apply_saved(wire.wire_id, wire)
         await wire.start()
         self._relays.append(wire)
         return wire
+
+    def _wires_of(self, node_id: str | None) -> list[Wire]:
+        """The Wires of a server (its TCP side too) or relay; None: every Wire."""
+        servers = [s for s in self._servers.values()
+                   if node_id is None or s.info.id == node_id]
+        wires = [w for s in servers for w in (s.wire, s.tcp_wire) if w is not None]
+        return wires + [w for w in (*self._relays, *self._outbound.values())
+                        if node_id is None or w.wire_id == node_id]
+
+    def _known_ids(self) -> set[str]:
+        return set(self._servers) | {w.wire_id for w in (*self._relays,
+                                                          *self._outbound.values())}
 
     # ---- clients -------------------------------------------------------------------
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from typing import Any
 
+from lab import hold
 from lab.capture import Capture
 from lab.dissect import DissectorFactory
-from lab.model import format_address
+from lab.faults import Faults, FaultState
+from lab.hold import HoldQueue
+from lab.model import Connection, Piece, Sender, format_address
 
 #: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
 UDP_IDLE = 60.0
@@ -75,6 +79,45 @@ class _WireBase:
         self.reverse = reverse
         self.one_shot = one_shot
         self.address: tuple[str, int] = listen
+        #: The id the engine knows this Wire by (its node, or "r1" for a relay).
+        self.wire_id = node or ""
+        self.fault_state = FaultState()
+        #: Step mode: hold each chunk until ``holds`` forwards or drops it.
+        self.step = False
+        self.holds = HoldQueue()
+
+    @property
+    def faults(self) -> Faults:
+        return self.fault_state.faults
+
+    def set_faults(self, **settings: Any) -> Faults:
+        """Change some faults (see ``Faults``) at once, for every connection;
+        ValueError if a setting is unknown or out of range."""
+        faults = self.fault_state.update(**settings)
+        self.faults_changed()
+        return faults
+
+    def faults_changed(self) -> None:
+        """Open connections take the new settings (a cleared stall flows again)."""
+
+    def set_step(self, on: bool) -> None:
+        """Turn step mode on or off; off forwards everything held, in order."""
+        self.step = on
+        hold.stepping(id(self), on)
+        if not on:
+            self.holds.forward_all()
+
+    def end_holds(self) -> None:
+        """The Wire stops: nothing stays held, and it no longer counts as stepping."""
+        hold.stepping(id(self), False)
+        self.holds = HoldQueue()
+
+    def inject(self, conn: Connection, sender: Sender, summary: str, *,
+               raw: bytes = b"", held: bool = False) -> int:
+        """Capture what the Wire did (a fault, an edit) as an injected Message; its id."""
+        piece = Piece(sender=sender, time=self.capture.clock(), summary=summary, raw=raw,
+                      size=len(raw))
+        return self.capture.add(conn, piece, injected=True, held=held).id
 
     @property
     def public_address(self) -> str:

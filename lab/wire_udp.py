@@ -13,6 +13,8 @@ from typing import Any, cast
 
 from lab import dissect
 from lab.capture import Capture
+from lab.faults import QUEUE_LIMIT, Outbox
+from lab.hold import HeldMessage
 from lab.model import Connection, Sender, Transport, format_address
 from lab.wire_base import UDP_IDLE, UPSTREAM_KEPT, _WireBase, bind_error
 
@@ -38,6 +40,12 @@ class _UdpSession(asyncio.DatagramProtocol):
         self.last_seen = asyncio.get_running_loop().time()
         self.note = ""
         self.ended = False
+        self.outbox = {
+            Sender.CLIENT: Outbox(wire.fault_state, self._send_up),
+            Sender.SERVER: Outbox(wire.fault_state,
+                                  lambda data: wire.send_to_client(data, addr)),
+        }
+        self._shaping = (0.0, 0.0, 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Python 3.11's selector datagram transport does not subclass DatagramTransport.
@@ -52,30 +60,74 @@ class _UdpSession(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         self.note = ""  # the server answers (again)
-        self.capture(Sender.SERVER, data)
-        self.wire.send_to_client(data, self.addr)
+        ids = self.capture(Sender.SERVER, data)
+        self.route(Sender.SERVER, data, ids)
 
     def error_received(self, exc: Exception) -> None:
         """The server refused a datagram (port unreachable) or cannot be reached."""
         self.note = f"server unreachable: {exc}"
         self.wire.upstream_failed(self.conn.client, exc)
 
-    def capture(self, sender: Sender, data: bytes) -> None:
+    def capture(self, sender: Sender, data: bytes) -> list[int]:
+        """Dissect and capture a datagram (flagged held in step mode); the Messages' ids."""
         cap = self.wire.capture
-        for piece in self.dissector.feed(sender, data, cap.clock()):
-            cap.add(self.conn, piece)
+        return [cap.add(self.conn, piece, held=self.wire.step).id
+                for piece in self.dissector.feed(sender, data, cap.clock())]
 
-    def to_server(self, data: bytes) -> None:
-        self.last_seen = asyncio.get_running_loop().time()
-        self.wire.forget_error(self.conn.client)  # an error is news only until the next try
-        self.capture(Sender.CLIENT, data)
+    def route(self, sender: Sender, data: bytes, ids: list[int]) -> None:
+        """A datagram from ``sender`` on its way: held in step mode, else on."""
+        if not self.wire.step:
+            self.after_hold(sender, data)
+            return
+        wire = self.wire
+        if not ids:
+            ids = [wire.inject(self.conn, sender, f"{len(data):,} bytes held", raw=data,
+                               held=True)]
+        summary = " · ".join(m.summary for m in wire.capture.messages[ids[0] - 1:ids[-1]])
+        held = HeldMessage(id=ids[-1], node=wire.wire_id, connection=self.conn.id,
+                           sender=sender, summary=summary, data=data, time=wire.capture.clock())
+
+        def drop() -> None:
+            wire.inject(self.conn, sender, f"Wire dropped #{held.id} (the datagram is lost)")
+
+        wire.holds.add(held, lambda out: self.after_hold(sender, out), drop, self)
+
+    def after_hold(self, sender: Sender, data: bytes) -> None:
+        """Forward a datagram after the faults: lost, delayed, paced or at once."""
+        if self.ended:
+            return
+        faults = self.wire.faults
+        outbox = self.outbox[sender]
+        if self.wire.fault_state.lose():
+            self.wire.inject(self.conn, sender,
+                             f"Wire dropped a datagram (loss {faults.loss:.0%})")
+            return
+        if outbox.queued > QUEUE_LIMIT:  # a full queue drops, as a router's does
+            self.wire.inject(self.conn, sender, "Wire dropped a datagram (queue full)")
+            return
+        shaping = (faults.latency, faults.jitter, faults.bandwidth)
+        if shaping != self._shaping:
+            self._shaping = shaping
+            self.wire.inject(self.conn, sender, faults.shaping_text())
+        outbox.push(data)
+
+    def _send_up(self, data: bytes) -> None:
         if self.transport is None:
             self.pending.append(data)
         else:
             self.transport.sendto(data)
 
+    def to_server(self, data: bytes) -> None:
+        self.last_seen = asyncio.get_running_loop().time()
+        self.wire.forget_error(self.conn.client)  # an error is news only until the next try
+        ids = self.capture(Sender.CLIENT, data)
+        self.route(Sender.CLIENT, data, ids)
+
     def end(self) -> None:
         self.ended = True
+        for outbox in self.outbox.values():
+            outbox.close()
+        self.wire.holds.forget(self)
         if self.transport is not None:
             self.transport.close()
         cap = self.wire.capture
@@ -171,6 +223,11 @@ class UdpWire(_WireBase):
             if self._errors.get(client) is future:
                 del self._errors[client]
 
+    def faults_changed(self) -> None:
+        for session in list(self.sessions.values()):
+            for outbox in session.outbox.values():
+                outbox.release()
+
     def send_to_client(self, data: bytes, addr: tuple[str, int]) -> None:
         if self._front is not None:
             self._front.sendto(data, addr)
@@ -191,6 +248,7 @@ class UdpWire(_WireBase):
 
     async def stop(self) -> None:
         """Stop listening and end every session; returns once their sockets are closed."""
+        self.end_holds()
         tasks = [*self._tasks, *([self._reaper] if self._reaper is not None else [])]
         for task in tasks:
             task.cancel()

@@ -1,0 +1,372 @@
+"""One relayed TCP connection: its two sockets (Legs), faults and holds.
+
+Bytes are forwarded from the callback that received them, through an Outbox per
+direction (lab/faults.py) that applies the Wire's latency, bandwidth and stall;
+a peer that cannot keep up, or a full Outbox, pauses reading on the other side
+(back-pressure), so memory stays bounded whatever the speeds. In step mode a
+received chunk is held (lab/hold.py) and its socket paused until the user
+forwards, edits or drops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import socket
+import struct
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lab import dissect
+from lab.faults import Outbox
+from lab.hold import HeldMessage
+from lab.model import RAW_LIMIT, Connection, Sender, Transport, format_address
+from lab.wire_base import CONNECT_TIMEOUT
+
+if TYPE_CHECKING:
+    from lab.wire import TcpWire
+
+#: After a reset's last byte is written, how long the Wire waits before the RST,
+#: so the peer has read the bytes (a reset discards what is still in flight).
+RESET_GRACE = 0.05
+
+
+class LinkHelper(Protocol):
+    """Protocol-specific work on a TCP link's bytes (the FTP helper rewrites data
+    addresses): it gets every chunk and forwards it with ``link.forward``."""
+
+    def received(self, sender: Sender, data: bytes) -> None: ...
+
+    def flush(self, sender: Sender) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: protocol → the helper each of its links gets (lab.ftp_helper registers "ftp").
+HELPERS: dict[str, Callable[[_TcpLink], LinkHelper]] = {}
+
+
+class _Leg(asyncio.Protocol):
+    """One socket of a TCP link; ``sender`` is who sends the bytes it receives.
+
+    Reading pauses for several reasons at once (the upstream connection is not up
+    yet, the other socket cannot keep up, the Outbox is full, a chunk is held);
+    it resumes when none is left."""
+
+    def __init__(self, link: _TcpLink, sender: Sender) -> None:
+        self.link = link
+        self.sender = sender
+        self.transport: asyncio.Transport | None = None
+        self.eof = False
+        self.lost = False
+        self.pauses: set[str] = set()
+
+    def pause(self, reason: str) -> None:
+        if not self.pauses and self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
+        self.pauses.add(reason)
+
+    def resume(self, reason: str) -> None:
+        if reason not in self.pauses:
+            return
+        self.pauses.discard(reason)
+        if not self.pauses and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def reset(self) -> None:
+        """Close with a TCP reset (RST), not a FIN: the peer sees 'connection reset'."""
+        if self.transport is None or self.lost:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.link.leg_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.link.received(self, data)
+
+    def eof_received(self) -> bool:
+        self.link.eof(self)
+        return True  # keep the socket open: the other direction may still flow
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.link.lost(self, exc)
+
+    def pause_writing(self) -> None:
+        self.link.other(self).pause("write")
+
+    def resume_writing(self) -> None:
+        self.link.other(self).resume("write")
+
+
+class _TcpLink:
+    """A client connection and its upstream connection, relayed and captured."""
+
+    def __init__(self, wire: TcpWire) -> None:
+        self.wire = wire
+        # ``client`` is the socket the Wire accepted; on a reversed Wire (an FTP
+        # active-mode data connection) the server is the one that connects.
+        accepted, onward = ((Sender.SERVER, Sender.CLIENT) if wire.reverse
+                            else (Sender.CLIENT, Sender.SERVER))
+        self.client = _Leg(self, accepted)
+        self.server = _Leg(self, onward)
+        self.dissector = wire.dissector() if wire.dissector else dissect.make(wire.protocol)
+        self.conn: Connection | None = None
+        self.note = ""
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.helper: LinkHelper | None = None
+        if wire.protocol in HELPERS:
+            self.helper = HELPERS[wire.protocol](self)
+        self.outbox = {leg.sender: Outbox(
+            wire.fault_state, functools.partial(self._write, leg),
+            on_full=functools.partial(leg.pause, "queue"),
+            on_drain=functools.partial(leg.resume, "queue")) for leg in (self.client, self.server)}
+        self.forwarded = 0  # bytes written on, both ways (for ``reset_after``)
+        self.resetting = False
+        self._shaping = (0.0, 0.0, 0)  # the latency, jitter, bandwidth last noted
+        self._stalled = False
+
+    def other(self, leg: _Leg) -> _Leg:
+        return self.server if leg is self.client else self.client
+
+    def leg_of(self, sender: Sender) -> _Leg:
+        return self.client if self.client.sender is sender else self.server
+
+    def _task(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def leg_made(self, leg: _Leg) -> None:
+        if leg is not self.client:
+            return
+        assert leg.transport is not None
+        peer = leg.transport.get_extra_info("peername")
+        if not peer:  # reset before we could look: nothing to relay
+            leg.transport.abort()
+            return
+        ends = (format_address(*peer[:2]), self.wire.public_address)
+        client, server = ends[::-1] if self.wire.reverse else ends
+        self.conn = self.wire.capture.open(
+            protocol=self.wire.protocol,
+            transport=Transport.TCP,
+            client=client,
+            server=server,
+            parent=self.wire.parent,
+            node=self.wire.node,
+        )
+        if self.wire.one_shot:
+            self.wire.stop_listening()
+        self.wire.link_opened(self)
+        if self.wire.faults.refuse:
+            self.wire.inject(self.conn, leg.sender, "Wire refused the connection (reset)")
+            self.note = "refused by the Wire"
+            leg.reset()
+            return
+        leg.pause("connect")  # until the upstream connection is up
+        self._task(self._connect())
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.wire.target
+        assert self.conn is not None
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(lambda: self.server, host, port), CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+            self.note = f"server {format_address(host, port)} unreachable: {why}"
+            self.wire.upstream_done(self.conn.client, self.note)
+            if self.client.transport is not None:
+                self.client.transport.close()
+            return
+        self.wire.upstream_done(self.conn.client, "")
+        if self.client.lost:
+            self._close_leg(self.server)
+        else:
+            self.client.resume("connect")
+
+    def received(self, leg: _Leg, data: bytes) -> None:
+        conn = self.conn
+        assert conn is not None
+        capture = self.wire.capture
+        now = capture.clock()
+        step = self.wire.step
+        if not step:
+            self.pass_on(leg.sender, data)  # first: dissecting must not add to the wait
+        ids = [capture.add(conn, piece, held=step).id
+               for piece in self.dissector.feed(leg.sender, data, now)]
+        if step:
+            self._hold(leg, data, ids)
+
+    def pass_on(self, sender: Sender, data: bytes) -> None:
+        """What the Wire received from ``sender``, on its way: the helper's, then faults'."""
+        if self.helper is not None:
+            self.helper.received(sender, data)  # it forwards, maybe rewritten
+        else:
+            self.forward(sender, data)
+
+    def forward(self, sender: Sender, data: bytes) -> None:
+        """Send ``data`` on to the other side of whoever sent it (after the faults)."""
+        self._note_faults(sender)
+        self.outbox[sender].push(data)
+
+    def _write(self, leg: _Leg, data: bytes) -> None:
+        """Write what ``leg`` sent to the other socket, counting for ``reset_after``."""
+        target = self.other(leg).transport
+        if target is None or target.is_closing() or self.resetting:
+            return
+        limit = self.wire.faults.reset_after
+        if limit is not None and self.forwarded + len(data) >= limit:
+            data = data[:max(0, limit - self.forwarded)]
+            self.resetting = True
+            self._task(self._reset(leg.sender, limit))
+        target.write(data)
+        self.forwarded += len(data)
+
+    async def _reset(self, sender: Sender, limit: int) -> None:
+        """Reset both sockets once the last bytes before ``limit`` have left."""
+        for leg in (self.client, self.server):
+            leg.pause("reset")
+            self.outbox[leg.sender].close()
+        for _ in range(100):  # a second at most
+            if all(leg.transport is None or leg.transport.get_write_buffer_size() == 0
+                   for leg in (self.client, self.server)):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(RESET_GRACE)
+        if self.conn is not None:
+            self.wire.inject(self.conn, sender,
+                             f"Wire reset the connection after {limit:,} bytes")
+        self.note = f"reset by the Wire after {limit:,} bytes"
+        self.reset()
+
+    def reset(self) -> None:
+        """End the connection with a reset on both sockets."""
+        for outbox in self.outbox.values():
+            outbox.close()
+        self.client.reset()
+        self.server.reset()
+
+    def _note_faults(self, sender: Sender) -> None:
+        """Capture a fault once per connection, and again when it changes."""
+        faults = self.wire.faults
+        shaping = (faults.latency, faults.jitter, faults.bandwidth)
+        if self.conn is None:
+            return
+        if shaping != self._shaping:
+            self._shaping = shaping
+            self.wire.inject(self.conn, sender, faults.shaping_text())
+        if faults.stall and not self._stalled:
+            self._stalled = True
+            self.wire.inject(self.conn, sender,
+                             "Wire stalls the connection: nothing is forwarded until cleared")
+
+    def faults_changed(self) -> None:
+        if self._stalled and not self.wire.faults.stall and self.conn is not None:
+            self._stalled = False
+            self.wire.inject(self.conn, Sender.CLIENT, "Wire ended the stall")
+        for outbox in self.outbox.values():
+            outbox.release()
+
+    # ---- hold-and-step -------------------------------------------------------------
+
+    def _hold(self, leg: _Leg, data: bytes, ids: list[int]) -> None:
+        conn = self.conn
+        assert conn is not None
+        if not ids:  # part of a message: the capture shows the held bytes anyway
+            ids = [self.wire.inject(conn, leg.sender, f"{len(data):,} bytes held",
+                                    raw=data[:RAW_LIMIT], held=True)]
+        summary = " · ".join(m.summary for m in self.wire.capture.messages[ids[0] - 1:ids[-1]]
+                             if m.connection == conn.id)
+        held = HeldMessage(id=ids[-1], node=self.wire.wire_id, connection=conn.id,
+                           sender=leg.sender, summary=summary, data=data,
+                           time=self.wire.capture.clock())
+        leg.pause("held")
+        self.wire.holds.add(held, lambda out: self._release(leg, held.id, out),
+                            lambda: self._drop(leg, held.id), self)
+
+    def _release(self, leg: _Leg, message_id: int, data: bytes) -> None:
+        if leg.lost or self.resetting:
+            return
+        self.pass_on(leg.sender, data)
+        leg.resume("held")
+
+    def _drop(self, leg: _Leg, message_id: int) -> None:
+        if self.conn is not None:
+            self.wire.inject(self.conn, leg.sender,
+                             f"Wire dropped #{message_id} and reset the connection")
+        self.note = f"#{message_id} dropped at the Wire: connection reset"
+        self.wire.holds.forget(self)
+        self.reset()
+
+    # ---- the end -------------------------------------------------------------------
+
+    def eof(self, leg: _Leg) -> None:
+        leg.eof = True
+        if self.helper is not None:
+            self.helper.flush(leg.sender)
+        other = self.other(leg)
+        if other.eof or other.transport is None:
+            self._close_both()
+            return
+        if other.transport.can_write_eof() and not other.transport.is_closing():
+            self._write_eof_after(leg.sender, other.transport)
+
+    def _write_eof_after(self, sender: Sender, transport: asyncio.Transport) -> None:
+        """Pass on an EOF once the bytes queued before it have left."""
+        outbox = self.outbox[sender]
+        if outbox.queued:
+            asyncio.get_running_loop().call_later(
+                0.01, self._write_eof_after, sender, transport)
+        elif not transport.is_closing() and not self.resetting:
+            transport.write_eof()
+
+    def lost(self, leg: _Leg, exc: Exception | None) -> None:
+        if exc is not None and not self.note:
+            who = "client" if leg.sender is Sender.CLIENT else "server"
+            self.note = f"{who} connection lost: {exc}"
+        other = self.other(leg)
+        if other.transport is not None and not other.lost:
+            self._close_leg(other)
+        if self.client.lost and (self.server.lost or self.server.transport is None):
+            self._finish()
+
+    def _close_leg(self, leg: _Leg) -> None:
+        if leg.transport is not None and not leg.transport.is_closing():
+            leg.transport.close()
+
+    def _close_both(self) -> None:
+        self._close_leg(self.client)
+        self._close_leg(self.server)
+
+    def abort(self) -> None:
+        for leg in (self.client, self.server):
+            if leg.transport is not None:
+                leg.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _finish(self) -> None:
+        if self.conn is None or self.conn.closed is not None:
+            return
+        capture = self.wire.capture
+        for piece in self.dissector.close(capture.clock()):
+            capture.add(self.conn, piece)
+        self.conn = capture.close(self.conn.id, self.note)
+        if self.helper is not None:
+            self.helper.close()
+        for outbox in self.outbox.values():
+            outbox.close()
+        self.wire.holds.forget(self)
+        self.wire.link_closed(self)
+
+
