@@ -15,6 +15,7 @@ import json
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -230,7 +231,8 @@ class Recorder:
                 self._db.execute(*row)
             self._db.commit()
         except sqlite3.Error as exc:  # a full disk must not stop the lab
-            print(f"cslab: cannot record to {self.path}: {exc}", flush=True)
+            self._db.rollback()
+            print(f"cslab: cannot record to {self.path}: {exc}", file=sys.stderr, flush=True)
 
 
 # ---- reading ---------------------------------------------------------------------------
