@@ -23,6 +23,7 @@ from aioftp.client import DataConnectionThrottleStreamIO
 from aioftp.common import async_enterable
 
 from lab.clients import ClientKind, Router, Seen
+from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
 
 TIMEOUT = 30.0
@@ -145,7 +146,7 @@ class FtpClient:
             raise FtpClientError(str(exc)) from None
         where = format_address(host, port)
         host, port = await self._route(Transport.TCP, host, port, "ftp")
-        ftp = _Client(socket_timeout=TIMEOUT, connection_timeout=TIMEOUT)
+        ftp = _Client(socket_timeout=patient(TIMEOUT), connection_timeout=patient(TIMEOUT))
         ftp.active = not passive
         try:
             await ftp.connect(host, port)

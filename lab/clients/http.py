@@ -24,6 +24,7 @@ from yarl import URL
 
 from lab.clients import ClientKind, Router, Seen
 from lab.clients.dns import DnsClient
+from lab.hold import patient
 from lab.model import Transport, format_address
 
 #: Response bodies kept for the panel (bytes); the rest is counted, not kept.
@@ -168,6 +169,7 @@ class HttpClient:
             async with self._ensure_session().request(
                 method, target, headers=sent, data=body, allow_redirects=False,
                 trace_request_ctx=clock,
+                timeout=aiohttp.ClientTimeout(total=patient(self._timeout)),
             ) as response:
                 first_byte = clock.ms()
                 self._report_local()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 
 from lab.clients import ClientKind, Router, Seen
+from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
 
 TIMEOUT = 30.0
@@ -67,7 +68,7 @@ class Pop3Client:
     async def _line(self) -> bytes:
         assert self._reader is not None
         try:
-            line = await asyncio.wait_for(self._reader.readline(), TIMEOUT)
+            line = await asyncio.wait_for(self._reader.readline(), patient(TIMEOUT))
         except (OSError, TimeoutError, ValueError) as exc:
             raise Pop3Error(f"the conversation broke: {exc or 'no answer'}") from None
         if not line:

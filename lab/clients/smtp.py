@@ -15,6 +15,7 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 
 from lab.clients import ClientKind, Router, Seen
+from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
 
 TIMEOUT = 30.0
@@ -72,7 +73,7 @@ class MailSender:
             return SendResult(ok=False, error="no recipient: type at least one address in To")
         where = format_address(host, port)
         host, port = await self._route(Transport.TCP, host, port, "smtp")
-        smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=TIMEOUT, start_tls=False,
+        smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=patient(TIMEOUT), start_tls=False,
                                local_hostname="client.lab.test")
         try:
             await smtp.connect()
