@@ -9,7 +9,8 @@ client and server, times the messages'. Only the bytes the capture kept are
 written: a truncated message (a body past RAW_LIMIT, or a connection past its
 budget) gives its kept prefix, with a packet comment saying so, and the stream
 goes on after it. Messages the lab injected (its own notes, faults) carry no
-bytes that crossed, and are left out.
+bytes that crossed, and are left out, but for the FTP helper's rewritten
+control lines, which replace the lines they rewrote.
 
 The file format is small enough to write by hand (a section header, one
 interface, an enhanced packet block per packet; see the pcapng draft RFC).
@@ -23,7 +24,7 @@ import sys
 import zlib
 from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lab import __version__
@@ -170,13 +171,34 @@ def _udp(conn: Connection, messages: list[Message]) -> list[Packet]:
     return packets
 
 
+def _is_rewrite(message: Message) -> bool:
+    """The FTP helper's note of a control line it rewrote (fields ``wire`` and ``line``)."""
+    keys = {key for key, _ in message.fields}
+    return message.injected and {"wire", "line"} <= keys and len(message.raw) >= 4
+
+
+def _as_sent(mine: list[Message], message: Message) -> None:
+    """Add ``message`` to its connection's list; a rewritten FTP line (227, 229, PORT,
+    EPRT) takes the place of the line it rewrote, as the other side got it, so that
+    Wireshark links the data connections, which cross the Wire at the new address."""
+    if not message.injected:
+        if message.raw:
+            mine.append(message)
+        return
+    if not _is_rewrite(message):
+        return  # the lab's own note: no bytes crossed
+    for at in range(len(mine) - 1, -1, -1):
+        before = mine[at]
+        if before.sender is message.sender and before.raw[:4] == message.raw[:4]:
+            mine[at] = replace(before, raw=message.raw, size=len(message.raw))
+            return
+
+
 def packets(messages: Iterable[Message], connections: dict[str, Connection]) -> list[Packet]:
     """The packets of a capture, oldest first (a connection's own stay in order)."""
     by_conn: dict[str, list[Message]] = {}
     for message in messages:
-        if message.injected or not message.raw:
-            continue
-        by_conn.setdefault(message.connection, []).append(message)
+        _as_sent(by_conn.setdefault(message.connection, []), message)
     out: list[Packet] = []
     for conn_id, conn in connections.items():
         mine = by_conn.pop(conn_id, [])

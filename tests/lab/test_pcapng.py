@@ -117,3 +117,23 @@ def test_udp_datagrams_and_ipv6(tmp_path: Path) -> None:
     ipv6 = seen[-1].frame
     assert ipv6[12:14] == b"\x86\xdd" and ipv6[-2:] == b"hi"
     assert struct.unpack_from("!HH", ipv6, 54) == (4000, 7007)
+
+
+def test_a_rewritten_ftp_line_replaces_the_original_and_notes_are_left_out(
+        tmp_path: Path) -> None:
+    capture = Capture(clock=lambda: 1.0)
+    conn = capture.open(protocol="ftp", transport=Transport.TCP, client="127.0.0.1:5000",
+                        server="127.0.0.1:2121")
+    old, new = b"227 Entering Passive Mode (127,0,0,1,1,1).\r\n", b"227 ok (127,0,0,1,2,2)\r\n"
+    capture.add(conn, Piece(sender=Sender.SERVER, time=1.0, summary="227", raw=old,
+                            size=len(old)))
+    capture.add(conn, Piece(sender=Sender.SERVER, time=1.0, summary="Wire rewrote 227",
+                            raw=new, size=len(new),
+                            fields=(("wire", "rewrote"), ("line", new.decode()))),
+                injected=True)
+    capture.add(conn, Piece(sender=Sender.SERVER, time=1.0, summary="a fault", raw=b"x",
+                            size=1), injected=True)
+    path = tmp_path / "ftp.pcapng"
+    write(capture.messages, capture.connections, path)
+    payloads = [tcp(s.frame)[5] for s in read_pcapng(path)]
+    assert [p for p in payloads if p] == [new]
