@@ -33,6 +33,7 @@ from ui.views.column import PanelColumn, column_header
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
 from ui.views.sequence import SequenceView
+from ui.views.wire_controls import WireControls
 
 TITLE = "Client-Server Lab"
 SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U",
@@ -176,6 +177,10 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.stop_all_action)
         bar.addSeparator()
+        self.wire_controls = WireControls(self, self.lab, self.bridge)
+        bar.addAction(self.wire_controls.step_action)
+        bar.addAction(self.wire_controls.faults_action)
+        bar.addSeparator()
         self.capture_files = CaptureFiles(self, self.lab, self.bridge)
         bar.addAction(self.capture_files.open_action)
         bar.addAction(self.capture_files.save_action)
@@ -204,6 +209,7 @@ class MainWindow(QMainWindow):
                                         middle), 1)
         heading.addWidget(self.diagram_button)
         wire_layout.addLayout(heading)
+        wire_layout.addWidget(self.wire_controls.bar)  # the held message, when stepping
         wire_layout.addWidget(self.wire_hint)
         wire_layout.addWidget(self.wire, 1)
         self.top = QSplitter(Qt.Orientation.Horizontal, self)

@@ -1,0 +1,102 @@
+"""Wire controls in the window: Step ⏯ holds curl's request until Forward is clicked;
+the faults dock changes the chosen server's Wire; the edit dialog's text and hex."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from PySide6.QtCore import Qt
+
+from lab.hold import HeldMessage
+from lab.model import NodeInfo, NodeState, Sender
+from tests.ui.test_mainwindow import WAIT
+from ui.mainwindow import MainWindow
+from ui.views.edit_dialog import EditDialog, from_hex, from_text, to_hex, to_text
+
+needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+
+def running_http(window: MainWindow, qtbot) -> NodeInfo:  # type: ignore[no-untyped-def]
+    window.server_actions["http"].trigger()
+
+    def running() -> NodeInfo | None:
+        return next((n for n in window.bridge.nodes.values()
+                     if n.kind == "http" and n.state is NodeState.RUNNING), None)
+
+    qtbot.waitUntil(lambda: running() is not None, timeout=WAIT)
+    info = running()
+    assert info is not None
+    return info
+
+
+@needs_curl
+def test_the_held_bar_holds_curl_until_forward_is_clicked(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot) -> None:
+    info = running_http(window, qtbot)
+    controls = window.wire_controls
+    assert controls.step_action.text() == "Step ⏯"
+    controls.step_action.trigger()
+    qtbot.waitUntil(lambda: controls.timer.isActive(), timeout=WAIT)
+    curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        bar = controls.bar
+        qtbot.waitUntil(lambda: bar.isVisible(), timeout=WAIT)
+        assert ": GET / (" in bar.label.text()
+        assert bar.held[0].sender is Sender.CLIENT
+        qtbot.wait(300)
+        assert curl.poll() is None  # held: curl waits
+        assert bar.forward_button.shortcut().toString() == "F8"
+        qtbot.mouseClick(bar.forward_button, Qt.MouseButton.LeftButton)
+
+        def answered() -> bool:  # the answer is held too: forward it as it comes
+            if bar.isVisible() and bar.held and bar.held[0].sender is Sender.SERVER:
+                qtbot.mouseClick(bar.forward_button, Qt.MouseButton.LeftButton)
+            return curl.poll() is not None
+
+        qtbot.waitUntil(answered, timeout=WAIT)
+        out, err = curl.communicate(timeout=5)
+        assert curl.returncode == 0, err
+        assert b"<html" in out.lower()
+        controls.step_action.trigger()
+        qtbot.waitUntil(lambda: not controls.timer.isActive(), timeout=WAIT)
+        assert any(m.held for m in window.lab.engine.capture.messages)
+    finally:
+        if curl.poll() is None:
+            curl.kill()
+            curl.wait()
+
+
+def test_the_faults_dock_sets_the_chosen_servers_wire(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot) -> None:
+    info = running_http(window, qtbot)
+    controls = window.wire_controls
+    controls.faults_action.trigger()
+    assert controls.dock.isVisible()
+    qtbot.waitUntil(lambda: controls.node_id() == info.id, timeout=WAIT)
+    controls.form.latency.setValue(250)
+    controls.form.refuse.setChecked(True)
+    engine = window.lab.engine
+    qtbot.waitUntil(lambda: engine.faults(info.id).latency == 250
+                    and engine.faults(info.id).refuse, timeout=WAIT)
+    controls.form.reset.setChecked(True)
+    qtbot.waitUntil(lambda: engine.faults(info.id).reset_after == 1000, timeout=WAIT)
+
+
+def test_the_edit_dialog_keeps_line_ends_and_reads_hex(qtbot) -> None:  # type: ignore[no-untyped-def]
+    data = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert from_text(to_text(data) or "", data) == data
+    assert from_hex(to_hex(data)) == data
+    assert to_text(b"\xff\xfe") is None
+    held = HeldMessage(id=3, node="s1", connection="c1", sender=Sender.CLIENT,
+                       summary="GET /", data=data, time=0.0)
+    dialog = EditDialog(held)
+    qtbot.addWidget(dialog)
+    dialog.text.setPlainText("GET /other HTTP/1.1\nHost: x\n\n")
+    assert dialog.edited() == b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n"
+    dialog.tabs.setCurrentWidget(dialog.hex)
+    assert from_hex(dialog.hex.toPlainText()) == dialog.edited()
+    dialog.hex.setPlainText("41 42")
+    assert dialog.edited() == b"AB"

@@ -1,0 +1,341 @@
+"""Wire controls: faults for a server's Wire, step mode, and the held-message bar.
+
+``WireControls`` owns three things the main window places:
+- ``step_action``: the toolbar's "Step ⏯" (Ctrl+Shift+K): step mode on every Wire;
+- ``dock``: a dock with the faults of the chosen server's Wire (latency, jitter,
+  bandwidth, loss, seed; stall, reset after N bytes, refuse) and a checkbox to
+  step that Wire alone; every change applies at once;
+- ``bar``: the held message, with Forward (F8), Forward all (Shift+F8),
+  Drop (F7) and Edit… (F9). It shows while something is held.
+The engine is asked on its own thread; what is held is polled while stepping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from lab.engine import EngineError
+from lab.faults import Faults
+from lab.hold import HeldMessage
+from lab.model import NodeInfo, Sender
+from ui import theme
+from ui.bridge import EngineBridge
+from ui.engine_thread import EngineThread, spawn
+from ui.views.edit_dialog import EditDialog
+
+#: How often the held queue is asked for while stepping (ms).
+POLL_MS = 150
+
+
+async def _on_engine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a plain engine method on the engine's loop (its state lives there)."""
+    return fn(*args, **kwargs)
+
+
+def _spin(parent: QWidget, top: int, suffix: str, tip: str, special: str = "") -> QSpinBox:
+    box = QSpinBox(parent)
+    box.setRange(0, top)
+    box.setSuffix(suffix)
+    box.setToolTip(tip)
+    box.setKeyboardTracking(False)  # apply on Enter, arrows or leaving the field
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+class FaultForm(QWidget):
+    """The faults of one Wire; ``changed(name, value)`` fires on each edit."""
+
+    def __init__(self, changed: Callable[[str, object], object],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._changed = changed
+        form = QFormLayout(self)
+        self.latency = _spin(self, 60_000, " ms", "Added to each round trip: half on the "
+                             "way to the server, half on the way back", "none")
+        self.jitter = _spin(self, 10_000, " ms", "A random part of the latency, up to this "
+                            "much more or less (bytes stay in order)", "none")
+        self.bandwidth = _spin(self, 1_000_000_000, " B/s", "At most this many bytes per "
+                               "second in each direction", "no limit")
+        self.loss = QDoubleSpinBox(self)
+        self.loss.setRange(0, 100)
+        self.loss.setSuffix(" %")
+        self.loss.setKeyboardTracking(False)
+        self.loss.setToolTip("The chance that the Wire drops a UDP datagram (DNS, UDP echo)")
+        self.seed = _spin(self, 2_000_000_000, "", "Seed for jitter and loss: the same seed "
+                          "and traffic give the same delays and drops", "random")
+        self.stall = QCheckBox("Stall (TCP)", self)
+        self.stall.setToolTip("Forward nothing until unticked: the connection hangs")
+        self.reset = QCheckBox("Reset after", self)
+        self.reset.setToolTip("Reset each TCP connection once this many bytes crossed it")
+        self.reset_bytes = _spin(self, 1_000_000_000, " bytes", self.reset.toolTip())
+        self.reset_bytes.setValue(1000)
+        self.refuse = QCheckBox("Refuse new connections (TCP)", self)
+        self.refuse.setToolTip("Reset each new connection at once, before the server sees it")
+        form.addRow("Latency", self.latency)
+        form.addRow("Jitter", self.jitter)
+        form.addRow("Bandwidth", self.bandwidth)
+        form.addRow("Loss", self.loss)
+        form.addRow("Seed", self.seed)
+        reset_row = QHBoxLayout()
+        reset_row.addWidget(self.reset)
+        reset_row.addWidget(self.reset_bytes, 1)
+        form.addRow(self.stall)
+        form.addRow(reset_row)
+        form.addRow(self.refuse)
+        self.latency.valueChanged.connect(lambda v: changed("latency", float(v)))
+        self.jitter.valueChanged.connect(lambda v: changed("jitter", float(v)))
+        self.bandwidth.valueChanged.connect(lambda v: changed("bandwidth", int(v)))
+        self.loss.valueChanged.connect(lambda v: changed("loss", float(v) / 100))
+        self.seed.valueChanged.connect(lambda v: changed("seed", int(v) or None))
+        self.stall.toggled.connect(lambda on: changed("stall", bool(on)))
+        self.refuse.toggled.connect(lambda on: changed("refuse", bool(on)))
+        self.reset.toggled.connect(self._reset_changed)
+        self.reset_bytes.valueChanged.connect(self._reset_changed)
+
+    def _reset_changed(self, *_: object) -> None:
+        self._changed("reset_after", self.reset_bytes.value() if self.reset.isChecked()
+                      else None)
+
+    def show_faults(self, faults: Faults) -> None:
+        """Show ``faults`` without sending them back."""
+        widgets = (self.latency, self.jitter, self.bandwidth, self.loss, self.seed,
+                   self.stall, self.reset, self.reset_bytes, self.refuse)
+        for widget in widgets:
+            widget.blockSignals(True)
+        self.latency.setValue(int(faults.latency))
+        self.jitter.setValue(int(faults.jitter))
+        self.bandwidth.setValue(faults.bandwidth)
+        self.loss.setValue(faults.loss * 100)
+        self.seed.setValue(faults.seed or 0)
+        self.stall.setChecked(faults.stall)
+        self.reset.setChecked(faults.reset_after is not None)
+        if faults.reset_after is not None:
+            self.reset_bytes.setValue(faults.reset_after)
+        self.refuse.setChecked(faults.refuse)
+        for widget in widgets:
+            widget.blockSignals(False)
+
+
+class HeldBar(QWidget):
+    """The oldest held message and what to do with it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 2, 0, 2)
+        self.label = QLabel(self)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        theme.set_tone(self.label, "warn")
+        row.addWidget(self.label, 1)
+        self.forward_button = self._button("Forward", "F8",
+                                           "Send the held message on, as it is")
+        self.forward_all_button = self._button("Forward all", "Shift+F8",
+                                               "Send everything held on, oldest first")
+        self.drop_button = self._button("Drop", "F7", "Throw the held message away: over "
+                                        "TCP the Wire resets the connection (the client "
+                                        "sees 'connection reset'), a UDP datagram is lost")
+        self.edit_button = self._button("Edit…", "F9", "Change the held bytes (as text or "
+                                        "hex) and send your version; the capture keeps both")
+        for button in (self.forward_button, self.forward_all_button, self.drop_button,
+                       self.edit_button):
+            row.addWidget(button)
+        self.held: list[HeldMessage] = []
+        self.hide()
+
+    def _button(self, text: str, key: str, tip: str) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setShortcut(QKeySequence(key))
+        button.setToolTip(f"{tip} ({key})")
+        return button
+
+    def show_held(self, held: list[HeldMessage], names: Callable[[HeldMessage], str]) -> None:
+        self.held = held
+        if not held:
+            self.hide()
+            return
+        first = held[0]
+        more = f"  ·  {len(held) - 1} more held" if len(held) > 1 else ""
+        self.label.setText(f"⏸ Held #{first.id} {names(first)}: {first.summary} "
+                           f"({len(first.data):,} bytes){more}")
+        self.show()
+
+
+class WireControls:
+    """Step mode, the faults dock and the held bar of ``window``."""
+
+    def __init__(self, window: QMainWindow, lab: EngineThread, bridge: EngineBridge) -> None:
+        self.window = window
+        self.lab = lab
+        self.bridge = bridge
+        self.step_action = QAction("Step ⏯", window)
+        self.step_action.setCheckable(True)
+        self.step_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
+        self.step_action.setToolTip("Step mode on every Wire: hold each message until you "
+                                    "Forward (F8), Drop (F7) or Edit (F9) it (Ctrl+Shift+K)")
+        self.step_action.toggled.connect(lambda on: spawn(self.set_step(None, on)))
+        self.faults_action = QAction("Faults…", window)
+        self.faults_action.setShortcut(QKeySequence("Ctrl+Shift+W"))
+        self.faults_action.setToolTip("Slow down or break a server's Wire: latency, "
+                                      "bandwidth, loss, stall, reset, refuse (Ctrl+Shift+W)")
+        self.bar = HeldBar(window)
+        self.bar.forward_button.clicked.connect(lambda: self._act("forward"))
+        self.bar.forward_all_button.clicked.connect(lambda: self._act("forward_all"))
+        self.bar.drop_button.clicked.connect(lambda: self._act("drop"))
+        self.bar.edit_button.clicked.connect(self.edit)
+        self._make_dock()
+        self.faults_action.triggered.connect(self._show_dock)
+        self._stepping: set[str | None] = set()
+        self.timer = QTimer(window)
+        self.timer.setInterval(POLL_MS)
+        self.timer.timeout.connect(lambda: spawn(self.refresh()))
+        bridge.node_changed.connect(self._node_changed)
+        bridge.node_removed.connect(lambda _: self._fill_servers())
+
+    def _make_dock(self) -> None:
+        self.dock = QDockWidget("Wire controls", self.window)
+        self.dock.setObjectName("wire-controls")
+        body = QWidget(self.dock)
+        layout = QFormLayout(body)
+        self.target = QComboBox(body)
+        self.target.setToolTip("The server whose Wire these settings change")
+        self.target.currentIndexChanged.connect(lambda _: spawn(self._load()))
+        layout.addRow("Wire of", self.target)
+        self.form = FaultForm(lambda name, value: spawn(self.set_fault(name, value)), body)
+        layout.addRow(self.form)
+        self.step_one = QCheckBox("Step this Wire", body)
+        self.step_one.setToolTip("Hold each message on this server's Wire only")
+        self.step_one.toggled.connect(
+            lambda on: spawn(self.set_step(self.node_id(), on)) if self.node_id() else None)
+        layout.addRow(self.step_one)
+        self.dock.setWidget(body)
+        self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.dock.hide()
+        self._fill_servers()
+
+    def _show_dock(self) -> None:
+        self.dock.show()
+        self.dock.raise_()
+
+    # ---- the chosen server -------------------------------------------------------
+
+    def node_id(self) -> str | None:
+        data = self.target.currentData()
+        return data if isinstance(data, str) else None
+
+    def _fill_servers(self) -> None:
+        chosen = self.node_id()
+        servers = sorted((n for n in self.bridge.nodes.values() if n.role == "server"),
+                         key=lambda n: n.id)
+        self.target.blockSignals(True)
+        self.target.clear()
+        for node in servers:
+            self.target.addItem(f"{node.name} ({node.address})", node.id)
+        index = self.target.findData(chosen)
+        self.target.setCurrentIndex(max(index, 0) if servers else -1)
+        self.target.blockSignals(False)
+        self.form.setEnabled(bool(servers))
+        self.step_one.setEnabled(bool(servers))
+        if self.node_id() != chosen:
+            spawn(self._load())
+
+    def _node_changed(self, info: NodeInfo) -> None:
+        if info.role == "server" and self.target.findData(info.id) < 0:
+            self._fill_servers()
+
+    async def _load(self) -> None:
+        node = self.node_id()
+        if node is None:
+            return
+        engine = self.lab.engine
+        faults = await self.lab.call(_on_engine, engine.faults, node)
+        stepping = await self.lab.call(_on_engine, engine.stepping, node)
+        self.form.show_faults(faults)
+        self.step_one.blockSignals(True)
+        self.step_one.setChecked(stepping)
+        self.step_one.blockSignals(False)
+
+    async def set_fault(self, name: str, value: object) -> None:
+        node = self.node_id()
+        if node is None:
+            return
+        try:
+            await self.lab.call(_on_engine, self.lab.engine.set_faults, node, **{name: value})
+        except (EngineError, ValueError) as exc:
+            self.window.statusBar().showMessage(str(exc), 8000)
+
+    # ---- step mode and the held queue --------------------------------------------
+
+    async def set_step(self, node: str | None, on: bool) -> None:
+        await self.lab.call(_on_engine, self.lab.engine.set_step, node, on)
+        if on:
+            self._stepping.add(node)
+        else:
+            self._stepping.discard(node)
+            if node is None:
+                self._stepping.clear()
+        if self._stepping:
+            self.timer.start()
+        else:
+            self.timer.stop()
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        if not self.lab.running:  # the lab is closing: nothing to ask
+            self.timer.stop()
+            return
+        held = await self.lab.call(_on_engine, self.lab.engine.held, None)
+        self.bar.show_held(held, self._names)
+
+    def _names(self, held: HeldMessage) -> str:
+        conn = self.bridge.connections.get(held.connection)
+        node = self.bridge.nodes.get(held.node)
+        server = node.name if node is not None else (conn.server if conn else "server")
+        client = conn.client if conn is not None else "client"
+        return (f"{client} → {server}" if held.sender is Sender.CLIENT
+                else f"{server} → {client}")
+
+    def _act(self, what: str) -> None:
+        if what != "forward_all" and not self.bar.held:
+            return
+        spawn(self._do(what))
+
+    async def _do(self, what: str, data: bytes | None = None) -> None:
+        engine = self.lab.engine
+        try:
+            if what == "forward_all":
+                await self.lab.call(_on_engine, engine.forward_all, None)
+            else:
+                first = self.bar.held[0].id
+                if what == "edit":
+                    await self.lab.call(_on_engine, engine.edit, first, data)
+                else:
+                    await self.lab.call(_on_engine, getattr(engine, what), first)
+        except EngineError as exc:
+            self.window.statusBar().showMessage(str(exc), 8000)
+        await self.refresh()
+
+    def edit(self) -> None:
+        if not self.bar.held:
+            return
+        dialog = EditDialog(self.bar.held[0], self.window)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            spawn(self._do("edit", dialog.edited()))
