@@ -25,6 +25,9 @@ from typing import Any
 
 #: Bytes an Outbox may hold before the sender is paused.
 QUEUE_LIMIT = 256 * 1024
+#: How often a stalled Outbox looks whether the stall was cleared (seconds), so a
+#: Wire that shares its faults (an FTP data connection's) needs no message.
+STALL_POLL = 0.05
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -172,10 +175,13 @@ class Outbox:
         self._flush()
 
     def _schedule(self) -> None:
-        if self._timer is not None or not self._queue or self.state.faults.stall:
+        if self._timer is not None or not self._queue:
             return
         loop = asyncio.get_running_loop()
-        self._timer = loop.call_at(self._queue[0][0], self._fire)
+        if self.state.faults.stall:
+            self._timer = loop.call_later(STALL_POLL, self._fire)
+        else:
+            self._timer = loop.call_at(self._queue[0][0], self._fire)
 
     def _fire(self) -> None:
         self._timer = None
@@ -185,7 +191,10 @@ class Outbox:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.closed or self.state.faults.stall:
+        if self.closed:
+            return
+        if self.state.faults.stall:
+            self._schedule()
             return
         now = asyncio.get_running_loop().time()
         while self._queue and self._queue[0][0] <= now + 0.001 and not self.closed:

@@ -161,6 +161,7 @@ class FtpHelper:
             node=control.node, parent=conn.id if conn is not None else None,
             dissector=lambda: FtpDataDissector(command=lambda: self.transfer),
             reverse=sender is Sender.CLIENT, one_shot=True)
+        wire.fault_state = control.fault_state  # the session's faults slow its data too
         await wire.start()
         self.data_wires.append(wire)
         asyncio.get_running_loop().call_later(DATA_WAIT, wire.stop_listening)

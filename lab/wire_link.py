@@ -345,6 +345,10 @@ class _TcpLink:
             leg.transport.close()
 
     def _close_both(self) -> None:
+        if any(box.queued for box in self.outbox.values()) and not self.resetting:
+            # bytes still wait for their latency or bandwidth: close after them
+            asyncio.get_running_loop().call_later(0.01, self._close_both)
+            return
         self._close_leg(self.client)
         self._close_leg(self.server)
 

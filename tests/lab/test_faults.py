@@ -4,7 +4,9 @@ stall, reset after N bytes, refused connections; and the settings themselves."""
 from __future__ import annotations
 
 import asyncio
+import ftplib
 import time
+from pathlib import Path
 
 import pytest
 
@@ -333,3 +335,52 @@ def test_the_engine_sets_faults_on_a_relay() -> None:
 def parse(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host, int(port)
+
+
+def test_an_answer_still_delayed_when_the_server_closes_arrives_whole() -> None:
+    async def answer_and_close(reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(b"the answer\n" * 1000)
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        async with serving(answer_and_close) as port, wired(port) as wire:
+            wire.set_faults(latency=200, bandwidth=50_000)
+            reader, writer = await asyncio.open_connection(*wire.address)
+            writer.write(b"question\n")
+            writer.write_eof()  # both sides finished before the answer left the Wire
+            assert await asyncio.wait_for(reader.read(-1), 5) == b"the answer\n" * 1000
+            writer.close()
+
+    run(main)
+
+
+def test_an_ftp_download_takes_the_sessions_bandwidth_cap(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(b"f" * 40_000)
+
+    def download(host: str, port: int) -> tuple[bytes, float]:
+        ftp = ftplib.FTP()
+        ftp.connect(host, port, timeout=10)
+        ftp.login("student", "lab")
+        got: list[bytes] = []
+        start = time.monotonic()
+        ftp.retrbinary("RETR big.bin", got.append)
+        took = time.monotonic() - start
+        ftp.quit()
+        return b"".join(got), took
+
+    async def main() -> None:
+        engine = Engine()
+        try:
+            info = await engine.add_server("ftp", port=0, options={"root": str(tmp_path)})
+            engine.set_faults(info.id, bandwidth=100_000)
+            host, port = parse(info.address)
+            data, took = await asyncio.to_thread(download, host, port)
+            assert len(data) == 40_000
+            assert 0.4 <= took < 5.0, took  # 40 kB of data (and a few replies) at 100 kB/s
+        finally:
+            await engine.shutdown()
+
+    run(main)
