@@ -33,14 +33,12 @@ class WireControls:
         ValueError for a bad setting."""
         from lab.engine import EngineError
 
-        wires = self._wires_of(node_id)
-        saved = self._faults_by_id
-        faults = saved.get(node_id, Faults()).changed(**settings)
-        saved[node_id] = faults
-        for wire in wires:
-            wire.set_faults(**settings)
-        if not wires and node_id not in self._known_ids():
+        if node_id not in self._known_ids():
             raise EngineError(f"no server or relay {node_id!r}")
+        faults = self._faults_by_id.get(node_id, Faults()).changed(**settings)
+        self._faults_by_id[node_id] = faults
+        for wire in self._wires_of(node_id):
+            wire.set_faults(**settings)
         return faults
 
     def faults(self, node_id: str) -> Faults:

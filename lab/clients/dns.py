@@ -27,6 +27,7 @@ import dns.rdatatype
 
 from lab.clients import ClientKind, Router, Routes, Seen
 from lab.dissect.dns import why
+from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
 from lab.servers.dns import DEFAULT_PORT as LAB_PORT
 
@@ -208,7 +209,7 @@ class DnsClient:
                  if self._upstream_error is not None and local else None)
         try:
             transport.sendto(query.to_wire())
-            return await asyncio.wait_for(protocol.answer, self.timeout)
+            return await asyncio.wait_for(protocol.answer, patient(self.timeout))
         except TimeoutError:
             raise DnsClientError(f"no answer from {where} after {self.timeout:g} s"
                                  + server.hint(RUNNING, question=True)) from None
@@ -232,7 +233,7 @@ class DnsClient:
         host, port = await self._route(Transport.TCP, server.host, server.port, "dns")
         writer: asyncio.StreamWriter | None = None
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(patient(self.timeout)):
                 reader, writer = await asyncio.open_connection(host, port)
                 self._report(writer.get_extra_info("sockname"))
                 writer.write(query.to_wire(prepend_length=True))

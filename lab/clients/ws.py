@@ -31,6 +31,7 @@ from websockets.frames import Close, CloseCode
 
 from lab.clients import ClientKind, Router, Seen
 from lab.dissect.ws_frames import close_meaning
+from lab.hold import patient
 from lab.model import Transport, format_address
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ class ChatClient:
         uri = f"ws://{where}/?name={quote(name.strip(), safe='')}"
         try:
             ws = await connect(uri, host=real_host, port=real_port, compression=None,
-                               proxy=None, open_timeout=TIMEOUT, close_timeout=CLOSE_TIMEOUT,
+                               proxy=None, open_timeout=patient(TIMEOUT),
+                               close_timeout=CLOSE_TIMEOUT,
                                create_connection=self._connection_type())
         except InvalidStatus as exc:
             response = exc.response

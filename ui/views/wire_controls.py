@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QWidget,
 )
@@ -145,6 +146,8 @@ class HeldBar(QWidget):
         self.label = QLabel(self)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         theme.set_tone(self.label, "warn")
+        # a long summary must not widen the diagram's column: the label takes what is left
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.label, 1)
         self.forward_button = self._button("Forward", "F8",
                                            "Send the held message on, as it is")
@@ -174,8 +177,10 @@ class HeldBar(QWidget):
             return
         first = held[0]
         more = f"  ·  {len(held) - 1} more held" if len(held) > 1 else ""
-        self.label.setText(f"⏸ Held #{first.id} {names(first)}: {first.summary} "
+        summary = first.summary if len(first.summary) <= 100 else first.summary[:99] + "…"
+        self.label.setText(f"⏸ Held #{first.id} {names(first)}: {summary} "
                            f"({len(first.data):,} bytes){more}")
+        self.label.setToolTip(first.summary)
         self.show()
 
 
