@@ -301,6 +301,8 @@ class WireControls:
             self.timer.start()
         else:
             self.timer.stop()
+        if node is None:
+            await self._load()  # "Step this Wire" follows the engine
         await self.refresh()
 
     async def refresh(self) -> None:
