@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import lab.ftp_helper  # noqa: F401  (registers the Wire's FTP helper)
@@ -27,6 +28,7 @@ from lab.model import (
     format_address,
     parse_address,
 )
+from lab.replay import ReplayError, ReplayResult, replay
 from lab.servers import Backend, ServerKind, server_kinds, stop_backend
 from lab.wire import TcpWire, UdpWire
 from lab.wire_control import WireControls
@@ -425,3 +427,13 @@ class Engine(WireControls):
             await wire.stop()
         self._relays.clear()
         self._outbound.clear()
+
+    async def replay(self, connection_id: str,
+                     message_ids: Sequence[int] | None = None) -> ReplayResult:
+        """Re-send connection ``connection_id``'s client messages (or ``message_ids``) to
+        its server as a new connection through its Wire, so it is captured: lab/replay.py."""
+        try:
+            return await replay(self.capture, connection_id, message_ids,
+                                wires=self._wires_of(None))
+        except ReplayError as exc:
+            raise EngineError(str(exc)) from None
