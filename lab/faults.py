@@ -158,11 +158,17 @@ class Outbox:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        due = max(now + self.state.delay(), self._free)
+        start = max(now + self.state.delay(), self._free)
         if faults.bandwidth:
-            due += len(data) / faults.bandwidth
-        self._free = due
-        self._queue.append((due, data))
+            # slices of about 1/20 s each, so a capped stream flows instead of bursting
+            size = max(512, min(16384, faults.bandwidth // 20))
+            for offset in range(0, len(data), size):
+                piece = data[offset:offset + size]
+                start += len(piece) / faults.bandwidth
+                self._queue.append((start, piece))
+        else:
+            self._queue.append((start, data))
+        self._free = start
         self.queued += len(data)
         if not self._full and self.queued > self.limit:
             self._full = True
