@@ -203,3 +203,28 @@ def test_a_lab_http_client_does_not_time_out_while_its_request_is_held() -> None
             await engine.shutdown()
 
     run(main)
+
+
+def test_step_mode_on_every_wire_reaches_a_server_added_later() -> None:
+    async def main() -> None:
+        engine = Engine()
+        try:
+            engine.set_step(None, True)
+            info = await engine.add_server("tcp-echo", port=0)
+            host, _, port = info.address.rpartition(":")
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"hello\n")
+            [request] = await held_soon(engine, None)
+            assert request.node == info.id and request.data == b"hello\n"
+            assert engine.forward_all(None) == 1
+            [echo] = await held_soon(engine, info.id)
+            assert echo.sender is Sender.SERVER
+            engine.set_step(None, False)
+            assert await asyncio.wait_for(reader.readexactly(6), 5) == b"hello\n"
+            assert engine.held() == [] and not engine.stepping(info.id)
+            writer.close()
+            await writer.wait_closed()
+        finally:
+            await engine.shutdown()
+
+    run(main)

@@ -100,3 +100,25 @@ def test_the_edit_dialog_keeps_line_ends_and_reads_hex(qtbot) -> None:  # type: 
     assert from_hex(dialog.hex.toPlainText()) == dialog.edited()
     dialog.hex.setPlainText("41 42")
     assert dialog.edited() == b"AB"
+
+
+@needs_curl
+def test_drop_in_the_held_bar_makes_curl_fail(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot) -> None:
+    info = running_http(window, qtbot)
+    controls = window.wire_controls
+    controls.step_action.trigger()
+    curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        qtbot.waitUntil(lambda: controls.bar.isVisible(), timeout=WAIT)
+        qtbot.mouseClick(controls.bar.drop_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: curl.poll() is not None, timeout=WAIT)
+        _, err = curl.communicate(timeout=5)
+        assert curl.returncode in (52, 56), err
+        qtbot.waitUntil(lambda: not controls.bar.isVisible(), timeout=WAIT)
+    finally:
+        controls.step_action.trigger()
+        if curl.poll() is None:
+            curl.kill()
+            curl.wait()
