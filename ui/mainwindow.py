@@ -29,7 +29,7 @@ from ui.models.sequence import SequenceModel
 from ui.panels import NodePanel, PanelContext, panel_class
 from ui.viewmenu import ViewControls
 from ui.views.capture_file import CaptureFiles
-from ui.views.column import PanelColumn, column_header
+from ui.views.column import PanelColumn, column_header, share_compactly
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
 from ui.views.sequence import SequenceView
@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.view = ViewControls(self, settings or QSettings("client-server-lab", "cslab"),
                                  secondary=self._secondary, layout=self._present_layout)
         self.view.presentation.toggled.connect(self._presenting)
+        self.diagram.lanes_changed.connect(self.view.presentation.relayout_soon)
         self._tab_before = 0
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.view.present_action)
@@ -247,10 +248,11 @@ class MainWindow(QMainWindow):
 
     def _present_layout(self) -> None:
         """Presentation mode's shares: most of the height for the panels and the
-        diagram, the diagram widest, the selected message below it."""
-        height, width = self.split.height(), self.top.width()
+        diagram, the diagram widest and never narrower than its lanes need (the panel
+        columns go compact for it), the selected message below it."""
+        height = self.split.height()
         self.split.setSizes([height * 64 // 100, height * 36 // 100])
-        self.top.setSizes([width * 22 // 100, width * 56 // 100, width * 22 // 100])
+        share_compactly(self.top, self.wire.painter.layout(0).width, self.wire)
 
     def _presenting(self, on: bool) -> None:
         """The selected message is explained in words while presenting."""
@@ -260,6 +262,7 @@ class MainWindow(QMainWindow):
             details.setCurrentWidget(self.inspector.explain)
         else:
             details.setCurrentIndex(self._tab_before)
+            self.clients.compact = self.servers.compact = False
 
     # ---- nodes -------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QHeaderView, QMainWindow, QSplitter, QTableView, QWidget
 
@@ -50,7 +50,9 @@ class Presentation(QObject):
 
     ``secondary`` names the widgets presentation mode hides; ``layout`` is called
     (after they are hidden) to share the room among the rest, e.g. by setting
-    splitter sizes; splitters found in the window get their sizes back on leave.
+    splitter sizes, and again once the new fonts and the full screen have arrived
+    and after each zoom while presenting (``relayout_soon`` asks for that too);
+    splitters found in the window get their sizes back on leave.
     """
 
     toggled = Signal(bool)
@@ -73,6 +75,10 @@ class Presentation(QObject):
         self._hidden: list[QWidget] = []
         self._splitters: list[tuple[QSplitter, list[int]]] = []
         self._state = Qt.WindowState.WindowNoState
+        self._relayout = QTimer(self)
+        self._relayout.setSingleShot(True)
+        self._relayout.setInterval(0)
+        self._relayout.timeout.connect(self._layout_if_presenting)
         self.set_zoom(_stored_zoom(settings, NORMAL_KEY, 100), remember=False)
 
     # ---- zoom ----------------------------------------------------------------------
@@ -113,6 +119,7 @@ class Presentation(QObject):
         for widget in [self.window, *self.window.findChildren(QWidget)]:
             _scale_widget(widget, scale, old)
         self.app.setProperty(_SCALE, scale)
+        self.relayout_soon()
         self.zoomed.emit(percent)
 
     # ---- presentation mode ---------------------------------------------------------
@@ -132,9 +139,18 @@ class Presentation(QObject):
         self.set_zoom(_stored_zoom(self.settings, PRESENTING_KEY, self.default_presenting()),
                       remember=False)
         self.window.showFullScreen()
-        if self.layout is not None:
-            self.layout()
+        self._layout_if_presenting()
+        self.relayout_soon()  # the fonts and the full screen may arrive by events
         self.toggled.emit(True)
+
+    def relayout_soon(self) -> None:
+        """Share the room again, once pending events are handled, if presenting."""
+        if self.active and self.layout is not None:
+            self._relayout.start()
+
+    def _layout_if_presenting(self) -> None:
+        if self.active and self.layout is not None:
+            self.layout()
 
     def leave(self) -> None:
         if not self.active:

@@ -11,7 +11,7 @@ from ui.panels.flow import FlowLayout
 from ui.panels.ftp_client import FtpClientPanel
 from ui.panels.http_browser import HttpBrowserPanel
 from ui.panels.http_composer import HttpComposerPanel
-from ui.views.column import MIN_WIDTH, PanelColumn
+from ui.views.column import COMPACT_WIDTH, MIN_WIDTH, PanelColumn
 
 WAIT = 8000
 
@@ -43,6 +43,23 @@ def test_panels_take_the_columns_width_and_it_never_scrolls_sideways(qtbot) -> N
     assert column.scroll_area.widget().width() == viewport
     assert all(panel.width() <= viewport for panel in column.panels())
     assert column.scroll_area.verticalScrollBar().maximum() > 0  # down, still
+
+
+def test_a_compact_column_asks_for_little_and_never_scrolls_sideways(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Presentation mode makes the columns compact: the diagram gets the room."""
+    column = PanelColumn("Clients", "they ask", "Add a client.")
+    qtbot.addWidget(column)
+    column.add(wide_panel(500))
+    column.show()
+    qtbot.waitUntil(lambda: column.minimumSizeHint().width() > 500)
+    column.compact = True
+    assert column.minimumSizeHint().width() == COMPACT_WIDTH < MIN_WIDTH
+    column.resize(COMPACT_WIDTH, 300)
+    qtbot.wait(50)
+    assert column.scroll_area.horizontalScrollBar().maximum() == 0
+    assert column.scroll_area.widget().width() == column.scroll_area.viewport().width()
+    column.compact = False
+    assert column.minimumSizeHint().width() > 500
 
 
 def test_the_last_panel_added_is_scrolled_into_view(qtbot) -> None:  # type: ignore[no-untyped-def]

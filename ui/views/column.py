@@ -7,12 +7,14 @@ import html
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QApplication,
     QFrame,
     QHeaderView,
     QLabel,
     QScrollArea,
     QSizePolicy,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -23,6 +25,9 @@ from ui import theme
 TITLE_SCALE = 1.2
 #: A column's least width (pixels), however narrow its panels.
 MIN_WIDTH = 300
+#: A compact column's least width (pixels): presentation mode gives the diagram
+#: the room its lanes need, and the panels squeeze (their text elides) instead.
+COMPACT_WIDTH = 160
 
 
 def title_font() -> QFont:
@@ -58,7 +63,9 @@ class PanelColumn(QWidget):
 
     The column scrolls up and down only: the panels are as wide as the column. It
     asks for the width its widest panel needs (at the zoom in use), so a splitter
-    never makes it narrower; panels keep that need small by wrapping and eliding."""
+    never makes it narrower; panels keep that need small by wrapping and eliding.
+    A ``compact`` column (presentation mode) asks for COMPACT_WIDTH only, so that
+    the diagram beside it can have what its lanes need."""
 
     def __init__(self, title: str, caption: str, hint: str,
                  parent: QWidget | None = None) -> None:
@@ -83,16 +90,29 @@ class PanelColumn(QWidget):
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll_area.setWidget(self._holder)
         self._coming: QWidget | None = None  # a panel just added, to scroll to
+        self._compact = False
         self.scroll_area.verticalScrollBar().rangeChanged.connect(self._range_changed)
         layout = self._outer = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.addWidget(self.header)
         layout.addWidget(self.scroll_area, 1)
 
+    @property
+    def compact(self) -> bool:
+        return self._compact
+
+    @compact.setter
+    def compact(self, on: bool) -> None:
+        if on != self._compact:
+            self._compact = on
+            self.updateGeometry()
+
     def minimumSizeHint(self) -> QSize:
         """At least MIN_WIDTH, and wide enough for the widest panel beside the
-        vertical scroll bar."""
+        vertical scroll bar; COMPACT_WIDTH alone when compact."""
         hint = super().minimumSizeHint()
+        if self._compact:
+            return QSize(COMPACT_WIDTH, hint.height())
         panels = max((max(p.minimumSizeHint().width(), p.minimumWidth())
                       for p in self.panels()), default=0)
         outer, inner = self._outer.contentsMargins(), self._stack.contentsMargins()
@@ -147,3 +167,24 @@ class PanelColumn(QWidget):
         panel.hide()
         panel.deleteLater()
         self.hint.setVisible(not self.panels())
+
+
+def share_compactly(splitter: QSplitter, needs: int, view: QAbstractScrollArea,
+                    share: float = 0.56) -> None:
+    """Make the splitter's outer PanelColumns compact and give its middle widget
+    ``share`` of the room, or more if ``view`` (inside it) needs ``needs`` pixels of
+    viewport to show its content unscrolled; the columns share the rest evenly."""
+    left, middle, right = (splitter.widget(i) for i in range(3))
+    assert left is not None and middle is not None and right is not None
+    for column in (left, right):
+        if isinstance(column, PanelColumn):
+            column.compact = True
+    bar = view.verticalScrollBar()
+    around = middle.width() - view.viewport().width()  # margins, frame, scroll bar
+    if not bar.isVisible():
+        around += bar.sizeHint().width()
+    room = splitter.width() - 2 * splitter.handleWidth()
+    least = left.minimumSizeHint().width() + right.minimumSizeHint().width()
+    wide = min(max(int(room * share), needs + around), room - least)
+    side = (room - wide) // 2
+    splitter.setSizes([side, wide, room - wide - side])
