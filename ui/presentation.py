@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QApplication, QHeaderView, QMainWindow, QSplitter, QTableView, QWidget
 
 STEPS = (70, 80, 90, 100, 110, 125, 150, 175, 200, 250, 300)
@@ -35,6 +35,20 @@ def current_scale() -> float:
     app = QApplication.instance()
     value = app.property(_SCALE) if app is not None else None
     return float(value) if value else 1.0
+
+
+def fit_rows(table: QTableView) -> None:
+    """Make ``table``'s rows as high as its font needs (a line and 6 pixels at 100%,
+    both at the zoom in use). Made at any zoom, the table then has the rows of one
+    made at 100% and zoomed: a fixed pixel height would be taken as already zoomed."""
+    line = QFontMetrics(table.font()).height()
+    table.verticalHeader().setDefaultSectionSize(line + round(6 * current_scale()))
+
+
+def text_width(widget: QWidget, sample: str, pad: int = 18) -> int:
+    """Pixels for ``sample`` in ``widget``'s font and ``pad`` (at 100%) around it: a
+    column width that is right at the zoom in use (see fit_rows)."""
+    return QFontMetrics(widget.font()).horizontalAdvance(sample) + round(pad * current_scale())
 
 
 def _stored_zoom(settings: QSettings, key: str, default: int) -> int:

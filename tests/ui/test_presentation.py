@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QApplication, QTableView
 
 from tests.ui.demo_conversations import conversations, select
+from tests.ui.test_mail_panels import add_panel
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.mainwindow import MainWindow
+from ui.panels.dns_client import DnsClientPanel
+from ui.panels.ftp_client import FtpClientPanel
+from ui.panels.http_server import HttpServerPanel
+from ui.panels.mail_reader import MailReaderPanel
 from ui.presentation import NORMAL_KEY
 
 WAIT = 30_000
@@ -98,3 +104,25 @@ def test_zoom_is_remembered_and_grows_the_inspector_rows(
     qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert size_of(window.inspector.table) == pytest.approx(normal)
     assert window.inspector.table.verticalHeader().defaultSectionSize() == rows
+
+
+def test_tables_made_while_zoomed_come_back_to_their_size_at_100(
+        stage: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A panel made at 150% sizes its table from its font, so 100% gives rows (and a
+    column) as big as a panel made at 100% has: not 150%'s pixels shrunk."""
+    window = stage
+    window.view.presentation.set_zoom(150)
+    panels = [add_panel(window, qtbot, "client", kind, cls) for kind, cls in
+              (("pop3", MailReaderPanel), ("ftp", FtpClientPanel), ("dns", DnsClientPanel))]
+    site = add_panel(window, qtbot, "server", "http", HttpServerPanel)
+    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert window.view.presentation.zoom == 100
+    line = QFontMetrics(QApplication.font()).height()
+    made_at_100 = window.inspector.table.verticalHeader().defaultSectionSize()  # line + 6
+    assert made_at_100 >= line + 6
+    for panel in panels:
+        table = panel.table
+        assert isinstance(table, QTableView)
+        assert table.verticalHeader().defaultSectionSize() == made_at_100, type(panel)
+    title = QFontMetrics(QApplication.font()).horizontalAdvance("A note's title")
+    assert site.notes_view.columnWidth(1) >= title

@@ -30,6 +30,7 @@ from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.mail_common import ServerCombo
+from ui.presentation import fit_rows
 
 DEFAULT_NAME = "www.lab.test"
 #: What an rcode and a section mean, for their colour (theme.colour); any other
@@ -132,7 +133,7 @@ class DnsClientPanel(NodePanel):
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        fit_rows(self.table)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)

@@ -30,6 +30,7 @@ from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
+from ui.presentation import fit_rows
 
 ZoneWatch = tuple[list[Record], Callable[[], None]]
 STOPPED = "the DNS server is stopped: start it to edit its zone"
@@ -122,7 +123,7 @@ class DnsServerPanel(EchoServerPanel):
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        fit_rows(self.table)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

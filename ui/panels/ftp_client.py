@@ -36,6 +36,7 @@ from ui.panels.ftp_listing import ListingModel
 from ui.panels.ftp_prompt import InlinePrompt
 from ui.panels.http_body import format_size
 from ui.panels.mail_common import ServerCombo, short_path
+from ui.presentation import fit_rows
 
 T = TypeVar("T")
 Action = Callable[[FtpClient], Coroutine[Any, Any, T]]
@@ -144,7 +145,7 @@ class FtpClientPanel(NodePanel):
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        fit_rows(self.table)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)

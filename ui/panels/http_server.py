@@ -31,6 +31,7 @@ from ui.engine_thread import spawn
 from ui.models.rows import RowTableModel
 from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
+from ui.presentation import text_width
 
 COLUMNS = ("id", "title", "body")
 Row = dict[str, Any]
@@ -129,7 +130,7 @@ class HttpServerPanel(EchoServerPanel):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        self.notes_view.setColumnWidth(1, 110)
+        self.notes_view.setColumnWidth(1, text_width(self.notes_view, "A note's title"))
         self.notes_view.setMinimumHeight(110)
         self.notes_view.setMaximumHeight(180)
         self.notes_label = QLabel("REST API: /api/notes (live)", self)

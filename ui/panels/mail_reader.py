@@ -37,6 +37,7 @@ from ui.models.rows import RowTableModel
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.http_body import format_size
 from ui.panels.mail_common import MessageView, ServerCombo
+from ui.presentation import fit_rows
 
 T = TypeVar("T")
 Index = QModelIndex | QPersistentModelIndex
@@ -164,7 +165,7 @@ class MailReaderPanel(NodePanel):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        fit_rows(self.table)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # they share what

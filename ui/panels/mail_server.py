@@ -31,6 +31,7 @@ from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
 from ui.panels.mail_common import short_path
+from ui.presentation import fit_rows
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
@@ -178,7 +179,7 @@ class SmtpServerPanel(MailServerPanel):
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(22)
+        fit_rows(self.table)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
