@@ -25,6 +25,7 @@ DEFAULT_PRESENTING = 150
 _BASE_POINTS = "cslabBasePoints"  # a widget's own font size at 100%
 _BASE_ROW = "cslabBaseRow"
 _BASE_COLUMNS = "cslabBaseColumns"
+_ZOOMING = "cslabZooming"  # on a table: its columns are being resized for a zoom
 _SCALE = "cslabScale"  # on the application: the zoom in use, as a factor
 
 
@@ -213,6 +214,23 @@ def _scale_table(table: QTableView, scale: float, old: float) -> None:
     if base_columns is None:
         base_columns = [header.sectionSize(c) / old for c in range(model.columnCount())]
         table.setProperty(_BASE_COLUMNS, base_columns)
-    for column, width in enumerate(base_columns):
-        if header.sectionResizeMode(column) is QHeaderView.ResizeMode.Interactive:
-            header.resizeSection(column, round(float(width) * scale))
+        header.sectionResized.connect(
+            lambda column, _was, now: _column_resized(table, column, now))
+    table.setProperty(_ZOOMING, True)
+    try:
+        for column, width in enumerate(base_columns):
+            if header.sectionResizeMode(column) is QHeaderView.ResizeMode.Interactive:
+                header.resizeSection(column, round(float(width) * scale))
+    finally:
+        table.setProperty(_ZOOMING, False)
+
+
+def _column_resized(table: QTableView, column: int, width: int) -> None:
+    """A column resized by anyone but the zoom (the user, dragging its edge) keeps
+    that width, at 100% as ``width`` over the zoom in use, through later zooms."""
+    bases = table.property(_BASE_COLUMNS)
+    if table.property(_ZOOMING) or bases is None or not 0 <= column < len(bases):
+        return
+    bases = list(bases)
+    bases[column] = width / current_scale()
+    table.setProperty(_BASE_COLUMNS, bases)

@@ -80,6 +80,23 @@ def test_zoom_scales_fonts_rows_and_columns_and_is_remembered(
     assert stage.table.columnWidth(0) == 100
 
 
+def test_a_column_width_the_user_set_survives_zooms_and_presenting(
+        stage: Stage, settings: QSettings) -> None:
+    show = Presentation(stage, settings, secondary=lambda: [stage.side])
+    header = stage.table.horizontalHeader()
+    header.resizeSection(0, 400)  # as a drag on the column's edge does
+    show.zoom_in()  # 110%
+    assert stage.table.columnWidth(0) == 440
+    header.resizeSection(0, 330)  # dragged while zoomed: 300 at 100%
+    show.zoom_out()
+    assert stage.table.columnWidth(0) == 300
+    show.enter()
+    assert stage.table.columnWidth(0) == round(300 * show.zoom / 100)
+    show.leave()
+    assert stage.table.columnWidth(0) == 300
+    show.set_zoom(100)
+
+
 def test_presentation_mode_hides_secondary_panes_and_restores_them(
         stage: Stage, settings: QSettings, qtbot) -> None:  # type: ignore[no-untyped-def]
     base = points(stage.main)
