@@ -139,9 +139,43 @@ def test_looks_change_the_palette_and_the_colours_of_meaning(qapp: QApplication)
         assert qapp.palette().color(QPalette.ColorRole.Window).name() == "#ffffff"
         assert qapp.palette().color(QPalette.ColorRole.Text).name() == "#000000"
         assert theme.colour("faint") != dark_faint
-        assert theme.apply(qapp, theme.Look.SYSTEM) in (theme.Look.LIGHT, theme.Look.DARK)
     finally:
         theme.apply(qapp, theme.Look.LIGHT)
+        qapp.setPalette(before)
+
+
+def test_following_the_system_takes_its_scheme_and_its_changes(
+        qapp: QApplication, monkeypatch: pytest.MonkeyPatch) -> None:
+    scheme = [Qt.ColorScheme.Light]  # what the desktop asks for
+
+    class Hints:
+        def colorScheme(self) -> Qt.ColorScheme:
+            return scheme[0]
+
+    class Desktop:
+        @staticmethod
+        def styleHints() -> Hints:
+            return Hints()
+
+    monkeypatch.setattr(theme, "QGuiApplication", Desktop)
+    before = QPalette(qapp.palette())
+    window = QPalette.ColorRole.Window
+    try:
+        assert theme.apply(qapp, theme.Look.SYSTEM) is theme.Look.LIGHT
+        assert qapp.palette().color(window).name() != "#26282b"
+        scheme[0] = Qt.ColorScheme.Dark
+        qapp.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Dark)  # the desktop turns dark
+        assert theme.current() is theme.Look.DARK
+        assert qapp.palette().color(window).name() == "#26282b"
+        scheme[0] = Qt.ColorScheme.Light
+        qapp.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert qapp.palette().color(window).name() != "#26282b"
+        theme.apply(qapp, theme.Look.DARK)  # a chosen look stops following
+        qapp.styleHints().colorSchemeChanged.emit(Qt.ColorScheme.Light)
+        assert qapp.palette().color(window).name() == "#26282b"
+    finally:
+        theme.apply(qapp, theme.Look.LIGHT)
+        qapp.setStyleSheet("")
         qapp.setPalette(before)
 
 
