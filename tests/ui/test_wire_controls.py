@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog
 
 from lab.hold import HeldMessage
 from lab.model import NodeInfo, NodeState, Sender
@@ -119,6 +120,46 @@ def test_drop_in_the_held_bar_makes_curl_fail(  # type: ignore[no-untyped-def]
         qtbot.waitUntil(lambda: not controls.bar.isVisible(), timeout=WAIT)
     finally:
         controls.step_action.trigger()
+        if curl.poll() is None:
+            curl.kill()
+            curl.wait()
+
+
+@needs_curl
+def test_edit_in_the_held_bar_forwards_the_edited_request(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Accepting(EditDialog):
+        def exec(self) -> int:
+            self.text.setPlainText(self.text.toPlainText().replace("GET / ", "GET /nope.html "))
+            return QDialog.DialogCode.Accepted.value
+
+    monkeypatch.setattr("ui.views.wire_controls.EditDialog", Accepting)
+    info = running_http(window, qtbot)
+    controls = window.wire_controls
+    controls.faults_action.trigger()
+    qtbot.waitUntil(lambda: controls.node_id() == info.id, timeout=WAIT)
+    controls.step_one.setChecked(True)  # this server's Wire alone
+    qtbot.waitUntil(lambda: controls.timer.isActive(), timeout=WAIT)
+    curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        qtbot.waitUntil(lambda: controls.bar.isVisible(), timeout=WAIT)
+        qtbot.mouseClick(controls.bar.edit_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(controls.bar.held)
+                        and controls.bar.held[0].sender is Sender.SERVER, timeout=WAIT)
+
+        def answered() -> bool:  # the answer may come in more than one read
+            if controls.bar.isVisible():
+                qtbot.mouseClick(controls.bar.forward_all_button, Qt.MouseButton.LeftButton)
+            return curl.poll() is not None
+
+        qtbot.waitUntil(answered, timeout=WAIT)
+        out, _ = curl.communicate(timeout=5)
+        assert b"nope.html" in out  # the server's 404 names the edited path
+        summaries = [m.summary for m in window.lab.engine.capture.messages if m.injected]
+        assert any(s.startswith("Edited #") and "GET /nope.html" in s for s in summaries)
+    finally:
+        controls.step_one.setChecked(False)
         if curl.poll() is None:
             curl.kill()
             curl.wait()
