@@ -32,6 +32,7 @@ from ui.views.capture_file import CaptureFiles
 from ui.views.column import PanelColumn, column_header, share_compactly
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
+from ui.views.replay import Replayer
 from ui.views.sequence import SequenceView
 from ui.views.wire_controls import WireControls
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.diagram = SequenceModel(self.inspector.proxy, self.name_of, self.parent_of,
                                      self.is_closed, self)
         self.wire = SequenceView(self.diagram, self.inspector.table.selectionModel(), self)
+        self.replayer = Replayer(self, lab, self.inspector, self.diagram)
         self.clients = PanelColumn("Clients", "they ask", "Start a server first (right), then "
                                    "add a client with + Client to talk to it.", self)
         self.servers = PanelColumn("Servers", "they answer", "Add a server with + Server: "
@@ -342,6 +344,9 @@ class MainWindow(QMainWindow):
                 return message.server
             return f"{node.name} :{message.server.rpartition(':')[2]}"
         client = message.client
+        replay = self.replayer.name(message)
+        if replay is not None:
+            return replay
         conn = self.bridge.connections.get(message.connection)
         control = self.bridge.connections.get(conn.parent or "") if conn is not None else None
         if control is not None and client not in self.bridge.endpoints:

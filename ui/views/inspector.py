@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt
-from PySide6.QtGui import QFontMetrics, QKeySequence, QShortcut
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QSplitter,
     QTableView,
     QTableWidget,
@@ -60,6 +61,8 @@ class InspectorView(QWidget):
         self.filter_edit.setToolTip("Show only messages containing this text (Ctrl+F)")
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.count_label = QLabel(self)
+        #: The table's context menu (the window adds replay; a saved capture has none).
+        self.context_actions: list[QAction] = []
         self.table = self._make_table()
         self.details = self._make_details()
         self.find_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
@@ -97,6 +100,8 @@ class InspectorView(QWidget):
             table.setColumnWidth(column, widest + 18)
         header.setSectionResizeMode(COL_SUMMARY, QHeaderView.ResizeMode.Stretch)
         table.selectionModel().selectionChanged.connect(self._selection_changed)
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        table.customContextMenuRequested.connect(self._show_context_menu)
         return table
 
     def _make_details(self) -> QTabWidget:
@@ -135,6 +140,24 @@ class InspectorView(QWidget):
         layout.addWidget(self.splitter, 1)
 
     # ---- behaviour -------------------------------------------------------------
+
+    def context_menu(self, pos: QPoint) -> QMenu | None:
+        """Select the row at ``pos`` (viewport coordinates) and return the menu for it,
+        or None when there are no context actions."""
+        index = self.table.indexAt(pos)
+        if index.isValid():
+            self.table.selectRow(index.row())
+        if not self.context_actions:
+            return None
+        menu = QMenu(self.table)
+        menu.addActions(self.context_actions)
+        return menu
+
+    def _show_context_menu(self, pos: QPoint) -> None:
+        menu = self.context_menu(pos)
+        if menu is not None:
+            menu.exec(self.table.viewport().mapToGlobal(pos))
+            menu.deleteLater()
 
     def focus_filter(self) -> None:
         self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
