@@ -12,9 +12,10 @@ import pytest
 from lab.capture import Capture
 from lab.engine import Engine, EngineError
 from lab.model import RAW_LIMIT, Message, Piece, Sender, Transport
-from tests.lab.helpers import run
+from tests.lab.helpers import EchoServer, run
 from tests.lab.test_http_server import serving
 from tests.lab.test_mail_servers import MESSAGE, mail_lab
+from tests.lab.test_ws_chat import chat_lab, until
 
 
 def conversation(engine: Engine, conn: str) -> list[Message]:
@@ -182,5 +183,50 @@ def test_a_stopped_server_fails_the_replay_and_a_restarted_one_takes_it(tmp_path
             assert result.error == "" and result.received == 6
         finally:
             await engine.shutdown()
+
+    run(main)
+
+
+def test_replaying_to_an_outside_server_goes_through_its_outbound_wire() -> None:
+    async def main() -> None:
+        engine = Engine()
+        try:
+            async with EchoServer() as outside:
+                client = await engine.add_client("echo")
+                await engine.client_connect(client.id, f"127.0.0.1:{outside.port}")
+                assert await engine.client_send(client.id, b"ping\n") == b"ping\n"
+                await engine.client_close(client.id)
+                (original,) = engine.capture.connections
+                result = await engine.replay(original)
+                assert result.error == "" and result.received == 5
+                assert result.connection is not None
+                again = engine.capture.connections[result.connection]
+                assert again.server == engine.capture.connections[original].server
+                assert [m.raw for m in conversation(engine, result.connection)] == [
+                    b"ping\n", b"ping\n"]
+        finally:
+            await engine.shutdown()
+
+    run(main)
+
+
+def test_replaying_a_websocket_chat_says_the_line_in_the_room_again() -> None:
+    async def main() -> None:
+        async with chat_lab() as lab:
+            ana = await lab.client("ana")
+            await ana.say("hi")
+            await until(lambda: len(lab.frames('TEXT "ana: hi" (7 bytes)')) == 1, "the echo")
+            await ana.leave()
+            (original,) = lab.engine.capture.connections
+            await settle(lab.engine, original)
+            result = await lab.engine.replay(original)
+            assert result.error == "" and result.connection is not None
+            await until(lambda: len(lab.frames('TEXT "ana: hi" (7 bytes)')) == 2, "again")
+            assert lab.backend.messages == 2
+            again = summaries(lab.engine, result.connection)
+            assert again[:2] == [(Sender.CLIENT, "GET /?name=ana"),
+                                 (Sender.SERVER, "101 Switching Protocols")]
+            assert [s for s in again if s[0] is Sender.CLIENT] == [
+                s for s in summaries(lab.engine, original) if s[0] is Sender.CLIENT]
 
     run(main)
