@@ -108,17 +108,19 @@ class PanelColumn(QWidget):
             self.updateGeometry()
 
     def minimumSizeHint(self) -> QSize:
-        """At least MIN_WIDTH, and wide enough for the widest panel beside the
-        vertical scroll bar; COMPACT_WIDTH alone when compact."""
+        """``needed_width``, or COMPACT_WIDTH alone when compact."""
         hint = super().minimumSizeHint()
-        if self._compact:
-            return QSize(COMPACT_WIDTH, hint.height())
+        return QSize(COMPACT_WIDTH if self._compact else self.needed_width(), hint.height())
+
+    def needed_width(self) -> int:
+        """At least MIN_WIDTH, and wide enough for the widest panel beside the
+        vertical scroll bar (compact or not)."""
         panels = max((max(p.minimumSizeHint().width(), p.minimumWidth())
                       for p in self.panels()), default=0)
         outer, inner = self._outer.contentsMargins(), self._stack.contentsMargins()
         bar = self.scroll_area.verticalScrollBar().sizeHint().width()
         need = (panels + outer.left() + outer.right() + inner.left() + inner.right() + bar)
-        return QSize(max(MIN_WIDTH, hint.width(), need), hint.height())
+        return max(MIN_WIDTH, super().minimumSizeHint().width(), need)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self._holder and event.type() == QEvent.Type.LayoutRequest:
@@ -172,8 +174,9 @@ class PanelColumn(QWidget):
 def share_compactly(splitter: QSplitter, needs: int, view: QAbstractScrollArea,
                     share: float = 0.56) -> None:
     """Make the splitter's outer PanelColumns compact and give its middle widget
-    ``share`` of the room, or more if ``view`` (inside it) needs ``needs`` pixels of
-    viewport to show its content unscrolled; the columns share the rest evenly."""
+    ``share`` of the room (less if the columns need it), and never less than ``view``
+    (inside it) needs to show ``needs`` pixels unscrolled; the columns share the rest
+    as their panels need it."""
     left, middle, right = (splitter.widget(i) for i in range(3))
     assert left is not None and middle is not None and right is not None
     for column in (left, right):
@@ -184,7 +187,11 @@ def share_compactly(splitter: QSplitter, needs: int, view: QAbstractScrollArea,
     if not bar.isVisible():
         around += bar.sizeHint().width()
     room = splitter.width() - 2 * splitter.handleWidth()
+    wants = [c.needed_width() if isinstance(c, PanelColumn) else c.minimumSizeHint().width()
+             for c in (left, right)]
     least = left.minimumSizeHint().width() + right.minimumSizeHint().width()
-    wide = min(max(int(room * share), needs + around), room - least)
-    side = (room - wide) // 2
-    splitter.setSizes([side, wide, room - wide - side])
+    wide = max(min(int(room * share), room - sum(wants)), needs + around)
+    wide = min(wide, room - least)
+    spare = room - wide
+    side = spare * wants[0] // max(1, sum(wants))
+    splitter.setSizes([side, wide, spare - side])
