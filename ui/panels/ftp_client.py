@@ -115,16 +115,18 @@ class FtpClientPanel(NodePanel):
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(4)
         grid.addWidget(QLabel("Server", self), 0, 0)
-        grid.addWidget(self.server_combo, 0, 1, 1, 3)
+        grid.addWidget(self.server_combo, 0, 1, 1, 2)
         grid.addWidget(QLabel("User", self), 1, 0)
-        grid.addWidget(self.user_edit, 1, 1)
-        grid.addWidget(self.passive_box, 1, 2, 1, 2)
+        grid.addWidget(self.user_edit, 1, 1, 1, 2)
         grid.addWidget(QLabel("Password", self), 2, 0)
         grid.addWidget(self.password_edit, 2, 1)
         grid.addWidget(self.show_button, 2, 2)
-        grid.addWidget(self.connect_button, 2, 3)
         grid.setColumnStretch(1, 1)
         self.body.addLayout(grid)
+        row = FlowLayout()  # below the fields: a compact column (presenting) keeps them
+        row.addWidget(self.passive_box)
+        row.addWidget(self.connect_button)
+        self.body.addLayout(row)
 
     def _make_listing(self) -> None:
         self.up_button = QToolButton(self)
