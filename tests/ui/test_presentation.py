@@ -126,3 +126,30 @@ def test_tables_made_while_zoomed_come_back_to_their_size_at_100(
         assert table.verticalHeader().defaultSectionSize() == made_at_100, type(panel)
     title = QFontMetrics(QApplication.font()).horizontalAdvance("A note's title")
     assert site.notes_view.columnWidth(1) >= title
+
+
+def test_the_diagram_scrolls_sideways_to_the_selected_arrow(
+        talking: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """When its lanes are wider than the view (a narrow window), selecting a message
+    brings its arrow into view from lane to lane, either way."""
+    window = talking
+    wire = window.wire
+    wire.setMaximumWidth(360)
+    qtbot.waitUntil(lambda: wire.width() <= 360)
+    bar = wire.horizontalScrollBar()
+
+    def shows_selected() -> bool:
+        row = wire.current_row()
+        arrow = wire.diagram.arrow(row) if row is not None else None
+        assert arrow is not None
+        lay = wire.diagram_layout()
+        xs = [lay.lane_x(arrow.start) - bar.value(), lay.lane_x(arrow.end) - bar.value()]
+        return all(0 <= x <= wire.viewport().width() for x in xs)
+
+    assert select(window, "GET /style.css")  # browser → HTTP server: on the left
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    assert shows_selected()
+    assert select(window, "USER")  # FTP client → FTP server: the rightmost lane
+    assert bar.value() > 0 and shows_selected()
+    assert select(window, "GET /style.css")
+    assert shows_selected()

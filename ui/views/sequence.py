@@ -236,6 +236,22 @@ class SequenceView(QAbstractScrollArea):
             bar.setValue(top)
         elif top + height > bar.value() + self.viewport().height():
             bar.setValue(top + height - self.viewport().height())
+        self._scroll_sideways_to(row)
+
+    def _scroll_sideways_to(self, row: int) -> None:
+        """If the lanes are wider than the view, scroll the least needed to show
+        ``row``'s arrow from lane to lane (its left end first, if it is wider)."""
+        arrow = self.diagram.arrow(row)
+        lay, view = self.diagram_layout(), self.viewport().width()
+        if arrow is None or lay.width <= view:
+            return
+        ends = sorted((lay.lane_x(arrow.start), lay.lane_x(arrow.end)))
+        left, right = int(ends[0] - lay.spacing / 2), int(ends[1] + lay.spacing / 2)
+        bar = self.horizontalScrollBar()
+        if left < bar.value():
+            bar.setValue(left)
+        elif right > bar.value() + view:
+            bar.setValue(min(left, right - view))
 
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
