@@ -25,7 +25,7 @@ from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
-from ui.models.sequence import SequenceModel
+from ui.models.sequence import SequenceModel, host_of
 from ui.panels import NodePanel, PanelContext, panel_class
 from ui.viewmenu import ViewControls
 from ui.views.capture_file import CaptureFiles
@@ -336,7 +336,7 @@ class MainWindow(QMainWindow):
 
     def name_of(self, message: Message, side: Sender) -> str:
         """What the wire calls one end of ``message``: a lab node's name (servers with
-        their port), else the address."""
+        their port), else the address (a client's host only: one lane a host)."""
         if side is Sender.SERVER:
             conn = self.bridge.connections.get(message.connection)
             node = self.bridge.nodes.get(conn.node or "") if conn is not None else None
@@ -352,7 +352,7 @@ class MainWindow(QMainWindow):
         if control is not None and client not in self.bridge.endpoints:
             client = control.client  # an FTP data connection: named after its session
         node = self.bridge.nodes.get(self.bridge.endpoints.get(client, ""))
-        return node.name if node is not None else message.client
+        return node.name if node is not None else host_of(message.client)
 
     # ---- status ------------------------------------------------------------------
 

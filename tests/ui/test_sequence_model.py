@@ -1,6 +1,6 @@
-"""The sequence diagram's model: lanes and arrows from the messages (named, ordered,
-filtered with the inspector), and in the window, with real traffic: selection and
-filter both ways (tests/ui/test_sequence_view.py tests the view alone)."""
+"""The sequence diagram: lanes and arrows from the messages (named, ordered, filtered
+with the inspector), and the view over them: selection both ways, keys, export,
+100,000 messages."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from lab.model import Message, Sender
 from tests.ui.demo_conversations import conversations, http_conversation
 from ui.engine_thread import spawn
 from ui.mainwindow import MainWindow
-from ui.models.messages import MessageFilterProxy, MessageTableModel
-from ui.models.sequence import SequenceModel
+from ui.models.messages import MESSAGE_ROLE, MessageFilterProxy, MessageTableModel
+from ui.models.sequence import SequenceModel, host_of
 from ui.views.sequence_export import describe
 
 NAMES = {"127.0.0.1:50000": "HTTP client #1", "127.0.0.1:51000": "Mail composer #1",
@@ -45,15 +45,18 @@ def conversation(make_message) -> list[Message]:  # type: ignore[no-untyped-def]
 
 
 class Namer:
-    """Names as the window gives them; counts how often it was asked."""
+    """Names as the window gives them (an unknown client by its host); counts how
+    often it was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, names: dict[str, str] | None = None) -> None:
         self.calls = 0
+        self.names = NAMES if names is None else names
 
     def __call__(self, message: Message, side: Sender) -> str:
         self.calls += 1
-        address = message.client if side is Sender.CLIENT else message.server
-        return NAMES.get(address, address)
+        if side is Sender.CLIENT:
+            return self.names.get(message.client, host_of(message.client))
+        return self.names.get(message.server, message.server)
 
 
 def diagram(qapp, **kwargs: object) -> tuple[MessageTableModel, MessageFilterProxy, SequenceModel]:  # type: ignore[no-untyped-def]
@@ -72,7 +75,7 @@ def test_lanes_are_named_clients_left_servers_right_in_order_of_appearance(  # t
     model, _, seq = diagram(qapp, namer=Namer())
     model.append(conversation(make_message))
     assert labels(seq) == ["client: HTTP client #1", "client: Mail composer #1",
-                           "client: 10.0.0.9:40000", "server: HTTP server #1 :8080",
+                           "client: 10.0.0.9", "server: HTTP server #1 :8080",
                            "server: SMTP server #1 :2525", "server: 127.0.0.1:5300"]
     get, ok, banner, ehlo = (seq.arrow(r) for r in range(4))
     assert get and ok and banner and ehlo
@@ -84,6 +87,48 @@ def test_lanes_are_named_clients_left_servers_right_in_order_of_appearance(  # t
     assert (answer.start, answer.end) == (5, 0)
     assert seq.arrow(7) is None and seq.row_count() == 7
     assert "HTTP client #1 → HTTP server #1 :8080" in describe(get, seq.lanes())
+
+
+def outside(make_message, count: int, host: str = "10.0.0.9") -> list[Message]:  # type: ignore[no-untyped-def]
+    """``count`` connections (a request each) from new ports of one outside host."""
+    return [message(make_message, n, "GET /", f"o{n}", Sender.CLIENT, f"{host}:{40000 + n}",
+                    "127.0.0.1:8080") for n in range(1, count + 1)]
+
+
+def test_an_outside_host_gets_one_lane_however_many_connections(  # type: ignore[no-untyped-def]
+        qapp, make_message, window: MainWindow) -> None:
+    """100 curl runs from one host: one client lane, as the window names it too."""
+    model, _, seq = diagram(qapp)
+    model.append(outside(make_message, 100))
+    assert labels(seq) == ["client: 10.0.0.9", "server: 127.0.0.1:8080"]
+    window.model.append(outside(make_message, 100))
+    assert labels(window.diagram) == ["client: 10.0.0.9", "server: 127.0.0.1:8080"]
+    assert window.inspector.proxy.index(99, 0).data(MESSAGE_ROLE).client == "10.0.0.9:40100"
+
+
+def test_renaming_an_address_names_again_only_its_connections(  # type: ignore[no-untyped-def]
+        qapp, make_message) -> None:
+    """A lab client reports its address after its first message: naming it costs its
+    connections (and their data connections), not all of them."""
+    names: dict[str, str] = {}
+    parents = {"d1": "lab"}
+    namer = Namer(names)
+    model, _, seq = diagram(qapp, namer=namer, parent_of=parents.get)
+    lab = ("127.0.0.1:50000", "127.0.0.1:2121")
+    model.append([*outside(make_message, 1000),
+                  message(make_message, 1001, "PASV", "lab", Sender.CLIENT, *lab),
+                  message(make_message, 1002, "LIST", "d1", Sender.SERVER,
+                          "127.0.0.1:50002", "127.0.0.1:40001")])
+    assert labels(seq)[:2] == ["client: 10.0.0.9", "client: 127.0.0.1"]
+    calls = namer.calls
+    names["127.0.0.1:50000"] = "FTP client #1"
+    seq.rename({"127.0.0.1:50000": "node-1"})
+    assert labels(seq)[:2] == ["client: 10.0.0.9", "client: FTP client #1"]
+    assert namer.calls - calls == 2  # the one connection, both its ends
+    data = seq.arrow(1001)
+    assert data and data.data and seq.lanes()[data.end].label == "FTP client #1"
+    seq.rename({"10.9.9.9:1": "nobody"})  # no connection of it: nothing to do
+    assert namer.calls - calls == 2
 
 
 def test_marks_faults_and_malformed(qapp, make_message) -> None:  # type: ignore[no-untyped-def]

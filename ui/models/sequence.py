@@ -6,7 +6,7 @@ diagram. It keeps nothing per row, only per connection: its first and last
 message, its two lane names, and the order in which the shown rows first use
 it. Lanes follow from that order (a lane per name, clients left of servers),
 so naming a connection anew (a lab client reports its address after its first
-message) costs a pass over the connections, not the rows. Rows are looked at
+message) costs the connections still called by that address, found in an index. Rows are looked at
 lazily, when a view asks (``row_count``, ``lanes``, ``arrow``): appending a
 batch costs that batch; a filter change (rows removed, or inserted before the
 end) costs one pass over the rows still shown, on the next paint.
@@ -29,8 +29,16 @@ Namer = Callable[[Message, Sender], str]
 IsClosed = Callable[[str], bool]
 
 
+def host_of(address: str) -> str:
+    """``address`` without its port ("10.0.0.5:50312" → "10.0.0.5")."""
+    host, sep, _ = address.rpartition(":")
+    return host if sep and host else address
+
+
 def by_address(message: Message, side: Sender) -> str:
-    return message.client if side is Sender.CLIENT else message.server
+    """A client by its host (each connection of an outside client comes from a new
+    port: one lane per host, not per connection), a server by host:port."""
+    return host_of(message.client) if side is Sender.CLIENT else message.server
 
 
 def never_closed(connection: str) -> bool:
@@ -42,7 +50,8 @@ class Lane:
     """One lifeline: a client (left of every server) or a server."""
 
     role: Sender
-    label: str  # e.g. "HTTP client #1", "HTTP server #1 :8080", "10.0.0.5:50312"
+    label: str  # e.g. "HTTP client #1", "HTTP server #1 :8080", "10.0.0.5"
+    address: str = ""  # a server's host:port (a client's changes per connection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,9 @@ class SequenceModel(QObject):
         self._lanes: list[Lane] | None = None
         self._client_at: dict[str, int] = {}  # lane name → its index
         self._server_at: dict[str, int] = {}
+        self._addresses: dict[str, str] = {}  # server lane name → its host:port
+        self._by_address: dict[str, set[str]] = {}  # address → connections it names
+        self._children: dict[str, set[str]] = {}  # control → its data connections
         rows.rowsInserted.connect(self._inserted)
         for signal in (rows.rowsRemoved, rows.modelReset, rows.layoutChanged, rows.rowsMoved):
             signal.connect(self._reset)
@@ -111,14 +123,18 @@ class SequenceModel(QObject):
         if self._lanes is None:
             self._client_at.clear()
             self._server_at.clear()
+            self._addresses.clear()
             for conn, message in self._shown.items():
                 client, server = self._lanes_of(conn, message)
                 self._client_at.setdefault(client, len(self._client_at))
                 self._server_at.setdefault(server, len(self._server_at))
+                if self.parent_of(conn) is None:
+                    self._addresses.setdefault(server, message.server)
             left = len(self._client_at)
             self._server_at = {name: left + i for name, i in self._server_at.items()}
             self._lanes = ([Lane(Sender.CLIENT, name) for name in self._client_at]
-                           + [Lane(Sender.SERVER, name) for name in self._server_at])
+                           + [Lane(Sender.SERVER, name, self._addresses.get(name, ""))
+                              for name in self._server_at])
         return self._lanes
 
     def message(self, row: int) -> Message | None:
@@ -151,17 +167,26 @@ class SequenceModel(QObject):
                      opens=first is not None and first.id == message.id,
                      closes=self._last.get(conn) == message.id and self.closed(conn))
 
-    def rename(self, *_: object) -> None:
-        """Names may have changed (a lab client reported its address, a node came):
-        name again the connections still called by an address, and the data
-        connections (their control connection may be among those)."""
-        for conn, (client, server) in list(self._names.items()):
-            message = self._first.get(conn) or self._shown.get(conn)
-            if (message is None or client == message.client or server == message.server
-                    or self.parent_of(conn) is not None):
-                del self._names[conn]
-        self._lanes = None
-        self.lanes_changed.emit()
+    def rename(self, named: object = None) -> None:
+        """Names may have changed: ``named`` holds the addresses that have a name now
+        (a lab client reported its address, often after its first message; a dict's
+        keys or any iterable), None for any. Names again the connections still
+        called by one of those addresses, and their data connections; costs those
+        connections, not all of them."""
+        if isinstance(named, dict | list | tuple | set | frozenset):
+            addresses = [a for a in named if isinstance(a, str)]
+        else:
+            addresses = list(self._by_address)
+        stale: set[str] = set()
+        for address in addresses:
+            stale |= self._by_address.pop(address, set())
+        for conn in list(stale):
+            stale |= self._children.get(conn, set())
+        for conn in stale:
+            self._names.pop(conn, None)
+        if stale:
+            self._lanes = None
+            self.lanes_changed.emit()
 
     def row_of(self, message_id: int) -> int | None:
         """The row showing message ``message_id``, or None (filtered out, unknown)."""
@@ -212,10 +237,20 @@ class SequenceModel(QObject):
             control = (self._first.get(parent) or self._shown.get(parent)) if parent else None
             if parent and control is not None:
                 names = self._lanes_of(parent, control)
+                self._children.setdefault(parent, set()).add(conn)
             else:
                 names = (self.namer(message, Sender.CLIENT), self.namer(message, Sender.SERVER))
+                self._index(conn, message, names)
             self._names[conn] = names
         return names
+
+    def _index(self, conn: str, message: Message, names: tuple[str, str]) -> None:
+        """Remember which addresses still name ``conn`` (so ``rename`` finds it)."""
+        client, server = names
+        if client in (message.client, host_of(message.client)):
+            self._by_address.setdefault(message.client, set()).add(conn)
+        if server == message.server:
+            self._by_address.setdefault(message.server, set()).add(conn)
 
     def _catch_up(self) -> None:
         if self.source is not None:
@@ -257,6 +292,8 @@ class SequenceModel(QObject):
     def _forget(self) -> None:
         """The capture was cleared: forget its connections too."""
         self._names.clear()
+        self._by_address.clear()
+        self._children.clear()
         self._first.clear()
         self._last.clear()
         self._source_seen = 0

@@ -21,7 +21,7 @@ from lab.store import Stored, StoreError, save
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
-from ui.models.sequence import Namer, SequenceModel
+from ui.models.sequence import Namer, SequenceModel, host_of
 from ui.views.inspector import InspectorView
 from ui.views.sequence import SequenceView
 
@@ -40,7 +40,8 @@ async def snapshot_and_save(engine: Engine, endpoints: dict[str, str], path: str
 
 def stored_namer(stored: Stored) -> Namer:
     """What the diagram calls one end of a message in a saved capture: the lab node's
-    name as it was when saved (servers with their port), else the address."""
+    name as it was when saved (servers with their port), else the address (a
+    client's host only)."""
 
     def name_of(message: Message, side: Sender) -> str:
         conn = stored.connections.get(message.connection)
@@ -53,7 +54,7 @@ def stored_namer(stored: Stored) -> Namer:
         if control is not None and client not in stored.endpoints:
             client = control.client  # an FTP data connection: named after its session
         node = stored.nodes.get(stored.endpoints.get(client, ""))
-        return node.name if node is not None else message.client
+        return node.name if node is not None else host_of(message.client)
 
     return name_of
 
