@@ -69,6 +69,23 @@ def test_follows_new_rows_when_at_bottom_and_nothing_selected(qtbot, make_messag
     assert bar.value() == 0
 
 
+def test_follows_at_bottom_while_the_selected_row_stays_in_view(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """A selection near the end does not stop following (presentation mode always
+    has one); following stops before it would push the selected row out of view."""
+    view = make_inspector(qtbot, make_message, rows=300)
+    bar = view.table.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    view.table.selectRow(298)
+    before = bar.maximum()
+    view.model.append([make_message(301, "row 301")])
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum() > before)  # followed
+    view.model.append([make_message(n, f"row {n}") for n in range(302, 400)])
+    qtbot.wait(50)
+    rect = view.table.visualRect(view.proxy.index(298, 0))
+    assert rect.intersects(view.table.viewport().rect())  # kept in view, not followed
+    assert [index.row() for index in view.table.selectionModel().selectedRows()] == [298]
+
+
 def test_details_show_fields_and_bytes(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
     view = make_inspector(qtbot, make_message)
     view.model.append([make_message(1, "hello"), make_message(2, "hello world!")])

@@ -48,15 +48,25 @@ def test_click_and_keys_select_rows(qtbot, make_message) -> None:  # type: ignor
     assert "hello 1" in view.tooltip(0) and view.tooltip(0).startswith("#1 ")
 
 
-def test_follows_new_rows_unless_scrolled_up_or_selected(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+def test_follows_new_rows_at_the_bottom_even_with_a_selection(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """At the bottom, new rows come into view, with a row selected too (presentation
+    mode always has one), and the selection stays; scrolled up, the view stays."""
     view = make_view(qtbot, make_message, rows=5)
     source = view.diagram.source
     assert source is not None
     bar = view.verticalScrollBar()
     source.append([make_message(n) for n in range(6, 300)])
     qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
-    bar.setValue(0)  # the user scrolled up: stays there
+    view.select_row(290)  # selected, still at the bottom: follows
     source.append([make_message(n) for n in range(300, 400)])
+    qtbot.waitUntil(lambda: view.row_at(view.viewport().height() - 1) == 398, timeout=2000)
+    assert view.current_row() == 290
+    bar.setValue(0)  # the user scrolled up: stays there, selection or not
+    source.append([make_message(n) for n in range(400, 500)])
+    qtbot.wait(50)
+    assert bar.value() == 0 and view.current_row() == 290
+    view.selection.clearSelection()
+    source.append([make_message(n) for n in range(500, 600)])
     qtbot.wait(50)
     assert bar.value() == 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QObject, QTimer
-from PySide6.QtWidgets import QScrollBar
+from PySide6.QtWidgets import QAbstractItemView, QScrollBar
 
 
 class Followable(Protocol):
@@ -19,15 +19,20 @@ class Followable(Protocol):
 
 
 class RowFollower(QObject):
-    """Scrolls ``view`` to the bottom when rows arrive, if it was at the bottom and
-    nothing was selected; otherwise the view stays exactly where the user left it.
+    """Scrolls ``view`` to the bottom when rows arrive, if it was at the bottom just
+    before they came, whether or not a row is selected (the selection stays; in
+    presentation mode a message is always selected, and new traffic must still come
+    into view); scrolled up, the view stays exactly where the user left it.
 
-    Attach it after the view's model is set; ``view`` (a QObject) owns it.
+    With ``keep_selected`` (the inspector's table, where one reads a row) it follows
+    only while the selected row stays in view: a row selected near the top keeps
+    its place. Attach it after the view's model is set; ``view`` (a QObject) owns it.
     """
 
-    def __init__(self, view: Followable) -> None:
+    def __init__(self, view: Followable, keep_selected: bool = False) -> None:
         super().__init__(view if isinstance(view, QObject) else None)
         self._view = view
+        self._keep_selected = keep_selected
         self._follow = True
         self._pending = False
         self._timer = QTimer(self)  # owned, so it dies with the view
@@ -43,13 +48,9 @@ class RowFollower(QObject):
         bar = self._view.verticalScrollBar()
         return bar.value() >= bar.maximum() - 2
 
-    def _selected(self) -> bool:
-        selection = self._view.selectionModel()
-        return selection is not None and selection.hasSelection()
-
     def _before_insert(self, *_: object) -> None:
         if not self._pending:
-            self._follow = self.at_bottom() and not self._selected()
+            self._follow = self.at_bottom()
 
     def _after_insert(self, *_: object) -> None:
         if self._follow and not self._pending:
@@ -58,5 +59,17 @@ class RowFollower(QObject):
 
     def _scroll_now(self) -> None:
         self._pending = False
-        if not self._selected():
-            self._view.scrollToBottom()
+        bar = self._view.verticalScrollBar()
+        before, shown = bar.value(), self._keep_selected and self._selected_in_view()
+        self._view.scrollToBottom()
+        if shown and not self._selected_in_view():
+            bar.setValue(before)  # the selected row would leave the view: stay
+
+    def _selected_in_view(self) -> bool:
+        """Whether a selected row shows in the view (False if none is selected)."""
+        view = self._view
+        selection = view.selectionModel()
+        rows = selection.selectedRows() if selection is not None else []
+        if not rows or not isinstance(view, QAbstractItemView):
+            return False
+        return view.visualRect(rows[0]).intersects(view.viewport().rect())

@@ -79,7 +79,7 @@ class InspectorView(QWidget):
     def _make_table(self) -> QTableView:
         table = QTableView(self)
         table.setModel(self.proxy)
-        self.follower = RowFollower(table)
+        self.follower = RowFollower(table, keep_selected=True)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
