@@ -69,14 +69,14 @@ def current() -> Look:
     return _current
 
 
-def colour(name: str) -> str:
+def colour(name: str, look: Look | None = None) -> str:
     """The ``#rrggbb`` for a meaning (faint, good, bad, warn, info, client, server,
-    fault, box, box-border) in the look in use."""
-    return _MEANINGS[_current][name]
+    fault, box, box-border) in ``look`` (a resolved one), else the look in use."""
+    return _MEANINGS[look or _current][name]
 
 
-def qcolour(name: str) -> QColor:
-    return QColor(colour(name))
+def qcolour(name: str, look: Look | None = None) -> QColor:
+    return QColor(colour(name, look))
 
 
 #: Tones a widget may take (``set_tone``), and the style each gives in a look.

@@ -15,6 +15,9 @@ platform, in a subprocess of its own. Then:
 - filter: a filter that keeps one connection's rows, then none, and back: the
   time to the first paint after each (a filter change looks at every row once).
 - export: the last rows as PNG (at most 600 rows).
+- lanes: 100, 1,000 and 5,000 outside hosts, one connection each, to one
+  server (as many lanes plus one); the worst and median of 60 paints of the
+  whole view (heads and rows) while scrolling down and across.
 
 Figures are milliseconds; nothing is asserted (tests/ui/test_sequence_model.py
 checks the behaviour at 100,000 messages without timing it).
@@ -118,7 +121,42 @@ def measure(total: int, batch: int) -> list[tuple[str, str, str]]:
         rows.append(("export the last 600 rows as PNG", _ms(time.perf_counter() - began), ""))
     assert seq.row_count() == total  # every row back after the filters
     view.close()
+    for hosts in (100, 1_000, 5_000):
+        rows.append(measure_lanes(hosts))
     return rows
+
+
+def measure_lanes(hosts: int) -> tuple[str, str, str]:
+    """Paint times with ``hosts`` + 1 lanes: each outside host makes one connection."""
+    from lab.model import Message, Sender
+    from ui.models.messages import MessageTableModel
+    from ui.models.sequence import SequenceModel
+    from ui.views.sequence import SequenceView
+
+    model = MessageTableModel()
+    seq = SequenceModel(model)
+    view = SequenceView(seq)
+    view.resize(900, 700)
+    view.show()
+    model.append([Message(id=n, time=n * 1e-3, connection=f"c{n // 2}", protocol="http",
+                          sender=Sender.CLIENT if n % 2 == 0 else Sender.SERVER,
+                          client=f"10.{n // 2 >> 16 & 255}.{n // 2 >> 8 & 255}."
+                                 f"{n // 2 & 255}:40000",
+                          server="127.0.0.1:8080", summary="GET /", size=5, raw=b"GET /")
+                  for n in range(2 * hosts)])
+    view.grab()  # lays the lanes out once
+    lanes = len(seq.lanes())
+    vbar, hbar = view.verticalScrollBar(), view.horizontalScrollBar()
+    paints = []
+    for step in range(60):
+        began = time.perf_counter()
+        vbar.setValue(vbar.maximum() * (step % 30) // 29)
+        hbar.setValue(hbar.maximum() * step // 59)
+        view.grab()
+        paints.append(time.perf_counter() - began)
+    view.close()
+    return (f"lanes: {lanes:,} lanes, 60 paints scrolling down and across",
+            _ms(max(paints)), _ms(statistics.median(paints)))
 
 
 def table(rows: list[tuple[str, str, str]], total: int) -> str:

@@ -1,18 +1,24 @@
 """The sequence diagram's view: selection and keys, following new rows, export (PNG,
-SVG), 100,000 messages."""
+SVG), what is painted (faults, marks, only the rows and lanes in view), 100,000
+messages."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QColor, QImage
 
 from lab.model import Sender
-from tests.ui.test_sequence_model import Namer, diagram
+from tests.ui.test_sequence_model import Namer, diagram, outside
+from ui import theme
 from ui.models.messages import MessageFilterProxy
+from ui.views import sequence_paint
 from ui.views.sequence import SequenceView
 from ui.views.sequence_export import EXPORT_LIMITS, EXPORT_WIDTH
+from ui.views.sequence_paint import DiagramPainter
 
 
 def make_view(qtbot, make_message, rows: int = 0) -> SequenceView:  # type: ignore[no-untyped-def]
@@ -149,3 +155,83 @@ def test_a_hundred_thousand_messages(qtbot, make_message) -> None:  # type: igno
     view.viewport().grab()
     proxy.set_filter_text("")
     assert seq.row_count() == total and len(seq.lanes()) == 2
+
+
+def near(image: QImage, colour: QColor, xs: range, ys: range, slack: int = 12) -> bool:
+    """Whether a pixel of ``image`` in ``xs`` × ``ys`` has (about) ``colour``."""
+    for y in ys:
+        for x in xs:
+            c = image.pixelColor(x, y)
+            if (abs(c.red() - colour.red()) <= slack and abs(c.green() - colour.green())
+                    <= slack and abs(c.blue() - colour.blue()) <= slack):
+                return True
+    return False
+
+
+def test_a_fault_is_red_and_an_opening_has_its_dot(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    closed: set[str] = set()
+    model, proxy, seq = diagram(None, closed=closed.__contains__)
+    view = SequenceView(seq)
+    qtbot.addWidget(view)
+    view.resize(700, 400)
+    view.show()
+    model.append([make_message(1, "hello"), make_message(2, "hello back", sender=Sender.SERVER),
+                  replace(make_message(3, "reset by the Wire"), injected=True),
+                  make_message(4, "bye")])
+    image = view.viewport().grab().toImage()
+    lay, rh = view.diagram_layout(), view.painter.row_height
+    client_x, server_x = round(lay.lane_x(0)), round(lay.lane_x(1))
+    fault, client = theme.qcolour("fault"), theme.qcolour("client")
+
+    def row(r: int) -> range:
+        return range(view.row_y(r), view.row_y(r) + rh)
+    head = range(server_x - 9, server_x - 1)  # an arrowhead, filled in the arrow's colour
+    assert near(image, fault, head, row(2)) and not near(image, fault, head, row(3))
+    assert near(image, client, head, row(3)) and not near(image, client, head, row(2))
+    left_of_lane = range(client_x - 14, client_x - 3)  # the hollow dot: it opens
+    assert near(image, client, left_of_lane, row(0), slack=40)
+    assert not near(image, client, left_of_lane, row(3), slack=40)
+    # closed, its last message filtered out: no mark on another row, no crash
+    closed.add("c1")
+    proxy.set_filter_text("hello")
+    assert seq.row_count() == 2 and not any((a := seq.arrow(r)) and a.closes for r in range(2))
+    view.viewport().grab()
+
+
+def test_only_the_lanes_in_view_are_painted(qtbot, make_message,  # type: ignore[no-untyped-def]
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    view = make_view(qtbot, make_message)
+    assert view.diagram.source is not None
+    view.diagram.source.append([replace(m, client=f"10.0.{m.id // 256}.{m.id % 256}:4000")
+                                for m in outside(make_message, 2000)])
+    view.grab()
+    lay = view.diagram_layout()
+    assert lay.lanes == 2001
+    heads = []
+    real = sequence_paint.meaning
+    monkeypatch.setattr(sequence_paint, "meaning",
+                        lambda *a: heads.append(a) or real(*a))
+    view.horizontalScrollBar().setValue(lay.width // 2)
+    view.header.grab()
+    assert 0 < len(heads) <= view.width() / lay.spacing + 4
+
+
+def test_a_hundred_thousand_messages_paint_only_the_rows_in_view(  # type: ignore[no-untyped-def]
+        qtbot, make_message, monkeypatch: pytest.MonkeyPatch) -> None:
+    view = make_view(qtbot, make_message)
+    assert view.diagram.source is not None
+    view.diagram.source.append([make_message(n, sender=Sender.CLIENT if n % 2
+                                             else Sender.SERVER) for n in range(1, 100_001)])
+    painted: list[int] = []
+    real = DiagramPainter._paint_arrow
+    monkeypatch.setattr(DiagramPainter, "_paint_arrow",
+                        lambda self, p, lay, arrow, *a: painted.append(arrow.row)
+                        or real(self, p, lay, arrow, *a))
+    visible = view.viewport().height() // view.painter.row_height + 1
+    for value in (0, view.verticalScrollBar().maximum() // 2,
+                  view.verticalScrollBar().maximum()):
+        painted.clear()
+        view.verticalScrollBar().setValue(value)
+        view.viewport().grab()
+        assert 0 < len(painted) <= visible + 2
+    assert painted[-1] == 99_999

@@ -2,8 +2,8 @@
 per message, time flowing down.
 
 A custom-painted QAbstractScrollArea over a SequenceModel: rows have one fixed
-height, so the scroll range is rows × height and only the rows in view are ever
-painted (100,000 messages cost what 40 do). The lane heads are pinned above the
+height, so the scroll range is rows × height and only the rows (and lanes) in view are
+ever painted (100,000 messages cost what 40 do). The lane heads are pinned above the
 rows. The selection is a QItemSelectionModel over the same rows, normally the
 inspector table's own, so selecting on either side selects on both.
 """
@@ -51,7 +51,8 @@ class _Header(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         view = self.view
         p = QPainter(self)
-        view.painter.paint_header(p, view.diagram_layout(), view.horizontalScrollBar().value())
+        view.painter.paint_header(p, view.diagram_layout(), view.horizontalScrollBar().value(),
+                                  self.width())
         p.end()
 
 
@@ -186,7 +187,8 @@ class SequenceView(QAbstractScrollArea):
         last = min(count - 1, (value + self.viewport().height()) // lay.row_height)
         if last >= first:
             self.painter.paint_rows(p, lay, first, last, first * lay.row_height - value,
-                                    self.marks(), self.horizontalScrollBar().value())
+                                    self.marks(), self.horizontalScrollBar().value(),
+                                    self.viewport().width())
         p.end()
 
     def marks(self) -> Marks:

@@ -6,7 +6,7 @@ range of rows into a QImage (PNG) or a QSvgGenerator (SVG) the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import (
@@ -25,23 +25,15 @@ from ui import theme
 from ui.models.sequence import Arrow, Lane, SequenceModel
 
 
-def meaning(name: str, palette: QPalette) -> QColor:
-    """The look's colour for ``name`` (client, server, fault); lightened if the look
-    is light but the palette dark (a dark desktop before a look was applied)."""
-    colour = theme.qcolour(name)
-    if theme.current() is theme.Look.LIGHT and palette.base().color().lightness() < 128:
+def meaning(name: str, palette: QPalette, look: theme.Look | None = None) -> QColor:
+    """``look``'s colour (else the look in use's) for ``name`` (client, server,
+    fault); lightened if the look is light but the palette dark (a dark desktop
+    before a look was applied)."""
+    look = look or theme.current()
+    colour = theme.qcolour(name, look)
+    if look is theme.Look.LIGHT and palette.base().color().lightness() < 128:
         return colour.lighter(165)
     return colour
-
-
-def fit(fm: QFontMetrics, label: str, width: int) -> str:
-    """``label`` if it fits in ``width``; else without its `` :port`` tail; else elided."""
-    if fm.horizontalAdvance(label) <= width:
-        return label
-    name, sep, _ = label.rpartition(" :")
-    if sep and fm.horizontalAdvance(name) <= width:
-        return name
-    return fm.elidedText(name or label, Qt.TextElideMode.ElideRight, width)
 
 
 def head_lines(lane: Lane) -> tuple[str, str]:
@@ -49,6 +41,16 @@ def head_lines(lane: Lane) -> tuple[str, str]:
     name, sep, port = lane.label.rpartition(" :")
     role = lane.role.value
     return (name, f"{role} :{port}") if sep else (lane.label, role)
+
+
+def role_lines(lane: Lane) -> list[str]:
+    """What a head may say under its name, longest first: a named server's host:port
+    where room allows, else its port (the first that fits is drawn)."""
+    name, role = head_lines(lane)
+    if lane.address and lane.address not in name and " :" in role:
+        kind, _, port = role.partition(" ")
+        return [f"{kind} {lane.address}", lane.address, role, port]
+    return [role, role.rpartition(" ")[2]]
 
 
 def _lines(lane: Lane) -> int:
@@ -92,7 +94,9 @@ def wrap(fm: QFontMetrics, text: str, width: int, lines: int = 2) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    """Where things go, for a given font, lane count and width."""
+    """Where things go, for a given font, lane count and width; with the lane heads'
+    font and, as they are first painted, their lines (so a paint costs the lanes in
+    view, not all of them)."""
 
     row_height: int
     header_height: int
@@ -100,6 +104,8 @@ class Layout:
     spacing: float  # between lane centres
     lanes: int
     width: int  # of the whole diagram (at least the width it was made for)
+    head_font: QFont = field(default_factory=QFont, compare=False)
+    heads: dict[int, tuple[list[str], str]] = field(default_factory=dict, compare=False)
 
     def lane_x(self, lane: int) -> float:
         return self.gutter + self.spacing * (lane + 0.5)
@@ -107,6 +113,14 @@ class Layout:
     def lane_at(self, x: float) -> int | None:
         lane = int((x - self.gutter) // self.spacing) if self.spacing else -1
         return lane if 0 <= lane < self.lanes else None
+
+    def lanes_in(self, left: float, right: float) -> range:
+        """The lanes whose heads reach into diagram x ``left``..``right``."""
+        if not self.spacing:
+            return range(0)
+        first = int((left - self.gutter) // self.spacing) - 1
+        last = int((right - self.gutter) // self.spacing) + 1
+        return range(max(0, first), min(self.lanes, last + 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +137,14 @@ class Marks:
 
 
 class DiagramPainter:
-    """Paints ``model`` with ``font`` and ``palette`` (text colours come from it)."""
+    """Paints ``model`` with ``font`` and ``palette`` (text colours come from it), in
+    the colours of ``look`` (None: the look in use)."""
 
-    def __init__(self, model: SequenceModel, font: QFont, palette: QPalette) -> None:
+    def __init__(self, model: SequenceModel, font: QFont, palette: QPalette,
+                 look: theme.Look | None = None) -> None:
         self.model = model
         self.palette = palette
+        self.look = look
         self.font = QFont(font)
         self.font.setPixelSize(QFontInfo(font).pixelSize())  # the same size on any device
         self.fm = QFontMetrics(self.font)
@@ -147,17 +164,20 @@ class DiagramPainter:
     def layout(self, width: int) -> Layout:
         """Where the lanes go in ``width`` pixels (wider if they need it); asks the
         model for its lanes, so it catches up with the rows."""
-        lanes = len(self.model.lanes())
+        lanes = self.model.lanes()
         narrowest = max(72, self.fm.averageCharWidth() * 10)
-        spacing = max(float(narrowest), (width - self.gutter) / max(1, lanes))
+        spacing = max(float(narrowest), (width - self.gutter) / max(1, len(lanes)))
         return Layout(row_height=self.row_height, header_height=self.header_height,
-                      gutter=self.gutter, spacing=spacing, lanes=lanes,
-                      width=max(width, self.gutter + int(spacing * lanes)))
+                      gutter=self.gutter, spacing=spacing, lanes=len(lanes),
+                      width=max(width, self.gutter + int(spacing * len(lanes))),
+                      head_font=self._head_font(lanes, int(spacing) - 12))
 
     # ---- the pinned header ---------------------------------------------------------
 
-    def paint_header(self, p: QPainter, lay: Layout, dx: int = 0) -> None:
-        """Lane heads in a band ``lay.header_height`` high, shifted left by ``dx``."""
+    def paint_header(self, p: QPainter, lay: Layout, dx: int = 0,
+                     view: int | None = None) -> None:
+        """Lane heads in a band ``lay.header_height`` high, shifted left by ``dx``;
+        only those within ``view`` pixels of the left edge (None: all)."""
         band = QRect(0, 0, lay.width, lay.header_height)
         p.fillRect(band, self.palette.window())
         p.setPen(self.palette.mid().color())
@@ -170,34 +190,42 @@ class DiagramPainter:
         line = self.fm.height()
         width = int(lay.spacing) - 6
         lanes = self.model.lanes()
-        font = self._head_font(lanes, width - 6)
-        for i, lane in enumerate(lanes):
-            colour = meaning(lane.role.value, self.palette)
+        for i in lay.lanes_in(dx, dx + (lay.width if view is None else view)):
+            if i >= len(lanes):
+                break
+            lane = lanes[i]
+            colour = meaning(lane.role.value, self.palette, self.look)
             box = QRectF(lay.lane_x(i) - dx - width / 2, 5, width, 3 * line + 8)
             tint = QColor(colour)
             tint.setAlpha(40)
             p.setPen(QPen(colour, 1.4))
             p.setBrush(tint)
             p.drawRoundedRect(box, 6, 6)
-            name, role = head_lines(lane)
             inner = box.adjusted(3, 4, -3, -4)
-            names = wrap(QFontMetrics(font), name, int(inner.width()), _lines(lane))
-            if len(names) == 3:
-                role = ""
+            names, role = self._head(lay, i, lane, int(inner.width()))
             top = inner.top() + (3 - len(names) - bool(role)) * line / 2
-            p.setFont(font)
+            p.setFont(lay.head_font)
             p.setPen(self.palette.text().color())
             for n, text in enumerate(names):
                 p.drawText(QRectF(inner.left(), top + n * line, inner.width(), line),
                            Qt.AlignmentFlag.AlignCenter, text)
             p.setFont(self.font)
             p.setPen(self._faint())
-            if self.fm.horizontalAdvance(role) > inner.width():
-                role = role.rpartition(" ")[2]  # ":8080" without "server"
             p.drawText(QRectF(inner.left(), top + len(names) * line, inner.width(), line),
-                       Qt.AlignmentFlag.AlignCenter,
-                       self.fm.elidedText(role, Qt.TextElideMode.ElideRight, int(inner.width())))
+                       Qt.AlignmentFlag.AlignCenter, role)
         p.setBrush(Qt.BrushStyle.NoBrush)
+
+    def _head(self, lay: Layout, i: int, lane: Lane, width: int) -> tuple[list[str], str]:
+        """Lane ``i``'s name in lines, and the line under it; worked out once a layout."""
+        head = lay.heads.get(i)
+        if head is None:
+            names = wrap(QFontMetrics(lay.head_font), head_lines(lane)[0], width, _lines(lane))
+            roles = [] if len(names) == 3 else role_lines(lane)
+            role = next((r for r in roles if self.fm.horizontalAdvance(r) <= width),
+                        self.fm.elidedText(roles[-1], Qt.TextElideMode.ElideRight, width)
+                        if roles else "")
+            head = lay.heads[i] = (names, role)
+        return head
 
     def _head_font(self, lanes: list[Lane], width: int) -> QFont:
         """Bold for every lane head if each name fits in whole words, else smaller."""
@@ -209,9 +237,10 @@ class DiagramPainter:
     # ---- rows ----------------------------------------------------------------------
 
     def paint_rows(self, p: QPainter, lay: Layout, first: int, last: int, top: int,
-                   marks: Marks, dx: int = 0) -> None:
+                   marks: Marks, dx: int = 0, view: int | None = None) -> None:
         """Rows ``first``..``last`` (inclusive), row ``first`` at ``top``: backgrounds,
-        lifelines across them, then the arrows."""
+        lifelines across them (those within ``view`` pixels of the left edge; None:
+        all), then the arrows."""
         rh = lay.row_height
         bottom = top + (last - first + 1) * rh
         alternate = self.palette.alternateBase().color()
@@ -220,7 +249,7 @@ class DiagramPainter:
             if back is not None:
                 p.fillRect(QRect(0, top + (row - first) * rh, lay.width, rh), back)
         p.setPen(QPen(self.palette.mid().color(), 1, Qt.PenStyle.DashLine))
-        for i in range(lay.lanes):
+        for i in lay.lanes_in(dx, dx + (lay.width if view is None else view)):
             x = round(lay.lane_x(i)) - dx
             p.drawLine(x, top, x, bottom)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -262,7 +291,8 @@ class DiagramPainter:
         if current:
             colour = self.palette.highlightedText().color()
         else:
-            colour = meaning("fault" if arrow.fault else message.sender.value, self.palette)
+            colour = meaning("fault" if arrow.fault else message.sender.value, self.palette,
+                             self.look)
         pen = QPen(colour, 2.0 if current else 1.6)
         if arrow.data:
             pen.setStyle(Qt.PenStyle.DashLine)
@@ -303,7 +333,7 @@ class DiagramPainter:
         if current:
             p.setPen(self.palette.highlightedText().color())
         elif arrow.fault or message.malformed:
-            p.setPen(meaning("fault", self.palette))
+            p.setPen(meaning("fault", self.palette, self.look))
         else:
             p.setPen(self.palette.text().color())
         p.setFont(self.font)
