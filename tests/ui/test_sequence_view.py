@@ -1,6 +1,6 @@
-"""The sequence diagram's view: selection and keys, following new rows, export (PNG,
-SVG), what is painted (faults, marks, only the rows and lanes in view), 100,000
-messages."""
+"""The sequence diagram's view: selection and keys, following new rows, the context
+menu (made once), export (PNG, SVG), what is painted (faults, marks, only the rows
+and lanes in view), 100,000 messages."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QColor, QImage
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QColor, QContextMenuEvent, QImage
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
 from lab.model import Sender
 from tests.ui.test_sequence_model import Namer, diagram, outside
@@ -155,6 +156,23 @@ def test_a_hundred_thousand_messages(qtbot, make_message) -> None:  # type: igno
     view.viewport().grab()
     proxy.set_filter_text("")
     assert seq.row_count() == total and len(seq.lanes()) == 2
+
+
+def test_the_context_menu_is_made_once(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, make_message, rows=3)
+    shown: list[QWidget] = []
+
+    def close_it() -> None:
+        menu = QApplication.activePopupWidget()
+        assert menu is not None
+        shown.append(menu)
+        menu.close()
+    for _ in range(5):
+        QTimer.singleShot(50, close_it)
+        QApplication.sendEvent(view.viewport(), QContextMenuEvent(
+            QContextMenuEvent.Reason.Mouse, QPoint(10, 10), view.mapToGlobal(QPoint(10, 10))))
+    assert len(shown) == 5 and len(set(shown)) == 1
+    assert len(view.findChildren(QMenu)) == 1
 
 
 def near(image: QImage, colour: QColor, xs: range, ys: range, slack: int = 12) -> bool:

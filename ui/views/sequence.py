@@ -91,6 +91,7 @@ class SequenceView(QAbstractScrollArea):
             action = QAction(text, self)
             action.triggered.connect(lambda _=False, k=key: self.choose_export(k))
             self.export_actions[key] = action
+        self._menu: QMenu | None = None
         self.follower = RowFollower(self)
         self._place_header()
         self._update_ranges()
@@ -324,8 +325,10 @@ class SequenceView(QAbstractScrollArea):
         return menu
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        if self._menu is None:  # made once: a menu per right-click would pile up
+            self._menu = self.export_menu(self)
         self.update_export_actions()
-        self.export_menu(self).exec(event.globalPos())
+        self._menu.exec(event.globalPos())
 
     # ---- export --------------------------------------------------------------------
 
