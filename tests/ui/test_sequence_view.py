@@ -1,6 +1,6 @@
 """The sequence diagram's view: selection and keys, following new rows, the context
 menu (made once), export (PNG, SVG), what is painted (faults, marks, only the rows
-and lanes in view), 100,000 messages."""
+and lanes in view), tooltips, 100,000 messages."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from PySide6.QtGui import QColor, QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
 from lab.model import Sender
-from tests.ui.test_sequence_model import Namer, diagram, outside
+from tests.ui.test_sequence_model import Namer, diagram, message, outside
 from ui import theme
 from ui.models.messages import MessageFilterProxy
-from ui.views import sequence_paint
+from ui.views import explain, sequence_export, sequence_paint
 from ui.views.sequence import SequenceView
-from ui.views.sequence_export import EXPORT_LIMITS, EXPORT_WIDTH
+from ui.views.sequence_export import EXPORT_LIMITS, EXPORT_WIDTH, describe
 from ui.views.sequence_paint import DiagramPainter
 
 
@@ -214,6 +214,25 @@ def test_a_fault_is_red_and_an_opening_has_its_dot(qtbot, make_message) -> None:
     proxy.set_filter_text("hello")
     assert seq.row_count() == 2 and not any((a := seq.arrow(r)) and a.closes for r in range(2))
     view.viewport().grab()
+
+
+def test_tooltips_and_heads_give_addresses(qtbot, make_message, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert sequence_export.explain_text is explain.explain_text  # imported, not looked up
+    view = make_view(qtbot, make_message)
+    seq = view.diagram
+    assert seq.source is not None
+    seq.source.append([message(make_message, 1, "GET /", "c1", Sender.CLIENT,
+                               "127.0.0.1:50000", "127.0.0.1:8080"),
+                       message(make_message, 2, "200 OK", "c1", Sender.SERVER,
+                               "127.0.0.1:50000", "127.0.0.1:8080")])
+    arrow = seq.arrow(1)
+    assert arrow is not None
+    text = describe(arrow, seq.lanes())
+    assert "HTTP server #1 :8080 → HTTP client #1" in text
+    assert "127.0.0.1:8080 → 127.0.0.1:50000" in text
+    svg = tmp_path / "heads.svg"
+    view.export(str(svg), 0, 1)
+    assert "server 127.0.0.1:8080" in svg.read_text()
 
 
 def test_only_the_lanes_in_view_are_painted(qtbot, make_message,  # type: ignore[no-untyped-def]

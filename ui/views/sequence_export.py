@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QImage, QImageWriter, QPainter
 from PySide6.QtSvg import QSvgGenerator
 
-from lab.model import Message
+from lab.model import Message, Sender
 from ui.models.messages import format_time
 from ui.models.sequence import Arrow, Lane
+from ui.views.explain import explain_text
 from ui.views.sequence_paint import DiagramPainter, Marks
 
 #: At most this many rows go into one exported picture (a PNG of more would take
@@ -62,23 +62,15 @@ def export_diagram(painter: DiagramPainter, path: str | Path, first: int, last: 
     return first, last
 
 
-def explanation(message: Message, answering: Message | None = None) -> str:
-    """What ``ui.views.explain.explain_text`` says of ``message`` (a reply: with the
-    message it answers), if that module is there."""
-    try:
-        module = importlib.import_module("ui.views.explain")
-        text = module.explain_text(message, answering)
-    except Exception:  # not there (yet), or it failed: a tooltip does without
-        return ""
-    return text if isinstance(text, str) else ""
-
-
 def describe(arrow: Arrow, lanes: list[Lane], answering: Message | None = None) -> str:
     """A row in words, for its tooltip: the message, its ends, its marks, and the
     explanation when there is one (``answering``: the request a reply answers)."""
     m = arrow.message
+    source, destination = (m.client, m.server) if m.sender is Sender.CLIENT else (
+        m.server, m.client)
     lines = [f"#{m.id}  {format_time(m.time)}  {m.protocol}  {m.connection}",
-             f"{lanes[arrow.start].label} → {lanes[arrow.end].label}", m.summary]
+             f"{lanes[arrow.start].label} → {lanes[arrow.end].label}",
+             f"{source} → {destination}", m.summary]
     flags = [n for n in ("malformed", "truncated", "injected", "held") if getattr(m, n)]
     if flags:
         lines.append("flags: " + ", ".join(flags))
@@ -88,5 +80,5 @@ def describe(arrow: Arrow, lanes: list[Lane], answering: Message | None = None) 
         lines.append(f"Connection {m.connection} ends after this (the bar).")
     if arrow.data:
         lines.append("On an FTP data connection (dashed).")
-    note = explanation(m, answering)
+    note = explain_text(m, answering)
     return "\n".join(lines) + (f"\n\n{note}" if note else "")
