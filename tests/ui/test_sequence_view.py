@@ -1,6 +1,6 @@
 """The sequence diagram's view: selection and keys, following new rows, the context
-menu (made once), export (PNG, SVG), what is painted (faults, marks, only the rows
-and lanes in view), tooltips, 100,000 messages."""
+menu, export (PNG, SVG, in the light look), what is painted (faults, marks, only
+the rows and lanes in view), tooltips, 100,000 messages."""
 
 from __future__ import annotations
 
@@ -214,6 +214,31 @@ def test_a_fault_is_red_and_an_opening_has_its_dot(qtbot, make_message) -> None:
     proxy.set_filter_text("hello")
     assert seq.row_count() == 2 and not any((a := seq.arrow(r)) and a.closes for r in range(2))
     view.viewport().grab()
+
+
+def test_export_is_light_under_the_dark_look(qtbot, make_message, qapp,  # type: ignore[no-untyped-def]
+                                             tmp_path: Path) -> None:
+    view = make_view(qtbot, make_message, rows=5)
+    try:
+        theme.apply(qapp, theme.Look.DARK)
+        assert view.painter.palette.base().color().lightness() < 100
+        png = tmp_path / "dark.png"
+        view.export(str(png), 0, 4)
+        lay = view.painter.layout(max(view.viewport().width(), EXPORT_WIDTH))
+        image = QImage(str(png))
+        assert image.pixelColor(lay.width - 3, lay.header_height + 2).lightness() > 200
+        assert image.pixelColor(lay.width - 3, 2).lightness() > 200  # the heads' band
+    finally:
+        theme.apply(qapp, theme.Look.LIGHT)
+
+
+def test_export_says_when_it_takes_only_the_last_rows(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    view = make_view(qtbot, make_message, rows=EXPORT_LIMITS["png"] + 5)
+    view.update_export_actions()
+    png, svg = view.export_actions["all.png"], view.export_actions["all.svg"]
+    assert png.text() == f"Last {EXPORT_LIMITS['png']} rows as PNG…"
+    assert f"the last {EXPORT_LIMITS['png']} of the 605 rows" in png.toolTip()
+    assert svg.text() == "Whole diagram as SVG…"
 
 
 def test_tooltips_and_heads_give_addresses(qtbot, make_message, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

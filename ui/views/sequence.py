@@ -35,7 +35,7 @@ from PySide6.QtWidgets import QAbstractScrollArea, QFileDialog, QMenu, QToolTip,
 
 from ui.models.sequence import SequenceModel
 from ui.views.follow import RowFollower
-from ui.views.sequence_export import EXPORTS, describe, export_diagram
+from ui.views.sequence_export import describe, label_actions, make_actions, write_export
 from ui.views.sequence_paint import DiagramPainter, Layout, Marks
 
 Flag = QItemSelectionModel.SelectionFlag
@@ -86,11 +86,7 @@ class SequenceView(QAbstractScrollArea):
         model.lanes_changed.connect(self._lanes_changed)
         self.selection.currentRowChanged.connect(self._current_changed)
         self.selection.selectionChanged.connect(self.viewport().update)
-        self.export_actions: dict[str, QAction] = {}
-        for key, text in EXPORTS:
-            action = QAction(text, self)
-            action.triggered.connect(lambda _=False, k=key: self.choose_export(k))
-            self.export_actions[key] = action
+        self.export_actions: dict[str, QAction] = make_actions(self, self.choose_export)
         self._menu: QMenu | None = None
         self.follower = RowFollower(self)
         self._place_header()
@@ -311,15 +307,16 @@ class SequenceView(QAbstractScrollArea):
         return describe(arrow, self.diagram.lanes(), self.diagram.answering(arrow.message))
 
     def update_export_actions(self) -> None:
-        """Enable what can be exported now (the range needs a selected row)."""
-        has_range = self.current_row() is not None
-        for key, action in self.export_actions.items():
-            action.setEnabled(self.diagram.row_count() > 0
-                              and (has_range or not key.startswith("range")))
+        """Enable what can be exported now (the range needs a selected row), and say
+        truthfully what each takes ("Last 600 rows as PNG…" past a format's limit)."""
+        has_range, count = self.current_row() is not None, self.diagram.row_count()
+        label_actions(self.export_actions, self.export_rows,
+                      lambda key: count > 0 and (has_range or not key.startswith("range")))
 
     def export_menu(self, parent: QWidget | None = None) -> QMenu:
         """A menu of the export actions (the context menu, the window's button)."""
         menu = QMenu(parent or self)
+        menu.setToolTipsVisible(True)
         for action in self.export_actions.values():
             menu.addAction(action)
         return menu
@@ -348,16 +345,8 @@ class SequenceView(QAbstractScrollArea):
     def export(self, path: str, first: int, last: int) -> tuple[int, int] | None:
         """Write rows ``first``..``last`` to ``path`` (PNG or SVG by its suffix);
         says in ``exported`` how it went."""
-        if last < first:
-            self.exported.emit("Nothing to export: the diagram is empty.")
-            return None
-        try:
-            done = export_diagram(self.painter, path, first, last, self.viewport().width())
-        except OSError as exc:
-            self.exported.emit(f"Export failed: {exc}")
-            return None
-        self.folder = Path(path).parent
-        count = done[1] - done[0] + 1
-        cut = "" if done[0] == first else f" (the last {count} of {last - first + 1})"
-        self.exported.emit(f"Wrote {count} message{'s' if count != 1 else ''}{cut} to {path}")
+        said, done = write_export(self.painter, path, first, last, self.viewport().width())
+        if done is not None:
+            self.folder = Path(path).parent
+        self.exported.emit(said)
         return done

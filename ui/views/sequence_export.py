@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QRect, QSize
-from PySide6.QtGui import QImage, QImageWriter, QPainter
+from PySide6.QtCore import QObject, QRect, QSize
+from PySide6.QtGui import QAction, QImage, QImageWriter, QPainter
 from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import QApplication
 
 from lab.model import Message, Sender
+from ui import theme
 from ui.models.messages import format_time
 from ui.models.sequence import Arrow, Lane
 from ui.views.explain import explain_text
@@ -24,12 +27,72 @@ EXPORTS = (("all.png", "Whole diagram as PNG…"), ("all.svg", "Whole diagram as
            ("range.png", "Selected rows as PNG…"), ("range.svg", "Selected rows as SVG…"))
 
 
+def export_text(key: str, rows: int) -> tuple[str, str]:
+    """What export ``key``'s menu entry says (and its tooltip) when it would take
+    ``rows`` rows: "Last 600 rows as PNG…" when the format's limit cuts them."""
+    fmt = key.rpartition(".")[2]
+    limit = EXPORT_LIMITS[fmt]
+    whole = dict(EXPORTS)[key]
+    if rows <= limit:
+        return whole, ""
+    which = "rows" if key.startswith("all") else "selected rows"
+    return (f"Last {limit:,} {which} as {fmt.upper()}…",
+            f"A {fmt.upper()} holds at most {limit:,} rows: the last {limit:,} of the "
+            f"{rows:,} {which}.")
+
+
+def make_actions(parent: QObject, choose: Callable[[str], None]) -> dict[str, QAction]:
+    """An action per entry of EXPORTS, by key; triggering one calls ``choose(key)``."""
+    actions = {key: QAction(text, parent) for key, text in EXPORTS}
+    for key, action in actions.items():
+        action.triggered.connect(lambda _=False, k=key: choose(k))
+    return actions
+
+
+def label_actions(actions: dict[str, QAction], rows: Callable[[str], tuple[int, int]],
+                  enabled: Callable[[str], bool]) -> None:
+    """Enable each export action as ``enabled`` says, and label it truthfully for the
+    rows ``rows`` gives its key (``export_text``)."""
+    for key, action in actions.items():
+        first, last = rows(key)
+        text, tip = export_text(key, last - first + 1)
+        action.setEnabled(enabled(key))
+        action.setText(text)
+        action.setToolTip(tip or text.rstrip("…"))
+
+
+def write_export(painter: DiagramPainter, path: str, first: int, last: int,
+                 width: int) -> tuple[str, tuple[int, int] | None]:
+    """``export_diagram``, and what the status bar says of it (the rows written, or
+    None if none were)."""
+    if last < first:
+        return "Nothing to export: the diagram is empty.", None
+    try:
+        done = export_diagram(painter, path, first, last, width)
+    except OSError as exc:
+        return f"Export failed: {exc}", None
+    count, asked = done[1] - done[0] + 1, last - first + 1
+    fmt = "svg" if path.lower().endswith(".svg") else "png"
+    cut = "" if count == asked else (f" (the last {count:,} of {asked:,} rows: a "
+                                     f"{fmt.upper()} holds at most {EXPORT_LIMITS[fmt]:,})")
+    return f"Wrote {count:,} message{'s' if count != 1 else ''}{cut} to {path}", done
+
+
+def light_painter(painter: DiagramPainter) -> DiagramPainter:
+    """``painter`` in the light look, whatever look is in use: an export is a handout."""
+    app = QApplication.instance()
+    palette = (theme.palette(theme.Look.LIGHT, app) if isinstance(app, QApplication)
+               else painter.palette)
+    return DiagramPainter(painter.model, painter.font, palette, theme.Look.LIGHT)
+
+
 def export_diagram(painter: DiagramPainter, path: str | Path, first: int, last: int,
                    width: int) -> tuple[int, int]:
     """Write rows ``first``..``last`` (under the lane heads) to ``path``: SVG if it
     ends in ``.svg``, else PNG; laid out for ``width`` pixels (wider if the lanes
-    need it, and at least EXPORT_WIDTH). Returns the rows written; OSError if the
-    file cannot be written."""
+    need it, and at least EXPORT_WIDTH), in the light look. Returns the rows
+    written; OSError if the file cannot be written."""
+    painter = light_painter(painter)
     fmt = "svg" if str(path).lower().endswith(".svg") else "png"
     first = max(first, last - EXPORT_LIMITS[fmt] + 1)
     lay = painter.layout(max(width, EXPORT_WIDTH))
