@@ -7,9 +7,10 @@ diagram over them, sharing the inspector's selection) on Qt's offscreen
 platform, in a subprocess of its own. Then:
 
 - live: N messages arrive in batches of B (333: 10,000 messages/s drained at
-  30 Hz), over 10 connections between 4 clients and 2 servers; after each
-  batch the view is painted as the screen would (the diagram following the
-  end). Reported: the worst and median batch (append, then paint).
+  30 Hz), over 10 connections between 4 clients (3 of the lab's, one from
+  outside) and 2 servers: 6 lanes; after each batch the view is painted as the
+  screen would (the diagram following the end). Reported: the worst and
+  median batch (append, then paint).
 - scroll: from the end to the top a page at a time, then 200 jumps to random
   rows, painting each time. Reported: worst and median paint.
 - filter: a filter that keeps one connection's rows, then none, and back: the
@@ -37,6 +38,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = ("127.0.0.1:50001", "127.0.0.1:50002", "127.0.0.1:50003", "10.0.0.7:41000")
+#: The lab clients among them, named as the window names them (the outside one by host).
+NAMED = {client: f"client #{n}" for n, client in enumerate(CLIENTS[:3], 1)}
 SERVERS = ("127.0.0.1:8080", "127.0.0.1:2525")
 
 
@@ -63,6 +66,7 @@ def measure(total: int, batch: int) -> list[tuple[str, str, str]]:
     """Run the four measurements; rows of (what, worst ms, median ms)."""
     from PySide6.QtWidgets import QApplication
 
+    from lab.model import Sender
     from ui.models.messages import MessageTableModel
     from ui.models.sequence import SequenceModel
     from ui.views.inspector import InspectorView
@@ -71,7 +75,8 @@ def measure(total: int, batch: int) -> list[tuple[str, str, str]]:
     app = QApplication.instance() or QApplication([])
     model = MessageTableModel()
     inspector = InspectorView(model)
-    seq = SequenceModel(inspector.proxy)
+    seq = SequenceModel(inspector.proxy, lambda m, side: NAMED.get(m.client, "10.0.0.7")
+                        if side is Sender.CLIENT else m.server)
     view = SequenceView(seq, inspector.table.selectionModel())
     view.resize(900, 700)
     view.show()
