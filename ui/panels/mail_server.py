@@ -167,6 +167,7 @@ class SmtpServerPanel(MailServerPanel):
                  parent: QWidget | None = None) -> None:
         self._stop_watch: Callable[[], None] | None = None
         self._watch_lock = asyncio.Lock()
+        self._resync = False
         self._early: list[object] | None = None
         self.message_window: MessageWindow | None = None
         super().__init__(info, context, parent)
@@ -209,19 +210,25 @@ class SmtpServerPanel(MailServerPanel):
     def show_node(self, info: NodeInfo) -> None:
         super().show_node(info)
         watching = self._stop_watch is not None
-        if (info.state is NodeState.RUNNING) != watching and not self._watch_lock.locked():
-            spawn(self.sync_watch())
+        if (info.state is NodeState.RUNNING) != watching:
+            if self._watch_lock.locked():
+                self._resync = True  # the running sync looks again before it ends
+            else:
+                spawn(self.sync_watch())
 
     async def sync_watch(self) -> None:
         """Watch the store while the server runs; stop watching when it does not."""
         async with self._watch_lock:
-            for _ in range(3):  # the state may change again while this awaits
+            for _ in range(50):  # the state may change while this awaits: until it holds
+                self._resync = False
                 running = self.info.state is NodeState.RUNNING
                 if running and self._stop_watch is None:
                     await self._watch()
+                    if self._stop_watch is None:  # its store was not there yet
+                        await asyncio.sleep(0.1)
                 elif not running and self._stop_watch is not None:
                     await self._unwatch()
-                else:
+                elif not self._resync:
                     return
 
     async def _watch(self) -> None:
