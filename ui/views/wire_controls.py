@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -22,25 +23,23 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDockWidget,
-    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
     QSizePolicy,
-    QSpinBox,
     QWidget,
 )
 
 from lab.engine import EngineError
-from lab.faults import Faults
 from lab.hold import HeldMessage
 from lab.model import NodeInfo, Sender
 from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.views.edit_dialog import EditDialog
+from ui.views.fault_form import FaultForm
 
 #: How often the held queue is asked for while stepping (ms).
 POLL_MS = 150
@@ -49,91 +48,6 @@ POLL_MS = 150
 async def _on_engine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a plain engine method on the engine's loop (its state lives there)."""
     return fn(*args, **kwargs)
-
-
-def _spin(parent: QWidget, top: int, suffix: str, tip: str, special: str = "") -> QSpinBox:
-    box = QSpinBox(parent)
-    box.setRange(0, top)
-    box.setSuffix(suffix)
-    box.setToolTip(tip)
-    box.setKeyboardTracking(False)  # apply on Enter, arrows or leaving the field
-    if special:
-        box.setSpecialValueText(special)
-    return box
-
-
-class FaultForm(QWidget):
-    """The faults of one Wire; ``changed(name, value)`` fires on each edit."""
-
-    def __init__(self, changed: Callable[[str, object], object],
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._changed = changed
-        form = QFormLayout(self)
-        self.latency = _spin(self, 60_000, " ms", "Added to each round trip: half on the "
-                             "way to the server, half on the way back", "none")
-        self.jitter = _spin(self, 10_000, " ms", "A random part of the latency, up to this "
-                            "much more or less (bytes stay in order)", "none")
-        self.bandwidth = _spin(self, 1_000_000_000, " B/s", "At most this many bytes per "
-                               "second in each direction", "no limit")
-        self.loss = QDoubleSpinBox(self)
-        self.loss.setRange(0, 100)
-        self.loss.setSuffix(" %")
-        self.loss.setKeyboardTracking(False)
-        self.loss.setToolTip("The chance that the Wire drops a UDP datagram (DNS, UDP echo)")
-        self.seed = _spin(self, 2_000_000_000, "", "Seed for jitter and loss: the same seed "
-                          "and traffic give the same delays and drops", "random")
-        self.stall = QCheckBox("Stall (TCP)", self)
-        self.stall.setToolTip("Forward nothing until unticked: the connection hangs")
-        self.reset = QCheckBox("Reset after", self)
-        self.reset.setToolTip("Reset each TCP connection once this many bytes crossed it")
-        self.reset_bytes = _spin(self, 1_000_000_000, " bytes", self.reset.toolTip())
-        self.reset_bytes.setValue(1000)
-        self.refuse = QCheckBox("Refuse new connections (TCP)", self)
-        self.refuse.setToolTip("Reset each new connection at once, before the server sees it")
-        form.addRow("Latency", self.latency)
-        form.addRow("Jitter", self.jitter)
-        form.addRow("Bandwidth", self.bandwidth)
-        form.addRow("Loss", self.loss)
-        form.addRow("Seed", self.seed)
-        reset_row = QHBoxLayout()
-        reset_row.addWidget(self.reset)
-        reset_row.addWidget(self.reset_bytes, 1)
-        form.addRow(self.stall)
-        form.addRow(reset_row)
-        form.addRow(self.refuse)
-        self.latency.valueChanged.connect(lambda v: changed("latency", float(v)))
-        self.jitter.valueChanged.connect(lambda v: changed("jitter", float(v)))
-        self.bandwidth.valueChanged.connect(lambda v: changed("bandwidth", int(v)))
-        self.loss.valueChanged.connect(lambda v: changed("loss", float(v) / 100))
-        self.seed.valueChanged.connect(lambda v: changed("seed", int(v) or None))
-        self.stall.toggled.connect(lambda on: changed("stall", bool(on)))
-        self.refuse.toggled.connect(lambda on: changed("refuse", bool(on)))
-        self.reset.toggled.connect(self._reset_changed)
-        self.reset_bytes.valueChanged.connect(self._reset_changed)
-
-    def _reset_changed(self, *_: object) -> None:
-        self._changed("reset_after", self.reset_bytes.value() if self.reset.isChecked()
-                      else None)
-
-    def show_faults(self, faults: Faults) -> None:
-        """Show ``faults`` without sending them back."""
-        widgets = (self.latency, self.jitter, self.bandwidth, self.loss, self.seed,
-                   self.stall, self.reset, self.reset_bytes, self.refuse)
-        for widget in widgets:
-            widget.blockSignals(True)
-        self.latency.setValue(int(faults.latency))
-        self.jitter.setValue(int(faults.jitter))
-        self.bandwidth.setValue(faults.bandwidth)
-        self.loss.setValue(faults.loss * 100)
-        self.seed.setValue(faults.seed or 0)
-        self.stall.setChecked(faults.stall)
-        self.reset.setChecked(faults.reset_after is not None)
-        if faults.reset_after is not None:
-            self.reset_bytes.setValue(faults.reset_after)
-        self.refuse.setChecked(faults.refuse)
-        for widget in widgets:
-            widget.blockSignals(False)
 
 
 class HeldBar(QWidget):
@@ -247,6 +161,8 @@ class WireControls:
         return data if isinstance(data, str) else None
 
     def _fill_servers(self) -> None:
+        if not shiboken6.isValid(self.target):  # the window is gone; the bridge is not
+            return
         chosen = self.node_id()
         servers = sorted((n for n in self.bridge.nodes.values() if n.role == "server"),
                          key=lambda n: n.id)
@@ -263,16 +179,19 @@ class WireControls:
             spawn(self._load())
 
     def _node_changed(self, info: NodeInfo) -> None:
-        if info.role == "server" and self.target.findData(info.id) < 0:
+        if (shiboken6.isValid(self.target) and info.role == "server"
+                and self.target.findData(info.id) < 0):
             self._fill_servers()
 
     async def _load(self) -> None:
-        node = self.node_id()
+        node = self.node_id() if self._alive() else None
         if node is None:
             return
         engine = self.lab.engine
         faults = await self.lab.call(_on_engine, engine.faults, node)
         stepping = await self.lab.call(_on_engine, engine.stepping, node)
+        if not shiboken6.isValid(self.form):
+            return
         self.form.show_faults(faults)
         self.step_one.blockSignals(True)
         self.step_one.setChecked(stepping)
@@ -289,8 +208,17 @@ class WireControls:
 
     # ---- step mode and the held queue --------------------------------------------
 
+    def _alive(self) -> bool:
+        """Whether the lab and the window are still there (a poll may come after)."""
+        return (self.lab.running and shiboken6.isValid(self.timer)
+                and shiboken6.isValid(self.bar))
+
     async def set_step(self, node: str | None, on: bool) -> None:
+        if not self._alive():
+            return
         await self.lab.call(_on_engine, self.lab.engine.set_step, node, on)
+        if not self._alive():
+            return
         if on:
             self._stepping.add(node)
         else:
@@ -306,11 +234,11 @@ class WireControls:
         await self.refresh()
 
     async def refresh(self) -> None:
-        if not self.lab.running:  # the lab is closing: nothing to ask
-            self.timer.stop()
+        if not self._alive():  # the lab or the window is closing: nothing to ask
             return
         held = await self.lab.call(_on_engine, self.lab.engine.held, None)
-        self.bar.show_held(held, self._names)
+        if self._alive():
+            self.bar.show_held(held, self._names)
 
     def _names(self, held: HeldMessage) -> str:
         conn = self.bridge.connections.get(held.connection)
