@@ -1,4 +1,4 @@
-"""Wire controls in the window: Step ⏯ holds curl's request until Forward is clicked;
+"""Wire controls in the window: Step mode holds curl's request until Forward is clicked;
 the faults dock changes the chosen server's Wire; the edit dialog's text and hex."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_the_held_bar_holds_curl_until_forward_is_clicked(  # type: ignore[no-un
         window: MainWindow, qtbot) -> None:
     info = running_http(window, qtbot)
     controls = window.wire_controls
-    assert controls.step_action.text() == "Step ⏯"
+    assert controls.step_action.text() == "Step mode"
     controls.step_action.trigger()
     qtbot.waitUntil(lambda: controls.timer.isActive(), timeout=WAIT)
     curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],

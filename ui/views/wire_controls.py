@@ -1,7 +1,7 @@
 """Wire controls: faults for a server's Wire, step mode, and the held-message bar.
 
 ``WireControls`` owns three things the main window places:
-- ``step_action``: the toolbar's "Step ⏯" (Ctrl+Shift+K): step mode on every Wire;
+- ``step_action``: the toolbar's "Step mode" (Ctrl+Shift+K): step mode on every Wire;
 - ``dock``: a dock with the faults of the chosen server's Wire (latency, jitter,
   bandwidth, loss, seed; stall, reset after N bytes, refuse) and a checkbox to
   step that Wire alone; every change applies at once;
@@ -105,7 +105,7 @@ class WireControls:
         self.window = window
         self.lab = lab
         self.bridge = bridge
-        self.step_action = QAction("Step ⏯", window)
+        self.step_action = QAction("Step mode", window)
         self.step_action.setCheckable(True)
         self.step_action.setShortcut(QKeySequence("Ctrl+Shift+K"))
         self.step_action.setToolTip("Step mode on every Wire: hold each message until you "
