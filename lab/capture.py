@@ -146,6 +146,7 @@ def message_record(message: Message) -> dict[str, Any]:
         "truncated": message.truncated,
         "malformed": message.malformed,
         "injected": message.injected,
+        "held": message.held,
     }
 
 

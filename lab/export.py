@@ -200,7 +200,7 @@ def _message(record: Record, number: int) -> Message:
         size=int(record.get("size", 0)), raw=base64.b64decode(record.get("raw", "")),
         fields=tuple((str(k), v) for k, v in fields.items()),
         truncated=bool(record.get("truncated")), malformed=bool(record.get("malformed")),
-        injected=bool(record.get("injected")))
+        injected=bool(record.get("injected")), held=bool(record.get("held")))
 
 
 def stored_from_records(records: Iterable[Record]) -> Stored:

@@ -20,7 +20,7 @@ from lab.export import (
     write,
     write_stored,
 )
-from lab.model import Connection
+from lab.model import Connection, Piece, Sender, Transport
 from lab.store import Stored
 from tests.lab.helpers import run
 
@@ -88,6 +88,24 @@ def test_cslab_round_trip_and_export_detects_sqlite_by_header(tmp_path: Path) ->
     assert again.read_bytes() == first.read_bytes()
     assert export(saved, "har", tmp_path / "out.har") == 3
     assert export(saved, "pcapng", tmp_path / "out.pcapng") > 3 * 2
+
+
+def test_a_held_message_stays_held_through_json_lines_and_cslab(tmp_path: Path) -> None:
+    capture = Capture()
+    conn = capture.open(protocol="http", transport=Transport.TCP,
+                        client="127.0.0.1:5000", server="127.0.0.1:8080")
+    piece = Piece(sender=Sender.CLIENT, time=capture.clock(), summary="GET /",
+                  raw=b"GET / HTTP/1.1\r\n\r\n", size=18)
+    held = capture.add(conn, piece, held=True)
+    capture.add(conn, replace(piece, summary="GET /again"))
+    first = tmp_path / "first.jsonl"
+    write(capture_records(capture), "jsonl", first)
+    imported = load_capture(first)
+    assert [m.held for m in imported.messages] == [True, False]
+    assert imported.messages == capture.messages and held.held
+    saved = tmp_path / "held.cslab"
+    export(first, "cslab", saved)
+    assert load_capture(saved).messages == capture.messages
 
 
 def test_bad_records_and_files_are_named(tmp_path: Path) -> None:
