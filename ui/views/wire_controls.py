@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSizePolicy,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -55,14 +56,20 @@ class HeldBar(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 2, 0, 2)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 2, 0, 2)
+        column.setSpacing(2)
         self.label = QLabel(self)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         theme.set_tone(self.label, "warn")
-        # a long summary must not widen the diagram's column: the label takes what is left
+        # on its own line above the buttons, wrapped: a long summary must not widen
+        # the diagram's column, nor be cut where the buttons begin
+        self.label.setWordWrap(True)
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        row.addWidget(self.label, 1)
+        column.addWidget(self.label)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        column.addLayout(row)
         self.forward_button = self._button("Forward", "F8",
                                            "Send the held message on, as it is")
         self.forward_all_button = self._button("Forward all", "Shift+F8",
@@ -92,7 +99,7 @@ class HeldBar(QWidget):
         first = held[0]
         more = f"  ·  {len(held) - 1} more held" if len(held) > 1 else ""
         summary = first.summary if len(first.summary) <= 100 else first.summary[:99] + "…"
-        self.label.setText(f"⏸ Held #{first.id} {names(first)}: {summary} "
+        self.label.setText(f"Held at the Wire: #{first.id} {names(first)}: {summary} "
                            f"({len(first.data):,} bytes){more}")
         self.label.setToolTip(first.summary)
         self.show()
