@@ -1,5 +1,5 @@
 """Faults a Wire applies to what it forwards: latency, bandwidth, loss, stall,
-reset after N bytes, refused connections.
+reset after N bytes or at message N, refused connections.
 
 A Wire keeps one ``Faults`` (frozen; replaced whole when the user changes a
 setting, so changes apply live) and one ``random.Random`` seeded from it, so
@@ -41,8 +41,11 @@ class Faults:
     second in each direction; ``loss`` the chance (0-1) that a UDP datagram is
     dropped; ``stall`` stops TCP forwarding until cleared; ``reset_after`` resets
     a TCP connection once that many bytes crossed it (both directions counted);
-    ``refuse`` resets each new TCP connection at once; ``seed`` seeds jitter and
-    loss (None: unseeded; setting a seed restarts the draws).
+    ``reset_at_message`` resets it instead of forwarding message N (0: off),
+    counting the messages its dissector makes in both directions from 1 (see
+    ``_TcpLink.received`` for what "instead" can mean); ``refuse`` resets each
+    new TCP connection at once; ``seed`` seeds jitter and loss (None: unseeded;
+    setting a seed restarts the draws).
     """
 
     latency: float = 0.0
@@ -51,6 +54,7 @@ class Faults:
     loss: float = 0.0
     stall: bool = False
     reset_after: int | None = None
+    reset_at_message: int = 0
     refuse: bool = False
     seed: int | None = None
 
@@ -74,6 +78,8 @@ class Faults:
             raise ValueError("loss is a probability from 0 to 1")
         if self.reset_after is not None and self.reset_after < 0:
             raise ValueError("reset after is a number of bytes, 0 or more")
+        if self.reset_at_message < 0:
+            raise ValueError("reset at message is a message number, 1 or more (0: off)")
 
     @property
     def shapes(self) -> bool:

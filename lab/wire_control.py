@@ -29,7 +29,7 @@ class WireControls:
     def set_faults(self, node_id: str, **settings: Any) -> Faults:
         """Change the faults of a server's Wire(s) or a relay, live (see ``Faults``
         for the names: latency, jitter, bandwidth, loss, stall, reset_after,
-        refuse, seed). A stopped server keeps them for its next start. Raises
+        reset_at_message, refuse, seed). A stopped server keeps them for its next start. Raises
         ValueError for a bad setting."""
         from lab.engine import EngineError
 

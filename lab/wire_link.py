@@ -68,6 +68,7 @@ class _TcpLink:
             on_full=functools.partial(leg.pause, "queue"),
             on_drain=functools.partial(leg.resume, "queue")) for leg in (self.client, self.server)}
         self.forwarded = 0  # bytes written on, both ways (for ``reset_after``)
+        self.messages = 0  # dissected, both ways (for ``reset_at_message``)
         self.resetting = False
         self._shaping = (0.0, 0.0, 0)  # the latency, jitter, bandwidth last noted
         self._stalled = False
@@ -133,17 +134,31 @@ class _TcpLink:
             self.client.resume("connect")
 
     def received(self, leg: _Leg, data: bytes) -> None:
+        """Capture and forward a chunk. Under ``reset_at_message`` a chunk is dissected
+        first, and the one that completes message N is not forwarded but reset: a
+        message longer than one read may have had its start forwarded, and messages
+        in the same read as N (pipelined) are stopped with it."""
         conn = self.conn
         assert conn is not None
+        if "reset" in leg.pauses:
+            return
         capture = self.wire.capture
         now = capture.clock()
-        step = self.wire.step
-        if not step:
+        step, cut = self.wire.step, self.wire.faults.reset_at_message
+        if not step and not cut:
             self.pass_on(leg.sender, data)  # first: dissecting must not add to the wait
-        ids = [capture.add(conn, piece, held=step).id
-               for piece in self.dissector.feed(leg.sender, data, now)]
+        pieces = self.dissector.feed(leg.sender, data, now)
+        before, self.messages = self.messages, self.messages + len(pieces)
+        if cut and before < cut <= self.messages:
+            for piece in pieces:
+                capture.add(conn, piece)
+            self._reset_at(leg.sender, cut)
+            return
+        ids = [capture.add(conn, piece, held=step).id for piece in pieces]
         if step:
             self._hold(leg, data, ids)
+        elif cut:
+            self.pass_on(leg.sender, data)
 
     def pass_on(self, sender: Sender, data: bytes) -> None:
         """What the Wire received from ``sender``, on its way: the helper's, then faults'."""
@@ -175,17 +190,38 @@ class _TcpLink:
         for leg in (self.client, self.server):
             leg.pause("reset")
             self.outbox[leg.sender].close()
-        for _ in range(100):  # a second at most
-            if all(leg.transport is None or leg.transport.get_write_buffer_size() == 0
-                   for leg in (self.client, self.server)):
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(RESET_GRACE)
+        await self._sent(1.0)
         if self.conn is not None:
             self.wire.inject(self.conn, sender,
                              f"Wire reset the connection after {limit:,} bytes")
         self.note = f"reset by the Wire after {limit:,} bytes"
         self.reset()
+
+    def _reset_at(self, sender: Sender, number: int) -> None:
+        """Message ``number`` came: read no more, let out what came before it, reset."""
+        self.client.pause("reset")
+        self.server.pause("reset")
+        assert self.conn is not None
+        self.wire.inject(self.conn, sender, f"Wire reset the connection at message {number}")
+        self.note = f"reset by the Wire at message {number}"
+
+        async def later() -> None:
+            await self._sent(5.0)  # a stall or a slow cap: reset anyway, a little late
+            self.resetting = True
+            self.reset()
+
+        self._task(later())
+
+    async def _sent(self, most: float) -> None:
+        """Wait (``most`` seconds at most) until nothing is queued or unwritten, then
+        a moment more, so the peers read the bytes (a reset discards those in flight)."""
+        for _ in range(int(most * 100)):
+            if all(box.queued == 0 for box in self.outbox.values()) and all(
+                    leg.transport is None or leg.transport.get_write_buffer_size() == 0
+                    for leg in (self.client, self.server)):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(RESET_GRACE)
 
     def reset(self) -> None:
         """End the connection with a reset on both sockets."""
