@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -113,3 +114,14 @@ class NodePanel(QGroupBox):
             self.show_error(str(exc))
             return
         self.removed.emit(self.node_id)
+
+    async def stop_watch(self, stop: Callable[[], object] | None) -> None:
+        """Call ``stop`` (what a watch handed back) on the engine thread, where the
+        watch lives, and wait for it; ``None`` (no watch) does nothing."""
+        if stop is None:
+            return
+
+        async def run_stop() -> None:
+            stop()
+
+        await self.context.lab.call(run_stop)

@@ -270,11 +270,7 @@ class DnsServerPanel(EchoServerPanel):
 
     async def _unwatch(self) -> None:
         stop, self._stop_watch = self._stop_watch, None
-        if stop is not None:
-            async def run_stop() -> None:
-                stop()
-
-            await self.context.lab.call(run_stop)
+        await self.stop_watch(stop)
 
     async def start(self) -> None:
         await super().start()

@@ -198,11 +198,7 @@ class HttpServerPanel(EchoServerPanel):
 
     async def _unwatch(self) -> None:
         stop, self._stop_watch = self._stop_watch, None
-        if stop is not None:
-            async def run_stop() -> None:
-                stop()
-
-            await self.context.lab.call(run_stop)
+        await self.stop_watch(stop)
 
     async def stop(self) -> None:
         await self._unwatch()

@@ -245,11 +245,7 @@ class SmtpServerPanel(MailServerPanel):
 
     async def _unwatch(self) -> None:
         stop, self._stop_watch = self._stop_watch, None
-        if stop is not None:
-            async def run_stop() -> None:
-                stop()
-
-            await self.context.lab.call(run_stop)
+        await self.stop_watch(stop)
 
     def _apply_event(self, event: object) -> None:
         if self._early is not None:

@@ -257,9 +257,5 @@ class WsChatPanel(NodePanel):
 
     async def remove(self) -> None:
         stop, self._stop_watch = self._stop_watch, None
-        if stop is not None:
-            async def run_stop() -> None:
-                stop()
-
-            await self.context.lab.call(run_stop)
+        await self.stop_watch(stop)
         await super().remove()

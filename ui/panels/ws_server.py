@@ -176,11 +176,7 @@ class WsServerPanel(EchoServerPanel):
     async def _unwatch(self) -> None:
         async with self._watch_lock:
             watch, self._watch = self._watch, None
-            if watch is not None:
-                async def run_stop() -> None:
-                    watch.stop()
-
-                await self.context.lab.call(run_stop)
+            await self.stop_watch(None if watch is None else watch.stop)
 
     async def remove(self) -> None:
         await self._unwatch()
