@@ -47,6 +47,12 @@ class FaultForm(QWidget):
         self.reset.setToolTip("Reset each TCP connection once this many bytes crossed it")
         self.reset_bytes = _spin(self, 1_000_000_000, " bytes", self.reset.toolTip())
         self.reset_bytes.setValue(1000)
+        self.reset_message = _spin(
+            self, 1_000_000, "", "Reset each TCP connection when its message N (both "
+            "directions counted from 1, as its dissector splits them) arrives, instead of "
+            "forwarding it; what came before is delivered. A message longer than one read "
+            "may have had its start forwarded already", "off")
+        self.reset_message.setPrefix("message ")
         self.refuse = QCheckBox("Refuse new connections (TCP)", self)
         self.refuse.setToolTip("Reset each new connection at once, before the server sees it")
         form.addRow("Latency", self.latency)
@@ -59,6 +65,7 @@ class FaultForm(QWidget):
         reset_row.addWidget(self.reset_bytes, 1)
         form.addRow(self.stall)
         form.addRow(reset_row)
+        form.addRow("Reset at", self.reset_message)
         form.addRow(self.refuse)
         self.latency.valueChanged.connect(lambda v: changed("latency", float(v)))
         self.jitter.valueChanged.connect(lambda v: changed("jitter", float(v)))
@@ -67,6 +74,8 @@ class FaultForm(QWidget):
         self.seed.valueChanged.connect(lambda v: changed("seed", int(v) or None))
         self.stall.toggled.connect(lambda on: changed("stall", bool(on)))
         self.refuse.toggled.connect(lambda on: changed("refuse", bool(on)))
+        self.reset_message.valueChanged.connect(
+            lambda v: changed("reset_at_message", int(v)))
         self.reset.toggled.connect(self._reset_changed)
         self.reset_bytes.valueChanged.connect(self._reset_changed)
 
@@ -77,7 +86,8 @@ class FaultForm(QWidget):
     def show_faults(self, faults: Faults) -> None:
         """Show ``faults`` without sending them back."""
         widgets = (self.latency, self.jitter, self.bandwidth, self.loss, self.seed,
-                   self.stall, self.reset, self.reset_bytes, self.refuse)
+                   self.stall, self.reset, self.reset_bytes, self.reset_message,
+                   self.refuse)
         for widget in widgets:
             widget.blockSignals(True)
         self.latency.setValue(int(faults.latency))
@@ -89,6 +99,7 @@ class FaultForm(QWidget):
         self.reset.setChecked(faults.reset_after is not None)
         if faults.reset_after is not None:
             self.reset_bytes.setValue(faults.reset_after)
+        self.reset_message.setValue(faults.reset_at_message)
         self.refuse.setChecked(faults.refuse)
         for widget in widgets:
             widget.blockSignals(False)
