@@ -5,14 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QAbstractItemModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lab.engine import EngineError
 from lab.model import NodeInfo, NodeState
 from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
+from ui.presentation import fit_rows
 
 #: The state dot's tone (theme.set_tone): its colour in the look in use.
 STATE_TONES = {
@@ -29,6 +39,25 @@ class PanelContext:
 
     lab: EngineThread
     bridge: EngineBridge
+
+
+def make_table(parent: QWidget, model: QAbstractItemModel, *, single: bool = False,
+               elide: Qt.TextElideMode = Qt.TextElideMode.ElideRight) -> QTableView:
+    """A read-only table over ``model`` for a panel: whole rows selected (one at a
+    time if ``single``), no row numbers, one line a row as high as the font needs,
+    and a text too long for its cell cut with "…" where ``elide`` says. The caller
+    sizes the columns and the height."""
+    table = QTableView(parent)
+    table.setModel(model)
+    table.verticalHeader().hide()
+    fit_rows(table)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    if single:
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setWordWrap(False)
+    table.setTextElideMode(elide)
+    return table
 
 
 class NodePanel(QGroupBox):

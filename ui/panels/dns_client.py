@@ -9,7 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QGridLayout,
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QWidget,
 )
 
@@ -28,9 +26,8 @@ from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
-from ui.panels.base import NodePanel, PanelContext
+from ui.panels.base import NodePanel, PanelContext, make_table
 from ui.panels.mail_common import ServerCombo
-from ui.presentation import fit_rows
 
 DEFAULT_NAME = "www.lab.test"
 #: What an rcode and a section mean, for their colour (theme.colour); any other
@@ -130,14 +127,7 @@ class DnsClientPanel(NodePanel):
         theme.set_tone(self.retry_label, "warn")
         self.retry_label.hide()
         self.model = SectionsModel(self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
-        self.table.verticalHeader().hide()
-        fit_rows(self.table)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table = make_table(self, self.model)
         header = self.table.horizontalHeader()
         fit = QHeaderView.ResizeMode.ResizeToContents
         for column in range(4):

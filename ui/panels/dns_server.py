@@ -9,7 +9,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QGridLayout,
     QHeaderView,
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QTableView,
     QWidget,
 )
 
@@ -28,9 +26,8 @@ from lab.servers.dns_zone import DEFAULT_TTL, EDITABLE, HINTS, MAX_TTL, Record, 
 from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
-from ui.panels.base import PanelContext
+from ui.panels.base import PanelContext, make_table
 from ui.panels.echo_server import EchoServerPanel
-from ui.presentation import fit_rows
 
 ZoneWatch = tuple[list[Record], Callable[[], None]]
 STOPPED = "the DNS server is stopped: start it to edit its zone"
@@ -120,15 +117,7 @@ class DnsServerPanel(EchoServerPanel):
         self.zone_label.setWordWrap(True)
         theme.set_tone(self.zone_label, "faint")
         self.model = ZoneModel(self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
-        self.table.verticalHeader().hide()
-        fit_rows(self.table)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table = make_table(self, self.model, single=True)
         self.table.setToolTip("The records this server answers from; a change counts at once")
         header = self.table.horizontalHeader()
         fit = QHeaderView.ResizeMode.ResizeToContents

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QFileDialog,
     QGridLayout,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTableView,
     QToolButton,
     QWidget,
 )
@@ -30,13 +28,12 @@ from lab.engine import Engine, EngineError
 from lab.model import NodeInfo
 from ui import theme
 from ui.engine_thread import spawn
-from ui.panels.base import NodePanel, PanelContext
+from ui.panels.base import NodePanel, PanelContext, make_table
 from ui.panels.flow import FlowLayout
 from ui.panels.ftp_listing import ListingModel
 from ui.panels.ftp_prompt import InlinePrompt
 from ui.panels.http_body import format_size
 from ui.panels.mail_common import ServerCombo, short_path
-from ui.presentation import fit_rows
 
 T = TypeVar("T")
 Action = Callable[[FtpClient], Coroutine[Any, Any, T]]
@@ -144,15 +141,8 @@ class FtpClientPanel(NodePanel):
         path_row.addWidget(self.path_label, 1)
         path_row.addWidget(self.refresh_button)
         self.model = ListingModel(self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
-        self.table.verticalHeader().hide()
-        fit_rows(self.table)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table = make_table(self, self.model, single=True,
+                                elide=Qt.TextElideMode.ElideMiddle)
         header = self.table.horizontalHeader()
         # the names first: in a narrow panel the date gives way (and then the table
         # scrolls sideways) rather than every name shrinking to "…"

@@ -16,14 +16,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QToolButton,
     QWidget,
 )
@@ -34,10 +32,9 @@ from lab.model import NodeInfo
 from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import RowTableModel
-from ui.panels.base import NodePanel, PanelContext
+from ui.panels.base import NodePanel, PanelContext, make_table
 from ui.panels.http_body import format_size
 from ui.panels.mail_common import MessageView, ServerCombo
-from ui.presentation import fit_rows
 
 T = TypeVar("T")
 Index = QModelIndex | QPersistentModelIndex
@@ -158,14 +155,7 @@ class MailReaderPanel(NodePanel):
 
     def _make_list(self) -> None:
         self.model = MaildropModel(self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
-        self.table.verticalHeader().hide()
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        fit_rows(self.table)
+        self.table = make_table(self, self.model, single=True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # they share what

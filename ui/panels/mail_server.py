@@ -10,14 +10,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QWidget,
 )
 
@@ -27,11 +25,10 @@ from lab.model import NodeInfo, NodeState
 from lab.paths import data_dir
 from ui import theme
 from ui.engine_thread import spawn
-from ui.panels.base import PanelContext
+from ui.panels.base import PanelContext, make_table
 from ui.panels.echo_server import EchoServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
 from ui.panels.mail_common import short_path
-from ui.presentation import fit_rows
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
@@ -177,13 +174,7 @@ class SmtpServerPanel(MailServerPanel):
         self.domain_label = QLabel(self)
         self.domain_label.setWordWrap(True)
         self.model = MailboxModel(self)
-        self.table = QTableView(self)
-        self.table.setModel(self.model)
-        self.table.verticalHeader().hide()
-        fit_rows(self.table)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
+        self.table = make_table(self, self.model)
         self.table.setToolTip("Every mailbox, live: a delivery or a POP3 deletion shows at "
                               "once. Double-click a message to read it.")
         # the servers column is narrow: share its width out rather than scroll sideways
@@ -194,7 +185,6 @@ class SmtpServerPanel(MailServerPanel):
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
         self.table.setColumnWidth(4, self.table.fontMetrics().horizontalAdvance("00:00:00") + 12)
         header.setMinimumSectionSize(36)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setMinimumHeight(110)
         self.table.setMaximumHeight(200)
         self.table.doubleClicked.connect(self._open_message)
