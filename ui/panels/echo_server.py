@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.engine import EngineError
+from lab.engine import Engine, EngineError
 from lab.model import NodeInfo, NodeState, Transport, parse_address
 from lab.servers import server_kinds
 from ui import theme
@@ -22,6 +22,7 @@ from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
 
 FIXED_HOST = "127.0.0.1"
+Facts = dict[str, str]
 
 
 def _port_of(address: str, fallback: int) -> int:
@@ -135,3 +136,47 @@ def add_folder_row(panel: EchoServerPanel, tip: str, choose_tip: str,
     row.addWidget(button)
     panel.body.addLayout(row)
     return label, button
+
+
+class OptionsServerPanel(EchoServerPanel):
+    """A server panel whose options (a folder, a password...) may be changed: it keeps
+    what the running server says of them in ``facts``.
+
+    Subclasses set ``facts_on_engine`` (run on the engine's loop, it returns the
+    running server's facts) and show ``facts`` in ``_show_facts``.
+    """
+
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        self.facts: Facts = {}
+        super().__init__(info, context, parent)
+
+    @staticmethod
+    async def facts_on_engine(engine: Engine, node_id: str) -> Facts:
+        return {}
+
+    def _show_facts(self) -> None:
+        """Show ``facts``; subclasses fill this in."""
+
+    async def set_options(self, **options: str) -> bool:
+        """Apply server options (a running server restarts on the same port)."""
+        lab = self.context.lab
+        self.show_error("")
+        try:
+            info = await lab.call(lab.engine.set_server_options, self.node_id, **options)
+        except (EngineError, OSError, ValueError) as exc:
+            self.show_error(f"Could not apply that: {exc}")
+            return False
+        self.update_node(info)
+        await self.read_facts()
+        return True
+
+    async def read_facts(self) -> None:
+        if self.info.state is NodeState.RUNNING:
+            lab = self.context.lab
+            self.facts.update(await lab.call(self.facts_on_engine, lab.engine, self.node_id))
+            self._show_facts()
+
+    async def start(self) -> None:
+        await super().start()
+        await self.read_facts()

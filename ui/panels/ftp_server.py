@@ -12,21 +12,17 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QWidget,
 )
 
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo, NodeState
+from lab.engine import Engine
 from lab.paths import data_dir
 from ui import theme
 from ui.engine_thread import spawn
-from ui.panels.base import PanelContext
-from ui.panels.echo_server import EchoServerPanel, add_folder_row
+from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
 from ui.panels.mail_common import short_path
 
 DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
-Facts = dict[str, str]
 
 
 async def ftp_facts(engine: Engine, node_id: str) -> Facts:
@@ -38,13 +34,10 @@ async def ftp_facts(engine: Engine, node_id: str) -> Facts:
     return {k: v for k, v in facts.items() if v}
 
 
-class FtpServerPanel(EchoServerPanel):
+class FtpServerPanel(OptionsServerPanel):
     """An FTP server: port, start/stop, the served folder and the users."""
 
-    def __init__(self, info: NodeInfo, context: PanelContext,
-                 parent: QWidget | None = None) -> None:
-        self.facts: Facts = {}
-        super().__init__(info, context, parent)
+    facts_on_engine = staticmethod(ftp_facts)
 
     def finish_layout(self) -> None:
         self.folder_label, self.choose_button = add_folder_row(
@@ -125,26 +118,3 @@ class FtpServerPanel(EchoServerPanel):
         self.facts.update(user=user, password=password)
         self._show_facts()
         return True
-
-    async def set_options(self, **options: str) -> bool:
-        """Apply server options (a running server restarts on the same port)."""
-        lab = self.context.lab
-        self.show_error("")
-        try:
-            info = await lab.call(lab.engine.set_server_options, self.node_id, **options)
-        except (EngineError, OSError, ValueError) as exc:
-            self.show_error(f"Could not apply that: {exc}")
-            return False
-        self.update_node(info)
-        await self.read_facts()
-        return True
-
-    async def read_facts(self) -> None:
-        if self.info.state is NodeState.RUNNING:
-            lab = self.context.lab
-            self.facts.update(await lab.call(ftp_facts, lab.engine, self.node_id))
-            self._show_facts()
-
-    async def start(self) -> None:
-        await super().start()
-        await self.read_facts()

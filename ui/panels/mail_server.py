@@ -26,13 +26,12 @@ from lab.paths import data_dir
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext, make_table
-from ui.panels.echo_server import EchoServerPanel, add_folder_row
+from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
 from ui.panels.mail_common import short_path
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
-Facts = dict[str, str]
 
 
 async def server_facts(engine: Engine, node_id: str) -> Facts:
@@ -45,13 +44,10 @@ async def server_facts(engine: Engine, node_id: str) -> Facts:
     return {k: v for k, v in facts.items() if v}
 
 
-class MailServerPanel(EchoServerPanel):
+class MailServerPanel(OptionsServerPanel):
     """A server on the lab's mail folder: port, start/stop, and the folder."""
 
-    def __init__(self, info: NodeInfo, context: PanelContext,
-                 parent: QWidget | None = None) -> None:
-        self.facts: Facts = {}
-        super().__init__(info, context, parent)
+    facts_on_engine = staticmethod(server_facts)
 
     def finish_layout(self) -> None:
         self.folder_label, self.choose_button = add_folder_row(
@@ -81,29 +77,6 @@ class MailServerPanel(EchoServerPanel):
         if await self.set_options(root=folder):
             self.facts["root"] = folder
             self._show_facts()
-
-    async def set_options(self, **options: str) -> bool:
-        """Apply server options (a running server restarts on the same port)."""
-        lab = self.context.lab
-        self.show_error("")
-        try:
-            info = await lab.call(lab.engine.set_server_options, self.node_id, **options)
-        except (EngineError, OSError, ValueError) as exc:
-            self.show_error(f"Could not apply that: {exc}")
-            return False
-        self.update_node(info)
-        await self.read_facts()
-        return True
-
-    async def read_facts(self) -> None:
-        if self.info.state is NodeState.RUNNING:
-            lab = self.context.lab
-            self.facts.update(await lab.call(server_facts, lab.engine, self.node_id))
-            self._show_facts()
-
-    async def start(self) -> None:
-        await super().start()
-        await self.read_facts()
 
 
 class Pop3ServerPanel(MailServerPanel):
