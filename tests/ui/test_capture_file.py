@@ -5,27 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from lab.model import Sender
 from lab.store import load
 from tests.lab.test_pcapng import read_pcapng
-from tests.ui.test_mainwindow import WAIT, add_client, add_running_server, no_dialogs
+from tests.ui.helpers import no_dialogs
+from tests.ui.test_mainwindow import WAIT, say_hello
 from ui.mainwindow import MainWindow
 from ui.views.capture_file import CaptureViewer
 from ui.views.export import ExportMenu
-
-
-def say_hello(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
-    server = add_running_server(window, qtbot, "tcp-echo")
-    client = add_client(window, qtbot)
-    qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: client.connected, timeout=WAIT)
-    qtbot.keyClicks(client.input, "hello")
-    qtbot.keyClick(client.input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=WAIT)
 
 
 def test_save_then_open_shows_the_rows_read_only(  # type: ignore[no-untyped-def]

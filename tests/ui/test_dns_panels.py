@@ -12,8 +12,7 @@ from PySide6.QtCore import Qt
 from lab.engine import Engine
 from lab.model import Message, Sender
 from lab.servers.dns import DnsBackend
-from tests.ui.test_http_panels import no_dialogs
-from tests.ui.test_mail_panels import add_panel
+from tests.ui.helpers import add_panel, no_dialogs
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
 from ui.panels.dns_client import DnsClientPanel

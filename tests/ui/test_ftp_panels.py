@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lab.clients.ftp import Entry
 from lab.model import NodeState
+from tests.ui.helpers import add_panel, no_dialogs
 from ui.mainwindow import MainWindow
 from ui.models.messages import COL_CONN, MESSAGE_ROLE, MessageTableModel
 from ui.panels.ftp_client import FtpClientPanel
@@ -23,22 +23,6 @@ from ui.panels.ftp_server import FtpServerPanel
 WAIT = 10000
 BIG = "big.bin"
 SIZE = 2 * 1024 * 1024
-
-
-def add_panel(window: MainWindow, qtbot, role: str, kind: str, cls: type):  # type: ignore[no-untyped-def]
-    actions = window.server_actions if role == "server" else window.client_actions
-    column = window.servers if role == "server" else window.clients
-    actions[kind].trigger()
-    qtbot.waitUntil(lambda: any(isinstance(p, cls) for p in column.panels()), timeout=WAIT)
-    panel = next(p for p in column.panels() if isinstance(p, cls))
-    if role == "server":
-        qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=WAIT)
-    return panel
-
-
-def no_dialogs() -> bool:
-    return not any(isinstance(w, QMessageBox) and w.isVisible()
-                   for w in QApplication.topLevelWidgets())
 
 
 def data_rows(model: MessageTableModel) -> list[tuple[str, str]]:
@@ -70,7 +54,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     upload = local / "hello.txt"
     upload.write_text("hello over FTP\n" * 100)
 
-    server = add_panel(window, qtbot, "server", "ftp", FtpServerPanel)
+    server = add_panel(window, qtbot, "server", "ftp", FtpServerPanel, timeout=WAIT)
     assert server.user_edit.text() == "student" and server.password_edit.text() == "lab"
     address = server.info.address
     monkeypatch.setattr("ui.panels.ftp_server.QFileDialog.getExistingDirectory",
@@ -80,7 +64,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     qtbot.waitUntil(lambda: server.info.state is NodeState.RUNNING, timeout=WAIT)
     assert server.info.address == address and "served" in server.folder_label.text()
 
-    client = add_panel(window, qtbot, "client", "ftp", FtpClientPanel)
+    client = add_panel(window, qtbot, "client", "ftp", FtpClientPanel, timeout=WAIT)
     qtbot.waitUntil(lambda: client.server_combo.address() == address, timeout=WAIT)
     assert client.passive_box.isChecked()
     qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
@@ -162,8 +146,8 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
 def test_wrong_password_shows_inline_and_new_folder_rename_delete(  # type: ignore[no-untyped-def]
         window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
-    server = add_panel(window, qtbot, "server", "ftp", FtpServerPanel)
-    client = add_panel(window, qtbot, "client", "ftp", FtpClientPanel)
+    server = add_panel(window, qtbot, "server", "ftp", FtpServerPanel, timeout=WAIT)
+    client = add_panel(window, qtbot, "client", "ftp", FtpClientPanel, timeout=WAIT)
     client.password_edit.setText("wrong")
     qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(client.error_text), timeout=WAIT)

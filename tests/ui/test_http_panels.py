@@ -12,10 +12,11 @@ import pytest
 from aiohttp import web
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt, QUrl
 from PySide6.QtGui import QColor, QImage, QTextDocument
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from lab.clients.http import Timing
 from lab.model import NodeState, Sender
+from tests.ui.helpers import no_dialogs
 from ui import theme
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
@@ -92,11 +93,6 @@ def raws(window: MainWindow, sender: Sender) -> list[bytes]:
     model = window.model
     return [model.message(r).raw for r in range(model.rowCount())
             if model.message(r).sender is sender]
-
-
-def no_dialogs() -> bool:
-    return not any(isinstance(w, QMessageBox) and w.isVisible()
-                   for w in QApplication.topLevelWidgets())
 
 
 def test_encode_body_modes() -> None:

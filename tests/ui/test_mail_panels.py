@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lab.clients.smtp import SendResult
 from lab.model import NodeState
+from tests.ui.helpers import add_panel, no_dialogs
 from ui import theme
 from ui.mainwindow import MainWindow
 from ui.panels.mail_composer import MailComposerPanel, result_html
@@ -22,22 +22,6 @@ from ui.panels.mail_server import Pop3ServerPanel, SmtpServerPanel
 WAIT = 8000
 SUBJECT = "Lunch at noon?"
 BODY = "Hi Ann,\n\nshall we meet at noon?\n.\nA line with a lone dot above.\n"
-
-
-def add_panel(window: MainWindow, qtbot, role: str, kind: str, cls: type):  # type: ignore[no-untyped-def]
-    actions = window.server_actions if role == "server" else window.client_actions
-    column = window.servers if role == "server" else window.clients
-    actions[kind].trigger()
-    qtbot.waitUntil(lambda: any(isinstance(p, cls) for p in column.panels()), timeout=WAIT)
-    panel = next(p for p in column.panels() if isinstance(p, cls))
-    if role == "server":
-        qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=WAIT)
-    return panel
-
-
-def no_dialogs() -> bool:
-    return not any(isinstance(w, QMessageBox) and w.isVisible()
-                   for w in QApplication.topLevelWidgets())
 
 
 def summaries(window: MainWindow, protocol: str) -> list[str]:

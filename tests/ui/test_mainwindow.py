@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 
 from lab.model import NodeState, Sender
+from tests.ui.helpers import no_dialogs
 from ui.mainwindow import MainWindow
 from ui.panels.echo_client import EchoClientPanel
 from ui.panels.echo_server import EchoServerPanel
@@ -38,9 +38,17 @@ def add_client(window: MainWindow, qtbot) -> EchoClientPanel:  # type: ignore[no
     return client_panels(window)[-1]
 
 
-def no_dialogs() -> bool:
-    return not any(isinstance(w, QMessageBox) and w.isVisible()
-                   for w in QApplication.topLevelWidgets())
+def say_hello(window: MainWindow, qtbot) -> EchoServerPanel:  # type: ignore[no-untyped-def]
+    """A tcp-echo server and client that said hello (2 rows); the server's panel."""
+    server = add_running_server(window, qtbot, "tcp-echo")
+    client = add_client(window, qtbot)
+    qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
+    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: client.connected, timeout=WAIT)
+    qtbot.keyClicks(client.input, "hello")
+    qtbot.keyClick(client.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=WAIT)
+    return server
 
 
 @pytest.mark.parametrize("kind", ["tcp-echo", "udp-echo"])

@@ -11,7 +11,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QTableView
 
 from tests.ui.demo_conversations import conversations, select
-from tests.ui.test_mail_panels import add_panel
+from tests.ui.helpers import add_panel
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.mainwindow import MainWindow

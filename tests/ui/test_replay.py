@@ -5,22 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from lab.model import Message, Sender
-from tests.ui.test_mainwindow import WAIT, add_client, add_running_server, no_dialogs
+from tests.ui.helpers import no_dialogs
+from tests.ui.test_mainwindow import WAIT, say_hello
 from ui.mainwindow import MainWindow
-from ui.panels.echo_server import EchoServerPanel
-
-
-def say_hello(window: MainWindow, qtbot) -> EchoServerPanel:  # type: ignore[no-untyped-def]
-    """A tcp-echo server and client that said hello (2 rows); the server's panel."""
-    server = add_running_server(window, qtbot, "tcp-echo")
-    client = add_client(window, qtbot)
-    qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: client.connected, timeout=WAIT)
-    qtbot.keyClicks(client.input, "hello")
-    qtbot.keyClick(client.input, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: window.model.rowCount() == 2, timeout=WAIT)
-    return server
 
 
 def rows(window: MainWindow) -> list[Message]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from lab.model import Sender
-from tests.ui.test_mail_panels import WAIT, add_panel, no_dialogs, summaries
+from tests.ui.helpers import add_panel, no_dialogs
+from tests.ui.test_mail_panels import WAIT, summaries
 from ui.mainwindow import MainWindow
 from ui.panels.ws_chat import WsChatPanel, default_name, line_html
 from ui.panels.ws_server import WsServerPanel

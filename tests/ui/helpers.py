@@ -1,0 +1,31 @@
+"""Small helpers the UI tests share: adding a panel through the window's toolbar,
+and checking that no message box is up."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from lab.model import NodeState
+from ui.mainwindow import MainWindow
+
+WAIT = 8000
+
+
+def add_panel(window: MainWindow, qtbot, role: str, kind: str, cls: type,  # type: ignore[no-untyped-def]
+              timeout: int = WAIT):
+    """Add a ``kind`` server or client (``role``) from the toolbar and return its panel,
+    an instance of ``cls``; a server's once it runs. Each wait gives up after ``timeout`` ms."""
+    actions = window.server_actions if role == "server" else window.client_actions
+    column = window.servers if role == "server" else window.clients
+    actions[kind].trigger()
+    qtbot.waitUntil(lambda: any(isinstance(p, cls) for p in column.panels()), timeout=timeout)
+    panel = next(p for p in column.panels() if isinstance(p, cls))
+    if role == "server":
+        qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=timeout)
+    return panel
+
+
+def no_dialogs() -> bool:
+    """True when no message box is showing (errors belong inline, in the panels)."""
+    return not any(isinstance(w, QMessageBox) and w.isVisible()
+                   for w in QApplication.topLevelWidgets())
