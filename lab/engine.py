@@ -18,6 +18,7 @@ from lab import dissect
 from lab.capture import Capture
 from lab.clients import ClientObject, Routes, client_kinds
 from lab.clients.echo import EchoClient, EchoClientError
+from lab.lan import ALL_INTERFACES, Caps, is_shared, share_addresses
 from lab.model import (
     EndpointNamed,
     NodeChanged,
@@ -57,6 +58,8 @@ class _Server:
     #: The TCP side of a UDP kind that answers over TCP too (DNS), same port.
     tcp_wire: TcpWire | None = None
     counts: tuple[int, int] = (0, 0)
+    #: The caps given when shared (None: the defaults for ``host``, see Caps.for_host).
+    caps: Caps | None = None
 
 
 @dataclass
@@ -154,6 +157,7 @@ class Engine(WireControls):
                 on_count=functools.partial(self._count, node, 0),
             )
             self.apply_saved(node_id, node.wire)
+            node.wire.caps = node.caps or Caps.for_host(node.host)
             await node.wire.start()
             if node.spec.tcp_dissector:
                 await self._start_tcp_side(node, node_id)
@@ -182,6 +186,7 @@ class Engine(WireControls):
                 on_count=functools.partial(self._count, node, 1),
             )
             self.apply_saved(node_id, node.tcp_wire)
+            node.tcp_wire.caps = node.wire.caps
             try:
                 await node.tcp_wire.start()
                 return
@@ -227,6 +232,27 @@ class Engine(WireControls):
         port = node.wire.address[1]
         await self.stop_server(node_id)
         return await self.start_server(node_id, port=port)
+
+    async def share_server(self, node_id: str, host: str, *, max_per_client: int | None = None,
+                           max_total: int | None = None) -> NodeInfo:
+        """Let a server's Wire listen on ``host``: an interface address (lab.lan.interfaces),
+        ``0.0.0.0`` for all, or 127.0.0.1 to stop sharing; a running server restarts
+        on the same port. Caps default to lab.lan's shared ones off loopback."""
+        node = self._server(node_id)
+        node.host = host
+        node.caps = Caps.for_host(host, max_per_client, max_total)
+        if node.info.state is not NodeState.RUNNING or node.wire is None:
+            return self._set(node, address=format_address(host, node.port))
+        port = node.wire.address[1]
+        await self.stop_server(node_id)
+        return await self.start_server(node_id, port=port)
+
+    def share_addresses(self, node_id: str) -> list[str]:
+        """The addresses to give students for a shared server ([] when not shared)."""
+        node = self._server(node_id)
+        if node.wire is None or not is_shared(node.host):
+            return []
+        return share_addresses(node.spec.dissector, node.host, node.wire.address[1])
 
     def server_backend(self, node_id: str) -> Backend | None:
         """The running server behind a node's Wire (None while stopped), for a panel
@@ -398,7 +424,7 @@ class Engine(WireControls):
             if node.wire is None:
                 continue
             wire_host, wire_port = node.wire.address
-            if wire_port == port and (host == wire_host or
+            if wire_port == port and (host == wire_host or wire_host == ALL_INTERFACES or
                                       (host in LOCAL_NAMES and wire_host in LOCAL_NAMES)):
                 return node
         return None

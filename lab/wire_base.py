@@ -11,6 +11,7 @@ from lab.capture import Capture
 from lab.dissect import DissectorFactory
 from lab.faults import Faults, FaultState
 from lab.hold import HoldQueue
+from lab.lan import Caps
 from lab.model import Connection, Piece, Sender, format_address
 
 #: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
@@ -85,6 +86,8 @@ class _WireBase:
         #: Step mode: hold each chunk until ``holds`` forwards or drops it.
         self.step = False
         self.holds = HoldQueue()
+        #: Caps on connections per client address and in all (lab.lan; none by default).
+        self.caps = Caps()
 
     @property
     def faults(self) -> Faults:

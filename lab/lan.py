@@ -1,0 +1,94 @@
+"""Classroom LAN mode: the machine's IPv4 addresses, the address to share, the caps.
+
+Sharing is off by default: every Wire listens on 127.0.0.1 unless the user
+chooses an interface address (or ``0.0.0.0``, all of them) for one server.
+A shared Wire gets caps on connections (per client address and in total) so
+one busy student cannot take the server from the class.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import struct
+from dataclasses import dataclass
+
+ALL_INTERFACES = "0.0.0.0"
+LOOPBACK = "127.0.0.1"
+#: The caps a shared Wire gets unless told otherwise; loopback has none.
+SHARED_PER_CLIENT = 20
+SHARED_TOTAL = 200
+SIOCGIFADDR = 0x8915
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """One IPv4 address of this machine, with the interface that has it."""
+
+    name: str
+    address: str
+
+    @property
+    def loopback(self) -> bool:
+        return self.address.startswith("127.")
+
+
+def _ipv4_of(name: str) -> str | None:
+    """The interface's (first) IPv4 address, or None if it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(sock.fileno(), SIOCGIFADDR,
+                                 struct.pack("256s", name.encode()[:15]))
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def interfaces() -> list[Interface]:
+    """This machine's IPv4 addresses, loopback first, in the kernel's interface order."""
+    found = [Interface(name, address) for _, name in socket.if_nameindex()
+             if (address := _ipv4_of(name)) is not None]
+    return sorted(found, key=lambda face: not face.loopback)
+
+
+def is_shared(host: str) -> bool:
+    """Whether a Wire listening on ``host`` can be reached from other machines."""
+    return not (host.startswith("127.") or host in {"localhost", "::1"})
+
+
+def share_addresses(protocol: str, host: str, port: int) -> list[str]:
+    """What to tell students: ``http://H:P/`` for HTTP (``ws://H:P/`` for WebSocket),
+    ``H:P`` otherwise; one per LAN address when ``host`` is all interfaces."""
+    hosts = ([face.address for face in interfaces() if not face.loopback]
+             if host in {ALL_INTERFACES, ""} else [host])
+    scheme = {"http": "http", "ws": "ws", "websocket": "ws"}.get(protocol)
+    return [f"{scheme}://{h}:{port}/" if scheme else f"{h}:{port}" for h in hosts]
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Most connections a Wire takes from one client address and in all (0: no cap)."""
+
+    per_client: int = 0
+    total: int = 0
+
+    @classmethod
+    def for_host(cls, host: str, per_client: int | None = None,
+                 total: int | None = None) -> Caps:
+        """The caps for a Wire on ``host``: the shared defaults off loopback, none on it;
+        a number given wins (0 lifts that cap)."""
+        shared = is_shared(host)
+        return cls(
+            per_client=(SHARED_PER_CLIENT if shared else 0) if per_client is None
+            else per_client,
+            total=(SHARED_TOTAL if shared else 0) if total is None else total)
+
+    def refusal(self, host: str, from_host: int, in_all: int) -> str:
+        """Why a new connection from ``host`` is refused ("" if it is welcome), given
+        ``from_host`` and ``in_all`` connections already open."""
+        if self.per_client and from_host >= self.per_client:
+            return (f"Wire refused {host}: more than {self.per_client} connections "
+                    "from one address")
+        if self.total and in_all >= self.total:
+            return f"Wire refused {host}: more than {self.total} connections in all"
+        return ""
