@@ -87,8 +87,12 @@ class Caps:
         """Why a new connection from ``host`` is refused ("" if it is welcome), given
         ``from_host`` and ``in_all`` connections already open."""
         if self.per_client and from_host >= self.per_client:
-            return (f"Wire refused {host}: more than {self.per_client} connections "
+            return (f"Wire refused {host}: more than {_connections(self.per_client)} "
                     "from one address")
         if self.total and in_all >= self.total:
-            return f"Wire refused {host}: more than {self.total} connections in all"
+            return f"Wire refused {host}: more than {_connections(self.total)} in all"
         return ""
+
+
+def _connections(count: int) -> str:
+    return f"{count} connection" if count == 1 else f"{count} connections"

@@ -20,7 +20,7 @@ import asyncio
 from typing import Any
 
 from lab.capture import Capture
-from lab.model import format_address
+from lab.model import format_address, parse_address
 from lab.wire_base import (
     CONNECT_TIMEOUT,
     UDP_IDLE,
@@ -30,6 +30,7 @@ from lab.wire_base import (
     _WireBase,
     bind_error,
 )
+from lab.wire_leg import _Leg
 from lab.wire_link import HELPERS, LinkHelper, _TcpLink
 from lab.wire_udp import UdpWire
 
@@ -87,6 +88,28 @@ class TcpWire(_WireBase):
             return f"no answer from {format_address(*self.target)} after {timeout:g} s"
         finally:
             self._upstream.pop(client, None)
+
+    def admit(self, link: _TcpLink, leg: _Leg) -> bool:
+        """Take a new connection in, or refuse it with a note in the capture: over a
+        cap (lab.lan.Caps) it is accepted and closed at once, under the ``refuse``
+        fault it is reset. Whether the link goes on to connect upstream."""
+        assert link.conn is not None and leg.transport is not None
+        host = parse_address(link.conn.client)[0]
+        from_host = sum(1 for other in self.links if other.conn is not None
+                        and parse_address(other.conn.client)[0] == host)
+        refusal = "" if self.reverse else self.caps.refusal(host, from_host, len(self.links))
+        if refusal:
+            self.inject(link.conn, leg.sender, refusal)
+            link.note = refusal
+            leg.transport.close()
+            return False
+        self.link_opened(link)
+        if self.faults.refuse:
+            self.inject(link.conn, leg.sender, "Wire refused the connection (reset)")
+            link.note = "refused by the Wire"
+            leg.reset()
+            return False
+        return True
 
     def link_opened(self, link: _TcpLink) -> None:
         self.links.add(link)

@@ -104,11 +104,7 @@ class _TcpLink:
         )
         if self.wire.one_shot:
             self.wire.stop_listening()
-        self.wire.link_opened(self)
-        if self.wire.faults.refuse:
-            self.wire.inject(self.conn, leg.sender, "Wire refused the connection (reset)")
-            self.note = "refused by the Wire"
-            leg.reset()
+        if not self.wire.admit(self, leg):
             return
         leg.pause("connect")  # until the upstream connection is up
         self._task(self._connect())

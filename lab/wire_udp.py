@@ -148,6 +148,8 @@ class UdpWire(_WireBase):
         self._errors: dict[str, asyncio.Future[Exception]] = {}
         self._front: asyncio.DatagramTransport | None = None
         self._reaper: asyncio.Task[None] | None = None
+        #: Client addresses refused by a cap, until a session ends (lets them retry).
+        self._refused: set[tuple[str, int]] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -165,8 +167,26 @@ class UdpWire(_WireBase):
     def from_client(self, data: bytes, addr: tuple[str, int]) -> None:
         session = self.sessions.get(addr)
         if session is None:
+            if addr in self._refused or self._over_cap(addr):
+                return
             session = self._open_session(addr)
         session.to_server(data)
+
+    def _over_cap(self, addr: tuple[str, int]) -> bool:
+        """Refuse a new client address over a cap (lab.lan.Caps): its first datagram
+        gets a Connection with the Wire's note, the rest are dropped until a session ends."""
+        from_host = sum(1 for other in self.sessions if other[0] == addr[0])
+        refusal = self.caps.refusal(addr[0], from_host, len(self.sessions))
+        if refusal:
+            conn = self.capture.open(protocol=self.protocol, transport=Transport.UDP,
+                                     client=format_address(*addr[:2]),
+                                     server=self.public_address, node=self.node)
+            self.inject(conn, Sender.CLIENT, refusal)
+            self.capture.close(conn.id, refusal)
+            if len(self._refused) >= UPSTREAM_KEPT:
+                self._refused.clear()
+            self._refused.add(addr)
+        return bool(refusal)
 
     def _open_session(self, addr: tuple[str, int]) -> _UdpSession:
         conn = self.capture.open(
@@ -234,6 +254,7 @@ class UdpWire(_WireBase):
 
     def _end(self, session: _UdpSession) -> None:
         if self.sessions.pop(session.addr, None) is not None:
+            self._refused.clear()
             session.end()
             self._count_changed(len(self.sessions))
 
