@@ -1,0 +1,157 @@
+"""Run a scenario on an Engine: start its servers and clients, then its steps in order.
+
+    runner = Runner(scenario, engine)
+    await runner.setup()                 # servers started, clients made
+    result = await runner.step(0)        # one step: action, expectations, conversation
+    results = await run(scenario, engine, report=print_it)   # all of it
+
+The headless ``cslab run`` and the window's Next step both drive a Runner; the
+caller shuts the engine down afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lab.engine import Engine, EngineError
+from lab.model import Event, Message, MessageCaptured, NodeInfo
+from lab.scenario import Scenario, Step
+from lab.scenario_actions import ACT, ClientState, Outcome
+
+#: The longest one step may take before it fails as timed out, in seconds.
+STEP_TIMEOUT = 20.0
+#: After an action, how long to keep collecting the step's messages (late ones
+#: still crossing the Wire), in seconds.
+SETTLE = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One expectation: ``name = expected``, what came, and whether it held."""
+
+    name: str
+    expected: Any
+    actual: Any
+    passed: bool
+
+    def __str__(self) -> str:
+        mark = "✓" if self.passed else "✗"
+        got = "" if self.passed else f" (got {self.actual!r})"
+        return f"{mark} expect {self.name} = {self.expected!r}{got}"
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """A step run: its outcome, its checks, and the messages captured meanwhile."""
+
+    number: int  # from 1
+    step: Step
+    outcome: Outcome
+    checks: tuple[Check, ...]
+    messages: tuple[Message, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+def check(name: str, expected: Any, values: dict[str, Any]) -> Check:
+    """Whether ``values`` (an Outcome's) meet ``name = expected``."""
+    if name == "contains":
+        text = str(values.get("text", ""))
+        return Check(name, expected, text[:80], str(expected) in text)
+    if name not in values:
+        return Check(name, expected, values.get("text", "nothing"), False)
+    actual = values[name]
+    if isinstance(expected, bool):
+        return Check(name, expected, actual, bool(actual) is expected)
+    return Check(name, expected, actual, str(actual) == str(expected))
+
+
+class Runner:
+    """Sets a scenario up on ``engine`` and runs its steps one at a time."""
+
+    def __init__(self, scenario: Scenario, engine: Engine) -> None:
+        self.scenario = scenario
+        self.engine = engine
+        self.server_ids: dict[str, str] = {}
+        self.addresses: dict[str, str] = {}
+        self.clients: dict[str, ClientState] = {}
+
+    async def setup(self) -> list[NodeInfo]:
+        """Start the servers (with the Wire's faults) and make the clients; EngineError
+        (naming the server) if one cannot start."""
+        nodes = []
+        wire = self.scenario.wire
+        for spec in self.scenario.servers:
+            info = await self.engine.add_server(spec.kind, port=spec.port, name=spec.name,
+                                                options=spec.options, start=False)
+            self.server_ids[spec.name] = info.id
+            if wire.faults and wire.server in ("", spec.name):
+                self.engine.set_faults(info.id, **wire.faults)
+            try:
+                info = await self.engine.start_server(info.id)
+            except EngineError as exc:
+                raise EngineError(f"server {spec.name!r} ({spec.kind}): {exc}") from None
+            self.addresses[spec.name] = info.address
+            nodes.append(info)
+        for client in self.scenario.clients:
+            info = await self.engine.add_client(client.kind, name=client.name)
+            self.clients[client.name] = ClientState(
+                client, info.id, self.addresses[client.server], self.addresses, self.engine)
+            nodes.append(info)
+        return nodes
+
+    async def step(self, index: int) -> StepResult:
+        """Run step ``index`` (from 0): its faults, its action, its expectations."""
+        step = self.scenario.steps[index]
+        state = self.clients[step.client]
+        messages: list[Message] = []
+
+        def collect(event: Event) -> None:
+            if isinstance(event, MessageCaptured):
+                messages.append(event.message)
+
+        unsubscribe = self.engine.capture.subscribe(collect)
+        try:
+            if step.faults:
+                self.engine.set_faults(self.server_ids[state.spec.server], **step.faults)
+            try:
+                outcome = await asyncio.wait_for(ACT[state.spec.kind](state, step),
+                                                 STEP_TIMEOUT)
+            except TimeoutError:
+                outcome = Outcome(f"no answer within {STEP_TIMEOUT:g} s",
+                                  {"ok": False, "text": ""})
+            await asyncio.sleep(SETTLE)
+        finally:
+            unsubscribe()
+        checks = tuple(check(name, value, outcome.values) for name, value in step.expect.items())
+        return StepResult(index + 1, step, outcome, checks, tuple(messages))
+
+    async def close(self) -> None:
+        """Close the clients and remove their download folders (servers stay up)."""
+        for state in self.clients.values():
+            await self.engine.client_close(state.node_id)
+            shutil.rmtree(state.folder, ignore_errors=True)
+
+
+async def run(scenario: Scenario, engine: Engine,
+              report: Callable[[StepResult], None] | None = None) -> list[StepResult]:
+    """Set ``scenario`` up on ``engine`` and run every step in order; ``report`` is
+    called with each step's result as it finishes. The engine is left running."""
+    runner = Runner(scenario, engine)
+    await runner.setup()
+    results = []
+    try:
+        for index in range(len(scenario.steps)):
+            result = await runner.step(index)
+            results.append(result)
+            if report is not None:
+                report(result)
+    finally:
+        await runner.close()
+    return results
