@@ -3,6 +3,7 @@
     cslab [gui]                      open the window
     cslab serve KIND [--host H] [--port P] [--root DIR] [--user U] [--password PW]
                      [--capture FILE.jsonl] [--record FILE.cslab]
+                     [--max-per-client N] [--max-total N]
     cslab relay --listen H:P --to H:P [--protocol KIND] [--udp] [--capture FILE.jsonl]
                 [--record FILE.cslab]
     cslab export CAPTURE --format jsonl|har|pcapng|cslab -o FILE
@@ -121,7 +122,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         info = await engine.add_server(args.kind, host=args.host, port=args.port,
                                        options=options, start=False)
         engine.set_faults(info.id, **_fault_settings(args))
-        return (await engine.start_server(info.id)).address
+        await engine.share_server(info.id, args.host, max_per_client=args.max_per_client,
+                                  max_total=args.max_total)
+        address = (await engine.start_server(info.id)).address
+        for shared in engine.share_addresses(info.id):
+            print(f"shared on the network: {shared}", file=sys.stderr, flush=True)
+        return address
 
     return asyncio.run(_run(args, start))
 
@@ -195,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     kinds = sorted(server_kinds())
     serve = sub.add_parser("serve", help="run one server behind a Wire, headless")
     serve.add_argument("kind", choices=kinds, help="the kind of server")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (127.0.0.1); an address of this machine "
+                            "or 0.0.0.0 shares the server on the network")
     serve.add_argument("--port", type=int, default=None,
                        help="port to listen on (the kind's default; 0 picks a free one); "
                             "dns takes it for UDP and for TCP")
@@ -207,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the ftp lab user's password, the pop3 password (default lab)")
     serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     serve.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
+    serve.add_argument("--max-per-client", type=int, default=None, metavar="N",
+                       help="most connections from one client address (20 when shared "
+                            "off 127.0.0.1, else none; 0: no cap)")
+    serve.add_argument("--max-total", type=int, default=None, metavar="N",
+                       help="most connections in all (200 when shared, else none; 0: no cap)")
     _add_fault_options(serve)
     serve.set_defaults(func=cmd_serve)
 

@@ -143,3 +143,24 @@ def test_a_connection_over_the_cap_from_the_namespace_is_refused_with_a_note(
         await engine.shutdown()
 
     run(main)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_cslab_serve_on_the_veth_address_prints_the_share_address(netns: Netns) -> None:
+    from tests.interop.test_cli import Cslab
+
+    lab = Cslab("serve", "http", "--host", netns.host_address, "--port", "0",
+                "--max-per-client", "1")
+    try:
+        host, port = lab.listening()
+        assert host == netns.host_address
+        url = f"http://{host}:{port}/"
+        status = subprocess.run(netns.command("curl", "-s", "-o", "/dev/null", "-w",
+                                              "%{http_code}", url),
+                                capture_output=True, text=True, timeout=20).stdout
+        assert status == "200"
+        assert f" {netns.client_address}:" in lab.line()  # GET / from the namespace
+        assert lab.terminate() == 0
+        assert f"shared on the network: {url}" in lab.stderr()
+    finally:
+        lab.kill()
