@@ -7,6 +7,8 @@
     cslab relay --listen H:P --to H:P [--protocol KIND] [--udp] [--capture FILE.jsonl]
                 [--record FILE.cslab]
     cslab export CAPTURE --format jsonl|har|pcapng|cslab -o FILE
+    cslab run SCENARIO [--capture FILE.jsonl] [--record FILE.cslab] [--pcap FILE.pcapng]
+    cslab lessons                    list the built-in lessons
 
 ``serve`` and ``relay`` also take the Wire's faults: ``--latency MS --jitter MS
 --bandwidth BYTES_PER_S --loss P --seed N``.
@@ -158,6 +160,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from lab.scenario_cli import cmd_run as run_scenario
+
+    return run_scenario(args)
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    from lab.scenario_cli import cmd_lessons as list_lessons
+
+    return list_lessons(args)
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from ui.app import main as gui_main  # the one door to Qt
 
@@ -242,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
                              "packets for Wireshark or tshark; jsonl, cslab: the capture")
     export.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write")
     export.set_defaults(func=cmd_export)
+
+    run = sub.add_parser("run", help="run a scenario or built-in lesson headless; "
+                                     "exit 1 if an expectation fails, 2 if it is invalid")
+    run.add_argument("scenario", help="a scenario file (.toml) or a lesson's name "
+                                      "(cslab lessons lists them)")
+    run.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
+    run.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
+    run.add_argument("--pcap", metavar="FILE.pcapng", help="write the capture as pcapng after")
+    run.set_defaults(func=cmd_run)
+    lessons = sub.add_parser("lessons", help="list the built-in lessons")
+    lessons.set_defaults(func=cmd_lessons)
     return parser
 
 

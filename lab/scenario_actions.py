@@ -48,6 +48,7 @@ class ClientState:
     addresses: dict[str, str]  # every server's address, by scenario name
     engine: Engine
     connected: bool = False
+    location: str = ""  # the last Location header an HTTP client got, for ``{location}``
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cslab-run-")))
 
     def obj(self) -> Any:
@@ -74,7 +75,8 @@ def _url(state: ClientState, path: str) -> str:
 
 async def _http(state: ClientState, step: Step) -> Outcome:
     client: HttpClient = state.obj()
-    path, body = step.args[0], (step.args[1].encode() if len(step.args) > 1 else None)
+    path = step.args[0].replace("{location}", state.location)
+    body = step.args[1].encode() if len(step.args) > 1 else None
     headers = [("Content-Type", "application/json")] if body and body[:1] in b"{[" else []
     dns = state.addresses.get(state.option("dns"), state.option("dns")) or None
     result = await client.request(step.verb.upper(), _url(state, path), headers, body,
@@ -82,6 +84,8 @@ async def _http(state: ClientState, step: Step) -> Outcome:
     if result.error:
         return _failed(result.error)
     text = result.body.decode("utf-8", "replace")
+    state.location = next((v for k, v in result.headers if k.lower() == "location"),
+                          state.location)
     looked = f"{result.resolved}; " if result.resolved else ""
     return Outcome(f"{looked}{result.status} {result.reason} ({result.size} bytes)",
                    {"ok": True, "status": result.status, "text": text})

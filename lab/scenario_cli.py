@@ -1,0 +1,96 @@
+"""``cslab run`` and ``cslab lessons``: a scenario headless, and the built-in lessons.
+
+``run`` prints the setup, then for each step its presenter text, the conversation
+(one line per message, as ``cslab serve`` prints them), what came back and each
+expectation; it returns 0 if all held, 1 if one failed, 2 for an invalid scenario
+or a server that cannot start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import textwrap
+
+from lab import pcapng
+from lab.cli import _capture_file, _record_file, message_line
+from lab.engine import Engine, EngineError
+from lab.scenario import Scenario, ScenarioError, lessons, load
+from lab.scenario_run import Runner, StepResult
+
+#: The longest a whole headless run may take, in seconds.
+RUN_TIMEOUT = 300.0
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def print_step(result: StepResult) -> None:
+    """One step as ``cslab run`` prints it."""
+    step = result.step
+    _say(f"\n── step {result.number}: {step.client}: {step.action}")
+    if step.faults:
+        _say("   Wire faults now: " + ", ".join(f"{k}={v}" for k, v in step.faults.items()))
+    if step.say:
+        _say(textwrap.indent(textwrap.fill(step.say, 76), "   » "))
+    for message in result.messages:
+        _say("   " + message_line(message))
+    _say(textwrap.indent(result.outcome.shown, "   ⇒ "))
+    for check in result.checks:
+        _say(f"   {check}")
+
+
+async def _run(scenario: Scenario, args: argparse.Namespace) -> int:
+    engine = Engine()
+    runner = Runner(scenario, engine)
+    with (_capture_file(engine.capture, args.capture),
+          _record_file(engine.capture, args.record)):
+        try:
+            _say(f"═ {scenario.title}")
+            if scenario.goal:
+                _say(textwrap.fill(scenario.goal, 78))
+            try:
+                nodes = await runner.setup()
+            except (EngineError, ValueError) as exc:
+                print(f"cslab: {exc}", file=sys.stderr)
+                return 2
+            for node in nodes:
+                where = f" on {node.address}" if node.role == "server" else ""
+                _say(f"  {node.role} {node.name} ({node.kind}){where}")
+            if scenario.wire.step:
+                _say("  (step mode is the window's: headless, the Wire forwards everything)")
+            results = []
+            for index in range(len(scenario.steps)):
+                results.append(await runner.step(index))
+                print_step(results[-1])
+            await runner.close()
+        finally:
+            await engine.shutdown()
+    if args.pcap:
+        pcapng.write(engine.capture.messages, engine.capture.connections, args.pcap)
+    failed = [r.number for r in results if not r.passed]
+    checks = sum(len(r.checks) for r in results)
+    _say(f"\n{len(results)} steps, {checks} expectations: "
+         + (f"failed in step {', '.join(map(str, failed))}" if failed else "all held"))
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        scenario = load(args.scenario)
+    except ScenarioError as exc:
+        print(f"cslab: {exc}", file=sys.stderr)
+        return 2
+
+    async def bounded() -> int:
+        return await asyncio.wait_for(_run(scenario, args), RUN_TIMEOUT)
+
+    return asyncio.run(bounded())
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    for title, path in lessons():
+        _say(f"{path.stem:28} {title}")
+    return 0
