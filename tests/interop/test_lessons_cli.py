@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.scenario import lessons_dir
+from lab.scenario import lessons, lessons_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted(lessons_dir().glob("*.toml"))
@@ -21,6 +21,12 @@ def cslab(tmp_path: Path, *args: str, timeout: float = 90) -> subprocess.Complet
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CSLAB_DATA_DIR": str(tmp_path / "data")}
     return subprocess.run([sys.executable, "-m", "lab.cli", *args], cwd=ROOT, env=env,
                           text=True, capture_output=True, timeout=timeout, check=False)
+
+
+def test_there_are_lessons_for_the_protocols_that_exist() -> None:
+    numbers = {path.name[:2] for path in LESSONS}
+    assert {"01", "02", "04", "05", "06", "07", "08", "09", "10"} <= numbers
+    assert all(not title.startswith("(invalid)") for title, _ in lessons())
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
