@@ -34,6 +34,7 @@ from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
 from ui.views.replay import Replayer
 from ui.views.sequence import SequenceView
+from ui.views.share_banner import ShareBanner
 from ui.views.wire_controls import WireControls
 
 TITLE = "Client-Server Lab"
@@ -212,6 +213,8 @@ class MainWindow(QMainWindow):
                                         middle), 1)
         heading.addWidget(self.diagram_button)
         wire_layout.addLayout(heading)
+        self.share_banner = ShareBanner(self.bridge, middle)  # while any server is shared
+        wire_layout.addWidget(self.share_banner)
         wire_layout.addWidget(self.wire_controls.bar)  # the held message, when stepping
         wire_layout.addWidget(self.wire_hint)
         wire_layout.addWidget(self.wire, 1)

@@ -20,8 +20,8 @@ from lab.servers import server_kinds
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
+from ui.panels.share import ShareRow
 
-FIXED_HOST = "127.0.0.1"
 Facts = dict[str, str]
 
 
@@ -47,16 +47,14 @@ class EchoServerPanel(NodePanel):
         self.port_spin.setSpecialValueText("0 (any free port)")
         self.port_spin.setToolTip("The port clients connect to; 0 lets the system pick one")
         self.port_spin.setMinimumWidth(130)
-        self.host_label = QLabel(FIXED_HOST, self)
-        self.host_label.setToolTip("Servers listen on this machine only (loopback)")
+        self.share = ShareRow(self)
         self.start_button = QPushButton("Start", self)
         self.start_button.clicked.connect(self._start_stop_clicked)
         self.count_label = QLabel(self)
         self.remove_button.setToolTip("Stop and remove this server")
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
-        grid.addWidget(QLabel("Host", self), 0, 0)
-        grid.addWidget(self.host_label, 0, 1)
+        grid.addWidget(self.share, 0, 0, 1, 2)
         grid.addWidget(QLabel("Port", self), 1, 0)
         grid.addWidget(self.port_spin, 1, 1)
         grid.addWidget(self.start_button, 2, 0)
@@ -81,6 +79,7 @@ class EchoServerPanel(NodePanel):
         self.start_button.setToolTip("Stop listening and close every connection" if running
                                      else "Listen on the port above")
         self.port_spin.setEnabled(not running)
+        self.share.show_address(info.address)
         noun = "peers" if self.udp else "connections"
         self.count_label.setText(f"{noun}: {info.connections}")
         if info.state is NodeState.FAILED and info.detail and not self.error_text:
