@@ -2,6 +2,7 @@
 
     [scenario]   title, goal
     [[server]]   kind, name, port (0: pick one; default: the kind's port), options
+                 (a relative ``root`` is taken from the scenario file's folder)
     [[client]]   kind, name, server (a server's name; default: the first one that fits),
                  options (user, password, from, to, subject, body, host, dns, nick…)
     [wire]       faults (names as in lab/faults.py), step (the window's step mode),
@@ -205,7 +206,10 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
             raise check.fail("server", n, "port", f"{port!r} is not a port (0-65535)")
         if any(s.name == name for s in servers):
             raise check.fail("server", n, "name", f"{name!r} is used twice")
-        servers.append(ServerSpec(kind, name, port, check.strings(raw, "server", n, "options")))
+        options = check.strings(raw, "server", n, "options")
+        if options.get("root") and not Path(options["root"]).expanduser().is_absolute():
+            options["root"] = str(Path(path).parent / options["root"])  # beside the file
+        servers.append(ServerSpec(kind, name, port, options))
     names = [s.name for s in servers]
 
     clients: list[ClientSpec] = []

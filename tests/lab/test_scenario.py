@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lab.scenario import ScenarioError, parse
@@ -74,3 +76,9 @@ def test_errors_name_the_line_and_field(change: tuple[str, str], message: str) -
 def test_bad_toml_is_a_scenario_error() -> None:
     with pytest.raises(ScenarioError, match="not valid TOML"):
         parse("[scenario\n", "bad.toml")
+
+
+def test_a_relative_root_is_taken_from_the_scenario_folder(tmp_path: Path) -> None:
+    text = GOOD.replace('port = 0\n', 'port = 0\noptions = { root = "site" }\n', 1)
+    scenario = parse(text, str(tmp_path / "lesson.toml"))
+    assert scenario.servers[0].options["root"] == str(tmp_path / "site")
