@@ -17,7 +17,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ui.bridge import EngineBridge
-from ui.engine_thread import EngineThread, pending_tasks
+from ui.engine_thread import EngineThread, pending_tasks, spawn
 from ui.mainwindow import TITLE, MainWindow
 
 #: Set to 1 and the app prints "window shown" on stderr once its window is on screen.
@@ -71,8 +71,7 @@ def main(scenario: str | None = None) -> int:
     lab.start()
     window = MainWindow(lab, bridge)
     if scenario:
-        window.statusBar().showMessage(
-            f"Scenarios arrive in a later version; opened an empty lab instead of {scenario}.")
+        spawn(window.lessons.open(scenario))
     else:
         window.statusBar().showMessage("Add a server and a client to begin.", 10000)
     wakeup = _quit_on_signals(app)

@@ -32,6 +32,7 @@ from ui.views.capture_file import CaptureFiles
 from ui.views.column import PanelColumn, column_header, share_compactly
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
+from ui.views.lessons import LessonControls
 from ui.views.replay import Replayer
 from ui.views.sequence import SequenceView
 from ui.views.share_banner import ShareBanner
@@ -191,6 +192,10 @@ class MainWindow(QMainWindow):
         self.export_button = ExportMenu(self, self.lab)
         bar.addWidget(self.export_button)
         self.addToolBar(bar)
+        self.lessons = LessonControls(self, self.lab)  # its presenter's bar goes below
+        first = bar.actions()[0]
+        bar.insertWidget(first, self.lessons.button)
+        bar.insertSeparator(first)
 
     def _make_layout(self) -> None:
         middle = QWidget(self)

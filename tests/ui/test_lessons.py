@@ -1,0 +1,48 @@
+"""ui/views/lessons.py: a lesson opened from the Lesson menu sets up its panels, and
+Next step runs its steps one by one with the presenter's text shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ui.engine_thread import spawn
+from ui.mainwindow import MainWindow
+
+WAIT = 20000
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+
+
+def test_a_lesson_sets_up_panels_and_steps_through(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    lessons = window.lessons
+    assert not lessons.next_action.isEnabled()
+    task = spawn(lessons.open("01-first-request"))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    assert task.result() is True
+    qtbot.waitUntil(lambda: len(window.servers.panels()) == 1
+                    and len(window.clients.panels()) == 2, timeout=WAIT)
+    assert "1. A first request" in lessons.text.text()
+    assert lessons.next_action.isEnabled() and lessons.bar.isVisible()
+    for number in (1, 2, 3):
+        lessons.next_action.trigger()
+        qtbot.waitUntil(lambda n=number: len(lessons.results) == n
+                        and lessons.next_action.isEnabled() == (n < 3), timeout=WAIT)
+    assert all(result.passed for result in lessons.results)
+    assert "404" in lessons.text.text() and "The lesson is done." in lessons.text.text()
+    assert window.model.rowCount() >= 6  # the conversation is in the inspector too
+
+
+def test_an_invalid_scenario_says_why_in_the_bar(window: MainWindow, qtbot,  # type: ignore[no-untyped-def]
+                                                 tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[scenario]\ntitle = "x"\n\n[[server]]\nkind = "gopher"\n')
+    task = spawn(window.lessons.open(str(bad)))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    assert task.result() is False
+    assert "[[server]] #1 field 'kind'" in window.lessons.text.text()
+    assert not window.lessons.next_action.isEnabled()

@@ -1,0 +1,137 @@
+"""The Lesson menu: open a built-in lesson or a scenario file, then run its steps one
+by one with Next step, the presenter's text shown large above the lab.
+
+A lesson's servers and clients are made on the engine (their panels appear as for
+any node), so the user can still click anything between steps.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QSizePolicy,
+    QToolBar,
+    QToolButton,
+)
+
+from lab.engine import EngineError
+from lab.scenario import Scenario, ScenarioError, lessons, load
+from lab.scenario_run import Runner, StepResult
+from ui.engine_thread import EngineThread, spawn
+
+NEXT_SHORTCUT = "F6"
+OPEN_FILTER = "Scenarios (*.toml);;All (*)"
+
+
+def step_text(scenario: Scenario, result: StepResult) -> str:
+    """What the presenter's bar shows after a step: its text, what came back, the checks."""
+    step = result.step
+    lines = [f"Step {result.number} of {len(scenario.steps)} · {step.client}: {step.action}"]
+    if step.say:
+        lines.append(step.say)
+    lines.append("⇒ " + result.outcome.shown.splitlines()[0] if result.outcome.shown else "")
+    lines.extend(str(check) for check in result.checks)
+    return "\n".join(line for line in lines if line)
+
+
+class LessonControls:
+    """The Lesson ▾ button, the Next step action and the presenter's bar of ``window``."""
+
+    def __init__(self, window: QMainWindow, lab: EngineThread) -> None:
+        self.window = window
+        self.lab = lab
+        self.scenario: Scenario | None = None
+        self.runner: Runner | None = None
+        self.position = 0
+        self.results: list[StepResult] = []
+
+        menu = QMenu(window)
+        for title, path in lessons():
+            action = menu.addAction(title)
+            action.triggered.connect(lambda _=False, p=str(path): spawn(self.open(p)))
+        menu.addSeparator()
+        self.open_action = menu.addAction("Open scenario…")
+        self.open_action.setToolTip("Open a scenario file (.toml) and set it up")
+        self.open_action.triggered.connect(self._choose)
+        self.button = QToolButton(window)
+        self.button.setText("Lesson ▾")
+        self.button.setToolTip("Open a built-in lesson or a scenario file")
+        self.button.setMenu(menu)
+        self.button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
+
+        self.next_action = QAction("Next step", window)
+        self.next_action.setShortcut(QKeySequence(NEXT_SHORTCUT))
+        self.next_action.setToolTip(f"Run the lesson's next step ({NEXT_SHORTCUT})")
+        self.next_action.setEnabled(False)
+        self.next_action.triggered.connect(lambda: spawn(self.next_step()))
+        window.addAction(self.next_action)
+
+        self.text = QLabel(window)
+        self.text.setWordWrap(True)
+        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = QFont(self.text.font())
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        self.text.setFont(font)
+        self.bar = QToolBar("Lesson", window)
+        self.bar.setObjectName("lesson-bar")
+        self.bar.setMovable(False)
+        self.bar.addWidget(self.text)
+        self.bar.addAction(self.next_action)
+        window.addToolBarBreak()
+        window.addToolBar(self.bar)
+        self.bar.hide()
+
+    def _say(self, text: str) -> None:
+        self.text.setText(text)
+        self.bar.show()
+
+    def _choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open scenario", "", OPEN_FILTER)
+        if path:
+            spawn(self.open(path))
+
+    async def open(self, name: str) -> bool:
+        """Load ``name`` (a file or a built-in lesson's name) and set it up on the engine;
+        False (the reason shown in the bar) if it is invalid or a server cannot start."""
+        try:
+            scenario = load(name)
+        except ScenarioError as exc:
+            self._say(f"Cannot open this scenario:\n{exc}")
+            return False
+        runner = Runner(scenario, self.lab.engine)
+        self.scenario, self.runner, self.position, self.results = scenario, runner, 0, []
+        self.next_action.setEnabled(False)
+        try:
+            await self.lab.call(runner.setup)
+        except (EngineError, ValueError) as exc:
+            self._say(f"{scenario.title}: cannot set it up: {exc}")
+            return False
+        goal = f"\n{scenario.goal}" if scenario.goal else ""
+        self._say(f"{scenario.title}{goal}\nPress Next step ({NEXT_SHORTCUT}) to begin.")
+        self.next_action.setEnabled(bool(scenario.steps))
+        self.window.setWindowTitle(f"{scenario.title} — Client-Server Lab")
+        return True
+
+    async def next_step(self) -> StepResult | None:
+        """Run the next step and show its text and outcome; None when there is none."""
+        runner, scenario = self.runner, self.scenario
+        if runner is None or scenario is None or self.position >= len(scenario.steps):
+            return None
+        self.next_action.setEnabled(False)
+        index, self.position = self.position, self.position + 1
+        step = scenario.steps[index]
+        self._say(f"Step {index + 1} of {len(scenario.steps)} · {step.client}: "
+                  f"{step.action}\n{step.say}")
+        result = await self.lab.call(runner.step, index)
+        self.results.append(result)
+        last = self.position >= len(scenario.steps)
+        self._say(step_text(scenario, result) + ("\nThe lesson is done." if last else ""))
+        self.next_action.setEnabled(not last)
+        return result
