@@ -1,0 +1,66 @@
+"""A load run against a lab HTTP server: per-second samples, exact counts, a bounded run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from lab.engine import Engine
+from lab.load import LoadRun, LoadSample, percentile
+from tests.lab.helpers import run
+
+
+def test_twenty_http_clients_for_two_seconds() -> None:
+    async def main() -> None:
+        engine = Engine()
+        try:
+            server = await engine.add_server("http", port=0)
+            seen: list[LoadSample] = []
+            load = LoadRun(engine.route, server.address, clients=20, seconds=2,
+                           on_sample=seen.append)
+            began = time.monotonic()
+            summary = await load.run()
+            took = time.monotonic() - began
+            assert took < 2 + 3
+            assert len(seen) >= 2
+            assert [s.second for s in seen[:2]] == [1, 2]
+            assert seen[0].requests > 0 and seen[0].p50 > 0
+            assert seen[0].p50 <= seen[0].p90 <= seen[0].p99
+            assert summary.requests > 0 and summary.errors == 0
+            assert summary.requests == sum(s.requests for s in seen)
+        finally:
+            await engine.shutdown()
+
+    run(main)
+
+
+def test_tcp_echo_load_and_cancel() -> None:
+    async def main() -> None:
+        engine = Engine()
+        try:
+            server = await engine.add_server("tcp-echo", port=0)
+            load = LoadRun(engine.route, server.address, kind="tcp", clients=5, seconds=30)
+            task = load.start()
+            await asyncio.sleep(0.5)
+            load.cancel()
+            summary = await asyncio.wait_for(task, 5)
+            assert summary.requests > 0 and summary.errors == 0
+        finally:
+            await engine.shutdown()
+
+    run(main)
+
+
+def test_bounds_and_percentile() -> None:
+    async def nowhere(*args: object) -> tuple[str, int]:
+        return "127.0.0.1", 1
+
+    with pytest.raises(ValueError):
+        LoadRun(nowhere, "127.0.0.1:80", clients=501)
+    with pytest.raises(ValueError):
+        LoadRun(nowhere, "127.0.0.1:80", seconds=61)
+    assert percentile([], 50) == 0
+    assert percentile([1, 2, 3, 4], 50) == 2
+    assert percentile(list(range(1, 101)), 99) == 99
