@@ -53,7 +53,8 @@ class ClientKind:
 
 def client_kinds() -> dict[str, ClientKind]:
     """Every client kind the lab knows, by name."""
-    from lab.clients import browser, dns, echo, ftp, http, pop3, smtp, ws
+    from lab.clients import browser, dns, echo, ftp, http, load, pop3, smtp, ws
 
     return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *browser.KINDS, *smtp.KINDS,
-                                *pop3.KINDS, *ftp.KINDS, *ws.KINDS, *dns.KINDS)}
+                                *pop3.KINDS, *ftp.KINDS, *ws.KINDS, *dns.KINDS,
+                                *load.KINDS)}

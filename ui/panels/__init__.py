@@ -16,6 +16,7 @@ from ui.panels.ftp_server import FtpServerPanel
 from ui.panels.http_browser import HttpBrowserPanel
 from ui.panels.http_composer import HttpComposerPanel
 from ui.panels.http_server import HttpServerPanel
+from ui.panels.load import LoadPanel
 from ui.panels.mail_composer import MailComposerPanel
 from ui.panels.mail_reader import MailReaderPanel
 from ui.panels.mail_server import Pop3ServerPanel, SmtpServerPanel
@@ -42,6 +43,7 @@ CLIENT_PANELS: dict[str, type[NodePanel]] = {
     "ftp": FtpClientPanel,
     "dns": DnsClientPanel,
     "ws": WsChatPanel,
+    "load": LoadPanel,
 }
 
 
