@@ -259,6 +259,12 @@ class Engine(WireControls):
         that shows the server's own state, such as the HTTP API's rows."""
         return self._server(node_id).backend
 
+    def server_setup(self, node_id: str) -> tuple[int, dict[str, str]]:
+        """A server's port as asked for (0: the system picked one) and a copy of its
+        options, for saving the setup as a scenario (lab/scenario_save.py)."""
+        node = self._server(node_id)
+        return node.port, dict(node.options)
+
     def _server(self, node_id: str) -> _Server:
         try:
             return self._servers[node_id]

@@ -46,3 +46,31 @@ def test_an_invalid_scenario_says_why_in_the_bar(window: MainWindow, qtbot,  # t
     assert task.result() is False
     assert "[[server]] #1 field 'kind'" in window.lessons.text.text()
     assert not window.lessons.next_action.isEnabled()
+
+
+def test_save_setup_as_scenario_writes_a_file_that_loads(window: MainWindow, qtbot,  # type: ignore[no-untyped-def]
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.scenario import load
+
+    task = spawn(window.lessons.open("01-first-request"))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    assert task.result() is True
+    target = tmp_path / "mine"  # the .toml is added
+    monkeypatch.setattr("ui.views.lessons.QFileDialog.getSaveFileName",
+                        lambda *args, **kwargs: (str(target), ""))
+    window.lessons.save_action.trigger()
+    saved = tmp_path / "mine.toml"
+    qtbot.waitUntil(lambda: "Saved the setup" in window.statusBar().currentMessage(),
+                    timeout=WAIT)
+    scenario, lesson = load(saved), load("01-first-request")
+    assert [(s.kind, s.name) for s in scenario.servers] == \
+        [(s.kind, s.name) for s in lesson.servers]
+    assert [(c.kind, c.name) for c in scenario.clients] == \
+        [(c.kind, c.name) for c in lesson.clients]
+
+    monkeypatch.setattr("ui.views.lessons.QFileDialog.getSaveFileName",
+                        lambda *args, **kwargs: (str(tmp_path / "no-dir" / "x.toml"), ""))
+    window.lessons.save_action.trigger()
+    qtbot.waitUntil(lambda: "Cannot save the setup" in window.statusBar().currentMessage(),
+                    timeout=WAIT)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from lab.engine import EngineError
 from lab.scenario import Scenario, ScenarioError, lessons, load
 from lab.scenario_run import Runner, StepResult
+from lab.scenario_save import SaveError, save
 from ui.engine_thread import EngineThread, spawn
 
 NEXT_SHORTCUT = "F6"
@@ -58,6 +59,10 @@ class LessonControls:
         self.open_action = menu.addAction("Open scenario…")
         self.open_action.setToolTip("Open a scenario file (.toml) and set it up")
         self.open_action.triggered.connect(self._choose)
+        self.save_action = menu.addAction("Save setup as scenario…")
+        self.save_action.setToolTip("Save the servers, clients and Wire settings as a "
+                                    "scenario file (.toml)")
+        self.save_action.triggered.connect(self._choose_save)
         self.button = QToolButton(window)
         self.button.setText("Lesson ▾")
         self.button.setToolTip("Open a built-in lesson or a scenario file")
@@ -96,6 +101,27 @@ class LessonControls:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open scenario", "", OPEN_FILTER)
         if path:
             spawn(self.open(path))
+
+    def _choose_save(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save setup as scenario",
+                                              "setup.toml", OPEN_FILTER)
+        if path:
+            spawn(self.save(path if path.endswith(".toml") else f"{path}.toml"))
+
+    async def save(self, path: str) -> bool:
+        """Save the current setup as a scenario at ``path``; the outcome (or the
+        reason it failed) in the status bar."""
+
+        async def write() -> None:
+            save(self.lab.engine, path)
+
+        try:
+            await self.lab.call(write)
+        except (SaveError, ValueError) as exc:
+            self.window.statusBar().showMessage(f"Cannot save the setup: {exc}", 10000)
+            return False
+        self.window.statusBar().showMessage(f"Saved the setup as {path}", 10000)
+        return True
 
     async def open(self, name: str) -> bool:
         """Load ``name`` (a file or a built-in lesson's name) and set it up on the engine;
