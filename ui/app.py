@@ -16,7 +16,7 @@ import qasync
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ui.bridge import EngineBridge
+from ui.bridge import SAMPLE_ABOVE, EngineBridge
 from ui.engine_thread import EngineThread, pending_tasks, spawn
 from ui.mainwindow import TITLE, MainWindow
 
@@ -67,7 +67,7 @@ def main(scenario: str | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     lab = EngineThread()
-    bridge = EngineBridge(lab.engine.capture)
+    bridge = EngineBridge(lab.engine.capture, sample_above=SAMPLE_ABOVE)
     lab.start()
     window = MainWindow(lab, bridge)
     if scenario:

@@ -4,10 +4,16 @@ The capture bus calls its subscribers on the engine thread; the bridge's
 subscriber only appends to a deque. A timer on the Qt thread drains the deque
 about 30 times a second and re-emits what happened as batched Qt signals, so
 10,000 messages a second become ~30 model inserts, not 10,000.
+
+Above ``sample_above`` messages a second (the app sets it; tests choose) the bridge
+samples: it passes on 1 message in K (K from ``SAMPLING_STEPS``, just enough to stay
+under the limit) so the views do not drown, while ``message_count`` stays exact and
+the capture itself keeps everything.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -29,6 +35,17 @@ from lab.model import (
 
 #: How often the queue is drained (milliseconds): about 30 Hz.
 DRAIN_INTERVAL_MS = 33
+#: The app's limit: more messages a second than this and the views see a sample.
+SAMPLE_ABOVE = 300
+#: The sampling rates (1 in K) the bridge chooses from.
+SAMPLING_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def sampling_step(rate: float, limit: int | None) -> int:
+    """The smallest K in SAMPLING_STEPS that brings ``rate`` messages/s under ``limit``."""
+    if limit is None or rate <= limit:
+        return 1
+    return next((k for k in SAMPLING_STEPS if rate / k <= limit), SAMPLING_STEPS[-1])
 
 
 class EngineBridge(QObject):
@@ -40,6 +57,7 @@ class EngineBridge(QObject):
         node_changed(NodeInfo): a server or client appeared or changed (latest state).
         node_removed(str): a node's id, after it was removed.
         endpoints_named(dict[str, str]): local addresses of lab clients → node ids.
+        sampling_changed(int): K of "1 in K" changed (1: every message is passed on).
 
     It also keeps the UI's view of the nodes (``nodes``), of the connections
     (``connections``) and of the lab clients' addresses (``endpoints``), updated
@@ -51,9 +69,16 @@ class EngineBridge(QObject):
     node_changed = Signal(object)
     node_removed = Signal(str)
     endpoints_named = Signal(dict)
+    sampling_changed = Signal(int)
 
-    def __init__(self, capture: Capture, parent: QObject | None = None) -> None:
+    def __init__(self, capture: Capture, parent: QObject | None = None, *,
+                 sample_above: int | None = None) -> None:
         super().__init__(parent)
+        self.sample_above = sample_above
+        self.sampling = 1  # K: one message in K reaches the views
+        self.sampled_out = 0  # messages counted but not passed on
+        self._recent: deque[tuple[float, int]] = deque()  # (drain time, messages) of 1 s
+        self._nth = 0
         self._queue: deque[Event] = deque()
         self._unsubscribe = capture.subscribe(self._queue.append)  # runs on the engine thread
         self.nodes: dict[str, NodeInfo] = {}
@@ -81,6 +106,8 @@ class EngineBridge(QObject):
         """Take everything queued so far and emit it as batches (Qt thread)."""
         count = len(self._queue)
         if not count:
+            if self.sampling > 1:
+                self._sample([])  # the rate fell: back to every message, in time
             return
         messages: list[Message] = []
         connections: list[Connection] = []
@@ -100,10 +127,32 @@ class EngineBridge(QObject):
                 nodes[event.node_id] = None
             elif isinstance(event, EndpointNamed):
                 named[event.address] = event.node_id
+        messages = self._sample(messages)
         if named:  # before the messages, so their rows are named when first painted
             self.endpoints.update(named)
             self.endpoints_named.emit(named)
         self._emit(messages, connections, nodes)
+
+    def _sample(self, messages: list[Message]) -> list[Message]:
+        """Count ``messages`` in the last second's rate, choose K, keep 1 in K."""
+        now = time.monotonic()
+        self._recent.append((now, len(messages)))
+        while self._recent and self._recent[0][0] < now - 1.0:
+            self._recent.popleft()
+        step = sampling_step(sum(n for _, n in self._recent), self.sample_above)
+        if step != self.sampling:
+            self.sampling = step
+            self.sampling_changed.emit(step)
+        self.message_count += len(messages)
+        if step == 1:
+            return messages
+        kept = []
+        for message in messages:
+            self._nth += 1
+            if self._nth % step == 0:
+                kept.append(message)
+        self.sampled_out += len(messages) - len(kept)
+        return kept
 
     def _emit(
         self,
@@ -123,5 +172,4 @@ class EngineBridge(QObject):
                 self.connections[conn.id] = conn
             self.connections_changed.emit(connections)
         if messages:
-            self.message_count += len(messages)
             self.messages_added.emit(messages)

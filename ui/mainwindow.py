@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.toolbar.addWidget(self.view.button)
         bridge.messages_added.connect(self.model.append)
         bridge.messages_added.connect(self._update_status)
+        self.inspector.follow(bridge)  # "sampling 1 in K" when messages come too fast
         bridge.connections_changed.connect(self._update_status)
         bridge.node_changed.connect(self._node_changed)
         bridge.node_removed.connect(self._node_removed)

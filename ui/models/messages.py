@@ -7,6 +7,7 @@ anything: this is what lets 10,000 messages a second through.
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Callable
 from typing import Any
@@ -126,6 +127,10 @@ class MessageTableModel(QAbstractTableModel):
     def row_of(self, message_id: int) -> int | None:
         row = message_id - 1  # ids count from 1 in capture order
         if 0 <= row < len(self._messages) and self._messages[row].id == message_id:
+            return row
+        # Sampled (some ids missing): the ids still increase, so search for it.
+        row = bisect.bisect_left(self._messages, message_id, key=lambda m: m.id)
+        if row < len(self._messages) and self._messages[row].id == message_id:
             return row
         return next((r for r, m in enumerate(self._messages) if m.id == message_id), None)
 

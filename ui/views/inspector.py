@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from lab.model import Message, Sender
+from ui import theme
+from ui.bridge import EngineBridge
 from ui.models.messages import (
     COL_BYTES,
     COL_CONN,
@@ -61,6 +63,15 @@ class InspectorView(QWidget):
         self.filter_edit.setToolTip("Show only messages containing this text (Ctrl+F)")
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.count_label = QLabel(self)
+        #: "sampling 1 in K": shown while a busy lab passes only some messages on.
+        self.sampling_label = QLabel(self)
+        theme.set_tone(self.sampling_label, "warn")
+        self.sampling_label.setToolTip("Too many messages a second to show them all: the "
+                                       "list shows a sample; the counts, the capture and "
+                                       "exports keep every message")
+        self.sampling_label.hide()
+        self.sampling = 1
+        self.skipped = 0  # messages the bridge counted but did not pass on (sampling)
         #: The table's context menu (the window adds replay; a saved capture has none).
         self.context_actions: list[QAction] = []
         self.table = self._make_table()
@@ -127,6 +138,7 @@ class InspectorView(QWidget):
         top.addWidget(title)
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.count_label)
+        top.addWidget(self.sampling_label)
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.details)
@@ -177,7 +189,26 @@ class InspectorView(QWidget):
         shown = self.proxy.rowCount()
         noun = "message" if total == 1 else "messages"
         text = f"{total} {noun}" if shown == total else f"{shown} of {total} {noun}"
+        if self.skipped:
+            captured = total + self.skipped  # exact: every message counted, shown or not
+            text = f"{shown} shown of {captured} messages"
         self.count_label.setText(text)
+
+    def follow(self, bridge: EngineBridge) -> None:
+        """Show the bridge's sampling ("sampling 1 in K") and its exact message count."""
+
+        def update(*_: object) -> None:
+            self.set_sampling(bridge.sampling, bridge.sampled_out)
+
+        bridge.sampling_changed.connect(update)
+        bridge.messages_added.connect(update)
+
+    def set_sampling(self, step: int, skipped: int) -> None:
+        self.sampling = step
+        self.skipped = skipped
+        self.sampling_label.setText(f"sampling 1 in {step}")
+        self.sampling_label.setVisible(step > 1)
+        self._update_count()
 
     def selected_message(self) -> Message | None:
         rows = self.table.selectionModel().selectedRows()
@@ -188,10 +219,8 @@ class InspectorView(QWidget):
 
     def select_message(self, message_id: int) -> bool:
         """Select the row of message ``message_id`` if the filter shows it."""
-        source_row = message_id - 1
-        if not 0 <= source_row < self.model.rowCount():
-            return False
-        if self.model.message(source_row).id != message_id:
+        source_row = self.model.row_of(message_id)
+        if source_row is None:
             return False
         index = self.proxy.mapFromSource(self.model.index(source_row, 0))
         if not index.isValid():
