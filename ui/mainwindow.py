@@ -193,7 +193,8 @@ class MainWindow(QMainWindow):
         self.export_button = ExportMenu(self, self.lab)
         bar.addWidget(self.export_button)
         self.addToolBar(bar)
-        self.lessons = LessonControls(self, self.lab)  # its presenter's bar goes below
+        # its presenter's bar goes below; a lesson may turn step mode on
+        self.lessons = LessonControls(self, self.lab, self.wire_controls)
         first = bar.actions()[0]
         bar.insertWidget(first, self.lessons.button)
         bar.insertSeparator(first)

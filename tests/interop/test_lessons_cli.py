@@ -61,6 +61,16 @@ def test_a_failed_expectation_exits_1(tmp_path: Path) -> None:
     assert "failed in step 3" in done.stdout
 
 
+def test_step_mode_is_left_to_the_window_and_the_run_goes_on(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    scenario.write_text((lessons_dir() / "01-first-request.toml").read_text()
+                        .replace("[[step]]", "[wire]\nstep = true\n\n[[step]]", 1))
+    done = cslab(tmp_path, "run", str(scenario))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "step mode is the window's" in done.stdout
+    assert "all held" in done.stdout
+
+
 def test_an_invalid_scenario_exits_2_naming_line_and_field(tmp_path: Path) -> None:
     scenario = tmp_path / "bad.toml"
     scenario.write_text('[scenario]\ntitle = "x"\n\n[[server]]\nkind = "gopher"\n')

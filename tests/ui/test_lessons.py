@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.scenario import lessons_dir
 from ui.engine_thread import spawn
 from ui.mainwindow import MainWindow
 
@@ -46,6 +47,65 @@ def test_an_invalid_scenario_says_why_in_the_bar(window: MainWindow, qtbot,  # t
     assert task.result() is False
     assert "[[server]] #1 field 'kind'" in window.lessons.text.text()
     assert not window.lessons.next_action.isEnabled()
+
+
+def _stepping_lesson(tmp_path: Path, server: str = "") -> str:
+    """Lesson 1 with ``[wire] step = true`` (on ``server``'s Wire alone if given)."""
+    wire = "[wire]\nstep = true\n" + (f'server = "{server}"\n' if server else "")
+    text = (lessons_dir() / "01-first-request.toml").read_text()
+    path = tmp_path / "stepping.toml"
+    path.write_text(text.replace("[[step]]", f"{wire}\n[[step]]", 1))
+    return str(path)
+
+
+def test_a_lesson_with_wire_step_turns_step_mode_on_for_every_wire(
+        window: MainWindow, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lessons, controls = window.lessons, window.wire_controls
+    assert not controls.step_action.isChecked()
+    task = spawn(lessons.open(_stepping_lesson(tmp_path)))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    assert task.result() is True
+    assert controls.step_action.isChecked()
+    assert window.lab.engine.stepping(None)
+    assert "Step mode is on for every Wire" in lessons.text.text()
+
+    lessons.next_action.trigger()  # the browser's request waits at the Wire
+
+    def forward_until_done() -> bool:
+        if controls.bar.isVisible():
+            controls.bar.forward_all_button.click()
+        return len(lessons.results) == 1
+
+    qtbot.waitUntil(lambda: controls.bar.isVisible(), timeout=WAIT)
+    assert not lessons.results  # held: the step waits for the presenter
+    qtbot.waitUntil(forward_until_done, timeout=WAIT)
+    assert lessons.results[0].passed
+    controls.step_action.setChecked(False)
+    qtbot.waitUntil(lambda: not window.lab.engine.stepping(None), timeout=WAIT)
+
+
+def test_a_lesson_with_wire_step_on_one_server_steps_that_wire_alone(
+        window: MainWindow, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    lessons, controls = window.lessons, window.wire_controls
+    task = spawn(lessons.open(_stepping_lesson(tmp_path, "Web server")))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    assert task.result() is True
+    assert lessons.runner is not None
+    server = lessons.runner.server_ids["Web server"]
+    assert window.lab.engine.stepping(server) and not window.lab.engine.stepping(None)
+    assert not controls.step_action.isChecked()
+    assert "Web server's Wire" in lessons.text.text()
+    spawn(controls.set_step(server, False))
+    qtbot.waitUntil(lambda: not window.lab.engine.stepping(server), timeout=WAIT)
+
+
+def test_a_lesson_without_wire_step_leaves_step_mode_off(
+        window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    task = spawn(window.lessons.open("01-first-request"))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    assert not window.wire_controls.step_action.isChecked()
+    assert not window.lab.engine.stepping(None)
+    assert "Step mode" not in window.lessons.text.text()
 
 
 def test_save_setup_as_scenario_writes_a_file_that_loads(window: MainWindow, qtbot,  # type: ignore[no-untyped-def]

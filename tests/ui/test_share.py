@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import segno
+from PySide6.QtGui import QColor
+
 from lab import lan
 from tests.ui.helpers import no_dialogs
 from tests.ui.test_mainwindow import add_running_server
 from ui.mainwindow import MainWindow
+from ui.views import qr
 
 WAIT = 8000
 
@@ -26,8 +30,34 @@ def test_sharing_a_server_shows_the_banner_until_it_is_unshared(
     text = window.share_banner.text()
     assert panel.info.name in text
     assert all(f"{host}:{port}" in text for host in hosts)
+    if hosts:  # a QR code of the first address, for phones; a click shows it larger
+        address = f"{hosts[0]}:{port}"
+        assert list(window.share_banner.qr) == [address]
+        button = window.share_banner.qr[address]
+        assert address in button.toolTip() and not button.pixmap.isNull()
+        assert button.pixmap.toImage() == qr.image(address, qr.SMALL)
+        dialog = button.show_large()
+        assert dialog.isVisible() and dialog.windowTitle() == address
+        dialog.close()
 
     panel.share.switch.setChecked(False)
     qtbot.waitUntil(lambda: panel.info.address == f"127.0.0.1:{port}", timeout=WAIT)
     qtbot.waitUntil(window.share_banner.isHidden, timeout=WAIT)
     assert no_dialogs()
+
+
+def test_the_qr_image_paints_segnos_matrix_with_a_quiet_zone() -> None:
+    url = "http://192.168.1.20:8080/"
+    code = segno.make(url, error="m", micro=False)
+    modules = qr.matrix(url)
+    side = len(code.matrix) + 2 * qr.QUIET
+    assert len(modules) == side and all(len(row) == side for row in modules)
+    assert not any(modules[0]) and not any(row[0] for row in modules)  # quiet zone
+    image = qr.image(url, 200)
+    per = image.width() // side
+    assert image.width() == image.height() == side * per and per == 200 // side
+    black = QColor("black").rgb()
+    for y, row in enumerate(code.matrix):
+        for x, dark in enumerate(row):
+            pixel = image.pixel((x + qr.QUIET) * per + per // 2, (y + qr.QUIET) * per + per // 2)
+            assert (pixel == black) == bool(dark), (x, y)

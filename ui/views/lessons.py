@@ -2,7 +2,9 @@
 by one with Next step, the presenter's text shown large above the lab.
 
 A lesson's servers and clients are made on the engine (their panels appear as for
-any node), so the user can still click anything between steps.
+any node), so the user can still click anything between steps. A lesson whose
+``[wire]`` has ``step = true`` turns step mode on for its Wires (every Wire, or the
+one of ``[wire] server``): each message then waits at the Wire for Forward.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from lab.scenario import Scenario, ScenarioError, lessons, load
 from lab.scenario_run import Runner, StepResult
 from lab.scenario_save import SaveError, save
 from ui.engine_thread import EngineThread, spawn
+from ui.views.wire_controls import WireControls
 
 NEXT_SHORTCUT = "F6"
 OPEN_FILTER = "Scenarios (*.toml);;All (*)"
@@ -43,9 +46,11 @@ def step_text(scenario: Scenario, result: StepResult) -> str:
 class LessonControls:
     """The Lesson ▾ button, the Next step action and the presenter's bar of ``window``."""
 
-    def __init__(self, window: QMainWindow, lab: EngineThread) -> None:
+    def __init__(self, window: QMainWindow, lab: EngineThread,
+                 wire_controls: WireControls | None = None) -> None:
         self.window = window
         self.lab = lab
+        self.wire_controls = wire_controls
         self.scenario: Scenario | None = None
         self.runner: Runner | None = None
         self.position = 0
@@ -140,10 +145,30 @@ class LessonControls:
             self._say(f"{scenario.title}: cannot set it up: {exc}")
             return False
         goal = f"\n{scenario.goal}" if scenario.goal else ""
-        self._say(f"{scenario.title}{goal}\nPress Next step ({NEXT_SHORTCUT}) to begin.")
+        stepping = await self._step_mode(scenario, runner)
+        self._say(f"{scenario.title}{goal}{stepping}\n"
+                  f"Press Next step ({NEXT_SHORTCUT}) to begin.")
         self.next_action.setEnabled(bool(scenario.steps))
         self.window.setWindowTitle(f"{scenario.title} — Client-Server Lab")
         return True
+
+    async def _step_mode(self, scenario: Scenario, runner: Runner) -> str:
+        """Turn step mode on as ``[wire] step`` asks; what to tell the presenter."""
+        controls = self.wire_controls
+        if not scenario.wire.step or controls is None:
+            return ""
+        server = scenario.wire.server
+        if server:
+            await controls.set_step(runner.server_ids[server], True)
+            where = f"{server}'s Wire"
+        else:
+            controls.step_action.blockSignals(True)  # set here, not again by its toggle
+            controls.step_action.setChecked(True)
+            controls.step_action.blockSignals(False)
+            await controls.set_step(None, True)
+            where = "every Wire"
+        return (f"\nStep mode is on for {where}: each message waits there until you "
+                "Forward (F8) it.")
 
     async def next_step(self) -> StepResult | None:
         """Run the next step and show its text and outcome; None when there is none."""

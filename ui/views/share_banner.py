@@ -1,26 +1,38 @@
 """The banner that shows, while any server is shared on the network, the address
-to give students; it hides again when no server is shared."""
+to give students, and a QR code of each shared server's first address for phones
+(a click shows it larger); it hides again when no server is shared."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
 from lab.lan import is_shared, share_addresses
 from lab.model import NodeInfo, NodeState, parse_address
 from ui import theme
 from ui.bridge import EngineBridge
+from ui.views.qr import QrButton
 
 
-class ShareBanner(QLabel):
-    """One line per shared server: its name and the address(es) students connect to."""
+class ShareBanner(QFrame):
+    """One line per shared server: its name and the address(es) students connect to;
+    beside them a QR code of each server's first address."""
 
     def __init__(self, bridge: EngineBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         theme.set_tone(self, "box")
-        self.setWordWrap(True)
-        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.setToolTip("These servers can be reached from other machines on the network")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setToolTip("These servers can be reached from other machines on the "
+                              "network")
+        row.addWidget(self.label, 1)
+        self.codes = QHBoxLayout()
+        row.addLayout(self.codes)
+        #: the QR codes shown, by the address each encodes
+        self.qr: dict[str, QrButton] = {}
         #: node id → (its address when last looked at, its name, the addresses to share)
         self._shared: dict[str, tuple[str, str, list[str]]] = {}
         bridge.node_changed.connect(self.node_changed)
@@ -50,5 +62,22 @@ class ShareBanner(QLabel):
     def _show(self) -> None:
         lines = [f"{name}: {', '.join(addresses) or '(no network address found)'}"
                  for _, name, addresses in self._shared.values()]
-        self.setText("Shared on the network. Students connect to\n" + "\n".join(lines))
+        self.label.setText("Shared on the network. Students connect to\n" + "\n".join(lines))
+        self._show_codes([addresses[0] for _, _, addresses in self._shared.values()
+                          if addresses])
         self.setVisible(bool(lines))
+
+    def _show_codes(self, wanted: list[str]) -> None:
+        """A QR code for each of ``wanted``, in order; those no longer shared go."""
+        if list(self.qr) == wanted:
+            return
+        for button in self.qr.values():
+            self.codes.removeWidget(button)
+            button.deleteLater()
+        self.qr = {address: QrButton(address, self) for address in wanted}
+        for button in self.qr.values():
+            self.codes.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+
+    def text(self) -> str:
+        """The banner's words (the addresses, by server)."""
+        return self.label.text()
