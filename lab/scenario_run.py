@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.engine import Engine, EngineError
+from lab.hold import patient
 from lab.model import Event, Message, MessageCaptured, NodeInfo
 from lab.scenario import Scenario, Step
 from lab.scenario_actions import ACT, ClientState, Outcome
@@ -120,11 +121,11 @@ class Runner:
         try:
             if step.faults:
                 self.engine.set_faults(self.server_ids[state.spec.server], **step.faults)
+            limit = patient(STEP_TIMEOUT)  # a step held at a stepping Wire waits for Forward
             try:
-                outcome = await asyncio.wait_for(ACT[state.spec.kind](state, step),
-                                                 STEP_TIMEOUT)
+                outcome = await asyncio.wait_for(ACT[state.spec.kind](state, step), limit)
             except TimeoutError:
-                outcome = Outcome(f"no answer within {STEP_TIMEOUT:g} s",
+                outcome = Outcome(f"no answer within {limit:g} s",
                                   {"ok": False, "text": ""})
             await asyncio.sleep(SETTLE)
         finally:

@@ -74,3 +74,37 @@ def test_steps_run_in_order_with_their_checks_and_conversation() -> None:
     assert str(second.checks[0]) == "✗ expect status = 200 (got 404)"
     assert third.passed and third.messages
 
+
+
+def test_a_step_held_at_a_stepping_wire_waits_for_forward(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A presenter may take longer than the step timeout to press Forward."""
+    import asyncio
+
+    from lab import scenario_run
+
+    monkeypatch.setattr(scenario_run, "STEP_TIMEOUT", 0.3)
+    scenario = parse(SCENARIO.split("[[step]]")[0] + "[[step]]" +
+                     SCENARIO.split("[[step]]")[1], "test.toml")
+
+    async def main() -> list[StepResult]:
+        engine = Engine()
+        try:
+            engine.set_step(None, True)
+
+            async def presenter() -> None:
+                while not engine.held():  # the request waits at the Wire…
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(0.6)  # …longer than the step timeout
+                engine.set_step(None, False)  # step mode off forwards it
+
+            waiting = asyncio.ensure_future(presenter())
+            results = await run(scenario, engine, lambda r: None)
+            await waiting
+            return results
+        finally:
+            engine.set_step(None, False)
+            await engine.shutdown()
+
+    (only,) = run_bounded(main)
+    assert only.passed and only.outcome.values["status"] == 200
