@@ -3,7 +3,6 @@ where records are added and removed (the server answers from it at once)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from lab.engine import Engine, EngineError
-from lab.model import NodeInfo, NodeState
+from lab.model import NodeInfo
 from lab.servers.dns import DnsBackend
 from lab.servers.dns_zone import DEFAULT_TTL, EDITABLE, HINTS, MAX_TTL, Record, ZoneError
 from ui import theme
@@ -28,6 +27,7 @@ from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
 from ui.panels.base import PanelContext, make_table
 from ui.panels.echo_server import EchoServerPanel
+from ui.panels.watching import WatchesBackend
 
 ZoneWatch = tuple[list[Record], Callable[[], None]]
 STOPPED = "the DNS server is stopped: start it to edit its zone"
@@ -94,7 +94,7 @@ class ZoneModel(RowTableModel[Record]):
         return None
 
 
-class DnsServerPanel(EchoServerPanel):
+class DnsServerPanel(WatchesBackend, EchoServerPanel):
     """A DNS server: port, start/stop, and its zone, edited live.
 
     Signals:
@@ -106,8 +106,7 @@ class DnsServerPanel(EchoServerPanel):
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
-        self._stop_watch: Callable[[], None] | None = None
-        self._watch_lock = asyncio.Lock()
+        self._init_watch()
         super().__init__(info, context, parent)
         self.zone_changed.connect(self.model_rows, Qt.ConnectionType.QueuedConnection)
 
@@ -233,33 +232,14 @@ class DnsServerPanel(EchoServerPanel):
 
     def show_node(self, info: NodeInfo) -> None:
         super().show_node(info)
-        watching = getattr(self, "_stop_watch", None) is not None
-        if (info.state is NodeState.RUNNING) != watching and not self._watch_lock.locked():
-            spawn(self.sync_watch())
+        self._follow_state()
 
-    async def sync_watch(self, *, again: bool = False) -> None:
-        """Watch the zone while the server runs (``again``: a new backend, watch it)."""
-        async with self._watch_lock:
-            if again:
-                await self._unwatch()
-            for _ in range(3):  # the state may change again while this awaits
-                running = self.info.state is NodeState.RUNNING
-                if running and self._stop_watch is None:
-                    lab = self.context.lab
-                    watched = await lab.call(watch_zone, lab.engine, self.node_id,
-                                             self.zone_changed.emit)
-                    if watched is None:
-                        return
-                    rows, self._stop_watch = watched
-                    self.model.set_rows(rows)
-                elif not running and self._stop_watch is not None:
-                    await self._unwatch()
-                else:
-                    return
-
-    async def _unwatch(self) -> None:
-        stop, self._stop_watch = self._stop_watch, None
-        await self.stop_watch(stop)
+    async def _watch(self) -> None:
+        lab = self.context.lab
+        watched = await lab.call(watch_zone, lab.engine, self.node_id, self.zone_changed.emit)
+        if watched is not None:
+            rows, self._stop_watch = watched
+            self.model.set_rows(rows)
 
     async def start(self) -> None:
         await super().start()

@@ -4,8 +4,6 @@ POP3 server's password."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -21,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from lab.engine import Engine, EngineError
 from lab.mail import MailEvent
-from lab.model import NodeInfo, NodeState
+from lab.model import NodeInfo
 from lab.paths import data_dir
 from ui import theme
 from ui.engine_thread import spawn
@@ -29,6 +27,7 @@ from ui.panels.base import PanelContext, make_table
 from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
 from ui.panels.mail_common import short_path
+from ui.panels.watching import WatchesBackend
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
@@ -123,7 +122,7 @@ class Pop3ServerPanel(MailServerPanel):
         return True
 
 
-class SmtpServerPanel(MailServerPanel):
+class SmtpServerPanel(WatchesBackend, MailServerPanel):
     """The SMTP server, with every mailbox's messages live.
 
     Signals:
@@ -135,9 +134,7 @@ class SmtpServerPanel(MailServerPanel):
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
-        self._stop_watch: Callable[[], None] | None = None
-        self._watch_lock = asyncio.Lock()
-        self._resync = False
+        self._init_watch()
         self._early: list[object] | None = None
         self.message_window: MessageWindow | None = None
         super().__init__(info, context, parent)
@@ -172,27 +169,7 @@ class SmtpServerPanel(MailServerPanel):
 
     def show_node(self, info: NodeInfo) -> None:
         super().show_node(info)
-        watching = self._stop_watch is not None
-        if (info.state is NodeState.RUNNING) != watching:
-            if self._watch_lock.locked():
-                self._resync = True  # the running sync looks again before it ends
-            else:
-                spawn(self.sync_watch())
-
-    async def sync_watch(self) -> None:
-        """Watch the store while the server runs; stop watching when it does not."""
-        async with self._watch_lock:
-            for _ in range(50):  # the state may change while this awaits: until it holds
-                self._resync = False
-                running = self.info.state is NodeState.RUNNING
-                if running and self._stop_watch is None:
-                    await self._watch()
-                    if self._stop_watch is None:  # its store was not there yet
-                        await asyncio.sleep(0.1)
-                elif not running and self._stop_watch is not None:
-                    await self._unwatch()
-                elif not self._resync:
-                    return
+        self._follow_state()
 
     async def _watch(self) -> None:
         lab = self.context.lab
@@ -205,10 +182,6 @@ class SmtpServerPanel(MailServerPanel):
         self.model.set_rows(rows)
         for event in early:  # delivered after the listing, handed over before it
             self._apply_event(event)
-
-    async def _unwatch(self) -> None:
-        stop, self._stop_watch = self._stop_watch, None
-        await self.stop_watch(stop)
 
     def _apply_event(self, event: object) -> None:
         if self._early is not None:
