@@ -3,7 +3,8 @@ and checking that no message box is up."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
 
 from lab.model import NodeState
 from ui.mainwindow import MainWindow
@@ -23,6 +24,15 @@ def add_panel(window: MainWindow, qtbot, role: str, kind: str, cls: type,  # typ
     if role == "server":
         qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=timeout)
     return panel
+
+
+def click(qtbot, button: QAbstractButton, timeout: int = WAIT) -> None:  # type: ignore[no-untyped-def]
+    """Click ``button`` as a user would: once it is enabled again. A panel disables its
+    Start/Stop button while a command is out, and the node's new state can reach the
+    panel (from the bridge) before the command's answer re-enables the button; a click
+    on a disabled button is lost."""
+    qtbot.waitUntil(button.isEnabled, timeout=timeout)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def no_dialogs() -> bool:

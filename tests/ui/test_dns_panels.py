@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from lab.engine import Engine
 from lab.model import Message, Sender
 from lab.servers.dns import DnsBackend
-from tests.ui.helpers import add_panel, no_dialogs
+from tests.ui.helpers import add_panel, click, no_dialogs
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
 from ui.panels.dns_client import DnsClientPanel
@@ -78,7 +78,7 @@ def test_a_lookup_finds_the_zone_and_a_record_added_in_the_panel(  # type: ignor
     server.name_edit.setText("shop")
     server.type_combo.setCurrentText("A")
     server.value_edit.setText("300.1.2.3")
-    qtbot.mouseClick(server.add_button, Qt.MouseButton.LeftButton)
+    click(qtbot, server.add_button)
     qtbot.waitUntil(lambda: "not a valid A value" in server.error_text, timeout=WAIT)
     assert server.error_label.isVisible() and server.model.rowCount() == before
 
@@ -103,7 +103,7 @@ def test_a_lookup_finds_the_zone_and_a_record_added_in_the_panel(  # type: ignor
     row = server.model.names().index("shop.lab.test")
     server.table.selectRow(row)
     assert server.remove_record_button.isEnabled()
-    qtbot.mouseClick(server.remove_record_button, Qt.MouseButton.LeftButton)
+    click(qtbot, server.remove_record_button)
     qtbot.waitUntil(lambda: "shop.lab.test" not in server.model.names(), timeout=WAIT)
     ask(qtbot, client, "shop.lab.test")
     assert client.header_text().startswith("NXDOMAIN")
@@ -163,7 +163,7 @@ def test_the_composer_looks_the_host_up_first(  # type: ignore[no-untyped-def]
                     timeout=WAIT)
     port = http.info.address.rpartition(":")[2]
     composer.url_combo.setEditText(f"http://www.lab.test:{port}/")
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: "200" in composer.status_label.text(), timeout=WAIT)
     assert "looked up www.lab.test → 127.0.0.1" in composer.timing_label.text()
     qtbot.waitUntil(lambda: len(messages(window, "http")) == 2, timeout=WAIT)
@@ -174,7 +174,7 @@ def test_the_composer_looks_the_host_up_first(  # type: ignore[no-untyped-def]
     assert b"Host: www.lab.test:" in first_http.raw
 
     composer.url_combo.setEditText(f"http://www.nope.lab.test:{port}/")
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: "no such name" in composer.error_text, timeout=WAIT)
     assert composer.error_text == (f"www.nope.lab.test: no such name (NXDOMAIN from "
                                    f"{dns_server.info.address})")

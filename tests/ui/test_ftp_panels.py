@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 
 from lab.clients.ftp import Entry
 from lab.model import NodeState
-from tests.ui.helpers import add_panel, no_dialogs
+from tests.ui.helpers import add_panel, click, no_dialogs
 from ui.mainwindow import MainWindow
 from ui.models.messages import COL_CONN, MESSAGE_ROLE, MessageTableModel
 from ui.panels.ftp_client import FtpClientPanel
@@ -59,7 +59,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     address = server.info.address
     monkeypatch.setattr("ui.panels.ftp_server.QFileDialog.getExistingDirectory",
                         lambda *args, **kwargs: str(root))
-    qtbot.mouseClick(server.choose_button, Qt.MouseButton.LeftButton)
+    click(qtbot, server.choose_button)
     qtbot.waitUntil(lambda: server.facts.get("root") == str(root), timeout=WAIT)
     qtbot.waitUntil(lambda: server.info.state is NodeState.RUNNING, timeout=WAIT)
     assert server.info.address == address and "served" in server.folder_label.text()
@@ -67,7 +67,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     client = add_panel(window, qtbot, "client", "ftp", FtpClientPanel, timeout=WAIT)
     qtbot.waitUntil(lambda: client.server_combo.address() == address, timeout=WAIT)
     assert client.passive_box.isChecked()
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.connect_button)
     qtbot.waitUntil(lambda: client.model.names() == ["docs", BIG], timeout=WAIT)
     assert client.connected and client.connect_button.text() == "Disconnect"
     assert not client.error_text and client.cwd == "/"
@@ -81,7 +81,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
                         lambda *args, **kwargs: str(local))
     client.table.selectRow(1)
     assert client.download_button.isEnabled()
-    qtbot.mouseClick(client.download_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.download_button)
     qtbot.waitUntil(lambda: "Downloaded" in client.status_label.text()
                     or bool(client.error_text), timeout=WAIT)
     assert not client.error_text
@@ -95,7 +95,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     # upload: on the server's disk and in the listing
     monkeypatch.setattr("ui.panels.ftp_client.QFileDialog.getOpenFileName",
                         lambda *args, **kwargs: (str(upload), ""))
-    qtbot.mouseClick(client.upload_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.upload_button)
     qtbot.waitUntil(lambda: "hello.txt" in client.model.names() or bool(client.error_text),
                     timeout=WAIT)
     assert not client.error_text
@@ -107,7 +107,7 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     qtbot.mouseDClick(client.table.viewport(), Qt.MouseButton.LeftButton, pos=cell)
     qtbot.waitUntil(lambda: client.cwd == "/docs", timeout=WAIT)
     assert client.model.rowCount() == 0 and client.up_button.isEnabled()
-    qtbot.mouseClick(client.up_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.up_button)
     qtbot.waitUntil(lambda: client.cwd == "/" and "hello.txt" in client.model.names(),
                     timeout=WAIT)
 
@@ -132,11 +132,11 @@ def test_ftp_client_downloads_and_uploads_through_the_wire(  # type: ignore[no-u
     inspector.filter_edit.setText("")
 
     # active mode: untick Passive, reconnect, the listing still works
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)  # Disconnect
+    click(qtbot, client.connect_button)  # Disconnect
     qtbot.waitUntil(lambda: not client.connected, timeout=WAIT)
     assert client.model.rowCount() == 0
     client.passive_box.setChecked(False)
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.connect_button)
     qtbot.waitUntil(lambda: client.model.names() == ["docs", BIG, "hello.txt"]
                     or bool(client.error_text), timeout=WAIT)
     assert not client.error_text and "active" in client.status_label.text()
@@ -149,41 +149,41 @@ def test_wrong_password_shows_inline_and_new_folder_rename_delete(  # type: igno
     server = add_panel(window, qtbot, "server", "ftp", FtpServerPanel, timeout=WAIT)
     client = add_panel(window, qtbot, "client", "ftp", FtpClientPanel, timeout=WAIT)
     client.password_edit.setText("wrong")
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.connect_button)
     qtbot.waitUntil(lambda: bool(client.error_text), timeout=WAIT)
     assert client.error_label.isVisible() and not client.connected
 
     server.user_edit.setText("kim")
     server.password_edit.setText("secret")
     server.password_edit.textEdited.emit("secret")
-    qtbot.mouseClick(server.apply_button, Qt.MouseButton.LeftButton)
+    click(qtbot, server.apply_button)
     qtbot.waitUntil(lambda: server.facts.get("user") == "kim"
                     and server.facts.get("password") == "secret", timeout=WAIT)
     client.user_edit.setText("kim")
     client.password_edit.setText("secret")
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.connect_button)
     qtbot.waitUntil(lambda: client.connected and client.model.rowCount() > 0, timeout=WAIT)
     assert not client.error_text
 
-    qtbot.mouseClick(client.mkdir_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.mkdir_button)
     assert client.prompt.isVisible()
     client.prompt.edit.setText("made")
-    qtbot.mouseClick(client.prompt.ok_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.prompt.ok_button)
     qtbot.waitUntil(lambda: "made" in client.model.names(), timeout=WAIT)
     assert (tmp_path / "ftp" / "made").is_dir()
     row = client.model.row_of("made")
     assert row is not None
     client.table.selectRow(row)
-    qtbot.mouseClick(client.rename_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.rename_button)
     client.prompt.edit.setText("renamed")
-    qtbot.mouseClick(client.prompt.ok_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.prompt.ok_button)
     qtbot.waitUntil(lambda: "renamed" in client.model.names(), timeout=WAIT)
     row = client.model.row_of("renamed")
     assert row is not None
     client.table.selectRow(row)
-    qtbot.mouseClick(client.delete_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.delete_button)
     assert not client.prompt.edit.isVisible()  # a yes/no question
-    qtbot.mouseClick(client.prompt.ok_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.prompt.ok_button)
     qtbot.waitUntil(lambda: "renamed" not in client.model.names(), timeout=WAIT)
     assert not (tmp_path / "ftp" / "renamed").exists() and not client.error_text
     assert no_dialogs()

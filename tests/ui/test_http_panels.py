@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 
 from lab.clients.http import Timing
 from lab.model import NodeState, Sender
-from tests.ui.helpers import no_dialogs
+from tests.ui.helpers import click, no_dialogs
 from ui import theme
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
@@ -123,7 +123,7 @@ def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-
     composer.method_combo.setEditText("POST")
     composer.mode_combo.setCurrentText("JSON")
     composer.body_edit.setPlainText('{"a": 1}')
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
 
     qtbot.waitUntil(lambda: "201 Created" in composer.status_label.text(), timeout=WAIT)
     assert composer.status_label.property("tone") == "good"  # 2xx is green
@@ -145,7 +145,7 @@ def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-
 
     rows = window.model.rowCount()
     composer.body_edit.setPlainText('{"a": ')
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: "not valid JSON" in composer.error_text, timeout=WAIT)
     assert composer.error_label.isVisible()
     qtbot.wait(300)
@@ -209,7 +209,7 @@ def test_browser_loads_a_page_with_its_css_and_images(  # type: ignore[no-untype
     assert browser.address.text() == outside + "two.html"
     assert browser.back_button.isEnabled() and not browser.forward_button.isEnabled()
     assert "1 page + 0 resources = 1 request" in browser.requests_label.text()
-    qtbot.mouseClick(browser.back_button, Qt.MouseButton.LeftButton)
+    click(qtbot, browser.back_button)
     qtbot.waitUntil(lambda: "Hello from the outside" in browser.page_text(), timeout=WAIT)
     assert browser.forward_button.isEnabled() and browser.address.text() == outside
     assert not browser.error_text and no_dialogs()
@@ -235,7 +235,7 @@ def test_lab_http_server_shows_notes_live(  # type: ignore[no-untyped-def]
     composer.method_combo.setEditText("POST")
     composer.mode_combo.setCurrentText("JSON")
     composer.body_edit.setPlainText('{"title": "From the test", "body": "hi"}')
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: "201" in composer.status_label.text(), timeout=WAIT)
     qtbot.waitUntil(lambda: "From the test" in server.notes_model.titles(), timeout=WAIT)
     assert server.notes_model.rowCount() == before + 1
@@ -272,7 +272,7 @@ def test_choosing_a_folder_serves_it_on_the_same_port(  # type: ignore[no-untype
     server = next(p for p in window.servers.panels() if isinstance(p, HttpServerPanel))
     qtbot.waitUntil(lambda: server.info.state is NodeState.RUNNING, timeout=WAIT)
     address = server.info.address
-    qtbot.mouseClick(server.choose_button, Qt.MouseButton.LeftButton)
+    click(qtbot, server.choose_button)
     qtbot.waitUntil(lambda: "mysite" in server.site_label.text(), timeout=WAIT)
     qtbot.waitUntil(lambda: server.info.state is NodeState.RUNNING, timeout=WAIT)
     assert server.info.address == address
@@ -289,7 +289,7 @@ def test_export_menu_saves_the_http_exchanges_as_har(  # type: ignore[no-untyped
     composer = add_client(window, qtbot, "http", HttpComposerPanel)
     composer.url_combo.setEditText(outside + "echo")
     composer.method_combo.setEditText("PUT")
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: "201" in composer.status_label.text(), timeout=WAIT)
     target = tmp_path / "lesson.har"
     monkeypatch.setattr("ui.views.export.QFileDialog.getSaveFileName",

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication, QLabel
 
 from lab.model import NodeState
+from tests.ui.helpers import click
 from ui import theme
 from ui.mainwindow import MainWindow
 from ui.panels.http_composer import HttpComposerPanel
@@ -91,14 +91,14 @@ def test_faint_and_error_text_is_readable_in_every_look(  # type: ignore[no-unty
     good = window.clients.panels()[0]
     assert isinstance(good, HttpComposerPanel)
     good.url_combo.setEditText(f"http://{server.info.address}/")
-    qtbot.mouseClick(good.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, good.send_button)
     qtbot.waitUntil(lambda: "200 OK" in good.status_label.text(), timeout=WAIT)
     window.client_actions["http"].trigger()
     qtbot.waitUntil(lambda: len(window.clients.panels()) == 2, timeout=WAIT)
     bad = window.clients.panels()[1]
     assert isinstance(bad, HttpComposerPanel)
     bad.url_combo.setEditText("ftp://nowhere/")
-    qtbot.mouseClick(bad.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, bad.send_button)
     qtbot.waitUntil(lambda: "only http://" in bad.error_text, timeout=WAIT)
 
     toned = {"faint": [good.timing_label, server.site_label],

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 
 from lab.clients.smtp import SendResult
 from lab.model import NodeState
-from tests.ui.helpers import add_panel, no_dialogs
+from tests.ui.helpers import add_panel, click, no_dialogs
 from ui import theme
 from ui.mainwindow import MainWindow
 from ui.panels.mail_composer import MailComposerPanel, result_html
@@ -85,7 +85,7 @@ def test_mail_goes_in_with_smtp_and_out_with_pop3(  # type: ignore[no-untyped-de
     smtp.message_window.close()
 
     reader.password_edit.setText("wrong")
-    qtbot.mouseClick(reader.open_button, Qt.MouseButton.LeftButton)
+    click(qtbot, reader.open_button)
     qtbot.waitUntil(lambda: "wrong password" in reader.error_text, timeout=WAIT)
     assert reader.error_label.isVisible() and not reader.is_open
     assert reader.password_edit.echoMode() is reader.password_edit.EchoMode.Password
@@ -93,7 +93,7 @@ def test_mail_goes_in_with_smtp_and_out_with_pop3(  # type: ignore[no-untyped-de
     assert reader.password_edit.echoMode() is reader.password_edit.EchoMode.Normal
 
     reader.password_edit.setText("lab")
-    qtbot.mouseClick(reader.open_button, Qt.MouseButton.LeftButton)
+    click(qtbot, reader.open_button)
     qtbot.waitUntil(lambda: reader.model.subjects() == [SUBJECT], timeout=WAIT)
     assert reader.is_open and not reader.error_text and reader.open_button.text() == "Close"
     qtmodeltester.check(reader.model)
@@ -111,11 +111,11 @@ def test_mail_goes_in_with_smtp_and_out_with_pop3(  # type: ignore[no-untyped-de
     assert composer.result_text() in summaries(window, "smtp")  # the reply to the end of DATA
     assert not any("PASS lab" in s or "PASS wrong" in s for s in summaries(window, "pop3"))
 
-    qtbot.mouseClick(reader.delete_button, Qt.MouseButton.LeftButton)
+    click(qtbot, reader.delete_button)
     qtbot.waitUntil(lambda: 1 in reader.model.deleted, timeout=WAIT)
     assert "QUIT" in reader.status_label.text()
     assert smtp.model.subjects() == [SUBJECT]  # DELE only marks it
-    qtbot.mouseClick(reader.open_button, Qt.MouseButton.LeftButton)  # Close: QUIT
+    click(qtbot, reader.open_button)  # Close: QUIT
     qtbot.waitUntil(lambda: not reader.is_open, timeout=WAIT)
     qtbot.waitUntil(lambda: smtp.model.rowCount() == 0, timeout=WAIT)
     assert reader.model.rowCount() == 0 and not reader.error_text
@@ -131,7 +131,7 @@ def test_refused_recipient_and_new_password_show_inline(  # type: ignore[no-unty
     pop3 = add_panel(window, qtbot, "server", "pop3", Pop3ServerPanel)
     composer = add_panel(window, qtbot, "client", "smtp", MailComposerPanel)
     composer.to_edit.setText("ann@lab.test, eve@elsewhere.example")
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: composer.last_result is not None, timeout=WAIT)
     text = composer.result_text()
     assert text.startswith("250 ") and "refused eve@elsewhere.example: 550" in text, text
@@ -145,10 +145,10 @@ def test_refused_recipient_and_new_password_show_inline(  # type: ignore[no-unty
     qtbot.waitUntil(lambda: pop3.info.state is NodeState.RUNNING, timeout=WAIT)
     assert pop3.info.address == address and not pop3.apply_button.isEnabled()
     reader = add_panel(window, qtbot, "client", "pop3", MailReaderPanel)
-    qtbot.mouseClick(reader.open_button, Qt.MouseButton.LeftButton)  # still "lab"
+    click(qtbot, reader.open_button)  # still "lab"
     qtbot.waitUntil(lambda: "wrong password" in reader.error_text, timeout=WAIT)
     reader.password_edit.setText("secret")
-    qtbot.mouseClick(reader.open_button, Qt.MouseButton.LeftButton)
+    click(qtbot, reader.open_button)
     qtbot.waitUntil(lambda: reader.model.rowCount() == 1, timeout=WAIT)
     assert not reader.error_text and no_dialogs()
 
@@ -162,24 +162,24 @@ def test_choosing_a_mail_folder_follows_it_and_stopping_unwatches(  # type: igno
                         lambda *args, **kwargs: str(folder))
     smtp = add_panel(window, qtbot, "server", "smtp", SmtpServerPanel)
     composer = add_panel(window, qtbot, "client", "smtp", MailComposerPanel)
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: smtp.model.rowCount() == 1, timeout=WAIT)
 
     address = smtp.info.address
-    qtbot.mouseClick(smtp.choose_button, Qt.MouseButton.LeftButton)
+    click(qtbot, smtp.choose_button)
     qtbot.waitUntil(lambda: "class-mail" in smtp.folder_label.text(), timeout=WAIT)
     qtbot.waitUntil(lambda: smtp._stop_watch is not None and smtp.model.rowCount() == 0,
                     timeout=WAIT)  # the new folder is empty
     assert smtp.info.address == address and smtp.info.state is NodeState.RUNNING
     composer.subject_edit.setText("Into the new folder")
-    qtbot.mouseClick(composer.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: smtp.model.subjects() == ["Into the new folder"], timeout=WAIT)
     assert len(list((folder / "ann" / "new").iterdir())) == 1
 
-    qtbot.mouseClick(smtp.start_button, Qt.MouseButton.LeftButton)  # Stop
+    click(qtbot, smtp.start_button)  # Stop
     qtbot.waitUntil(lambda: smtp.info.state is NodeState.STOPPED, timeout=WAIT)
     qtbot.waitUntil(lambda: smtp._stop_watch is None, timeout=WAIT)  # it unwatches after
-    qtbot.mouseClick(smtp.start_button, Qt.MouseButton.LeftButton)  # Start again
+    click(qtbot, smtp.start_button)  # Start again
     qtbot.waitUntil(lambda: smtp._stop_watch is not None
                     and smtp.model.subjects() == ["Into the new folder"], timeout=WAIT)
     assert not smtp.error_text

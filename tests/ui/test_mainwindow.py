@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from lab.model import NodeState, Sender
-from tests.ui.helpers import no_dialogs
+from tests.ui.helpers import click, no_dialogs
 from ui.mainwindow import MainWindow
 from ui.panels.echo_client import EchoClientPanel
 from ui.panels.echo_server import EchoServerPanel
@@ -43,7 +43,7 @@ def say_hello(window: MainWindow, qtbot) -> EchoServerPanel:  # type: ignore[no-
     server = add_running_server(window, qtbot, "tcp-echo")
     client = add_client(window, qtbot)
     qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.connect_button)
     qtbot.waitUntil(lambda: client.connected, timeout=WAIT)
     qtbot.keyClicks(client.input, "hello")
     qtbot.keyClick(client.input, Qt.Key.Key_Return)
@@ -58,7 +58,7 @@ def test_send_hello_through_the_window(window: MainWindow, qtbot, kind: str) -> 
     client = add_client(window, qtbot)
     qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
 
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.connect_button)
     qtbot.waitUntil(lambda: client.connected, timeout=WAIT)
     assert client.connect_button.text() == "Disconnect"
     qtbot.keyClicks(client.input, "hello")
@@ -86,12 +86,12 @@ def test_hex_send_and_bad_hex_error_inline(window: MainWindow, qtbot) -> None:  
     qtbot.waitUntil(lambda: client.choose_server(server.node_id), timeout=WAIT)
     client.hex_box.setChecked(True)
     qtbot.keyClicks(client.input, "zz")
-    qtbot.mouseClick(client.send_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.send_button)
     qtbot.waitUntil(lambda: "not hex" in client.error_text, timeout=WAIT)
     assert not client.connected  # nothing was sent
 
     client.input.setText("de ad 00 01")
-    qtbot.mouseClick(client.send_button, Qt.MouseButton.LeftButton)  # connects, then sends
+    click(qtbot, client.send_button)  # connects, then sends
     qtbot.waitUntil(lambda: "← reply de ad 00 01" in client.log_text(), timeout=WAIT)
     assert client.error_text == ""
     assert no_dialogs()
@@ -100,7 +100,7 @@ def test_hex_send_and_bad_hex_error_inline(window: MainWindow, qtbot) -> None:  
 def test_typed_address_of_nothing_shows_error(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
     client = add_client(window, qtbot)
     client.target_combo.setEditText("not-an-address:xyz")
-    qtbot.mouseClick(client.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, client.connect_button)
     qtbot.waitUntil(lambda: "bad port" in client.error_text, timeout=WAIT)
     assert not client.connected
     assert no_dialogs()
@@ -111,7 +111,7 @@ def test_stop_all_and_remove(window: MainWindow, qtbot) -> None:  # type: ignore
     window.stop_all_action.trigger()
     qtbot.waitUntil(lambda: server.info.state is NodeState.STOPPED, timeout=WAIT)
     assert server.start_button.text() == "Start"
-    qtbot.mouseClick(server.remove_button, Qt.MouseButton.LeftButton)
+    click(qtbot, server.remove_button)
     qtbot.waitUntil(lambda: not server_panels(window), timeout=WAIT)
     assert window.servers.hint.isVisibleTo(window.servers)
 

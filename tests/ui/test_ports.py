@@ -6,9 +6,9 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import Qt
 
 from lab.model import NodeState, parse_address
+from tests.ui.helpers import click
 from ui.app import shutdown
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread
@@ -40,11 +40,11 @@ def last_server(window: MainWindow, qtbot, kind: str = "tcp-echo") -> EchoServer
 def test_port_in_use_shows_error_naming_it(window: MainWindow, qtbot, busy_port: int) -> None:  # type: ignore[no-untyped-def]
     panel = last_server(window, qtbot)
     qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=WAIT)
-    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)  # Stop
+    click(qtbot, panel.start_button)  # Stop
     qtbot.waitUntil(lambda: panel.info.state is NodeState.STOPPED, timeout=WAIT)
 
     panel.port_spin.setValue(busy_port)
-    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)  # Start, fails
+    click(qtbot, panel.start_button)  # Start, fails
     qtbot.waitUntil(lambda: panel.error_text != "", timeout=WAIT)
     assert f"port {busy_port}" in panel.error_text
     assert "in use" in panel.error_text
@@ -53,7 +53,7 @@ def test_port_in_use_shows_error_naming_it(window: MainWindow, qtbot, busy_port:
     assert panel.start_button.text() == "Start" and panel.port_spin.isEnabled()
 
     panel.port_spin.setValue(0)  # the suggestion: let the system pick one
-    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=WAIT)
     assert panel.error_text == "" and panel.error_label.isHidden()
 

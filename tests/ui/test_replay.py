@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from lab.model import Message, Sender
-from tests.ui.helpers import no_dialogs
+from tests.ui.helpers import click, no_dialogs
 from tests.ui.test_mainwindow import WAIT, say_hello
 from ui.mainwindow import MainWindow
 
@@ -52,7 +52,7 @@ def test_ctrl_r_replays_and_a_stopped_server_says_why_in_the_status_bar(  # type
     qtbot.waitUntil(lambda: window.model.rowCount() == 4, timeout=WAIT)
     assert rows(window)[2].raw == b"hello"
 
-    qtbot.mouseClick(server.start_button, Qt.MouseButton.LeftButton)  # stop it
+    click(qtbot, server.start_button)  # stop it
     qtbot.waitUntil(lambda: not window.bridge.running_servers(), timeout=WAIT)
     inspector.select_message(1)
     window.replayer.conversation_action.trigger()

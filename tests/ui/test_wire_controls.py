@@ -7,11 +7,11 @@ import shutil
 import subprocess
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
 from lab.hold import HeldMessage
 from lab.model import NodeInfo, NodeState, Sender
+from tests.ui.helpers import click
 from tests.ui.test_mainwindow import WAIT
 from ui.mainwindow import MainWindow
 from ui.views.edit_dialog import EditDialog, from_hex, from_text, to_hex, to_text
@@ -50,11 +50,11 @@ def test_the_held_bar_holds_curl_until_forward_is_clicked(  # type: ignore[no-un
         qtbot.wait(300)
         assert curl.poll() is None  # held: curl waits
         assert bar.forward_button.shortcut().toString() == "F8"
-        qtbot.mouseClick(bar.forward_button, Qt.MouseButton.LeftButton)
+        click(qtbot, bar.forward_button)
 
         def answered() -> bool:  # the answer is held too: forward it as it comes
             if bar.isVisible() and bar.held and bar.held[0].sender is Sender.SERVER:
-                qtbot.mouseClick(bar.forward_button, Qt.MouseButton.LeftButton)
+                click(qtbot, bar.forward_button)
             return curl.poll() is not None
 
         qtbot.waitUntil(answered, timeout=WAIT)
@@ -116,7 +116,7 @@ def test_drop_in_the_held_bar_makes_curl_fail(  # type: ignore[no-untyped-def]
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         qtbot.waitUntil(lambda: controls.bar.isVisible(), timeout=WAIT)
-        qtbot.mouseClick(controls.bar.drop_button, Qt.MouseButton.LeftButton)
+        click(qtbot, controls.bar.drop_button)
         qtbot.waitUntil(lambda: curl.poll() is not None, timeout=WAIT)
         _, err = curl.communicate(timeout=5)
         assert curl.returncode in (52, 56), err
@@ -147,13 +147,13 @@ def test_edit_in_the_held_bar_forwards_the_edited_request(  # type: ignore[no-un
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         qtbot.waitUntil(lambda: controls.bar.isVisible(), timeout=WAIT)
-        qtbot.mouseClick(controls.bar.edit_button, Qt.MouseButton.LeftButton)
+        click(qtbot, controls.bar.edit_button)
         qtbot.waitUntil(lambda: bool(controls.bar.held)
                         and controls.bar.held[0].sender is Sender.SERVER, timeout=WAIT)
 
         def answered() -> bool:  # the answer may come in more than one read
             if controls.bar.isVisible():
-                qtbot.mouseClick(controls.bar.forward_all_button, Qt.MouseButton.LeftButton)
+                click(qtbot, controls.bar.forward_all_button)
             return curl.poll() is not None
 
         qtbot.waitUntil(answered, timeout=WAIT)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from lab.model import Sender
-from tests.ui.helpers import add_panel, no_dialogs
+from tests.ui.helpers import add_panel, click, no_dialogs
 from tests.ui.test_mail_panels import WAIT, summaries
 from ui.mainwindow import MainWindow
 from ui.panels.ws_chat import WsChatPanel, default_name, line_html
@@ -45,9 +45,9 @@ def test_two_chat_clients_talk_through_the_server(window: MainWindow, qtbot) -> 
     assert not ana.message_edit.isEnabled()
     assert server.room_label.text() == "In the room: 0 · messages: 0"
 
-    qtbot.mouseClick(ana.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, ana.connect_button)
     qtbot.waitUntil(lambda: ana.joined, timeout=WAIT)
-    qtbot.mouseClick(bob.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, bob.connect_button)
     qtbot.waitUntil(lambda: bob.joined, timeout=WAIT)
     qtbot.waitUntil(lambda: server.members() == ["ana", "bob"], timeout=WAIT)  # live
     qtbot.waitUntil(lambda: "* bob joined" in ana.room_lines(), timeout=WAIT)  # pushed
@@ -79,7 +79,7 @@ def test_two_chat_clients_talk_through_the_server(window: MainWindow, qtbot) -> 
     assert dict(said[0].fields)["masked"] is True
     assert frames().count('TEXT "ana: hi bob" (11 bytes)') == 2  # one copy to each member
 
-    qtbot.mouseClick(bob.connect_button, Qt.MouseButton.LeftButton)  # Leave
+    click(qtbot, bob.connect_button)  # Leave
     qtbot.waitUntil(lambda: not bob.joined, timeout=WAIT)
     assert bob.room_lines()[-1] == "— you left the room" and not bob.error_text
     qtbot.waitUntil(lambda: server.members() == ["ana"], timeout=WAIT)
@@ -91,11 +91,11 @@ def test_a_too_big_message_and_a_stopped_server_show_in_the_panel(  # type: igno
         window: MainWindow, qtbot) -> None:
     server = add_panel(window, qtbot, "server", "ws", WsServerPanel)
     server.size_spin.setValue(100)
-    qtbot.mouseClick(server.apply_button, Qt.MouseButton.LeftButton)
+    click(qtbot, server.apply_button)
     qtbot.waitUntil(lambda: not server.apply_button.isEnabled(), timeout=WAIT)
     assert not server.error_text
     ana = add_chat(window, qtbot)
-    qtbot.mouseClick(ana.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, ana.connect_button)
     qtbot.waitUntil(lambda: ana.joined, timeout=WAIT)
     send(qtbot, ana, "x" * 101)
     qtbot.waitUntil(lambda: not ana.joined, timeout=WAIT)
@@ -103,15 +103,15 @@ def test_a_too_big_message_and_a_stopped_server_show_in_the_panel(  # type: igno
     assert ana.error_label.isVisible() and ana.connect_button.text() == "Connect"
     qtbot.waitUntil(lambda: server.members() == [], timeout=WAIT)
 
-    qtbot.mouseClick(ana.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, ana.connect_button)
     qtbot.waitUntil(lambda: ana.joined and not ana.error_text, timeout=WAIT)
-    qtbot.mouseClick(server.start_button, Qt.MouseButton.LeftButton)  # Stop
+    click(qtbot, server.start_button)  # Stop
     qtbot.waitUntil(lambda: not ana.joined, timeout=WAIT)
     assert ana.room_lines()[-1] == ("— the server closed the connection: 1001 (going away): "
                                     "server going away")
     assert not ana.error_text  # a server that stops is no error of the user's
 
-    qtbot.mouseClick(ana.connect_button, Qt.MouseButton.LeftButton)
+    click(qtbot, ana.connect_button)
     qtbot.waitUntil(lambda: bool(ana.error_text), timeout=WAIT)
     assert "is a WebSocket server running there?" in ana.error_text and not ana.joined
     assert no_dialogs()
