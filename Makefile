@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench lint typecheck clean
+.PHONY: run test bench fuzz package lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ bench: $(TSTAMP)
 		"the HTTP table falls back to a slower aiohttp client load generator"
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m tests.perf
 
+# every dissector with at least CSLAB_FUZZ_EXAMPLES (default 100,000) Hypothesis examples
+fuzz: $(TSTAMP)
+	CSLAB_FUZZ_EXAMPLES=$${CSLAB_FUZZ_EXAMPLES:-100000} QT_QPA_PLATFORM=offscreen \
+		$(BIN)/python -m pytest -q tests/fuzz
+
+# a one-folder app in dist/cslab/ (PyInstaller), with the .desktop file and AppStream data
+package: $(TSTAMP)
+	$(BIN)/python -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller \
+		packaging/cslab.spec
+
 lint: $(TSTAMP)
 	$(BIN)/ruff check lab ui tests
 	$(BIN)/mypy lab ui
@@ -37,4 +47,4 @@ lint: $(TSTAMP)
 typecheck: lint
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist
