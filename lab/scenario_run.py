@@ -12,6 +12,7 @@ caller shuts the engine down afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,6 +139,19 @@ class Runner:
         for state in self.clients.values():
             await self.engine.client_close(state.node_id)
             shutil.rmtree(state.folder, ignore_errors=True)
+
+    async def teardown(self) -> None:
+        """Remove every node this runner made, clients first; one the user removed
+        already is passed over."""
+        for state in self.clients.values():
+            with contextlib.suppress(EngineError):
+                await self.engine.remove_client(state.node_id)
+            shutil.rmtree(state.folder, ignore_errors=True)
+        for node_id in self.server_ids.values():
+            with contextlib.suppress(EngineError):
+                await self.engine.remove_server(node_id)
+        self.clients.clear()
+        self.server_ids.clear()
 
 
 async def run(scenario: Scenario, engine: Engine,

@@ -134,3 +134,27 @@ def test_save_setup_as_scenario_writes_a_file_that_loads(window: MainWindow, qtb
     window.lessons.save_action.trigger()
     qtbot.waitUntil(lambda: "Cannot save the setup" in window.statusBar().currentMessage(),
                     timeout=WAIT)
+
+
+def test_opening_another_lesson_replaces_the_last_ones_panels(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    lessons = window.lessons
+    window.server_actions["tcp-echo"].trigger()  # the user's own server stays through it all
+    qtbot.waitUntil(lambda: len(window.servers.panels()) == 1, timeout=WAIT)
+    mine = window.servers.panels()[0].node_id
+
+    def opened(name: str) -> None:
+        task = spawn(lessons.open(name))
+        qtbot.waitUntil(task.done, timeout=WAIT)
+        assert task.result() is True, lessons.text.text()
+
+    opened("03-many-servers")  # two servers, the second on a fixed port
+    first = (3, len(lessons.runner.clients) if lessons.runner else 0)
+    qtbot.waitUntil(lambda: (len(window.servers.panels()), len(window.clients.panels()))
+                    == first, timeout=WAIT)
+    opened("01-first-request")
+    qtbot.waitUntil(lambda: len(window.servers.panels()) == 2
+                    and len(window.clients.panels()) == 2, timeout=WAIT)
+    opened("03-many-servers")  # its fixed port is free again: no clash
+    qtbot.waitUntil(lambda: (len(window.servers.panels()), len(window.clients.panels()))
+                    == first, timeout=WAIT)
+    assert mine in [panel.node_id for panel in window.servers.panels()]

@@ -137,6 +137,8 @@ class LessonControls:
             self._say(f"Cannot open this scenario:\n{exc}")
             return False
         runner = Runner(scenario, self.lab.engine)
+        if self.runner is not None:  # the lesson before makes way: its panels go
+            await self.lab.call(self.runner.teardown)
         self.scenario, self.runner, self.position, self.results = scenario, runner, 0, []
         self.next_action.setEnabled(False)
         try:
