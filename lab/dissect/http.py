@@ -26,140 +26,37 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
 
 import h11
 
 from lab.dissect import Dissector, DissectorFactory, register
 from lab.dissect import http_fields as hf
+from lab.dissect.http_head import FAST_HEAD, read_head
+from lab.dissect.http_head import Request as FastRequest
+from lab.dissect.http_state import MAX_HEAD, UNSOLICITED, Exchange, Message, Side
 from lab.dissect.raw import RawDissector
-from lab.model import RAW_LIMIT, Piece, Sender
+from lab.model import Piece, Sender
 
-#: Largest head h11 will wait for before calling the message malformed.
-MAX_HEAD = 64 * 1024
+__all__ = ["MAX_HEAD", "UPGRADES", "HttpDissector"]
 
 #: Who dissects a connection after a protocol switch, by the lower-cased Upgrade
 #: token ("connect" for a CONNECT tunnel). The WebSocket dissector adds itself here.
 UPGRADES: dict[str, DissectorFactory] = {}
 
-#: The request headers the response parser needs to frame responses.
-_PROBE_HEADERS = frozenset({b"host", b"connection", b"upgrade"})
-
-
-@dataclass(slots=True)
-class _Message:
-    """The message being read on one side: a bounded raw prefix, counts, head, body."""
-
-    started: float | None = None
-    raw: bytearray = field(default_factory=bytearray)
-    size: int = 0
-    head: hf.Head | None = None
-    body: bytearray = field(default_factory=bytearray)
-    body_length: int = 0
-    trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
-
-    def take(self, data: bytes | bytearray) -> None:
-        room = RAW_LIMIT - len(self.raw)
-        if room > 0:
-            self.raw += data[:room]
-        self.size += len(data)
-
-    def add_body(self, data: bytes) -> None:
-        room = hf.BODY_PREVIEW - len(self.body)
-        if room > 0:
-            self.body += data[:room]
-        self.body_length += len(data)
-
-    def fields(self) -> hf.FieldList:
-        if self.head is None:
-            return []
-        trailers = hf.header_fields("trailer", self.trailers)
-        return [*hf.head_fields(self.head), *trailers, *self.body_fields()]
-
-    def body_fields(self) -> hf.FieldList:
-        return hf.body_fields(self.head, bytes(self.body), self.body_length)
-
-
-@dataclass(slots=True)
-class _Side:
-    """One direction: its h11 parser and the bytes it has not yet counted."""
-
-    sender: Sender
-    noun: str
-    conn: h11.Connection
-    unread: bytearray = field(default_factory=bytearray)
-    msg: _Message = field(default_factory=_Message)
-    fallback: Dissector | None = None
-
-    def receive(self, data: bytes, now: float) -> None:
-        if self.msg.started is None:
-            self.msg.started = now
-        self.unread += data
-        self.conn.receive_data(data)
-
-    def settle(self) -> None:
-        """Count the bytes h11 has consumed since last time into the current message."""
-        consumed = len(self.unread) - len(self.conn.trailing_data[0])
-        if consumed > 0:
-            self.msg.take(self.unread[:consumed])
-            del self.unread[:consumed]
-
-    def finish(self, now: float, *, rest: bool = False) -> _Message:
-        """End the current message (with every unread byte too if ``rest``); start the next."""
-        self.settle()
-        if rest:
-            self.msg.take(self.unread)
-            self.unread.clear()
-        done, self.msg = self.msg, _Message(started=now if self.unread else None)
-        return done
-
-    @property
-    def half(self) -> bool:
-        """Some message has begun and not ended."""
-        return bool(self.unread) or self.msg.size > 0 or self.msg.head is not None
-
-
-@dataclass(frozen=True, slots=True)
-class _Exchange:
-    """A request waiting for its final response."""
-
-    summary: str  # "" for a response nobody asked for
-    started: float
-    probe: h11.Request
-    switch: str | None  # the Upgrade token or "connect" when it proposes a switch
-
-    @classmethod
-    def of(cls, request: h11.Request, started: float) -> _Exchange:
-        headers = [(k, v) for k, v in request.headers if k in _PROBE_HEADERS]
-        if request.http_version != b"1.1":  # h11 sends only 1.1; 1.0 means one exchange
-            headers += [(b"connection", b"close")]
-            headers += [] if hf.header(request, b"host") else [(b"host", b"-")]
-        probe = h11.Request(method=request.method, target=request.target, headers=headers)
-        return cls(hf.summary(request), started, probe, _switch_token(request))
-
-
-def _switch_token(request: h11.Request) -> str | None:
-    if request.method == b"CONNECT":
-        return "connect"
-    upgrade = hf.header(request, b"upgrade")
-    return None if upgrade is None else hf.text(upgrade).split(",")[0].split("/")[0].strip().lower()
-
-
-#: Stands for the missing request when a response comes first (a 408 on an idle connection).
-_UNSOLICITED = _Exchange(
-    "", 0.0, h11.Request(method="GET", target="/", headers=[("Host", "-")]), None
-)
-
-Handler = Callable[["HttpDissector", _Side, h11.Event, float], list[Piece]]
+Handler = Callable[["HttpDissector", Side, h11.Event, float], list[Piece]]
 
 
 class HttpDissector:
     """HTTP/1.x in both directions of one TCP connection. Feed bytes; take Pieces."""
 
-    def __init__(self) -> None:
-        self._req = _Side(Sender.CLIENT, "request", h11.Connection(h11.SERVER, MAX_HEAD))
-        self._resp = _Side(Sender.SERVER, "response", h11.Connection(h11.CLIENT, MAX_HEAD))
-        self._exchanges: deque[_Exchange] = deque()
+    def __init__(self, *, fast: bool = True) -> None:
+        """``fast=False`` reads everything with h11 (the fast path's reference)."""
+        self._req = Side(Sender.CLIENT, "request", h11.SERVER)
+        self._resp = Side(Sender.SERVER, "response", h11.CLIENT)
+        if not fast:
+            self._req.to_h11()
+            self._resp.to_h11()
+        self._exchanges: deque[Exchange] = deque()
         self._probed = False  # the response parser has been sent _exchanges[0]
         #: After a protocol switch, the dissector both directions go to.
         self._upgraded: Dissector | None = None
@@ -205,14 +102,17 @@ class HttpDissector:
                         pieces.append(self._malformed(side, exc, now))
         return pieces
 
-    def _read(self, side: _Side, now: float, pieces: list[Piece]) -> bool:
+    def _read(self, side: Side, now: float, pieces: list[Piece]) -> bool:
         """Handle the events h11 has for ``side``; True if there were any."""
+        conn = side.conn
+        if conn is None:
+            return self._read_fast(side, now, pieces)
         handlers = _REQUEST if side is self._req else _RESPONSE
         moved = False
         while side.fallback is None:
             if side is self._resp:
                 self._probe()
-            event = side.conn.next_event()
+            event = conn.next_event()
             if not isinstance(event, h11.Event):  # NEED_DATA or PAUSED
                 break
             moved = True
@@ -223,76 +123,129 @@ class HttpDissector:
             side.settle()  # keeps memory bounded: a body's bytes are counted, not kept
         return moved
 
+    def _read_fast(self, side: Side, now: float, pieces: list[Piece]) -> bool:
+        """Read whole plain messages without h11 (lab/dissect/http_head.py); at the
+        first message that is not plain, hand ``side`` to h11 from its start."""
+        moved = False
+        unread = side.unread
+        while True:
+            msg = side.msg
+            if msg.head is None:
+                if not unread:
+                    return moved
+                if not self._plain(side):
+                    return self._to_h11(side, now, pieces) or moved
+                end = unread.find(b"\r\n\r\n", 0, FAST_HEAD)
+                if end < 0:
+                    if len(unread) < FAST_HEAD and unread[0] > 0x20 and b"\n" not in unread:
+                        return moved  # the head's end is still to come
+                    return self._to_h11(side, now, pieces) or moved
+                head = bytes(unread[:end])
+                parsed = None
+                if unread[0] > 0x20 and head.count(b"\n") == head.count(b"\r\n"):
+                    parsed = read_head(head, request=side is self._req)
+                if parsed is None:
+                    return self._to_h11(side, now, pieces) or moved
+                side.consume(end + 4)
+                msg.head, msg.remaining = parsed
+                moved = True
+                if side is self._req and self._resp.fallback is None:
+                    assert isinstance(msg.head, FastRequest)
+                    started = now if msg.started is None else msg.started
+                    self._exchanges.append(Exchange.of(msg.head, started))
+            if msg.remaining:
+                if not unread:
+                    return moved
+                taken = side.consume(msg.remaining)
+                msg.add_body(taken)
+                msg.remaining -= len(taken)
+                if msg.remaining:
+                    return moved
+            pieces.append(self._piece(side, now, final=True))
+            moved = True
+
+    def _plain(self, side: Side) -> bool:
+        """A response may be read fast only for a plain request seen before it (h11
+        pairs a response that comes first with no request)."""
+        return side is self._req or bool(self._exchanges) and self._exchanges[0].plain
+
+    def _to_h11(self, side: Side, now: float, pieces: list[Piece]) -> bool:
+        side.to_h11()
+        if side is self._resp:
+            self._probed = False
+        return self._read(side, now, pieces)
+
     def _probe(self) -> None:
         """Tell the response parser about the request its next response answers."""
         conn = self._resp.conn
-        if self._probed or conn.our_state is not h11.IDLE:
+        if conn is None or self._probed or conn.our_state is not h11.IDLE:
             return
         if not self._exchanges:
             if not self._resp.unread:
                 return
-            self._exchanges.append(_UNSOLICITED)
-        conn.send(self._exchanges[0].probe)
+            self._exchanges.append(UNSOLICITED)
+        conn.send(self._exchanges[0].probe())
         conn.send(h11.EndOfMessage())
         self._probed = True
 
     # -- events ----------------------------------------------------------------
 
-    def _request_head(self, side: _Side, event: h11.Event, now: float) -> list[Piece]:
+    def _request_head(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.Request)
         side.msg.head = event
         started = side.msg.started
-        exchange = _Exchange.of(event, now if started is None else started)
+        exchange = Exchange.of(event, now if started is None else started)
         if self._resp.fallback is None:
             self._exchanges.append(exchange)
         if exchange.switch is None or self._resp.fallback is not None:
-            _stand_in_response(side.conn)  # with no response parser, no 101 can be seen
+            _stand_in_response(_conn(side))  # with no response parser, no 101 can be seen
         return []
 
-    def _body(self, side: _Side, event: h11.Event, now: float) -> list[Piece]:
+    def _body(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.Data)
         side.msg.add_body(event.data)
         return []
 
-    def _request_end(self, side: _Side, event: h11.Event, now: float) -> list[Piece]:
+    def _request_end(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.EndOfMessage)
         side.msg.trailers = event.headers.raw_items()
         piece = self._piece(side, now)
-        _next_cycle(side.conn)
+        _next_cycle(_conn(side))
         return [piece]
 
-    def _informational(self, side: _Side, event: h11.Event, now: float) -> list[Piece]:
+    def _informational(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.InformationalResponse)
         side.msg.head = event
-        if side.conn.their_state is h11.SWITCHED_PROTOCOL:
+        if _conn(side).their_state is h11.SWITCHED_PROTOCOL:
             return self._switch(side, now)
         return [self._piece(side, now)]
 
-    def _response_head(self, side: _Side, event: h11.Event, now: float) -> list[Piece]:
+    def _response_head(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.Response)
         side.msg.head = event
-        if side.conn.their_state is h11.SWITCHED_PROTOCOL:  # a 2xx to CONNECT
+        if _conn(side).their_state is h11.SWITCHED_PROTOCOL:  # a 2xx to CONNECT
             return self._switch(side, now)
         return []
 
-    def _response_end(self, side: _Side, event: h11.Event, now: float) -> list[Piece]:
+    def _response_end(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.EndOfMessage)
         side.msg.trailers = event.headers.raw_items()
         switch = self._exchanges[0].switch if self._exchanges else None
         piece = self._piece(side, now, final=True)
-        if switch is not None and self._req.fallback is None:
-            _stand_in_response(self._req.conn)  # the switch was refused: read requests on
-            _next_cycle(self._req.conn)
-        if _next_cycle(side.conn):
+        conn = self._req.conn
+        if switch is not None and self._req.fallback is None and conn is not None:
+            _stand_in_response(conn)  # the switch was refused: read requests on
+            _next_cycle(conn)
+        if _next_cycle(_conn(side)):
             self._probed = False
         return [piece]
 
-    def _closed(self, side: _Side, event: h11.Event, now: float) -> list[Piece]:
+    def _closed(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         return []
 
     # -- pieces ----------------------------------------------------------------
 
-    def _piece(self, side: _Side, now: float, *, final: bool = False) -> Piece:
+    def _piece(self, side: Side, now: float, *, final: bool = False) -> Piece:
         """The finished message of ``side``; ``final`` ends its exchange."""
         msg = side.finish(now)
         assert msg.head is not None
@@ -318,13 +271,13 @@ class HttpDissector:
         latency = round((now - exchange.started) * 1000, 3)
         return [("latency ms", latency), ("request", exchange.summary)]
 
-    def _malformed(self, side: _Side, exc: Exception, now: float, data: bytes = b"") -> Piece:
+    def _malformed(self, side: Side, exc: Exception, now: float, data: bytes = b"") -> Piece:
         """What was seen of a message h11 rejected; the side reads raw chunks from now on.
 
         ``data`` is a chunk its fallback dissector failed on, if that is what broke.
         """
         reason = str(exc) if isinstance(exc, h11.ProtocolError) else f"{type(exc).__name__}: {exc}"
-        msg = _Message() if side.fallback is not None else _give_up(side)
+        msg = Message() if side.fallback is not None else _give_up(side)
         msg.take(data)
         side.fallback = RawDissector()
         if side is self._resp:
@@ -344,12 +297,12 @@ class HttpDissector:
         """The responses went unreadable: a request waiting on a 101 will not see one."""
         self._exchanges.clear()
         conn = self._req.conn
-        if self._req.fallback is None and conn.our_state is h11.SEND_RESPONSE:
+        if self._req.fallback is None and conn is not None and conn.our_state is h11.SEND_RESPONSE:
             with suppress(h11.ProtocolError):
                 _stand_in_response(conn)
                 _next_cycle(conn)
 
-    def _incomplete(self, side: _Side, now: float) -> Piece:
+    def _incomplete(self, side: Side, now: float) -> Piece:
         """A message the connection's end cut short."""
         msg = _give_up(side)
         if msg.head is None:
@@ -372,17 +325,18 @@ class HttpDissector:
             malformed=msg.head is None,
         )
 
-    def _close_side(self, side: _Side, now: float) -> list[Piece]:
+    def _close_side(self, side: Side, now: float) -> list[Piece]:
         """Tell h11 the stream ended: a body-until-close completes, anything else is cut."""
         pieces: list[Piece] = []
-        with suppress(Exception):  # h11 saying "cut short" is what _incomplete reports
-            side.conn.receive_data(b"")
-            self._read(side, now, pieces)
+        if side.conn is not None:  # the fast path never waits for the end of a stream
+            with suppress(Exception):  # h11 saying "cut short" is what _incomplete reports
+                side.conn.receive_data(b"")
+                self._read(side, now, pieces)
         if side.fallback is None and side.half:
             pieces.append(self._incomplete(side, now))
         return pieces
 
-    def _switch(self, side: _Side, now: float) -> list[Piece]:
+    def _switch(self, side: Side, now: float) -> list[Piece]:
         """The response that switches protocols, then both directions' bytes after it.
 
         From here on both directions go to ``self._upgraded``.
@@ -401,11 +355,16 @@ class HttpDissector:
         return pieces
 
 
-def _give_up(side: _Side) -> _Message:
+def _give_up(side: Side) -> Message:
     """The current message with every byte not yet counted, and a fresh one in its place."""
     with suppress(Exception):  # a parser in a bad state: count the rest as unread
         side.settle()
     return side.finish(0.0, rest=True)
+
+
+def _conn(side: Side) -> h11.Connection:
+    assert side.conn is not None  # h11's events come only from h11
+    return side.conn
 
 
 def _stand_in_response(conn: h11.Connection) -> None:

@@ -1,6 +1,7 @@
 """What one HTTP message shows: its summary line and its ordered fields.
 
-Pure functions over h11 events and a bounded body prefix; ``lab.dissect.http``
+Pure functions over message heads (h11's events, or the fast path's look-alikes
+from ``lab.dissect.http_head``) and a bounded body prefix; ``lab.dissect.http``
 decides when a message is complete and calls these to describe it.
 
 Field names (the inspector's pairing and the HAR export read them):
@@ -21,6 +22,7 @@ from http import HTTPStatus
 
 import h11
 
+from lab.dissect import http_head
 from lab.model import FieldValue
 
 #: Body bytes kept for the ``body`` preview of text.
@@ -28,10 +30,13 @@ BODY_PREVIEW = 2048
 #: Body bytes shown as hex when the body is not text.
 HEX_PREVIEW = 512
 
-Head = h11.Request | h11.Response | h11.InformationalResponse
+RequestHead = h11.Request | http_head.Request
+ResponseHead = h11.Response | h11.InformationalResponse | http_head.Response
+Head = RequestHead | ResponseHead
 FieldList = list[tuple[str, FieldValue]]
 
 _SPACES = str.maketrans("", "", "\r\n\t")
+_REQUESTS = (h11.Request, http_head.Request)
 
 
 def text(data: bytes) -> str:
@@ -42,7 +47,7 @@ def text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def reason(head: h11.Response | h11.InformationalResponse) -> str:
+def reason(head: ResponseHead) -> str:
     """The reason phrase as sent; the standard one when the server sent none."""
     if head.reason:
         return text(head.reason)
@@ -54,7 +59,7 @@ def reason(head: h11.Response | h11.InformationalResponse) -> str:
 
 def summary(head: Head) -> str:
     """``GET /index.html`` for a request, ``200 OK`` for a response."""
-    if isinstance(head, h11.Request):
+    if isinstance(head, _REQUESTS):
         return f"{text(head.method)} {text(head.target)}"
     return f"{head.status_code} {reason(head)}".rstrip()
 
@@ -63,7 +68,7 @@ def head_fields(head: Head) -> FieldList:
     """The start line's parts, then every header line as it crossed."""
     version = f"HTTP/{head.http_version.decode('ascii')}"
     first: FieldList
-    if isinstance(head, h11.Request):
+    if isinstance(head, _REQUESTS):
         first = [("method", text(head.method)), ("target", text(head.target))]
     else:
         first = [("status", head.status_code), ("reason", reason(head))]

@@ -1,0 +1,158 @@
+"""What the HTTP dissector keeps per direction and per exchange (see lab/dissect/http.py).
+
+A direction (``Side``) is read by the fast path (``lab.dissect.http_head``,
+``conn`` None) until its first message that is not plain, then by an h11
+parser for the rest of the connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import h11
+
+from lab.dissect import Dissector
+from lab.dissect import http_fields as hf
+from lab.model import RAW_LIMIT, Sender
+
+#: Largest head h11 will wait for before calling the message malformed.
+MAX_HEAD = 64 * 1024
+
+#: The request headers the response parser needs to frame responses.
+_PROBE_HEADERS = frozenset({b"host", b"connection", b"upgrade"})
+
+
+@dataclass(slots=True)
+class Message:
+    """The message being read on one side: a bounded raw prefix, counts, head, body."""
+
+    started: float | None = None
+    raw: bytearray = field(default_factory=bytearray)
+    size: int = 0
+    head: hf.Head | None = None
+    body: bytearray = field(default_factory=bytearray)
+    body_length: int = 0
+    trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: Body bytes still to come (fast path only).
+    remaining: int = 0
+
+    def take(self, data: bytes | bytearray) -> None:
+        room = RAW_LIMIT - len(self.raw)
+        if room > 0:
+            self.raw += data[:room] if len(data) > room else data
+        self.size += len(data)
+
+    def add_body(self, data: bytes | bytearray) -> None:
+        room = hf.BODY_PREVIEW - len(self.body)
+        if room > 0:
+            self.body += data[:room] if len(data) > room else data
+        self.body_length += len(data)
+
+    def fields(self) -> hf.FieldList:
+        if self.head is None:
+            return []
+        trailers = hf.header_fields("trailer", self.trailers)
+        return [*hf.head_fields(self.head), *trailers, *self.body_fields()]
+
+    def body_fields(self) -> hf.FieldList:
+        return hf.body_fields(self.head, bytes(self.body), self.body_length)
+
+
+@dataclass(slots=True)
+class Side:
+    """One direction: its parser (None while on the fast path) and the bytes it
+    has not yet counted into a message."""
+
+    sender: Sender
+    noun: str
+    role: type[h11.CLIENT] | type[h11.SERVER]  # the h11 role that reads this side
+    conn: h11.Connection | None = None
+    unread: bytearray = field(default_factory=bytearray)
+    msg: Message = field(default_factory=Message)
+    fallback: Dissector | None = None
+
+    def receive(self, data: bytes, now: float) -> None:
+        if self.msg.started is None:
+            self.msg.started = now
+        self.unread += data
+        if self.conn is not None:
+            self.conn.receive_data(data)
+
+    def to_h11(self) -> None:
+        """From the start of the current message on, h11 reads this side."""
+        self.conn = h11.Connection(self.role, MAX_HEAD)
+        if self.unread:
+            self.conn.receive_data(bytes(self.unread))
+
+    def consume(self, count: int) -> bytearray:
+        """Count the next ``count`` unread bytes into the current message (fast path)."""
+        taken = self.unread[:count]
+        del self.unread[:count]
+        self.msg.take(taken)
+        return taken
+
+    def settle(self) -> None:
+        """Count the bytes h11 has consumed since last time into the current message."""
+        if self.conn is None:
+            return
+        consumed = len(self.unread) - len(self.conn.trailing_data[0])
+        if consumed > 0:
+            self.msg.take(self.unread[:consumed])
+            del self.unread[:consumed]
+
+    def finish(self, now: float, *, rest: bool = False) -> Message:
+        """End the current message (with every unread byte too if ``rest``); start the next."""
+        self.settle()
+        if rest:
+            self.msg.take(self.unread)
+            self.unread.clear()
+        done, self.msg = self.msg, Message(started=now if self.unread else None)
+        return done
+
+    @property
+    def half(self) -> bool:
+        """Some message has begun and not ended."""
+        return bool(self.unread) or self.msg.size > 0 or self.msg.head is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """A request waiting for its final response."""
+
+    summary: str  # "" for a response nobody asked for
+    started: float
+    request: hf.RequestHead | None  # None for a response nobody asked for
+    switch: str | None  # the Upgrade token or "connect" when it proposes a switch
+    #: Its response may be read by the fast path: HTTP/1.1, keep-alive, not HEAD.
+    plain: bool = False
+
+    @classmethod
+    def of(cls, request: hf.RequestHead, started: float) -> Exchange:
+        switch = _switch_token(request)
+        plain = (switch is None and request.http_version == b"1.1"
+                 and request.method != b"HEAD"
+                 and not any(b"close" in value.lower() for key, value in request.headers
+                             if key == b"connection"))
+        return cls(hf.summary(request), started, request, switch, plain)
+
+    def probe(self) -> h11.Request:
+        """What the response parser is told of the request: no body, framing headers."""
+        request = self.request
+        if request is None:
+            return h11.Request(method="GET", target="/", headers=[("Host", "-")])
+        headers = [(k, v) for k, v in request.headers if k in _PROBE_HEADERS]
+        if request.http_version != b"1.1":  # h11 sends only 1.1; 1.0 means one exchange
+            headers += [(b"connection", b"close")]
+            headers += [] if hf.header(request, b"host") else [(b"host", b"-")]
+        return h11.Request(method=request.method, target=request.target, headers=headers)
+
+
+def _switch_token(request: hf.RequestHead) -> str | None:
+    if request.method == b"CONNECT":
+        return "connect"
+    upgrade = hf.header(request, b"upgrade")
+    return None if upgrade is None else hf.text(upgrade).split(",")[0].split("/")[0].strip().lower()
+
+
+#: Stands for the missing request when a response comes first (a 408 on an idle connection).
+UNSOLICITED = Exchange("", 0.0, None, None)
