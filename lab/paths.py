@@ -1,6 +1,7 @@
 """Where the lab finds its resources and keeps the user's data.
 
-    resources_dir()  the repository's ``resources/`` folder (sample site, lessons, …)
+    resources_dir()  the ``resources/`` folder (sample site, lessons, …): in the frozen
+                     app's bundle, in the source tree, or where an install put it
     site_dir()       the sample web site the HTTP server serves by default
     data_dir()       the user's data folder, created on demand: ``$CSLAB_DATA_DIR`` if set,
                      else ``$XDG_DATA_HOME/client-server-lab``, else
@@ -10,14 +11,33 @@
 from __future__ import annotations
 
 import os
+import site
+import sys
 from pathlib import Path
 
 APP_DIR_NAME = "client-server-lab"
+#: Where a wheel install (pip, pipx) puts resources/, below its prefix; pyproject.toml's
+#: [tool.setuptools.data-files] installs them there.
+INSTALLED_RESOURCES = Path("share") / "cslab" / "resources"
 
 
 def resources_dir() -> Path:
-    """The ``resources/`` folder next to the ``lab`` package."""
-    return Path(__file__).resolve().parents[1] / "resources"
+    """The ``resources/`` folder the app reads lessons, notes and sample files from.
+
+    In the PyInstaller app, the bundle's copy (``sys._MEIPASS``); from a source tree
+    (``make run``, an editable install), the one beside the ``lab`` package; from a
+    wheel install, the copy under the environment's (or the user's) prefix."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle) / "resources"
+    tree = Path(__file__).resolve().parents[1] / "resources"
+    if (tree / "lessons").is_dir():
+        return tree
+    for prefix in (sys.prefix, site.USER_BASE or ""):
+        installed = Path(prefix) / INSTALLED_RESOURCES
+        if prefix and (installed / "lessons").is_dir():
+            return installed
+    return tree
 
 
 def site_dir() -> Path:

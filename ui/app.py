@@ -14,14 +14,28 @@ import sys
 
 import qasync
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from lab.paths import resources_dir
 from ui.bridge import SAMPLE_ABOVE, EngineBridge
 from ui.engine_thread import EngineThread, pending_tasks, spawn
 from ui.mainwindow import TITLE, MainWindow
 
+#: The .desktop file's name (packaging/), so that a desktop pairs the window with it.
+DESKTOP_ID = "cslab"
 #: Set to 1 and the app prints "window shown" on stderr once its window is on screen.
 REPORT_SHOWN_ENV = "CSLAB_REPORT_SHOWN"
+
+
+def app_icon() -> QIcon:
+    """The lab's icon (a client and a server, arrows between), drawn from its SVG at
+    every size, with the PNGs as fallbacks where SVG icons cannot be read."""
+    icons = resources_dir() / "icons"
+    icon = QIcon(str(icons / "cslab.svg"))
+    for size in (48, 128, 256):
+        icon.addFile(str(icons / f"cslab-{size}.png"))
+    return icon
 
 
 def _quit_on_signals(app: QApplication) -> QTimer:
@@ -64,6 +78,8 @@ def main(scenario: str | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setApplicationName(TITLE)
     app.setApplicationDisplayName(TITLE)
+    app.setDesktopFileName(DESKTOP_ID)
+    app.setWindowIcon(app_icon())
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     lab = EngineThread()
