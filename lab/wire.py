@@ -12,15 +12,26 @@ directions are done or one side vanishes.
 Each connection is a ``_TcpLink`` (lab/wire_link.py), where faults and holds
 apply. A UdpWire (lab/wire_udp.py) does the same for datagrams, with one session per
 client address; both are importable from here.
+
+A client that sends a message slower than a person types (slowloris: a byte a
+second, on connection after connection) would hold its connections, and in a
+shared Wire the cap's places, for ever. So a client message still incomplete
+``slow_after`` seconds after its first byte, whose bytes came slower than
+``min_rate`` bytes a second, is cut by the Wire with a note in the capture. A
+slow upload keeps its rate and is not cut, nor is anything while a Wire steps
+(lab.hold.patient), the Wire stalls, or the server is not reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
+from lab import hold
 from lab.capture import Capture
-from lab.model import format_address, parse_address
+from lab.dissect import Dissector
+from lab.model import Piece, Sender, format_address, parse_address
 from lab.wire_base import (
     CONNECT_TIMEOUT,
     UDP_IDLE,
@@ -35,7 +46,47 @@ from lab.wire_link import HELPERS, LinkHelper, _TcpLink
 from lab.wire_udp import UdpWire
 
 __all__ = ["CONNECT_TIMEOUT", "HELPERS", "UDP_IDLE", "UPSTREAM_KEPT", "CountCallback",
-           "LinkHelper", "PortInUseError", "TcpWire", "UdpWire", "_TcpLink", "bind_error"]
+           "LinkHelper", "MIN_RATE", "PortInUseError", "SLOW_AFTER", "TcpWire", "UdpWire",
+           "_TcpLink", "bind_error"]
+
+#: A client message still incomplete this long after its first byte (seconds)…
+SLOW_AFTER = 60.0
+#: …and slower than this (bytes a second) is cut: nginx's client_header_timeout is 60 s.
+MIN_RATE = 100.0
+
+
+class _Watched:
+    """A link's dissector, watched: when the client's unfinished message began, and
+    how many bytes of it have come (a feed that completes a message starts afresh)."""
+
+    def __init__(self, inner: Dissector, clock: Callable[[], float]) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.started: float | None = None
+        self.pending = 0
+
+    def feed(self, sender: Sender, data: bytes, now: float) -> list[Piece]:
+        pieces = self.inner.feed(sender, data, now)
+        if sender is Sender.CLIENT:
+            if pieces:
+                self.started, self.pending = None, 0
+            elif data:
+                if self.started is None:
+                    self.started = self.clock()
+                self.pending += len(data)
+        return pieces
+
+    def close(self, now: float) -> list[Piece]:
+        return self.inner.close(now)
+
+    def restart(self, now: float) -> None:
+        """The client could not send (its socket was paused): count from now."""
+        if self.started is not None:
+            self.started, self.pending = now, 0
+
+    def too_slow(self, now: float, after: float, rate: float) -> bool:
+        return (self.started is not None and now - self.started >= after
+                and self.pending < rate * (now - self.started))
 
 
 class TcpWire(_WireBase):
@@ -50,6 +101,10 @@ class TcpWire(_WireBase):
         self.links: set[_TcpLink] = set()
         self._idle = asyncio.Event()
         self._idle.set()  # no links yet: stop() before or after a failed start returns at once
+        #: The slow-client guard (see the module's doc); ``slow_after`` 0 turns it off.
+        self.slow_after = SLOW_AFTER
+        self.min_rate = MIN_RATE
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Bind and listen; PortInUseError with a clear message if the port is taken."""
@@ -62,6 +117,40 @@ class TcpWire(_WireBase):
         except OSError as exc:
             raise bind_error(exc, host, port) from None
         self.address = self._server.sockets[0].getsockname()[:2]
+        if self.parent is None and not self.reverse:  # not an FTP data connection's Wire
+            self._sweeper = loop.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Cut the links whose client sends a message too slowly (see the module's doc)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(0.05, min(1.0, self.slow_after / 4)))
+            after = hold.patient(self.slow_after)
+            if not self.slow_after or self.step or self.faults.stall:
+                continue
+            bandwidth = self.faults.bandwidth
+            rate = min(self.min_rate, bandwidth / 4) if bandwidth else self.min_rate
+            now = loop.time()
+            for link in list(self.links):
+                watch = link.dissector
+                if not isinstance(watch, _Watched) or link.conn is None:
+                    continue
+                if link.client.pauses:
+                    watch.restart(now)
+                elif watch.too_slow(now, after, rate):
+                    self._cut_slow(link, watch, now)
+
+    def _cut_slow(self, link: _TcpLink, watch: _Watched, now: float) -> None:
+        assert link.conn is not None and watch.started is not None
+        took = now - watch.started
+        self.inject(link.conn, Sender.CLIENT,
+                    f"Wire closed a slow client: {watch.pending:,} bytes in {took:.0f} s "
+                    "and no complete message (slowloris?)")
+        link.note = f"closed by the Wire: message incomplete after {took:.0f} s"
+        watch.started = None
+        for leg in (link.client, link.server):
+            if leg.transport is not None and not leg.transport.is_closing():
+                leg.transport.close()
 
     def _upstream_future(self, client: str) -> asyncio.Future[str]:
         future = self._upstream.get(client)
@@ -112,6 +201,8 @@ class TcpWire(_WireBase):
         return True
 
     def link_opened(self, link: _TcpLink) -> None:
+        if self._sweeper is not None:
+            link.dissector = _Watched(link.dissector, asyncio.get_running_loop().time)
         self.links.add(link)
         self._idle.clear()
         self._count_changed(len(self.links))
@@ -134,6 +225,9 @@ class TcpWire(_WireBase):
     async def stop(self) -> None:
         """Stop listening, cut every connection, and return once all are closed."""
         self.end_holds()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._server is not None:
             self._server.close()
         for link in list(self.links):
