@@ -31,11 +31,11 @@ def register(protocol: str, factory: DissectorFactory) -> None:
     _REGISTRY[protocol] = factory
 
 
-def make(protocol: str) -> Dissector:
-    """A fresh dissector for ``protocol``; the raw one for protocols without their own."""
+def _load() -> None:
     from lab.dissect import (  # noqa: F401  (importing registers them)
         dns,
         ftp,
+        ftp_data,
         http,
         pop3,
         raw,
@@ -43,4 +43,14 @@ def make(protocol: str) -> Dissector:
         websocket,
     )
 
+
+def make(protocol: str) -> Dissector:
+    """A fresh dissector for ``protocol``; the raw one for protocols without their own."""
+    _load()
     return _REGISTRY.get(protocol, _REGISTRY["raw"])()
+
+
+def protocols() -> list[str]:
+    """Every protocol name with a registered dissector, sorted."""
+    _load()
+    return sorted(_REGISTRY)

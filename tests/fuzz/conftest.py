@@ -1,0 +1,31 @@
+"""The fuzz tests' Hypothesis profile: a short run by default, a long one in ``make fuzz``.
+
+``CSLAB_FUZZ_EXAMPLES`` (``make fuzz`` sets 100000) is the number of examples each
+fuzz test tries; without it every test tries FUZZ_CI examples, which keeps
+``pytest tests/fuzz`` well under a minute. The profile is applied per test (see
+``tests.fuzz.talk.FUZZ``), not loaded globally, so other Hypothesis tests in the
+same run keep their own settings. Failing examples are remembered under the
+repository's ignored ``.hypothesis/`` only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+#: Examples per fuzz test when CSLAB_FUZZ_EXAMPLES is not set (CI, `make test`).
+FUZZ_CI = 60
+
+_ROOT = Path(__file__).resolve().parents[2]
+
+settings.register_profile(
+    "fuzz",
+    max_examples=int(os.environ.get("CSLAB_FUZZ_EXAMPLES") or FUZZ_CI),
+    deadline=None,
+    database=DirectoryBasedExampleDatabase(str(_ROOT / ".hypothesis" / "examples")),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)

@@ -1,0 +1,174 @@
+"""What the fuzz tests share: recorded conversations, feeding a dissector, and
+what every Piece promises whatever the bytes.
+
+A *script* is a list of ``(sender, bytes)`` steps fed in order, each at
+``now`` = its index; the connection closes after the last one.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from lab.dissect import Dissector
+from lab.model import RAW_LIMIT, Piece, Sender
+
+Step = tuple[Sender, bytes]
+Script = list[Step]
+#: What a user sees of a Piece, its time aside: a re-chunked conversation must
+#: give exactly these, in this order.
+View = tuple[object, ...]
+
+#: The fuzz profile (tests/fuzz/conftest.py): CSLAB_FUZZ_EXAMPLES examples a test.
+FUZZ = settings(settings.get_profile("fuzz"))
+
+DATA = Path(__file__).with_name("data")
+C, S = Sender.CLIENT, Sender.SERVER
+
+
+@functools.cache
+def recorded(name: str) -> tuple[tuple[Step, ...], ...]:
+    """The conversations recorded for ``name`` (tests/fuzz/data/<name>.json), or none."""
+    path = DATA / f"{name}.json"
+    if not path.exists():
+        return ()
+    return tuple(
+        tuple((Sender(step["sender"]), base64.b64decode(step["data"])) for step in conv)
+        for conv in json.loads(path.read_text())
+    )
+
+
+def feed(d: Dissector, script: Sequence[Step], *, close: bool = True,
+         lenient: bool = False) -> list[Piece]:
+    """Every Piece ``d`` makes of ``script`` (and of the close), each checked as it comes
+    (``lenient``: see :func:`check_piece`)."""
+    pieces: list[Piece] = []
+    for i, (sender, data) in enumerate(script):
+        out = d.feed(sender, data, float(i))
+        for piece in out:
+            check_piece(piece, float(i), lenient=lenient)
+        pieces += out
+    if close:
+        out = d.close(float(len(script)))
+        for piece in out:
+            check_piece(piece, float(len(script)), lenient=lenient)
+        pieces += out
+    return pieces
+
+
+def check_piece(piece: Piece, now: float, *, lenient: bool = False) -> None:
+    """What the Piece type promises, whatever bytes it came from.
+
+    ``lenient`` lets a malformed ``incomplete …`` Piece give its reason in the
+    summary only: the HTTP dissector's known gap (see test_http_known.py).
+    """
+    assert isinstance(piece, Piece), piece
+    assert isinstance(piece.sender, Sender)
+    assert 0.0 <= piece.time <= now, (piece.time, now)
+    assert isinstance(piece.summary, str) and piece.summary.strip(), piece
+    assert "\n" not in piece.summary and "\r" not in piece.summary, piece.summary
+    assert isinstance(piece.raw, bytes)
+    assert len(piece.raw) <= RAW_LIMIT, len(piece.raw)
+    assert len(piece.raw) <= piece.size, (len(piece.raw), piece.size)
+    if piece.size > len(piece.raw):
+        assert piece.truncated, piece.summary
+    for name, value in piece.fields:
+        assert isinstance(name, str) and name, piece.fields
+        assert value is None or isinstance(value, str | int | float | bool), (name, value)
+    if piece.malformed:
+        reason = dict(piece.fields).get("error")
+        if lenient and piece.summary.startswith("incomplete "):
+            reason = piece.summary
+        assert isinstance(reason, str) and reason, f"a malformed Piece says why: {piece}"
+
+
+def check_every_byte_shown(pieces: Sequence[Piece], script: Sequence[Step]) -> None:
+    """Each direction's bytes are in its Pieces exactly once: sizes add up, raw in order."""
+    for sender in Sender:
+        sent = b"".join(data for who, data in script if who is sender)
+        mine = [p for p in pieces if p.sender is sender]
+        assert sum(p.size for p in mine) == len(sent), (sender, [p.summary for p in mine])
+        if all(len(p.raw) == p.size for p in mine):
+            assert b"".join(p.raw for p in mine) == sent, sender
+
+
+def view(piece: Piece) -> View:
+    return (piece.sender, piece.summary, piece.fields, piece.raw, piece.size,
+            piece.truncated, piece.malformed)
+
+
+def views(pieces: Sequence[Piece]) -> list[View]:
+    return [view(p) for p in pieces]
+
+
+def without_latency(v: View) -> View:
+    """A View without HTTP's ``latency ms`` field, which depends on when bytes came."""
+    sender, summary, fields, *rest = v
+    assert isinstance(fields, tuple)
+    return (sender, summary, tuple(f for f in fields if f[0] != "latency ms"), *rest)
+
+
+# -- strategies -----------------------------------------------------------------------
+
+
+def runs(script: Sequence[Step]) -> list[Step]:
+    """Adjacent steps of one sender joined: the bytes between two turns of the other."""
+    joined: list[Step] = []
+    for sender, data in script:
+        if joined and joined[-1][0] is sender:
+            joined[-1] = (sender, joined[-1][1] + data)
+        else:
+            joined.append((sender, data))
+    return joined
+
+
+@st.composite
+def rechunked(draw: st.DrawFn, script: Sequence[Step]) -> Script:
+    """``script``'s bytes in the same turns, cut at arbitrary points (empty chunks too)."""
+    out: Script = []
+    for sender, data in runs(script):
+        cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=12)))
+        for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
+            out.append((sender, data[a:b]))
+    return out
+
+
+def _slice(data: bytes) -> st.SearchStrategy[bytes]:
+    bounds = st.tuples(st.integers(0, len(data)), st.integers(0, len(data)))
+    return bounds.map(lambda ab: data[min(ab):max(ab)])
+
+
+def _mutate(data: bytes) -> st.SearchStrategy[bytes]:
+    """``data`` with one byte changed (or as it is, when empty)."""
+    if not data:
+        return st.just(data)
+    spots = st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255))
+    return spots.map(lambda ib: data[:ib[0]] + bytes([ib[1]]) + data[ib[0] + 1:])
+
+
+@st.composite
+def hostile(draw: st.DrawFn, conversations: Sequence[Sequence[Step]]) -> Script:
+    """Arbitrary chunks from both sides, often after a real conversation's first steps
+    (so the dissector is deep in some state), mixed with real, cut and bent pieces."""
+    script: Script = []
+    if conversations and draw(st.booleans()):
+        conversation = draw(st.sampled_from(conversations))
+        script += conversation[:draw(st.integers(0, len(conversation)))]
+    fragments = sorted({data for conv in conversations for _, data in conv}) or [b"\r\n"]
+    fragment = st.sampled_from(fragments)
+    chunk = st.one_of(
+        st.binary(max_size=64),
+        fragment,
+        fragment.flatmap(_slice),
+        fragment.flatmap(_mutate),
+        st.builds(lambda unit, n: unit * n, st.binary(min_size=1, max_size=4),
+                  st.integers(0, 20_000)),
+    )
+    script += draw(st.lists(st.tuples(st.sampled_from(list(Sender)), chunk), max_size=12))
+    return script
