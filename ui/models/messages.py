@@ -1,4 +1,4 @@
-"""The inspector's model: every captured Message as one row, and a text filter over it.
+"""The inspector's model: every captured Message as one row (its filter: ui/models/filter.py).
 
 Rows are only appended, in batches (one ``beginInsertRows`` per batch), and
 cells are formatted when a view asks for them, so only the visible rows cost
@@ -17,7 +17,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
 )
 from PySide6.QtGui import QBrush, QColor
@@ -25,6 +24,7 @@ from PySide6.QtGui import QBrush, QColor
 from lab.model import Message, Sender
 from lab.pairing import Pairer
 from ui import theme
+from ui.models.filter import MessageFilterProxy, SearchIndex
 
 #: The role under which every cell gives its whole Message.
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -89,11 +89,16 @@ class MessageTableModel(QAbstractTableModel):
         self._partner: dict[int, int] = {}  # message id ↔ the id it answers / is answered by
         self._highlighted: int | None = None  # a row shown as the selected row's partner
         self.parent_of: ParentOf = no_parent
+        #: Every row's searchable text, for the filter (MessageFilterProxy).
+        self.search = SearchIndex(self.label_of)
 
     def connection_label(self, message: Message) -> str:
         """The Connection column: ``c1 ↳ c3`` for data connection c3 of control c1."""
-        parent = self.parent_of(message.connection)
-        return f"{parent} ↳ {message.connection}" if parent else message.connection
+        return self.label_of(message.connection)
+
+    def label_of(self, connection: str) -> str:
+        parent = self.parent_of(connection)
+        return f"{parent} ↳ {connection}" if parent else connection
 
     # ---- feeding ---------------------------------------------------------------
 
@@ -108,6 +113,7 @@ class MessageTableModel(QAbstractTableModel):
             self._deltas.append(None if previous is None else max(0.0, message.time - previous))
             self._last_time[message.connection] = message.time
             self._messages.append(message)
+            self.search.add(message)
             self._pair(message)
         self.endInsertRows()
 
@@ -148,6 +154,7 @@ class MessageTableModel(QAbstractTableModel):
         self._pairer = Pairer()
         self._highlighted = None
         self._messages.clear()
+        self.search.clear()
         self._deltas.clear()
         self._last_time.clear()
         self.endResetModel()
@@ -227,45 +234,4 @@ def _flags(message: Message) -> str:
     return "".join(f"[{mark}] " for mark in marks)
 
 
-class MessageFilterProxy(QSortFilterProxyModel):
-    """Rows whose summary, connection (or its parent: a control connection keeps its
-    data connections), protocol or addresses contain the filter text.
-
-    The match ignores case; an empty filter shows every row.
-    """
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._needle = ""
-        # A message never changes, only a row's tint (set_highlighted): re-filtering on
-        # dataChanged is useless, and when the tint changes because a filter change
-        # removed the selected row, it re-enters the proxy mid-change and leaves it empty.
-        self.setDynamicSortFilter(False)
-
-    @property
-    def filter_text(self) -> str:
-        return self._needle
-
-    def set_filter_text(self, text: str) -> None:
-        needle = text.strip().casefold()
-        if needle == self._needle:
-            return
-        if hasattr(self, "endFilterChange"):  # Qt 6.10 and later
-            self.beginFilterChange()
-            self._needle = needle
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self._needle = needle
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        if not self._needle:
-            return True
-        source = self.sourceModel()
-        if not isinstance(source, MessageTableModel):
-            return True
-        message = source.message(source_row)
-        haystack = " ".join((message.summary, source.connection_label(message),
-                             message.protocol, message.client, message.server,
-                             message.sender.value))
-        return self._needle in haystack.casefold()
+__all__ = ["MessageFilterProxy", "MessageTableModel"]

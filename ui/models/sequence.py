@@ -14,13 +14,25 @@ end) costs one pass over the rows still shown, on the next paint.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QAbstractItemModel, QObject, QSortFilterProxyModel, Signal
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractProxyModel,
+    QObject,
+    QSortFilterProxyModel,
+    Signal,
+)
 
 from lab.model import Message, Sender
-from ui.models.messages import MESSAGE_ROLE, MessageTableModel, ParentOf, no_parent
+from ui.models.messages import (
+    MESSAGE_ROLE,
+    MessageFilterProxy,
+    MessageTableModel,
+    ParentOf,
+    no_parent,
+)
 
 #: What the user calls one end of a message (``Sender.CLIENT``: its client, else its
 #: server), e.g. a lab node's name; the plain address when nothing better is known.
@@ -92,7 +104,7 @@ class SequenceModel(QObject):
         self.namer = namer
         self.parent_of = parent_of
         self.closed = closed
-        source = rows.sourceModel() if isinstance(rows, QSortFilterProxyModel) else rows
+        source = rows.sourceModel() if isinstance(rows, QAbstractProxyModel) else rows
         self.source = source if isinstance(source, MessageTableModel) else None
         self._names: dict[str, tuple[str, str]] = {}  # connection → (client, server) lane
         self._first: dict[str, Message] = {}  # connection → its first message
@@ -143,7 +155,10 @@ class SequenceModel(QObject):
         if self.source is not None:
             if self.source is self.rows or self._identity():
                 return self.source.message(row)
-            if isinstance(self.rows, QSortFilterProxyModel):
+            if isinstance(self.rows, MessageFilterProxy):
+                mapped = self.rows.source_row(row)
+                return None if mapped is None else self.source.message(mapped)
+            if isinstance(self.rows, QAbstractProxyModel):
                 source_row = self.rows.mapToSource(self.rows.index(row, 0)).row()
                 return self.source.message(source_row) if source_row >= 0 else None
         value = self.rows.index(row, 0).data(MESSAGE_ROLE)
@@ -198,7 +213,9 @@ class SequenceModel(QObject):
             return None
         if self.source is self.rows:
             return source_row
-        assert isinstance(self.rows, QSortFilterProxyModel)
+        if isinstance(self.rows, MessageFilterProxy):
+            return self.rows.proxy_row(source_row)
+        assert isinstance(self.rows, QAbstractProxyModel)
         index = self.rows.mapFromSource(self.source.index(source_row, 0))
         return index.row() if index.isValid() else None
 
@@ -224,6 +241,8 @@ class SequenceModel(QObject):
         """Whether row r of ``rows`` is row r of the source (an unsorted proxy
         that hides nothing)."""
         rows = self.rows
+        if isinstance(rows, MessageFilterProxy):
+            return self.source is not None and rows.source_rows() is None
         return (self.source is not None and isinstance(rows, QSortFilterProxyModel)
                 and rows.sortColumn() < 0 and rows.rowCount() == self.source.rowCount())
 
@@ -264,16 +283,25 @@ class SequenceModel(QObject):
         if self._seen >= count:
             return
         known = len(self._shown)
-        identity = self.source is not None and (self.source is self.rows or self._identity())
-        for row in range(self._seen, count):
-            message: Message | None = (self.source.message(row) if identity and self.source
-                                       else self.message(row))
-            if message is not None and message.connection not in self._shown:
-                self._shown[message.connection] = message
+        shown = self._shown
+        for message in self._messages_from(self._seen, count):
+            if message is not None and message.connection not in shown:
+                shown[message.connection] = message
         self._seen = count
         if len(self._shown) != known:
             self._lanes = None
             self.lanes_changed.emit()
+
+    def _messages_from(self, first: int, end: int) -> Iterable[Message | None]:
+        """The messages of rows ``first``..``end - 1``, the cheapest way the rows allow."""
+        source = self.source
+        if source is not None and (source is self.rows or self._identity()):
+            return (source.message(row) for row in range(first, end))
+        if source is not None and isinstance(self.rows, MessageFilterProxy):
+            mapped = self.rows.source_rows()
+            if mapped is not None:
+                return (source.message(row) for row in mapped[first:end])
+        return (self.message(row) for row in range(first, end))
 
     def _inserted(self, _parent: object, first: int, _last: int) -> None:
         if first < self._seen:  # rows came back before the end: a filter was loosened

@@ -1,0 +1,240 @@
+"""The inspector's filter: the rows whose text contains what the user typed.
+
+A row matches when its summary, its connection's label (``c1 ↳ c3``: a control
+connection keeps its data connections), protocol, client, server or sender contain
+the filter text, ignoring case; an empty filter shows every row.
+
+Filtering 100,000 rows must not stall the window, so nothing here asks Qt about
+each row: the model keeps a ``SearchIndex`` (each row's casefolded summary, and a
+key for the rest, which few rows differ in) and the proxy maps rows itself, from
+a list of the accepted source rows built in one pass.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from typing import Any, cast
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractProxyModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from lab.model import Message
+
+Index = QModelIndex | QPersistentModelIndex
+#: What a row shares with others: (connection, protocol, client, server, sender).
+Key = tuple[str, str, str, str, str]
+#: The signature of layout(AboutToBe)Changed that carries a hint.
+_PARENTS, _HINT = "QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint"
+
+
+class SearchIndex:
+    """The searchable text of every row, in row order; the model feeds it."""
+
+    def __init__(self, label: Callable[[str], str]) -> None:
+        self.label = label  # a connection's label, as the Connection column shows it
+        self.summaries: list[str] = []  # casefolded
+        self.keys: list[int] = []
+        self._key_ids: dict[Key, int] = {}
+        self._key_list: list[Key] = []
+
+    def add(self, message: Message) -> None:
+        key = (message.connection, message.protocol, message.client, message.server,
+               message.sender.value)
+        number = self._key_ids.get(key)
+        if number is None:
+            number = self._key_ids[key] = len(self._key_list)
+            self._key_list.append(key)
+        self.keys.append(number)
+        self.summaries.append(message.summary.casefold())
+
+    def clear(self) -> None:
+        self.summaries.clear()
+        self.keys.clear()
+        self._key_ids.clear()
+        self._key_list.clear()
+
+    def _rest(self, key: int) -> str:
+        conn, protocol, client, server, sender = self._key_list[key]
+        return " ".join((self.label(conn), protocol, client, server, sender)).casefold()
+
+    def matches(self, needle: str, first: int, end: int) -> list[int]:
+        """The rows in ``first``..``end - 1`` whose text contains ``needle`` (casefolded)."""
+        summaries, keys = self.summaries, self.keys
+        rest = {k: self._rest(k) for k in set(keys[first:end])}
+        if " " in needle:  # it may span the summary and the rest: test the whole text
+            return [row for row in range(first, end)
+                    if needle in f"{summaries[row]} {rest[keys[row]]}"]
+        hit = {k: needle in text for k, text in rest.items()}
+        return [row for row in range(first, end)
+                if hit[keys[row]] or needle in summaries[row]]
+
+
+class MessageFilterProxy(QAbstractProxyModel):
+    """The rows of a message model whose text contains the filter text (see the module).
+
+    Rows keep their order; new source rows are filtered as they are appended (one
+    insert per batch); a filter change keeps the selection of rows still shown (a
+    layout change, not a reset). A source without a ``search`` index shows every row.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._needle = ""
+        self._rows: list[int] | None = None  # accepted source rows; None: every row
+        self._count = 0  # rows shown when ``_rows`` is None
+        self._search: SearchIndex | None = None
+        self._links: list[Any] = []
+
+    @property
+    def filter_text(self) -> str:
+        return self._needle
+
+    # ---- the source ----------------------------------------------------------------
+
+    def setSourceModel(self, model: QAbstractItemModel) -> None:  # noqa: N802
+        self.beginResetModel()
+        old = self.sourceModel()
+        for signal, slot in self._links:
+            signal.disconnect(slot)
+        self._links = []
+        super().setSourceModel(model)
+        search = getattr(model, "search", None)
+        self._search = search if isinstance(search, SearchIndex) else None
+        if model is not None and model is not old:
+            for signal, slot in ((model.rowsInserted, self._source_inserted),
+                                 (model.modelAboutToBeReset, self.beginResetModel),
+                                 (model.modelReset, self._source_reset),
+                                 (model.dataChanged, self._source_changed)):
+                signal.connect(slot)
+                self._links.append((signal, slot))
+        self._refilter()
+        self.endResetModel()
+
+    def _refilter(self) -> None:
+        source = self.sourceModel()
+        total = source.rowCount() if source is not None else 0
+        if not self._needle or self._search is None:
+            self._rows, self._count = None, total
+        else:
+            self._rows = self._search.matches(self._needle, 0, total)
+
+    def _source_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
+        if parent.isValid():
+            return
+        if self._rows is None:
+            start, new = self._count, last - first + 1
+        else:
+            assert self._search is not None
+            accepted = self._search.matches(self._needle, first, last + 1)
+            start, new = len(self._rows), len(accepted)
+        if not new:
+            return
+        self.beginInsertRows(QModelIndex(), start, start + new - 1)
+        if self._rows is None:
+            self._count += new
+        else:
+            self._rows.extend(accepted)
+        self.endInsertRows()
+
+    def _source_reset(self) -> None:
+        self._refilter()
+        self.endResetModel()
+
+    def _source_changed(self, top: QModelIndex, bottom: QModelIndex, roles: Any = ()) -> None:
+        for row in range(top.row(), bottom.row() + 1):
+            mapped = self.proxy_row(row)
+            if mapped is not None:
+                self.dataChanged.emit(self.index(mapped, top.column()),
+                                      self.index(mapped, bottom.column()))
+
+    # ---- the filter ------------------------------------------------------------------
+
+    def set_filter_text(self, text: str) -> None:
+        needle = text.strip().casefold()
+        if needle == self._needle:
+            return
+        hint = QAbstractItemModel.LayoutChangeHint.VerticalSortHint  # columns stay put
+        cast(Any, self.layoutAboutToBeChanged)[_PARENTS, _HINT].emit([], hint)
+        before = self.persistentIndexList()
+        sources = [self.source_row(index.row()) for index in before]
+        self._needle = needle
+        self._refilter()
+        after = [QModelIndex() if row is None or (mapped := self.proxy_row(row)) is None
+                 else self.index(mapped, index.column())
+                 for index, row in zip(before, sources, strict=True)]
+        self.changePersistentIndexList(before, after)
+        cast(Any, self.layoutChanged)[_PARENTS, _HINT].emit([], hint)
+
+    # ---- mapping ---------------------------------------------------------------------
+
+    def source_row(self, row: int) -> int | None:
+        """The source row shown at ``row``, or None."""
+        if not 0 <= row < self.rowCount():
+            return None
+        return row if self._rows is None else self._rows[row]
+
+    def source_rows(self) -> list[int] | None:
+        """The source rows shown, in order; None when every row is shown."""
+        return self._rows
+
+    def proxy_row(self, source_row: int) -> int | None:
+        """Where source row ``source_row`` is shown, or None (filtered out)."""
+        if self._rows is None:
+            return source_row if 0 <= source_row < self._count else None
+        at = bisect.bisect_left(self._rows, source_row)
+        return at if at < len(self._rows) and self._rows[at] == source_row else None
+
+    def mapToSource(self, proxy_index: Index) -> QModelIndex:  # noqa: N802
+        source = self.sourceModel()
+        if source is None or not proxy_index.isValid():
+            return QModelIndex()
+        row = self.source_row(proxy_index.row())
+        return QModelIndex() if row is None else source.index(row, proxy_index.column())
+
+    def mapFromSource(self, source_index: Index) -> QModelIndex:  # noqa: N802
+        if not source_index.isValid():
+            return QModelIndex()
+        row = self.proxy_row(source_index.row())
+        return QModelIndex() if row is None else self.index(row, source_index.column())
+
+    # ---- the Qt model interface ------------------------------------------------------
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if parent.isValid() or not 0 <= row < self.rowCount() \
+                or not 0 <= column < self.columnCount():
+            return QModelIndex()
+        return self.createIndex(row, column)
+
+    def parent(self, child: Index | None = None) -> Any:
+        if child is None:
+            return QObject.parent(self)  # the QObject's parent, asked without an index
+        return QModelIndex()
+
+    def sibling(self, row: int, column: int, idx: Index) -> QModelIndex:
+        return self.index(row, column)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        if parent.isValid():
+            return 0
+        return self._count if self._rows is None else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        source = self.sourceModel()
+        return 0 if parent.isValid() or source is None else source.columnCount()
+
+    def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
+        return not parent.isValid() and self.rowCount() > 0
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        source = self.sourceModel()
+        if source is None or not index.isValid():
+            return None
+        row = self.source_row(index.row())
+        return None if row is None else source.data(source.index(row, index.column()), role)
