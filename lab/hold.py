@@ -105,6 +105,10 @@ class HoldQueue:
         entry = self._entries.pop(message_id)
         entry.drop()
 
+    def holds_from(self, owner: object) -> bool:
+        """Whether a chunk of the link or session ``owner`` is held."""
+        return any(entry.owner is owner for entry in self._entries.values())
+
     def forget(self, owner: object) -> None:
         """The link or session ``owner`` ended: its held chunks go nowhere."""
         for key in [k for k, e in self._entries.items() if e.owner is owner]:

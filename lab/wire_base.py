@@ -16,6 +16,10 @@ from lab.model import Connection, Piece, Sender, format_address
 
 #: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
 UDP_IDLE = 60.0
+#: At a cap, a UDP session silent this long (seconds) gives its place to a new client
+#: address, as a NAT table's oldest entry does, so a burst of addresses (a flood)
+#: keeps others out only while it lasts, not for UDP_IDLE.
+UDP_YIELD = 1.0
 #: How long the Wire waits for its target to accept a connection (seconds).
 CONNECT_TIMEOUT = 10.0
 #: Upstream outcomes kept for ``TcpWire.upstream_result`` (and errors for

@@ -16,7 +16,7 @@ from lab.capture import Capture
 from lab.faults import QUEUE_LIMIT, Outbox
 from lab.hold import HeldMessage
 from lab.model import Connection, Sender, Transport, format_address
-from lab.wire_base import UDP_IDLE, UPSTREAM_KEPT, _WireBase, bind_error
+from lab.wire_base import UDP_IDLE, UDP_YIELD, UPSTREAM_KEPT, _WireBase, bind_error
 
 
 class _UdpFront(asyncio.DatagramProtocol):
@@ -173,10 +173,12 @@ class UdpWire(_WireBase):
         session.to_server(data)
 
     def _over_cap(self, addr: tuple[str, int]) -> bool:
-        """Refuse a new client address over a cap (lab.lan.Caps): its first datagram
-        gets a Connection with the Wire's note, the rest are dropped until a session ends."""
-        from_host = sum(1 for other in self.sessions if other[0] == addr[0])
-        refusal = self.caps.refusal(addr[0], from_host, len(self.sessions))
+        """Refuse a new client address over a cap (lab.lan.Caps), unless a session silent
+        for UDP_YIELD seconds makes room: its first datagram gets a Connection with the
+        Wire's note, the rest are dropped until a session ends."""
+        refusal = self._refusal(addr)
+        if refusal and self._make_room(addr, refusal):
+            refusal = self._refusal(addr)
         if refusal:
             conn = self.capture.open(protocol=self.protocol, transport=Transport.UDP,
                                      client=format_address(*addr[:2]),
@@ -187,6 +189,29 @@ class UdpWire(_WireBase):
                 self._refused.clear()
             self._refused.add(addr)
         return bool(refusal)
+
+    def _refusal(self, addr: tuple[str, int]) -> str:
+        from_host = sum(1 for other in self.sessions if other[0] == addr[0])
+        return self.caps.refusal(addr[0], from_host, len(self.sessions))
+
+    def _make_room(self, addr: tuple[str, int], refusal: str) -> bool:
+        """End the session silent longest (for UDP_YIELD seconds at least, nothing held
+        or queued), from ``addr``'s host when that host is over its cap; whether one ended."""
+        now = asyncio.get_running_loop().time()
+        same_host = self.caps.per_client and sum(
+            1 for other in self.sessions if other[0] == addr[0]) >= self.caps.per_client
+        quiet = [s for key, s in self.sessions.items()
+                 if (not same_host or key[0] == addr[0]) and now - s.last_seen >= UDP_YIELD
+                 and not self.holds.holds_from(s)
+                 and not any(box.queued for box in s.outbox.values())]
+        if not quiet:
+            return False
+        oldest = min(quiet, key=lambda s: s.last_seen)
+        oldest.note = f"ended by the Wire to make room for {format_address(*addr[:2])}"
+        self.inject(oldest.conn, Sender.CLIENT,
+                    f"Wire ended this quiet session to make room: {refusal.partition(': ')[2]}")
+        self._end(oldest)
+        return True
 
     def _open_session(self, addr: tuple[str, int]) -> _UdpSession:
         conn = self.capture.open(

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from lab.wire_base import UDP_YIELD
 from tests.hostile.served import HOST
 
 #: A plausible start of a request per target, for slowloris and resets.
@@ -255,9 +256,12 @@ def udp_utf8(target: str, port: int, scale: Scale, during: During) -> list[Sent]
 
 
 def udp_flood(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
-    """A datagram from each of more source ports than the Wire's cap."""
-    return _datagrams(port, [b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"] * scale.flood,
-                      sockets=scale.flood)
+    """A datagram from each of more source ports than the Wire's cap; then the flood
+    stops, and after UDP_YIELD seconds its quiet sessions make room for others."""
+    sent = _datagrams(port, [b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"]
+                      * scale.flood, sockets=scale.flood)
+    time.sleep(UDP_YIELD + 0.1)
+    return sent
 
 
 Attack = Callable[[str, int, Scale, During], list[Sent]]
