@@ -97,7 +97,7 @@ def _settle(served: Served, start: int, sents: list[Sent], udp: bool) -> list[Re
             if len(set(conns.values())) >= len({s.client for s in sents if s.sent or
                                                 s.acked}) and set(conns) <= closed:
                 return records
-        time.sleep(0.25)
+        time.sleep(0.1)
     return served.records()[start:]
 
 
@@ -167,7 +167,7 @@ def attack_target(served: Served, target: str, name: str, attack: Attack, scale:
 
 def run(kinds: Iterable[str], scale: Scale, folder: Path,
         attacks: Iterable[str] | None = None,
-        report: Callable[[Row], None] = lambda row: None) -> list[Row]:
+        report: Callable[[Row], None] = lambda row: None, warm_up: int = 3) -> list[Row]:
     """Serve each kind in turn, attack each of its targets, and return every row."""
     wanted = set(attacks) if attacks is not None else None
     rows: list[Row] = []
@@ -175,7 +175,7 @@ def run(kinds: Iterable[str], scale: Scale, folder: Path,
         served = Served(kind, folder / kind, scale.cap)
         try:
             for target in TARGETS[kind]:
-                for _ in range(3):  # warm up: imports, caches, the first connection's cost
+                for _ in range(warm_up):  # warm up: imports, caches, the first connection's cost
                     _normal(target, served.port)
                 baseline = served.rss_kb()
                 for name, attack in attacks_for(target).items():
