@@ -53,11 +53,11 @@ class Scale:
     random_bytes: int = 64 * 1024
     long_line: int = 10 * 1024 * 1024
     slow_connections: int = 100  # under ``cap``: the normal client must get in beside them
-    slow_seconds: float = 10.0
+    slow_seconds: float = 6.0
     half_open: int = 20
     half_open_seconds: float = 3.0
     flood: int = 200  # past ``cap``
-    datagrams: int = 1000
+    datagrams: int = 500
     cap: int = 128  # the Wire's --max-total
 
 
@@ -223,17 +223,22 @@ def flood(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
 # ---- UDP -------------------------------------------------------------------------------
 
 def _datagrams(port: int, payloads: list[bytes], sockets: int = 1) -> list[Sent]:
+    """Send ``payloads`` round-robin from ``sockets`` sockets, all open at once (a
+    closed one's port could come back for the next, and two would look like one)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(sockets)]
     results = []
-    for number in range(sockets):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    try:
+        for sock in socks:
             sock.bind((HOST, 0))
-            sent = Sent(client=f"{HOST}:{sock.getsockname()[1]}", acked=True)
-            for payload in payloads[number::sockets]:
-                sock.sendto(payload, (HOST, port))
-                sent.sent += len(payload)
-                sent.datagrams += 1
-                time.sleep(0.002)  # paced: the battery tests the Wire, not the kernel's buffer
-            results.append(sent)
+            results.append(Sent(client=f"{HOST}:{sock.getsockname()[1]}", acked=True))
+        for number, payload in enumerate(payloads):
+            socks[number % sockets].sendto(payload, (HOST, port))
+            results[number % sockets].sent += len(payload)
+            results[number % sockets].datagrams += 1
+            time.sleep(0.002)  # paced: the battery tests the Wire, not the kernel's buffer
+    finally:
+        for sock in socks:
+            sock.close()
     return results
 
 
