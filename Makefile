@@ -35,10 +35,12 @@ fuzz: $(TSTAMP)
 	CSLAB_FUZZ_EXAMPLES=$${CSLAB_FUZZ_EXAMPLES:-100000} QT_QPA_PLATFORM=offscreen \
 		$(BIN)/python -m pytest -q tests/fuzz
 
-# a one-folder app in dist/cslab/ (PyInstaller), with the .desktop file and AppStream data
+# a one-folder app in dist/cslab/ (PyInstaller); run it as dist/cslab/cslab. The .desktop
+# file, AppStream data and icons to install with it are in packaging/ and resources/icons/.
 package: $(TSTAMP)
 	$(BIN)/python -m PyInstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller \
 		packaging/cslab.spec
+	@du -sh dist/cslab | sed 's/\t/  /'
 
 lint: $(TSTAMP)
 	$(BIN)/ruff check lab ui tests
