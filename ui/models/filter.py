@@ -90,6 +90,7 @@ class MessageFilterProxy(QAbstractProxyModel):
         self._rows: list[int] | None = None  # accepted source rows; None: every row
         self._count = 0  # rows shown when ``_rows`` is None
         self._search: SearchIndex | None = None
+        self._cells: Callable[[int, int, int], Any] | None = None  # the source's data_at
         self._links: list[Any] = []
 
     @property
@@ -107,6 +108,7 @@ class MessageFilterProxy(QAbstractProxyModel):
         super().setSourceModel(model)
         search = getattr(model, "search", None)
         self._search = search if isinstance(search, SearchIndex) else None
+        self._cells = getattr(model, "data_at", None) if self._search is not None else None
         if model is not None and model is not old:
             for signal, slot in ((model.rowsInserted, self._source_inserted),
                                  (model.modelAboutToBeReset, self.beginResetModel),
@@ -233,8 +235,16 @@ class MessageFilterProxy(QAbstractProxyModel):
         return not parent.isValid() and self.rowCount() > 0
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        source = self.sourceModel()
-        if source is None or not index.isValid():
+        if not index.isValid():
             return None
-        row = self.source_row(index.row())
-        return None if row is None else source.data(source.index(row, index.column()), role)
+        row = index.row()
+        if self._rows is not None:
+            if row >= len(self._rows):
+                return None
+            row = self._rows[row]
+        elif row >= self._count:
+            return None
+        if self._cells is not None:
+            return self._cells(row, index.column(), role)
+        source = self.sourceModel()
+        return source.data(source.index(row, index.column()), role)

@@ -33,6 +33,13 @@ COLUMNS = ("#", "Time", "Δt", "Connection", "From → To", "Protocol", "Summary
 COL_ID, COL_TIME, COL_DELTA, COL_CONN, COL_ROUTE, COL_PROTO, COL_SUMMARY, COL_BYTES = range(8)
 
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+#: The roles a cell answers; a view asks for many more.
+_ROLES = frozenset((_DISPLAY, int(MESSAGE_ROLE), _ALIGNMENT, _BACKGROUND, _FOREGROUND, _TOOLTIP))
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
@@ -184,25 +191,31 @@ class MessageTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._messages):
+        if not index.isValid():
             return None
-        message = self._messages[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(message, index.row(), column)
+        return self.data_at(index.row(), index.column(), role)
+
+    def data_at(self, row: int, column: int, role: int) -> Any:
+        """What ``data`` gives for the cell at ``row``, ``column`` (the filter proxy
+        asks here directly: a view asks for every role of every cell it paints)."""
+        if role not in _ROLES or not 0 <= row < len(self._messages):
+            return None
+        message = self._messages[row]
+        if role == _DISPLAY:
+            return self._display(message, row, column)
         if role == MESSAGE_ROLE:
             return message
-        if role == Qt.ItemDataRole.TextAlignmentRole:
+        if role == _ALIGNMENT:
             return _RIGHT if column in (COL_ID, COL_DELTA, COL_BYTES) else _LEFT
-        if role == Qt.ItemDataRole.BackgroundRole and message.malformed:
+        if role == _BACKGROUND and message.malformed:
             return QBrush(malformed_tint())
-        if role == Qt.ItemDataRole.BackgroundRole and index.row() == self._highlighted:
+        if role == _BACKGROUND and row == self._highlighted:
             return QBrush(partner_tint())
-        if role == Qt.ItemDataRole.ForegroundRole and column == COL_ROUTE:
+        if role == _FOREGROUND and column == COL_ROUTE:
             return QBrush(sender_colour(message.sender))
-        if role == Qt.ItemDataRole.ToolTipRole and column == COL_SUMMARY:
+        if role == _TOOLTIP and column == COL_SUMMARY:
             return message.summary
-        if role == Qt.ItemDataRole.ToolTipRole and column == COL_CONN:
+        if role == _TOOLTIP and column == COL_CONN:
             parent = self.parent_of(message.connection)
             if parent:
                 return f"Data connection {message.connection} of control connection {parent}"
