@@ -9,6 +9,8 @@ one busy student cannot take the server from the class.
 from __future__ import annotations
 
 import fcntl
+import functools
+import resource
 import socket
 import struct
 from dataclasses import dataclass
@@ -19,6 +21,12 @@ LOOPBACK = "127.0.0.1"
 SHARED_PER_CLIENT = 20
 SHARED_TOTAL = 200
 SIOCGIFADDR = 0x8915
+#: Open files one relayed TCP connection takes in this process: the client's socket,
+#: the Wire's socket to the server, and the lab server's end of that one.
+FILES_PER_CONNECTION = 3
+#: Open files kept for everything else: capture files, SQLite, the window, the servers'
+#: listening sockets, mail and FTP files being read.
+FILES_KEPT = 96
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,26 @@ def share_addresses(protocol: str, host: str, port: int) -> list[str]:
              if host in {ALL_INTERFACES, ""} else [host])
     scheme = {"http": "http", "ws": "ws", "websocket": "ws"}.get(protocol)
     return [f"{scheme}://{h}:{port}/" if scheme else f"{h}:{port}" for h in hosts]
+
+
+@functools.cache
+def connection_ceiling() -> int:
+    """The most relayed connections this process holds at once (0: no ceiling).
+
+    Raises the soft open-file limit to the hard one first (as Go's runtime does), then
+    leaves FILES_KEPT files for the rest: past the ceiling a Wire refuses with a note,
+    where running out of files would leave clients hanging in the listen queue and
+    fill stderr with accept errors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return 0
+    return max(1, (soft - FILES_KEPT) // FILES_PER_CONNECTION)
 
 
 @dataclass(frozen=True, slots=True)

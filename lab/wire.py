@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from lab import hold
 from lab.capture import Capture
 from lab.dissect import Dissector
+from lab.lan import connection_ceiling
 from lab.model import Piece, Sender, format_address, parse_address
 from lab.wire_base import (
     CONNECT_TIMEOUT,
@@ -90,7 +91,14 @@ class _Watched:
 
 
 class TcpWire(_WireBase):
-    """A TCP relay from ``listen`` to ``target`` that captures every connection."""
+    """A TCP relay from ``listen`` to ``target`` that captures every connection.
+
+    Beyond its caps, every TcpWire of the process refuses connections past
+    ``lab.lan.connection_ceiling()`` (all Wires' connections together), so the
+    process never runs out of open files."""
+
+    #: Connections open through every TcpWire of this process.
+    open_in_process: ClassVar[int] = 0
 
     def __init__(self, capture: Capture, **kwargs: Any) -> None:
         super().__init__(capture, **kwargs)
@@ -110,6 +118,7 @@ class TcpWire(_WireBase):
         """Bind and listen; PortInUseError with a clear message if the port is taken."""
         loop = asyncio.get_running_loop()
         host, port = self.listen
+        connection_ceiling()  # raises the open-file limit before the first accept
         try:
             self._server = await loop.create_server(
                 lambda: _TcpLink(self).client, host, port, reuse_address=True
@@ -187,6 +196,10 @@ class TcpWire(_WireBase):
         from_host = sum(1 for other in self.links if other.conn is not None
                         and parse_address(other.conn.client)[0] == host)
         refusal = "" if self.reverse else self.caps.refusal(host, from_host, len(self.links))
+        ceiling = connection_ceiling()
+        if not refusal and ceiling and TcpWire.open_in_process >= ceiling:
+            refusal = (f"Wire refused {host}: {ceiling:,} connections are open in the lab, "
+                       "as many as this system's open-file limit allows")
         if refusal:
             self.inject(link.conn, leg.sender, refusal)
             link.note = refusal
@@ -203,11 +216,15 @@ class TcpWire(_WireBase):
     def link_opened(self, link: _TcpLink) -> None:
         if self._sweeper is not None:
             link.dissector = _Watched(link.dissector, asyncio.get_running_loop().time)
+        if link not in self.links:
+            TcpWire.open_in_process += 1
         self.links.add(link)
         self._idle.clear()
         self._count_changed(len(self.links))
 
     def link_closed(self, link: _TcpLink) -> None:
+        if link in self.links:
+            TcpWire.open_in_process -= 1
         self.links.discard(link)
         if not self.links:
             self._idle.set()

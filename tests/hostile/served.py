@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -25,7 +26,10 @@ class Served:
     stdout (a line per message) goes to a file, so a chatty server never blocks on a
     pipe; ``records()`` reads the capture as it grows."""
 
-    def __init__(self, kind: str, folder: Path, max_total: int) -> None:
+    def __init__(self, kind: str, folder: Path, max_total: int,
+                 files: int | None = None) -> None:
+        """``max_total``: the Wire's cap (0: none); ``files``: the process's open-file
+        limit (soft and hard), to see what happens when it runs out."""
         self.kind = kind
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -37,8 +41,13 @@ class Served:
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "XDG_DATA_HOME": str(folder / "data")}
         self._out = open(folder / "stdout.txt", "wb")  # noqa: SIM115 (closed in stop)
         self._err = open(folder / "stderr.txt", "wb")  # noqa: SIM115
+        def limit_files() -> None:
+            if files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=self._out, stderr=self._err)
+                                     stdout=self._out, stderr=self._err,
+                                     preexec_fn=limit_files)
         self.port = self._listening()
         self._records: list[Record] = []
         self._offset = 0
@@ -87,6 +96,17 @@ class Served:
             self._offset += cut
             self._records += [json.loads(line) for line in data[:cut].splitlines()]
         return self._records
+
+    def quiet(self, most: float = 10.0) -> bool:
+        """Wait until every connection in the capture has closed; whether they have."""
+        deadline = time.monotonic() + most
+        while time.monotonic() < deadline:
+            records = self.records()
+            if sum(r["type"] == "open" for r in records) == sum(
+                    r["type"] == "close" for r in records):
+                return True
+            time.sleep(0.05)
+        return False
 
     def stderr(self) -> str:
         path = self.folder / "stderr.txt"
