@@ -168,3 +168,23 @@ def test_built_app_leaves_out_unused_qt(app: Path) -> None:
                    "QtTest.abi3.so", "libqgtk3.so", "_tkinter"):
         assert not any(n.startswith(unused) for n in names), unused
     assert (bundle / "resources" / "icons" / "cslab.svg").is_file()
+
+
+def test_install_script_puts_the_built_app_and_its_menu_entry_in_home(
+    app: Path, run_env: dict[str, str], tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**run_env, "HOME": str(home), "CSLAB_APP_DIR": str(app.parent)}
+    env.pop("XDG_DATA_HOME", None)
+    install = subprocess.run([str(PACKAGING / "install-desktop.sh")], capture_output=True,
+                             text=True, timeout=120, env=env)
+    assert install.returncode == 0, install.stdout + install.stderr
+    share = home / ".local" / "share"
+    assert (share / "applications" / "cslab.desktop").is_file()
+    assert (share / "icons" / "hicolor" / "scalable" / "apps" / "cslab.svg").is_file()
+    assert (share / "icons" / "hicolor" / "256x256" / "apps" / "cslab.png").is_file()
+    command = home / ".local" / "bin" / "cslab"
+    result = subprocess.run([str(command), "lessons"], capture_output=True, text=True,
+                            timeout=120, env=env, cwd=tmp_path)
+    assert "1. A first request" in result.stdout, result.stderr
