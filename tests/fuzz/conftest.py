@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 #: Examples per fuzz test when CSLAB_FUZZ_EXAMPLES is not set (CI, `make test`).
-FUZZ_CI = 60
+FUZZ_CI = 100
 
 _ROOT = Path(__file__).resolve().parents[2]
 
