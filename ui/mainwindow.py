@@ -26,7 +26,7 @@ from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
 from ui.models.sequence import SequenceModel, host_of
-from ui.panels import NodePanel, PanelContext, panel_class
+from ui.panels import NodePanel, PanelContext, has_panel, panel_class
 from ui.viewmenu import ViewControls
 from ui.views.capture_file import CaptureFiles
 from ui.views.column import PanelColumn, column_header, share_compactly
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
     def _make_actions(self) -> None:
         self.server_actions: dict[str, QAction] = {}
         for kind, spec in server_kinds().items():
-            if panel_class("server", kind) is None:
+            if not has_panel("server", kind):
                 continue  # an engine kind without a panel yet: serve it with cslab serve
             action = QAction(spec.title, self)
             note = f": {SERVER_NOTES[kind]}" if kind in SERVER_NOTES else ""
@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
             self.server_actions[kind] = action
         self.client_actions: dict[str, QAction] = {}
         for kind, client_spec in client_kinds().items():
-            if panel_class("client", kind) is None:
+            if not has_panel("client", kind):
                 continue
             action = QAction(client_spec.title, self)
             title = client_spec.title.lower()

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
-from lab.engine import Engine
-from lab.export import ExportError, load_capture
 from lab.model import Message, Sender
-from lab.store import Stored, StoreError, save
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
 from ui.models.sequence import Namer, SequenceModel, host_of
 from ui.views.inspector import InspectorView
 from ui.views.sequence import SequenceView
+
+if TYPE_CHECKING:  # lab.export and lab.store are imported on open and save, not at start-up
+    from lab.engine import Engine
+    from lab.store import Stored
 
 SAVE_FILTER = "Lab captures (*.cslab)"
 OPEN_FILTER = "Captures (*.cslab *.jsonl);;Lab captures (*.cslab);;JSON Lines (*.jsonl);;All (*)"
@@ -32,6 +34,8 @@ OPEN_FILTER = "Captures (*.cslab *.jsonl);;Lab captures (*.cslab);;JSON Lines (*
 async def snapshot_and_save(engine: Engine, endpoints: dict[str, str], path: str) -> int:
     """Save the engine's capture to ``path`` (run on the engine thread: the copy is taken
     there, the writing in a worker thread so the Wires keep going)."""
+    from lab.store import Stored, save
+
     stored = Stored(messages=list(engine.capture.messages),
                     connections=dict(engine.capture.connections),
                     nodes={node.id: node for node in engine.nodes()}, endpoints=endpoints)
@@ -133,6 +137,8 @@ class CaptureFiles:
 
     async def save(self, path: str) -> int | None:
         """Save the capture to ``path``; the status bar says how it went."""
+        from lab.store import StoreError
+
         status = self.window.statusBar()
         try:
             count = await self.lab.call(snapshot_and_save, self.lab.engine,
@@ -154,6 +160,8 @@ class CaptureFiles:
     def open(self, path: str) -> CaptureViewer | None:
         """Show the capture at ``path`` in a new read-only window (None, and a message
         box saying why, if it cannot be read)."""
+        from lab.export import ExportError, load_capture
+
         try:
             stored = load_capture(path)
         except ExportError as exc:

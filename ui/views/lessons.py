@@ -9,6 +9,8 @@ one of ``[wire] server``): each message then waits at the Wire for Forward.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
@@ -23,10 +25,12 @@ from PySide6.QtWidgets import (
 
 from lab.engine import EngineError
 from lab.scenario import Scenario, ScenarioError, lessons, load
-from lab.scenario_run import Runner, StepResult
 from lab.scenario_save import SaveError, save
 from ui.engine_thread import EngineThread, spawn
 from ui.views.wire_controls import WireControls
+
+if TYPE_CHECKING:  # running a lesson needs every client (aiohttp…): imported when one opens
+    from lab.scenario_run import Runner, StepResult
 
 NEXT_SHORTCUT = "F6"
 OPEN_FILTER = "Scenarios (*.toml);;All (*)"
@@ -136,6 +140,8 @@ class LessonControls:
         except ScenarioError as exc:
             self._say(f"Cannot open this scenario:\n{exc}")
             return False
+        from lab.scenario_run import Runner
+
         runner = Runner(scenario, self.lab.engine)
         if self.runner is not None:  # the lesson before makes way: its panels go
             await self.lab.call(self.runner.teardown)

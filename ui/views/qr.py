@@ -3,7 +3,6 @@ module, with the quiet zone QR readers need around it."""
 
 from __future__ import annotations
 
-import segno
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QDialog, QLabel, QToolButton, QVBoxLayout, QWidget
@@ -16,6 +15,8 @@ SMALL, LARGE = 64, 480
 
 def matrix(text: str) -> list[list[bool]]:
     """The dark (True) and light modules of ``text``'s QR code, quiet zone included."""
+    import segno  # only once a server is shared: not at start-up
+
     code = segno.make(text, error="m", micro=False)
     size = len(code.matrix) + 2 * QUIET
     rows = [[False] * size for _ in range(size)]
