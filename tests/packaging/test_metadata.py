@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.conftest import PACKAGING, ROOT
+from tests.packaging.where import PACKAGING, ROOT
 
 DESKTOP = PACKAGING / "cslab.desktop"
 METAINFO = PACKAGING / "io.github.clientserverlab.ClientServerLab.metainfo.xml"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.conftest import PACKAGING, RESOURCES, ROOT
+from tests.packaging.where import PACKAGING, RESOURCES, ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.conftest import RESOURCES, ROOT, resource_files
+from tests.packaging.where import RESOURCES, ROOT, resource_files
 
 pytestmark = pytest.mark.slow
 
