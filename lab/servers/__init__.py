@@ -16,6 +16,25 @@ from lab.model import Transport
 log = logging.getLogger(__name__)
 
 
+class _ClientFaults(logging.Filter):
+    """Drops a server library's log records about a client's bad input or departure."""
+
+    def __init__(self, kinds: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.kinds = kinds
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, self.kinds)
+
+
+def quiet_client_faults(logger: str, *kinds: type[BaseException]) -> None:
+    """Keep ``logger`` (a server library's) from printing a traceback when a client
+    goes away (ConnectionError) or sends what the library rejects (``kinds``): the
+    capture shows those as they are, and a hostile client must not flood the terminal."""
+    logging.getLogger(logger).addFilter(_ClientFaults((ConnectionError, *kinds)))
+
+
 class Backend(Protocol):
     """A running server the Wire forwards to."""
 

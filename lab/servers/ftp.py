@@ -34,13 +34,17 @@ from aioftp.common import Connection
 
 from lab.model import Transport
 from lab.paths import data_dir, resources_dir
-from lab.servers import Backend, ServerKind
+from lab.servers import Backend, ServerKind, quiet_client_faults
 from lab.servers.ftp_active import open_active
 from lab.servers.ftp_transfer import BLOCK, Transfers, mtime_text
 
 DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024
+#: The command a line too long to read becomes (no client can send a NUL-led name).
+TOO_LONG = "\x00too-long"
+# A client that leaves mid-command is no error worth a traceback on stderr.
+quiet_client_faults("aioftp.server")
 ANONYMOUS = ("anonymous", "ftp")
 WRITES = ("stor", "appe", "dele", "mkd", "rmd", "rnfr", "rnto")
 GetUser = AbstractUserManager.GetUserResponse
@@ -92,6 +96,25 @@ class LabFtpServer(Transfers, Server):
             "stor": self.stor_, "appe": self.appe_,
         }
         self.commands_mapping.update({name: self._safe(f) for name, f in mine.items()})
+        self.commands_mapping[TOO_LONG] = self._too_long
+
+    async def parse_command(self, stream: Any,
+                            censor_commands: tuple[str] = ("pass",)) -> tuple[str, str]:
+        """aioftp's, but a command that is not UTF-8 reads with replacement characters
+        (and is answered as unknown) instead of ending the session without a reply, and
+        a line too long for the reader is answered 500 before the session ends."""
+        try:
+            line = await stream.readline()
+        except ValueError:  # longer than the reader's limit (64 KiB): answered, then closed
+            return TOO_LONG, ""
+        if not line:
+            raise ConnectionResetError
+        cmd, _, rest = line.decode(self.encoding, errors="replace").rstrip().partition(" ")
+        return cmd.lower(), rest
+
+    async def _too_long(self, connection: Connection, rest: str) -> bool:
+        connection.response("500", "command line too long: closing the connection")
+        return False
 
     async def dispatcher(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:

@@ -28,13 +28,16 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from lab.model import Transport
 from lab.paths import data_dir, site_dir
-from lab.servers import Backend, ServerKind
+from lab.servers import Backend, ServerKind, quiet_client_faults
 from lab.servers.http_api import MAX_BODY, NotesListener, NotesStore, api_app, api_index
 
 CHUNK = 64 * 1024
+# A request aiohttp rejects gets its 400 and shows in the capture; no traceback on stderr.
+quiet_client_faults("aiohttp.server", HttpProcessingError)
 ALLOWED = "GET, HEAD"
 DB_NAME = "notes.sqlite3"
 

@@ -37,6 +37,7 @@ class Row:
     messages_lost: int = 0
     bytes_lost: int = 0
     kernel_drops: int = 0
+    tracebacks: int = 0  # in the server's stderr during the attack: a bug somewhere
     normal_during: str = ""
     normal_after: str = ""
     alive: bool = True
@@ -46,7 +47,7 @@ class Row:
 
     @property
     def survived(self) -> bool:
-        return (self.alive and not self.normal_after.startswith("FAILED")
+        return (self.alive and not self.tracebacks and not self.normal_after.startswith("FAILED")
                 and not self.normal_during.startswith("FAILED")
                 and self.rss_after_kb - self.rss_baseline_kb <= MEMORY_BOUND_KB)
 
@@ -145,6 +146,7 @@ def attack_target(served: Served, target: str, name: str, attack: Attack, scale:
     udp = target in UDP_TARGETS
     drops_before = _udp_drops(port) if udp else 0
     start = len(served.records())
+    errors_before = len(served.stderr())
 
     def during() -> None:
         row.normal_during = _normal(target, port)
@@ -157,6 +159,10 @@ def attack_target(served: Served, target: str, name: str, attack: Attack, scale:
     records = _settle(served, start, sents, udp)
     row.normal_after = _normal(target, port)
     row.alive = served.alive
+    errors = served.stderr()[errors_before:]
+    row.tracebacks = errors.count("Traceback")
+    if row.tracebacks:
+        row.notes.append(errors[errors.index("Traceback"):][:1500])
     if udp:
         row.kernel_drops = _udp_drops(port) - drops_before
     _account(row, sents, records, udp)

@@ -39,6 +39,7 @@ def test_the_server_survives_and_the_capture_holds_every_byte(
         rows: dict[tuple[str, str], Row], target: str, attack: str) -> None:
     row = rows[(target, attack)]
     assert row.alive, row.notes
+    assert row.tracebacks == 0, row.notes
     assert row.normal_after.startswith(EXPECTED[target]), row.normal_after
     if row.normal_during:  # slowloris, half-open: the client got in beside them
         assert row.normal_during.startswith(EXPECTED[target]), row.normal_during
