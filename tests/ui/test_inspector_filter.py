@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtCore import Qt
+
 from lab.model import Message, Sender
 from ui.models.messages import COL_SUMMARY, MESSAGE_ROLE, MessageFilterProxy, MessageTableModel
 from ui.views.inspector import InspectorView
@@ -58,6 +60,9 @@ def test_the_filter_matches_across_the_summary_and_the_connection(qapp, make_mes
     proxy.setSourceModel(model)
     proxy.set_filter_text("Hello C2")  # the text is "hello c2 tcp-echo …"
     assert shown_ids(proxy) == [1]
+    proxy.set_filter_text("nothing like it")
+    assert proxy.rowCount() == 0
+    assert proxy.headerData(COL_SUMMARY, Qt.Orientation.Horizontal) == "Summary"
 
 
 def test_a_control_connection_keeps_its_data_connections(qapp, make_message) -> None:  # type: ignore[no-untyped-def]

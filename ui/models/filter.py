@@ -231,6 +231,13 @@ class MessageFilterProxy(QAbstractProxyModel):
         source = self.sourceModel()
         return 0 if parent.isValid() or source is None else source.columnCount()
 
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        source = self.sourceModel()
+        if source is not None and orientation == Qt.Orientation.Horizontal:
+            return source.headerData(section, orientation, role)  # even with no row shown
+        return super().headerData(section, orientation, role)
+
     def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008, N802
         return not parent.isValid() and self.rowCount() > 0
 
