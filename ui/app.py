@@ -24,7 +24,8 @@ from ui.mainwindow import TITLE, MainWindow
 
 #: The .desktop file's name (packaging/), so that a desktop pairs the window with it.
 DESKTOP_ID = "cslab"
-#: Set to 1 and the app prints "window shown" on stderr once its window is on screen.
+#: Set to 1 and the app prints "window shown" on stderr once its window is on screen,
+#: and "panels N" each time its number of server and client panels changes.
 REPORT_SHOWN_ENV = "CSLAB_REPORT_SHOWN"
 
 
@@ -63,6 +64,22 @@ def _report_when_shown(window: MainWindow) -> None:
     QTimer.singleShot(0, check)
 
 
+def _report_panels(window: MainWindow) -> QTimer:
+    """Print ``panels N`` on stderr whenever the number of node panels changes, so that
+    a test of the packaged app sees each panel's module load (they load on first use)."""
+    shown = [0]
+
+    def check() -> None:
+        if len(window.panels) != shown[0]:
+            shown[0] = len(window.panels)
+            print(f"panels {shown[0]}", file=sys.stderr, flush=True)
+
+    timer = QTimer(window)
+    timer.timeout.connect(check)
+    timer.start(100)
+    return timer
+
+
 def shutdown(window: MainWindow, bridge: EngineBridge, lab: EngineThread) -> None:
     """What quitting does: stop watching, drop UI coroutines, stop every node, join."""
     window.close()
@@ -94,6 +111,7 @@ def main(scenario: str | None = None) -> int:
     window.show()
     if os.environ.get(REPORT_SHOWN_ENV) == "1":
         _report_when_shown(window)
+        _report_panels(window)
     try:
         loop.run_forever()
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import pkgutil
 import shutil
 import signal
 import socket
@@ -100,18 +101,38 @@ def _stop(proc: subprocess.Popen[str]) -> int:
     return proc.wait(timeout=30)
 
 
-def test_built_gui_opens_its_window_and_serves_a_page(
+def _every_kind_scenario(http_port: int) -> tuple[str, int]:
+    """A scenario with a server of every kind (HTTP on ``http_port``, the rest on free
+    ports) and a client of every scriptable kind; its text and its number of nodes."""
+    from lab.clients import client_kinds
+    from lab.scenario import ACTIONS
+    from lab.servers import server_kinds
+
+    lines = ['[scenario]', 'title = "Every kind"', '']
+    servers = sorted(server_kinds())
+    for kind in servers:
+        port = http_port if kind == "http" else 0
+        lines += ['[[server]]', f'kind = "{kind}"', f'name = "{kind} server"', f'port = {port}', '']
+    clients = sorted(set(ACTIONS) & set(client_kinds()))
+    for kind in clients:
+        lines += ['[[client]]', f'kind = "{kind}"', f'name = "{kind} client"', '']
+    return "\n".join(lines), len(servers) + len(clients)
+
+
+def test_built_gui_opens_its_window_and_panels_and_serves_a_page(
     app: Path, run_env: dict[str, str], started: Callable[..., subprocess.Popen[str]],
     tmp_path: Path,
 ) -> None:
     port = _free_port()
-    scenario = tmp_path / "one-server.toml"
-    scenario.write_text(f'[scenario]\ntitle = "Packaged"\n\n'
-                        f'[[server]]\nkind = "http"\nname = "Web server"\nport = {port}\n')
+    scenario = tmp_path / "every-kind.toml"
+    text, nodes = _every_kind_scenario(port)
+    scenario.write_text(text)
     stderr = tmp_path / "stderr.txt"
     proc = started(str(app), "gui", str(scenario), env=run_env, stderr=stderr)
 
     _wait_for("window", lambda: "window shown" in stderr.read_text(), proc)
+    # every panel's module loaded in the bundle: one panel a server and a client
+    _wait_for(f"{nodes} panels", lambda: f"panels {nodes}\n" in stderr.read_text(), proc)
     answers: list[tuple[int, str] | None] = [None]
 
     def answered() -> bool:
@@ -188,3 +209,16 @@ def test_install_script_puts_the_built_app_and_its_menu_entry_in_home(
     result = subprocess.run([str(command), "lessons"], capture_output=True, text=True,
                             timeout=120, env=env, cwd=tmp_path)
     assert "1. A first request" in result.stdout, result.stderr
+
+
+def test_bundle_holds_every_module_of_the_app(app: Path, run_env: dict[str, str],
+                                              tmp_path: Path) -> None:
+    import lab
+    import ui
+
+    modules = [info.name for package in (lab, ui)
+               for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")]
+    result = subprocess.run([str(app)], capture_output=True, text=True, timeout=120,
+                            env={**run_env, "CSLAB_BUNDLE_CHECK": "1"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == f"imported {len(modules)} modules"
