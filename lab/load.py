@@ -5,6 +5,11 @@ line to a TCP echo server) until the run's time is up; every second a ``LoadSamp
 (requests/s, errors, p50/p90/p99 latency) goes to the callback. The clients connect
 to where the router says (a lab server's Wire), so every request is captured.
 The run stops by itself after ``seconds``; ``cancel`` stops it sooner.
+
+A run names its connections: ``seen`` gets each client's local address
+("host:port") once, as soon as it is connected and before its first request is
+written, so whoever watches the capture (the UI samples a load run's traffic,
+not the rest) knows a load client's messages from their first one.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+from aiohttp.connector import Connection
 
 from lab.model import Transport, format_address
 
@@ -25,6 +32,8 @@ MAX_SECONDS = 60.0
 KINDS = ("http", "tcp")
 
 Router = Callable[[Transport, str, int, str], Awaitable[tuple[str, int]]]
+#: Called with "host:port" of each local socket a load client connects from.
+Seen = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +72,46 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank]
 
 
+def local_address(transport: asyncio.BaseTransport | None) -> str | None:
+    """``host:port`` of the local end of a connected socket, None if it has none."""
+    sockname = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(sockname, tuple) or len(sockname) < 2:
+        return None
+    return format_address(str(sockname[0]), int(sockname[1]))
+
+
+class _NamingConnector(aiohttp.TCPConnector):
+    """aiohttp's connector, telling ``name`` of every connection it hands out
+    (pooled ones again: ``name`` keeps only new addresses) before a request is
+    written on it."""
+
+    def __init__(self, name: Callable[[str | None], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._name = name
+
+    async def connect(self, req: aiohttp.ClientRequest, traces: list[Any],
+                      timeout: aiohttp.ClientTimeout) -> Connection:
+        conn = await super().connect(req, traces, timeout)
+        self._name(local_address(conn.transport))
+        return conn
+
+
 def _split(target: str) -> tuple[str, int]:
     host, _, port = target.rpartition(":")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
 class LoadRun:
-    """``await run()`` (or ``start()`` then ``wait()``); ``cancel()`` to stop early."""
+    """``await run()`` (or ``start()`` then ``wait()``); ``cancel()`` to stop early.
+
+    ``seen`` (optional, settable until the run starts) is called on the run's loop
+    with each new local address of its clients; ``endpoints`` holds them all.
+    """
 
     def __init__(self, router: Router, target: str, *, kind: str = "http", path: str = "/",
                  clients: int = 10, seconds: float = 5.0,
-                 on_sample: Callable[[LoadSample], None] | None = None) -> None:
+                 on_sample: Callable[[LoadSample], None] | None = None,
+                 seen: Seen | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown load kind {kind!r}; known: {', '.join(KINDS)}")
         if not 1 <= clients <= MAX_CLIENTS:
@@ -87,6 +125,8 @@ class LoadRun:
         self.clients = clients
         self.seconds = seconds
         self.on_sample = on_sample
+        self.seen = seen
+        self.endpoints: set[str] = set()
         self.samples: list[LoadSample] = []
         self.requests = 0
         self.errors = 0
@@ -121,7 +161,7 @@ class LoadRun:
         deadline = begun + self.seconds
         session: aiohttp.ClientSession | None = None
         if self.kind == "http":
-            connector = aiohttp.TCPConnector(limit=self.clients, force_close=False)
+            connector = _NamingConnector(self._name, limit=self.clients, force_close=False)
             session = aiohttp.ClientSession(connector=connector,
                                             timeout=aiohttp.ClientTimeout(total=10))
         url = f"http://{format_address(host, port)}{self.path}"
@@ -156,6 +196,14 @@ class LoadRun:
             await asyncio.sleep(max(0.0, begun + second - time.monotonic()))
             self._flush(second)
             second += 1
+
+    def _name(self, address: str | None) -> None:
+        """Tell ``seen`` of a client's local address, once."""
+        if address is None or address in self.endpoints:
+            return
+        self.endpoints.add(address)
+        if self.seen is not None:
+            self.seen(address)
 
     def _flush(self, second: int, final: bool = False) -> None:
         if final and self._second_requests == 0 and self._second_errors == 0:
@@ -194,6 +242,7 @@ class LoadRun:
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await asyncio.open_connection(host, port)
+            self._name(local_address(writer.transport))
             line = b"ping\n"
             while not self._stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()

@@ -9,6 +9,7 @@ import pytest
 
 from lab.engine import Engine
 from lab.load import LoadRun, LoadSample, percentile
+from lab.model import ConnectionOpened, EndpointNamed, MessageCaptured
 from tests.lab.helpers import run
 
 
@@ -64,3 +65,44 @@ def test_bounds_and_percentile() -> None:
     assert percentile([], 50) == 0
     assert percentile([1, 2, 3, 4], 50) == 2
     assert percentile(list(range(1, 101)), 99) == 99
+
+
+def _named_before_first_message(kind: str, server_kind: str) -> None:
+    """A run names each client's local address before that connection's first message
+    reaches the capture, and every captured connection is one of them."""
+
+    async def main() -> None:
+        engine = Engine()
+        events: list[object] = []
+        engine.capture.subscribe(events.append)
+        try:
+            server = await engine.add_server(server_kind, port=0)
+            load = LoadRun(engine.route, server.address, kind=kind, clients=8, seconds=1,
+                           seen=lambda address: engine.name_endpoint("k-load", address))
+            summary = await load.run()
+            assert summary.requests > 0 and summary.errors == 0
+        finally:
+            await engine.shutdown()
+        named: set[str] = set()
+        clients: set[str] = set()
+        unnamed = 0
+        for event in events:
+            if isinstance(event, EndpointNamed):
+                named.add(event.address)
+            elif isinstance(event, MessageCaptured):
+                unnamed += event.message.client not in named
+            elif isinstance(event, ConnectionOpened):
+                clients.add(event.connection.client)
+        assert unnamed == 0
+        assert clients and clients == named == load.endpoints
+        assert len(named) >= 8
+
+    run(main)
+
+
+def test_http_load_names_its_connections_first() -> None:
+    _named_before_first_message("http", "http")
+
+
+def test_tcp_load_names_its_connections_first() -> None:
+    _named_before_first_message("tcp", "tcp-echo")
