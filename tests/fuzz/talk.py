@@ -29,6 +29,8 @@ View = tuple[object, ...]
 FUZZ = settings(settings.get_profile("fuzz"))
 
 DATA = Path(__file__).with_name("data")
+#: Chunk sizes at the edges of the dissectors' buffers and of a Piece's raw bytes.
+_NEAR_LIMITS = [RAW_LIMIT - 1, RAW_LIMIT, RAW_LIMIT + 1, 2 * RAW_LIMIT + 3]
 C, S = Sender.CLIENT, Sender.SERVER
 
 
@@ -169,6 +171,8 @@ def hostile(draw: st.DrawFn, conversations: Sequence[Sequence[Step]]) -> Script:
         fragment.flatmap(_mutate),
         st.builds(lambda unit, n: unit * n, st.binary(min_size=1, max_size=4),
                   st.integers(0, 20_000)),
+        st.builds(lambda unit, n: (unit * n)[:n], st.binary(min_size=1, max_size=3),
+                  st.sampled_from(_NEAR_LIMITS)),
     )
     script += draw(st.lists(st.tuples(st.sampled_from(list(Sender)), chunk), max_size=12))
     return script

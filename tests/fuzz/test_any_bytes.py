@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lab import dissect
+from lab.dissect.websocket import WebSocketDissector
 from tests.fuzz.talk import FUZZ, Script, check_every_byte_shown, feed, hostile, recorded
+from tests.fuzz.test_grammar import ws_talk
 
 #: Each registered dissector, and the recorded conversations whose bytes seed its input.
 SEEDS: dict[str, tuple[str, ...]] = {
@@ -41,4 +43,15 @@ def test_any_bytes_never_raise_and_every_byte_is_shown(protocol: str, data: st.D
     script = data.draw(seeded(protocol), label="script")
     lenient = protocol in ("http", "websocket")  # a known HTTP gap: test_http_known.py
     pieces = feed(dissect.make(protocol), script, lenient=lenient)
+    check_every_byte_shown(pieces, script)
+
+
+@FUZZ
+@given(data=st.data())
+def test_websocket_frames_any_bytes(data: st.DataObject) -> None:
+    """The frame reader itself (behind the upgrade): real frames, then anything."""
+    talk = data.draw(ws_talk(), label="frames")
+    script = talk[:data.draw(st.integers(0, len(talk)), label="kept")]
+    script += data.draw(hostile([talk]), label="then")
+    pieces = feed(WebSocketDissector(), script)
     check_every_byte_shown(pieces, script)
