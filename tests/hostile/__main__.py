@@ -14,7 +14,7 @@ from tests.hostile.battery import MEMORY_BOUND_KB, TARGETS, Row, run
 
 QUICK = Scale(random_bytes=16 * 1024, long_line=2 * 1024 * 1024, slow_connections=24,
               slow_seconds=3.0, half_open=6, half_open_seconds=1.0, flood=48, datagrams=50,
-              cap=32)
+              cap=32, pipeline=16 * 1024)
 
 
 def _line(row: Row) -> str:
@@ -22,14 +22,15 @@ def _line(row: Row) -> str:
     during = "" if not row.normal_during else ("ok" if not row.normal_during.startswith(
         "FAILED") else "FAIL")
     after = "ok" if not row.normal_after.startswith("FAILED") else "FAIL"
-    return (f"{row.target:9} {row.attack:19} {row.connections:5} {row.bytes_sent:>10,} "
-            f"{row.bytes_captured:>10,} {row.malformed:5} {row.refused:5} {row.messages_lost:4} "
+    return (f"{row.target:9} {row.attack:18} {row.connections:5} {row.bytes_sent:>10,} "
+            f"{row.bytes_captured:>10,} {row.messages:>7,} {row.malformed:5} {row.refused:5} "
+            f"{row.messages_lost:4} "
             f"{during:>6} {after:>5} {grew:+7.1f} {'yes' if row.survived else 'NO':>8}")
 
 
-HEADER = (f"{'target':9} {'attack':19} {'conns':>5} {'sent':>10} {'captured':>10} "
-          f"{'malf':>5} {'refus':>5} {'lost':>4} {'during':>6} {'after':>5} {'ΔMiB':>7} "
-          f"{'survived':>8}")
+HEADER = (f"{'target':9} {'attack':18} {'conns':>5} {'sent':>10} {'captured':>10} "
+          f"{'msgs':>7} {'malf':>5} {'refus':>5} {'lost':>4} {'during':>6} {'after':>5} "
+          f"{'ΔMiB':>7} {'survived':>8}")
 
 
 def main(argv: list[str] | None = None) -> int:

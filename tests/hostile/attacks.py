@@ -33,6 +33,15 @@ OPENERS: dict[str, bytes] = {
     "tcp-echo": b"slow and steady\n",
 }
 UDP_TARGETS = {"dns-udp", "udp-echo"}
+#: One small, valid request per target, repeated by the pipelining attack.
+REQUESTS: dict[str, bytes] = {
+    "http": b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "smtp": b"NOOP\r\n", "pop3": b"CAPA\r\n", "ftp": b"NOOP\r\n",
+    "ws": b"\x81\x82\x00\x00\x00\x00hi",  # a masked text frame (mask 0), after the upgrade
+    "dns-tcp": b"\x00\x1e" + bytes.fromhex("1234010000010000000000000377777703"
+                                         "6c616204746573740000010001"),
+    "tcp-echo": b"x" * 63 + b"\n",
+}
 
 
 @dataclass
@@ -58,6 +67,7 @@ class Scale:
     half_open_seconds: float = 3.0
     flood: int = 200  # past ``cap``
     datagrams: int = 500
+    pipeline: int = 256 * 1024  # bytes of small requests sent without reading a reply
     cap: int = 128  # the Wire's --max-total
 
 
@@ -196,6 +206,24 @@ def half_open(target: str, port: int, scale: Scale, during: During) -> list[Sent
     return [sent for _, sent in socks]
 
 
+def pipelined(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
+    """Small valid requests back to back, then FIN, reading nothing for a while (the
+    replies back up through the Wire), then reading them all."""
+    request = REQUESTS[target]
+    head = OPENERS["ws"] + b"\r\n" if target == "ws" else b""
+    sock, sent = _tcp(port)
+    with sock:
+        _send(sock, sent, head + request * max(1, scale.pipeline // len(request)))
+        if not sent.cut:
+            _wait_acked(sock, sent, 30.0)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+        time.sleep(scale.half_open_seconds)
+        during()
+        _drain(sock, sent, 10.0)
+    return [sent]
+
+
 def flood(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
     """More connections at once than the Wire's cap, each with a request; held a
     moment, then closed. Those past the cap are refused by the Wire."""
@@ -273,7 +301,7 @@ Attack = Callable[[str, int, Scale, During], list[Sent]]
 TCP_ATTACKS: dict[str, Attack] = {
     "random bytes": random_bytes, "10 MB line": long_line, "NUL bytes": nul_bytes,
     "invalid UTF-8": invalid_utf8, "slowloris": slowloris, "reset mid-message": reset_mid_message,
-    "half-open": half_open, "flood past the cap": flood,
+    "half-open": half_open, "pipelined, unread": pipelined, "flood past the cap": flood,
 }
 UDP_ATTACKS: dict[str, Attack] = {
     "random bytes": udp_random, "10 MB line": udp_long, "NUL bytes": udp_nul,

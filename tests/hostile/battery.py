@@ -32,6 +32,7 @@ class Row:
     connections: int = 0
     bytes_sent: int = 0
     bytes_captured: int = 0
+    messages: int = 0  # every Message captured meanwhile (the normal clients' too)
     malformed: int = 0
     refused: int = 0
     messages_lost: int = 0
@@ -167,6 +168,7 @@ def attack_target(served: Served, target: str, name: str, attack: Attack, scale:
         row.kernel_drops = _udp_drops(port) - drops_before
     _account(row, sents, records, udp)
     row.messages_lost += row.kernel_drops
+    row.messages = sum(r["type"] == "message" for r in records)
     row.rss_after_kb = served.rss_kb() if row.alive else 0
     return row
 

@@ -14,7 +14,8 @@ from tests.hostile.attacks import UDP_TARGETS, Scale, attacks_for
 from tests.hostile.battery import MEMORY_BOUND_KB, TARGETS, Row, run
 
 CI = Scale(random_bytes=4096, long_line=1024 * 1024, slow_connections=12, slow_seconds=2.0,
-           half_open=4, half_open_seconds=0.3, flood=24, datagrams=20, cap=16)
+           half_open=4, half_open_seconds=0.3, flood=24, datagrams=20, cap=16,
+           pipeline=16 * 1024)
 #: What the normal client shows when it works.
 EXPECTED = {
     "http": "200", "smtp": "250", "pop3": "+OK", "ftp": "hello.txt listed",
