@@ -5,10 +5,14 @@ subscriber only appends to a deque. A timer on the Qt thread drains the deque
 about 30 times a second and re-emits what happened as batched Qt signals, so
 10,000 messages a second become ~30 model inserts, not 10,000.
 
-Above ``sample_above`` messages a second (the app sets it; tests choose) the bridge
-samples: it passes on 1 message in K (K from ``SAMPLING_STEPS``, just enough to stay
-under the limit) so the views do not drown, while ``message_count`` stays exact and
-the capture itself keeps everything.
+A load test's clients (a node of a kind in ``SAMPLED_KINDS``, which names each of
+its connections as it connects) can send more than the views should show: above
+``sample_above`` of their messages a second (the app sets it; tests choose) the
+bridge samples them: it passes on 1 of their messages in K (K from
+``SAMPLING_STEPS``, just enough to stay under the limit) so the views do not drown,
+while ``message_count`` stays exact and the capture itself keeps everything. Every
+other message is passed on, however fast they come: the window keeps up with
+10,000 a second.
 
 Captured messages live as long as the capture, and the window as long as the app:
 once the lab gets busy (``FREEZE_FIRST`` messages), and then every ``FREEZE_EVERY``
@@ -43,8 +47,10 @@ from lab.model import (
 
 #: How often the queue is drained (milliseconds): about 30 Hz.
 DRAIN_INTERVAL_MS = 33
-#: The app's limit: more messages a second than this and the views see a sample.
+#: The app's limit: more load messages a second than this and the views see a sample.
 SAMPLE_ABOVE = 300
+#: Client kinds whose traffic is sampled (by the local addresses they name).
+SAMPLED_KINDS = frozenset({"load"})
 #: The sampling rates (1 in K) the bridge chooses from.
 SAMPLING_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 #: How many captured messages before the first ``gc.freeze``, and between two.
@@ -78,7 +84,8 @@ class EngineBridge(QObject):
         node_changed(NodeInfo): a server or client appeared or changed (latest state).
         node_removed(str): a node's id, after it was removed.
         endpoints_named(dict[str, str]): local addresses of lab clients → node ids.
-        sampling_changed(int): K of "1 in K" changed (1: every message is passed on).
+        sampling_changed(int): K of "1 in K" for load traffic changed (1: every
+            message is passed on).
 
     It also keeps the UI's view of the nodes (``nodes``), of the connections
     (``connections``) and of the lab clients' addresses (``endpoints``), updated
@@ -98,7 +105,7 @@ class EngineBridge(QObject):
         self.sample_above = sample_above
         self.sampling = 1  # K: one message in K reaches the views
         self.sampled_out = 0  # messages counted but not passed on
-        self._recent: deque[tuple[float, int]] = deque()  # (drain time, messages) of 1 s
+        self._recent: deque[tuple[float, int]] = deque()  # (drain, load messages) of 1 s
         self._nth = 0
         self._queue: deque[Event] = deque()
         self._unsubscribe = capture.subscribe(self._queue.append)  # runs on the engine thread
@@ -153,9 +160,10 @@ class EngineBridge(QObject):
                 nodes[event.node_id] = None
             elif isinstance(event, EndpointNamed):
                 named[event.address] = event.node_id
-        messages = self._sample(messages)
+        if named:  # before sampling, which goes by names: a load client's connection
+            self.endpoints.update(named)  # is named before its first message
+        messages = self._sample(messages, nodes)
         if named:  # before the messages, so their rows are named when first painted
-            self.endpoints.update(named)
             self.endpoints_named.emit(named)
         self._emit(messages, connections, nodes)
         if self.message_count >= self._freeze_at:
@@ -163,26 +171,45 @@ class EngineBridge(QObject):
             self.frozen = True
             freeze_long_lived()
 
-    def _sample(self, messages: list[Message]) -> list[Message]:
-        """Count ``messages`` in the last second's rate, choose K, keep 1 in K."""
+    def _sample(self, messages: list[Message],
+                nodes: dict[str, NodeInfo | None] | None = None) -> list[Message]:
+        """Count the load clients' ``messages`` in the last second's rate, choose K,
+        keep 1 in K of them and every other message. ``nodes``: the batch's changes."""
+        self.message_count += len(messages)
+        load = self._load_clients(messages, nodes or {})
         now = time.monotonic()
-        self._recent.append((now, len(messages)))
+        self._recent.append((now, sum(m.client in load for m in messages) if load else 0))
         while self._recent and self._recent[0][0] < now - 1.0:
             self._recent.popleft()
         step = sampling_step(sum(n for _, n in self._recent), self.sample_above)
         if step != self.sampling:
             self.sampling = step
             self.sampling_changed.emit(step)
-        self.message_count += len(messages)
-        if step == 1:
+        if step == 1 or not load:
             return messages
         kept = []
         for message in messages:
-            self._nth += 1
-            if self._nth % step == 0:
-                kept.append(message)
+            if message.client in load:
+                self._nth += 1
+                if self._nth % step:
+                    continue
+            kept.append(message)
         self.sampled_out += len(messages) - len(kept)
         return kept
+
+    def _load_clients(self, messages: list[Message],
+                      nodes: dict[str, NodeInfo | None]) -> set[str]:
+        """The client addresses in ``messages`` that a load client named (``nodes``:
+        the nodes changed in this batch, not yet in ``self.nodes``)."""
+        load: set[str] = set()
+        if not self.endpoints:
+            return load
+        for client in {m.client for m in messages}:
+            node_id = self.endpoints.get(client, "")
+            node = nodes[node_id] if node_id in nodes else self.nodes.get(node_id)
+            if node is not None and node.kind in SAMPLED_KINDS:
+                load.add(client)
+        return load
 
     def _emit(
         self,

@@ -33,9 +33,14 @@ POLL_MS = 200
 
 async def start_on_engine(engine: Engine, node_id: str, target: str, kind: str, path: str,
                           clients: int, seconds: float) -> LoadRun:
+    """Start a run of the load client ``node_id``; it names its connections to the UI
+    (``seen``), so that the bridge samples this run's traffic and nothing else."""
     client = engine.client_object(node_id)
     assert isinstance(client, LoadClient)
-    return await client.start(target, kind=kind, path=path, clients=clients, seconds=seconds)
+    run = await client.start(target, kind=kind, path=path, clients=clients, seconds=seconds)
+    if run.seen is None:  # set before the run's first step: start() does not yield after it
+        run.seen = client.seen
+    return run
 
 
 async def wait_on_engine(run: LoadRun) -> LoadSummary:

@@ -63,12 +63,13 @@ class InspectorView(QWidget):
         self.filter_edit.setToolTip("Show only messages containing this text (Ctrl+F)")
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.count_label = QLabel(self)
-        #: "sampling 1 in K": shown while a busy lab passes only some messages on.
+        #: "sampling 1 in K": shown while a load test sends too fast to show it all.
         self.sampling_label = QLabel(self)
         theme.set_tone(self.sampling_label, "warn")
-        self.sampling_label.setToolTip("Too many messages a second to show them all: the "
-                                       "list shows a sample; the counts, the capture and "
-                                       "exports keep every message")
+        self.sampling_label.setToolTip("A load test sends too many messages a second to "
+                                       "show them all: the list shows a sample of its "
+                                       "messages and all the others; the counts, the "
+                                       "capture and exports keep every message")
         self.sampling_label.hide()
         self.sampling = 1
         self.skipped = 0  # messages the bridge counted but did not pass on (sampling)
