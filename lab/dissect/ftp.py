@@ -44,6 +44,7 @@ from lab.dissect.lines import (
     LineDissector,
     LineReader,
     Lines,
+    cut_command,
     garbage,
     line_problem,
     loose_text,
@@ -192,12 +193,7 @@ class FtpDissector(LineDissector):
         rest = self._readers[sender].rest()
         if sender is S:
             return self._flush_reply(rest, now)
-        if rest is None:
-            return []
-        kept = Bounded()
-        kept.take(rest.data)
-        summary = f"incomplete command: {preview(rest.data)}"
-        return [kept.piece(C, now, summary, [("error", "cut off")], malformed=True, cut=True)]
+        return [] if rest is None else [cut_command(rest, now, _shown)]
 
     def _flush_reply(self, rest: Line | None, now: float) -> list[Piece]:
         reply, self._reply = self._reply, None
@@ -252,6 +248,11 @@ def _rest(verb: str, argument: str) -> tuple[str, FieldList]:
     summary, fields = _plain(verb, argument)
     offset = argument.strip()
     return summary, fields + ([("offset", int(offset))] if offset.isdecimal() else [])
+
+
+def _shown(verb: str, argument: str) -> str:
+    """A command's summary: the line as sent, secrets masked."""
+    return _DETAILS.get(verb.upper(), _plain)(verb, argument)[0]
 
 
 _DETAILS: dict[str, Details] = {

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesHeaderParser
@@ -292,6 +293,26 @@ def line_problem(line: Line, limit: int) -> str | None:
     if size > limit:
         return f"line too long ({size:,} bytes)"
     return None
+
+
+def cut_command(line: Line, now: float, mask: Callable[[str, str], str], *,
+                secret: bool = False) -> Piece:
+    """A client line the connection's end cut short, shown as sent but for credentials.
+
+    ``mask(verb, argument)`` is how a whole command of that verb would be shown
+    (``PASS ****``); ``secret``: the line answers an AUTH challenge, all of it hidden.
+    The close must not show what the whole line would have hidden.
+    """
+    kept = Bounded()
+    kept.take(line.data)
+    decoded = text(line.data.rstrip(b"\r")) if line.start else None
+    verb, _, argument = (decoded or "").partition(" ")
+    if secret:
+        shown = b"****"
+    else:
+        shown = mask(verb, argument).encode() if verb.isascii() and verb.isalpha() else line.data
+    return kept.piece(Sender.CLIENT, now, f"incomplete command: {preview(shown)}",
+                      [("error", "cut off")], malformed=True, cut=True)
 
 
 def garbage(line: Line) -> str:

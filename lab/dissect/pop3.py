@@ -35,6 +35,7 @@ from lab.dissect.lines import (
     LineReader,
     Lines,
     MailText,
+    cut_command,
     garbage,
     line_problem,
     loose_text,
@@ -210,7 +211,9 @@ class Pop3Dissector(LineDissector):
             return [multi.kept.piece(S, now, f"incomplete {summary}", fields, cut=True)]
         if rest is None:
             return []
-        noun = "command" if sender is C else "response"
+        if sender is C:
+            return [cut_command(rest, now, _shown, secret=self._challenged)]
+        noun = "response"
         kept = Bounded()
         kept.take(rest.data)
         summary = f"incomplete {noun}: {preview(rest.data)}"
@@ -241,6 +244,12 @@ def _mask_all(argument: str) -> str:
 def _mask_apop(argument: str) -> str:
     name, _, digest = argument.partition(" ")
     return f"{name} ****" if digest else name
+
+
+def _shown(verb: str, argument: str) -> str:
+    """A command line as sent, credentials masked."""
+    argument = _MASKS.get(verb.upper(), _keep)(argument)
+    return f"{verb} {argument}" if argument else verb
 
 
 _MASKS: dict[str, Callable[[str], str]] = {

@@ -44,6 +44,7 @@ from lab.dissect.lines import (
     LineReader,
     Lines,
     MailText,
+    cut_command,
     garbage,
     line_problem,
     loose_text,
@@ -274,10 +275,7 @@ class SmtpDissector(LineDissector):
             return [chunk.kept.piece(C, now, summary, fields, cut=True)]
         if rest is None:
             return []
-        kept = Bounded()
-        kept.take(rest.data)
-        summary = f"incomplete command: {preview(rest.data)}"
-        return [kept.piece(C, now, summary, [("error", "cut off")], malformed=True, cut=True)]
+        return [cut_command(rest, now, _shown, secret=self._challenge is not None)]
 
     def _flush_message(self, message: _Message, rest: Line | None, now: float) -> list[Piece]:
         if rest is not None:
@@ -344,6 +342,11 @@ def _bdat(verb: str, argument: str) -> tuple[str, FieldList]:
     if not size.isdigit() or [word.upper() for word in rest] not in ([], ["LAST"]):
         return summary, fields
     return summary, fields + [("size", int(size)), ("last", bool(rest))]
+
+
+def _shown(verb: str, argument: str) -> str:
+    """A command's summary: the line as sent, credentials masked."""
+    return _DETAILS.get(verb.upper(), _plain)(verb, argument)[0]
 
 
 _DETAILS: dict[str, Details] = {
