@@ -23,7 +23,7 @@ class LoadClient:
         """Begin a run (cancelling one still going) and return it at once."""
         await self.stop()
         self.run = LoadRun(self.route, target, kind=kind, path=path, clients=clients,
-                           seconds=seconds, on_sample=on_sample)
+                           seconds=seconds, on_sample=on_sample, seen=self.seen)
         self.run.start()
         return self.run
 

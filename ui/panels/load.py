@@ -37,10 +37,7 @@ async def start_on_engine(engine: Engine, node_id: str, target: str, kind: str, 
     (``seen``), so that the bridge samples this run's traffic and nothing else."""
     client = engine.client_object(node_id)
     assert isinstance(client, LoadClient)
-    run = await client.start(target, kind=kind, path=path, clients=clients, seconds=seconds)
-    if run.seen is None:  # set before the run's first step: start() does not yield after it
-        run.seen = client.seen
-    return run
+    return await client.start(target, kind=kind, path=path, clients=clients, seconds=seconds)
 
 
 async def wait_on_engine(run: LoadRun) -> LoadSummary:
