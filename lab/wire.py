@@ -13,13 +13,16 @@ Each connection is a ``_TcpLink`` (lab/wire_link.py), where faults and holds
 apply. A UdpWire (lab/wire_udp.py) does the same for datagrams, with one session per
 client address; both are importable from here.
 
-A client that sends a message slower than a person types (slowloris: a byte a
-second, on connection after connection) would hold its connections, and in a
-shared Wire the cap's places, for ever. So a client message still incomplete
-``slow_after`` seconds after its first byte, whose bytes came slower than
-``min_rate`` bytes a second, is cut by the Wire with a note in the capture. A
-slow upload keeps its rate and is not cut, nor is anything while a Wire steps
-(lab.hold.patient), the Wire stalls, or the server is not reading.
+A client that sends its messages a byte now and then (slowloris), on connection
+after connection, would hold a shared Wire's places (its caps) for ever. So once
+a Wire holds half the connections its caps, or the system's open-file limit,
+allow (or one client address half its own cap), a client message still
+incomplete ``slow_after`` seconds after its first byte, whose bytes came slower
+than ``min_rate`` bytes a second, is cut by the Wire with a note in the capture.
+Below that nobody waits for a place, so a person typing a request or a mail by
+hand in telnet is never cut; nor is a slow upload that keeps its rate, nor
+anything while a Wire steps (lab.hold.patient), stalls, or its server is not
+reading.
 """
 
 from __future__ import annotations
@@ -140,14 +143,32 @@ class TcpWire(_WireBase):
             bandwidth = self.faults.bandwidth
             rate = min(self.min_rate, bandwidth / 4) if bandwidth else self.min_rate
             now = loop.time()
+            crowded = self._crowded_hosts()
             for link in list(self.links):
                 watch = link.dissector
                 if not isinstance(watch, _Watched) or link.conn is None:
                     continue
                 if link.client.pauses:
                     watch.restart(now)
-                elif watch.too_slow(now, after, rate):
+                elif (crowded is None or parse_address(link.conn.client)[0] in crowded) \
+                        and watch.too_slow(now, after, rate):
                     self._cut_slow(link, watch, now)
+
+    def _crowded_hosts(self) -> set[str] | None:
+        """Where slow clients keep others out: None when the Wire (or the process) holds
+        half the connections it may, else the client hosts holding half their cap."""
+        ceiling = connection_ceiling()
+        if (self.caps.total and 2 * len(self.links) >= self.caps.total) or (
+                ceiling and 2 * TcpWire.open_in_process >= ceiling):
+            return None
+        per_host: dict[str, int] = {}
+        if self.caps.per_client:
+            for link in self.links:
+                if link.conn is not None:
+                    host = parse_address(link.conn.client)[0]
+                    per_host[host] = per_host.get(host, 0) + 1
+        return {host for host, count in per_host.items()
+                if 2 * count >= self.caps.per_client}
 
     def _cut_slow(self, link: _TcpLink, watch: _Watched, now: float) -> None:
         assert link.conn is not None and watch.started is not None

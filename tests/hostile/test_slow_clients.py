@@ -1,11 +1,13 @@
-"""The Wire's slow-client guard (lab/wire.py): slowloris is cut, slow uploads and
-stepping are not. In-process, with the guard's times made short."""
+"""The Wire's slow-client guard (lab/wire.py): slowloris is cut once it crowds the
+Wire; slow uploads, stepping and a person typing on a Wire with room are not.
+In-process, with the guard's times made short."""
 
 from __future__ import annotations
 
 import asyncio
 
 from lab.capture import Capture
+from lab.lan import Caps
 from lab.servers.echo import start_tcp_echo
 from lab.wire import TcpWire
 from tests.lab.helpers import run
@@ -13,10 +15,11 @@ from tests.lab.helpers import run
 SLOW_NOTE = "Wire closed a slow client"
 
 
-async def _wire(capture: Capture) -> tuple[TcpWire, object]:
+async def _wire(capture: Capture, caps: Caps) -> tuple[TcpWire, object]:
     backend = await start_tcp_echo({})
     wire = TcpWire(capture, listen=("127.0.0.1", 0), target=backend.address, protocol="smtp")
     wire.slow_after, wire.min_rate = 0.5, 100.0
+    wire.caps = caps
     await wire.start()
     return wire, backend
 
@@ -37,7 +40,7 @@ async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader, d
 def test_a_slowloris_client_is_cut_with_a_note_and_others_go_on() -> None:
     async def main() -> None:
         capture = Capture()
-        wire, backend = await _wire(capture)
+        wire, backend = await _wire(capture, Caps(total=4))  # two of four: crowded
         reader, writer = await asyncio.open_connection(*wire.address)
         steady_r, steady_w = await asyncio.open_connection(*wire.address)
         echoed = await _trickle(writer, reader, b"EHLO slowly.example" * 4, 0.1)
@@ -57,10 +60,28 @@ def test_a_slowloris_client_is_cut_with_a_note_and_others_go_on() -> None:
     run(main)
 
 
+def test_a_person_typing_on_a_wire_with_room_is_not_cut() -> None:
+    async def main() -> None:
+        capture = Capture()
+        wire, backend = await _wire(capture, Caps(per_client=4))  # one of four: room
+        reader, writer = await asyncio.open_connection(*wire.address)
+        echoed = await _trickle(writer, reader, b"HELO by hand", 0.1)
+        assert not echoed.done()
+        writer.write(b"\r\n")
+        writer.write_eof()
+        assert await asyncio.wait_for(echoed, 5) == b"HELO by hand\r\n"
+        assert not any(m.injected for m in capture.messages)
+        writer.close()
+        await wire.stop()
+        await backend.close()  # type: ignore[attr-defined]
+
+    run(main)
+
+
 def test_a_slow_but_steady_upload_and_a_stepping_wire_are_not_cut() -> None:
     async def main() -> None:
         capture = Capture()
-        wire, backend = await _wire(capture)
+        wire, backend = await _wire(capture, Caps(total=2))
         reader, writer = await asyncio.open_connection(*wire.address)
         for _ in range(15):  # 2,000 bytes a second of one long line: slow, not a slowloris
             writer.write(b"x" * 200)
