@@ -64,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
             if text.startswith("FAILED"):
                 print(f"  {row.target} / {row.attack}: normal client {label}: {text}")
     if args.output:
-        summary = {"attacks": len(rows), "survived": survived, "messages_lost": lost,
-                   "targets": sorted(targets), "failed_targets": sorted(failed),
+        summary = {"attacks": len(rows), "sockets": sum(r.connections for r in rows),
+                   "bytes_sent": sum(r.bytes_sent for r in rows), "survived": survived,
+                   "servers_survived": len(targets - failed), "servers": len(targets),
+                   "messages_lost": lost, "targets": sorted(targets),
+                   "failed_targets": sorted(failed),
                    "seconds": round(took, 1), "memory_bound_kb": MEMORY_BOUND_KB}
         Path(args.output).write_text(json.dumps(
             {"summary": summary, "rows": [row.record() for row in rows]}, indent=2) + "\n",
