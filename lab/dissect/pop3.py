@@ -213,10 +213,9 @@ class Pop3Dissector(LineDissector):
             return []
         if sender is C:
             return [cut_command(rest, now, _shown, secret=self._challenged)]
-        noun = "response"
         kept = Bounded()
         kept.take(rest.data)
-        summary = f"incomplete {noun}: {preview(rest.data)}"
+        summary = f"incomplete response: {preview(rest.data)}"
         return [kept.piece(sender, now, summary, [("error", "cut off")], malformed=True,
                            cut=True)]
 
