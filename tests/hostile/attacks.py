@@ -132,9 +132,16 @@ def _one_shot(port: int, payload: bytes) -> Sent:
     return sent
 
 
+def _upgraded(target: str) -> bytes:
+    """What a WebSocket client sends before its frames (nothing for other targets)."""
+    return OPENERS["ws"] + b"\r\n" if target == "ws" else b""
+
+
 def random_bytes(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
+    """Random bytes from the start, and (WebSocket) after a good upgrade request."""
     rng = random.Random(f"{target}-random")
-    return [_one_shot(port, rng.randbytes(scale.random_bytes)) for _ in range(2)]
+    return [_one_shot(port, rng.randbytes(scale.random_bytes)),
+            _one_shot(port, _upgraded(target) + rng.randbytes(scale.random_bytes))]
 
 
 def long_line(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
@@ -149,7 +156,10 @@ def nul_bytes(target: str, port: int, scale: Scale, during: During) -> list[Sent
 
 def invalid_utf8(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
     bad = b"\xff\xfe\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\xbc"
-    return [_one_shot(port, OPENERS[target].replace(b"\r\n", b" " + bad + b"\r\n") + b"\r\n")]
+    sent = [_one_shot(port, OPENERS[target].replace(b"\r\n", b" " + bad + b"\r\n") + b"\r\n")]
+    if target == "ws":  # a text frame (masked with 0) whose text is not UTF-8
+        sent.append(_one_shot(port, _upgraded(target) + b"\x81\x8d\x00\x00\x00\x00" + bad))
+    return sent
 
 
 def slowloris(target: str, port: int, scale: Scale, during: During) -> list[Sent]:
@@ -210,10 +220,9 @@ def pipelined(target: str, port: int, scale: Scale, during: During) -> list[Sent
     """Small valid requests back to back, then FIN, reading nothing for a while (the
     replies back up through the Wire), then reading them all."""
     request = REQUESTS[target]
-    head = OPENERS["ws"] + b"\r\n" if target == "ws" else b""
     sock, sent = _tcp(port)
     with sock:
-        _send(sock, sent, head + request * max(1, scale.pipeline // len(request)))
+        _send(sock, sent, _upgraded(target) + request * max(1, scale.pipeline // len(request)))
         if not sent.cut:
             _wait_acked(sock, sent, 30.0)
             with contextlib.suppress(OSError):
