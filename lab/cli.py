@@ -3,9 +3,9 @@
     cslab [gui]                      open the window
     cslab serve KIND [--host H] [--port P] [--root DIR] [--user U] [--password PW]
                      [--capture FILE.jsonl] [--record FILE.cslab]
-                     [--max-per-client N] [--max-total N]
+                     [--max-per-client N] [--max-total N] [-q]
     cslab relay --listen H:P --to H:P [--protocol KIND] [--udp] [--capture FILE.jsonl]
-                [--record FILE.cslab]
+                [--record FILE.cslab] [-q]
     cslab export CAPTURE --format jsonl|har|pcapng|cslab -o FILE
     cslab run SCENARIO [--capture FILE.jsonl] [--record FILE.cslab] [--pcap FILE.pcapng]
     cslab lessons                    list the built-in lessons
@@ -14,7 +14,8 @@
 --bandwidth BYTES_PER_S --loss P --seed N``.
 
 ``serve`` and ``relay`` print ``listening on H:P`` first, then one line per
-message, and run until interrupted (Ctrl+C or SIGTERM).
+message (not with ``-q``: the capture goes on, to the files asked for), and run
+until interrupted (Ctrl+C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ async def _until_stopped() -> None:
 
 async def _run(args: argparse.Namespace, start: Callable[[Engine], Awaitable[str]]) -> int:
     engine = Engine()
-    engine.capture.subscribe(_printer(sys.stdout))
+    if not args.quiet:
+        engine.capture.subscribe(_printer(sys.stdout))
     with (_capture_file(engine.capture, args.capture),
           _record_file(engine.capture, args.record)):
         try:
@@ -183,6 +185,8 @@ RECORD_HELP = ("record the capture into a new SQLite file as it happens "
 
 
 def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only where it listens, not every message")
     faults = parser.add_argument_group("faults the Wire applies (see lab/faults.py)")
     faults.add_argument("--latency", type=float, default=0.0, metavar="MS",
                         help="add MS milliseconds to each round trip (half each way)")
