@@ -1,8 +1,12 @@
 """The Wire against a direct connection: round trips, bulk throughput, memory.
 
-Everything runs on one asyncio loop in this process, over loopback: the client,
-the lab's own TCP echo backend (or a discard server) and, for the "wire" runs, a
-TcpWire with its Capture on and one subscriber, as in real use.
+The client, the lab's own TCP echo backend (or a discard server) run on one
+asyncio loop in this process, over loopback. The Wire sits between them two ways:
+
+- "wire": a TcpWire with its Capture on and one subscriber, on the same loop (as
+  in the lab, where servers and Wires share the engine's loop);
+- "relay": ``cslab relay -q`` in its own process (as mitmdump would be), started
+  by PID and ended by PID; its memory is read from /proc/PID/status.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from lab.capture import Capture
 from lab.model import Event
 from lab.servers.echo import TcpEchoBackend
 from lab.wire import TcpWire
+from tests.perf.http_bench import Procs, start_relay
 
 Address = tuple[str, int]
 
@@ -150,14 +156,15 @@ class _BareRelay(asyncio.Protocol):
 
 
 @contextmanager
-def rss_sampler(interval: float = 0.02) -> Iterator[list[int]]:
-    """Sample VmRSS (KiB) from a thread while the block runs; yields the samples list."""
-    samples: list[int] = [vm_rss()]
+def rss_sampler(pid: int | None = None, interval: float = 0.02) -> Iterator[list[int]]:
+    """Sample VmRSS (KiB) of ``pid`` (this process by default) from a thread while the
+    block runs; yields the samples list."""
+    samples: list[int] = [vm_rss(pid)]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(interval):
-            samples.append(vm_rss())
+            samples.append(vm_rss(pid))
 
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
@@ -166,11 +173,12 @@ def rss_sampler(interval: float = 0.02) -> Iterator[list[int]]:
     finally:
         stop.set()
         thread.join()
-        samples.append(vm_rss())
+        samples.append(vm_rss(pid))
 
 
-def vm_rss() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
+def vm_rss(pid: int | None = None) -> int:
+    path = Path("/proc") / ("self" if pid is None else str(pid)) / "status"
+    with open(path, encoding="ascii") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
@@ -183,7 +191,8 @@ class Bulk:
     rss_kib: list[int]
 
 
-Front = Callable[[Address], Awaitable[Address]]
+#: Puts a relay before an address: (where to connect, the PID whose memory to watch).
+Front = Callable[[Address], Awaitable[tuple[Address, int | None]]]
 
 
 async def bulk(total: int, front: Front | None) -> Bulk:
@@ -193,9 +202,10 @@ async def bulk(total: int, front: Front | None) -> Bulk:
     done: asyncio.Future[float] = loop.create_future()
     server = await loop.create_server(lambda: _Discard(total, done), "127.0.0.1", 0)
     target: Address = server.sockets[0].getsockname()[:2]
+    pid = None
     if front is not None:
-        target = await front(target)
-    with rss_sampler() as samples:
+        target, pid = await front(target)
+    with rss_sampler(pid) as samples:
         started = time.perf_counter()
         transport, _ = await loop.create_connection(lambda: _Streamer(total), *target)
         finished = await done
@@ -214,48 +224,81 @@ class WireUnderTest:
         self.capture.subscribe(self.queue.append)
         self.wires: list[TcpWire] = []
 
-    async def front(self, target: Address) -> Address:
+    async def front(self, target: Address) -> tuple[Address, int | None]:
         wire = TcpWire(self.capture, listen=("127.0.0.1", 0), target=target)
         await wire.start()
         self.wires.append(wire)
-        return wire.address
+        return wire.address, None
 
     async def close(self) -> None:
         for wire in self.wires:
             await wire.stop()
 
 
+class RelayUnderTest:
+    """``cslab relay -q`` subprocesses (raw protocol, capture on), ended by PID."""
+
+    def __init__(self) -> None:
+        self.procs = Procs()
+
+    async def front(self, target: Address) -> tuple[Address, int | None]:
+        address, why = start_relay(self.procs, f"{target[0]}:{target[1]}", protocol="raw")
+        if address is None:
+            raise RuntimeError(why)
+        host, port = address.rsplit(":", 1)
+        return (host, int(port)), self.procs.procs[-1].pid
+
+    def close(self) -> None:
+        self.procs.end_all()
+
+
 Results = dict[str, dict[str, float]]
 
 
+def _rss(samples: list[int]) -> dict[str, float]:
+    return {"start": samples[0] / 1024, "peak": max(samples) / 1024, "end": samples[-1] / 1024}
+
+
 async def measure(seconds: float, total: int, rounds: int) -> Results:
-    """Alternate direct and wire runs ``rounds`` times; keep the best of each."""
+    """Alternate direct, wire and relay runs ``rounds`` times; keep the best of each."""
     echo = TcpEchoBackend()
     await echo.start()
     lab = WireUnderTest()
-    echo_wire = await lab.front(echo.address)
+    relays = RelayUnderTest()
+    try:
+        return await _measure(echo, lab, relays, seconds, total, rounds)
+    finally:
+        relays.close()
+        await lab.close()
+        await echo.close()
+
+
+async def _measure(echo: TcpEchoBackend, lab: WireUnderTest, relays: RelayUnderTest,
+                   seconds: float, total: int, rounds: int) -> Results:
     loop = asyncio.get_running_loop()
     bare = await loop.create_server(lambda: _BareRelay(echo.address), "127.0.0.1", 0)
-    targets = {"direct": echo.address, "wire": echo_wire,
+    targets = {"direct": echo.address, "wire": (await lab.front(echo.address))[0],
+               "relay": (await relays.front(echo.address))[0],
                "bare relay": bare.sockets[0].getsockname()[:2]}
     rt = dict.fromkeys(targets, 0.0)
     for _ in range(rounds):
         for name, target in targets.items():
             rt[name] = max(rt[name], await round_trips(target, seconds))
     bare.close()
-    bw = {"direct": 0.0, "wire": 0.0}
-    rss: list[int] = []
+    fronts: dict[str, Front | None] = {"direct": None, "wire": lab.front,
+                                       "relay": relays.front}
+    bw = dict.fromkeys(fronts, 0.0)
+    rss: dict[str, list[int]] = {}
     for _ in range(rounds):
-        bw["direct"] = max(bw["direct"], (await bulk(total, None)).mb_per_s)
-        wired = await bulk(total, lab.front)
-        if wired.mb_per_s > bw["wire"]:
-            bw["wire"], rss = wired.mb_per_s, wired.rss_kib
-    await lab.close()
-    await echo.close()
+        for name, front in fronts.items():
+            run = await bulk(total, front)
+            if run.mb_per_s > bw[name]:
+                bw[name], rss[name] = run.mb_per_s, run.rss_kib
+        relays.close()  # one relay per bulk run: end them as they are done with
     return {
         "round_trips_per_s": rt,
         "bulk_mb_per_s": bw,
-        "wire_bulk_rss_mib": {"start": rss[0] / 1024, "peak": max(rss) / 1024,
-                              "end": rss[-1] / 1024},
+        "wire_bulk_rss_mib": _rss(rss["wire"]),
+        "relay_bulk_rss_mib": _rss(rss["relay"]),
         "capture": {"messages": float(len(lab.capture.messages))},
     }
