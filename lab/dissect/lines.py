@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ FieldList = list[tuple[str, FieldValue]]
 
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: Characters that break a line though they are not control characters (NEL, LS, PS).
+_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +249,7 @@ class LineDissector:
                 pos = self._step(sender, data, pos, now, pieces)
         except Exception as exc:  # the Wire must keep forwarding whatever happens
             pieces.append(_broken(sender, data[pos:], now, exc))
-        return pieces
+        return [_one_line(piece) for piece in pieces]
 
     def close(self, now: float) -> list[Piece]:
         """The connection ended: each side's half message, cut short."""
@@ -256,7 +259,7 @@ class LineDissector:
                 pieces += self._flush(sender, now)
             except Exception as exc:
                 pieces.append(_broken(sender, b"", now, exc))
-        return pieces
+        return [_one_line(piece) for piece in pieces]
 
     def _to_tls(self, sender: Sender) -> None:
         self._tls.add(sender)
@@ -266,6 +269,14 @@ class LineDissector:
 
     def _flush(self, sender: Sender, now: float) -> list[Piece]:
         raise NotImplementedError
+
+
+def _one_line(piece: Piece) -> Piece:
+    """``piece`` with a summary on one line: a NEL, LS or PS in it is shown escaped."""
+    if not _BREAKS.search(piece.summary):
+        return piece
+    summary = _BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", piece.summary)
+    return dataclasses.replace(piece, summary=summary)
 
 
 def _broken(sender: Sender, data: bytes, now: float, exc: Exception) -> Piece:

@@ -23,3 +23,14 @@ def test_a_head_cut_off_at_the_close_says_why_in_its_fields(protocol: str) -> No
     [piece] = d.close(1.0)
     assert piece.malformed and piece.summary == "incomplete request: head cut off after 1 bytes"
     assert dict(piece.fields).get("error") == "head cut off after 1 bytes"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "http_fields.summary: a reason phrase with U+2028 (or NEL, U+2029) is shown as is, "
+    "so the summary is two lines"))
+def test_a_summary_stays_on_one_line() -> None:
+    d = dissect.make("http")
+    d.feed(Sender.CLIENT, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0.0)
+    [piece] = d.feed(Sender.SERVER, "HTTP/1.1 200 O\u2028K\r\nContent-Length: 0\r\n\r\n"
+                     .encode(), 1.0)
+    assert len(piece.summary.splitlines()) == 1, piece.summary
