@@ -40,6 +40,7 @@ class Row:
     kernel_drops: int = 0
     tracebacks: int = 0  # in the server's stderr during the attack: a bug somewhere
     normal_during: str = ""
+    during_seconds: float = 0.0  # how long the normal client took meanwhile (a figure only)
     normal_after: str = ""
     alive: bool = True
     rss_baseline_kb: int = 0
@@ -150,7 +151,9 @@ def attack_target(served: Served, target: str, name: str, attack: Attack, scale:
     errors_before = len(served.stderr())
 
     def during() -> None:
+        began = time.monotonic()
         row.normal_during = _normal(target, port)
+        row.during_seconds = round(time.monotonic() - began, 3)
 
     try:
         sents = attack(target, port, scale, during)
