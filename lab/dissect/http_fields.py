@@ -77,7 +77,21 @@ def head_fields(head: Head) -> FieldList:
 
 def header_fields(kind: str, items: Iterable[tuple[bytes, bytes]]) -> FieldList:
     """``<kind>: <Name>`` → value per line, for headers and for chunked trailers."""
-    return [(f"{kind}: {text(name)}", text(value)) for name, value in items]
+    return [(_field_name(kind, name), text(value)) for name, value in items]
+
+
+def _field_name(kind: str, name: bytes) -> str:
+    """``header: Content-Type``, made once per name (bounded): most messages repeat them."""
+    key = (kind, name)
+    found = _FIELD_NAMES.get(key)
+    if found is None:
+        if len(_FIELD_NAMES) >= 1024:
+            _FIELD_NAMES.clear()
+        found = _FIELD_NAMES[key] = f"{kind}: {text(name)}"
+    return found
+
+
+_FIELD_NAMES: dict[tuple[str, bytes], str] = {}
 
 
 def header(head: Head, name: bytes) -> bytes | None:

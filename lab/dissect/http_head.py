@@ -22,7 +22,9 @@ _TOKEN = rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+"
 _VCHAR = rb"[\x21-\x7e]"
 _FIELD_VCHAR = rb"[^\x00\s]"
 _FIELD_CONTENT = _FIELD_VCHAR + rb"+(?:[ \t]+" + _FIELD_VCHAR + rb"+)*"
-_HEADER = re.compile(rb"(" + _TOKEN + rb"):[ \t]*((?:" + _FIELD_CONTENT + rb")?)[ \t]*")
+_HEADER = _TOKEN + rb":[ \t]*(?:" + _FIELD_CONTENT + rb")?[ \t]*"
+#: Every header line of a head at once, each after its CRLF (one regex call per head).
+_HEADERS = re.compile(rb"(?:\r\n" + _HEADER + rb")*")
 _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") (" + _VCHAR + rb"+) HTTP/1\.1")
 _STATUS_LINE = re.compile(
     rb"HTTP/1\.1 ([0-9]{3})(?: ((?:[ \t]|" + _FIELD_VCHAR + rb")*))?")
@@ -73,18 +75,17 @@ class Response:
 def read_head(head: bytes, *, request: bool) -> tuple[Request | Response, int] | None:
     """The head (without its closing blank line) and its body length, or None when
     the message is not plain and h11 must read it."""
-    lines = head.split(b"\r\n")
-    first = (_REQUEST_LINE if request else _STATUS_LINE).fullmatch(lines[0])
-    if first is None:
-        return None
+    cut = head.find(b"\r\n")
+    cut = len(head) if cut < 0 else cut
+    first = (_REQUEST_LINE if request else _STATUS_LINE).fullmatch(head, 0, cut)
+    if first is None or _HEADERS.fullmatch(head, cut) is None:
+        return None  # illegal, or an obsolete folded line: h11 decides
     items: list[tuple[bytes, bytes, bytes]] = []
     length: bytes | None = None
     hosts = 0
-    for line in lines[1:]:
-        match = _HEADER.fullmatch(line)
-        if match is None:  # illegal, or an obsolete folded line: h11 decides
-            return None
-        name, value = match.group(1, 2)
+    for line in head[cut + 2:].split(b"\r\n") if cut < len(head) else ():
+        name, _, value = line.partition(b":")
+        value = value.strip(b" \t")  # the line matched h11's grammar: OWS value OWS
         lower = name.lower()
         if lower in _SPECIAL:
             if lower == b"content-length":
