@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import hmac
 import shutil
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -86,6 +87,8 @@ class LabFtpServer(Transfers, Server):
         self.root = root
         self.lab_users = users
         self.upload_limit = upload_limit
+        #: Sessions answered TOO_LONG: they end, and read no command meanwhile.
+        self._ending: weakref.WeakSet[Any] = weakref.WeakSet()
         for name in ("cwd", "mkd", "rmd", "dele", "rnfr", "rnto", "mlst"):
             self.commands_mapping[name] = self._guarded(name, self.commands_mapping[name])
         mine: dict[str, Command] = {
@@ -103,9 +106,12 @@ class LabFtpServer(Transfers, Server):
         """aioftp's, but a command that is not UTF-8 reads with replacement characters
         (and is answered as unknown) instead of ending the session without a reply, and
         a line too long for the reader is answered 500 before the session ends."""
+        if stream in self._ending:  # the rest of a line too long must not run as a command
+            await asyncio.get_running_loop().create_future()  # until the session ends
         try:
             line = await stream.readline()
         except ValueError:  # longer than the reader's limit (64 KiB): answered, then closed
+            self._ending.add(stream)
             return TOO_LONG, ""
         if not line:
             raise ConnectionResetError
