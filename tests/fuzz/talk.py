@@ -135,50 +135,56 @@ def runs(script: Sequence[Step]) -> list[Step]:
     return joined
 
 
-@st.composite
-def rechunked(draw: st.DrawFn, script: Sequence[Step]) -> Script:
-    """``script``'s bytes in the same turns, cut at arbitrary points (empty chunks too)."""
+def chunked(data: st.DataObject, script: Sequence[Step]) -> Script:
+    """``script``'s bytes in the same turns, cut at arbitrary points (empty chunks too).
+
+    Only the cut points are drawn: Hypothesis keeps every value a test draws (about
+    10,000 examples' worth), so bytes are made here, not drawn.
+    """
     out: Script = []
-    for sender, data in runs(script):
-        cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=12)))
-        for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True):
-            out.append((sender, data[a:b]))
+    for sender, whole in runs(script):
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(whole)), max_size=12), label="cuts"))
+        for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True):
+            out.append((sender, whole[a:b]))
     return out
 
 
-def _slice(data: bytes) -> st.SearchStrategy[bytes]:
-    bounds = st.tuples(st.integers(0, len(data)), st.integers(0, len(data)))
-    return bounds.map(lambda ab: data[min(ab):max(ab)])
+_KINDS = ["random", "fragment", "slice", "bent", "repeated", "long line"]
 
 
-def _mutate(data: bytes) -> st.SearchStrategy[bytes]:
-    """``data`` with one byte changed (or as it is, when empty)."""
-    if not data:
-        return st.just(data)
-    spots = st.tuples(st.integers(0, len(data) - 1), st.integers(0, 255))
-    return spots.map(lambda ib: data[:ib[0]] + bytes([ib[1]]) + data[ib[0] + 1:])
+def _chunk(data: st.DataObject, fragments: Sequence[bytes]) -> bytes:
+    """Random bytes; a real fragment, a slice of one, one with a byte changed; a unit
+    repeated; or one long line at the buffer limits (as many newlines would be 65,536
+    Pieces: slow, and nothing new)."""
+    kind = data.draw(st.sampled_from(_KINDS), label="kind")
+    if kind == "random":
+        return data.draw(st.binary(max_size=64), label="bytes")
+    if kind == "repeated":
+        unit, n = data.draw(st.tuples(st.binary(min_size=1, max_size=4), st.integers(0, 2_000)))
+        return unit * n
+    if kind == "long line":
+        unit, n = data.draw(st.tuples(_NO_NEWLINE, st.sampled_from(_NEAR_LIMITS)))
+        return (unit * n)[:n]
+    fragment = fragments[data.draw(st.integers(0, len(fragments) - 1), label="fragment")]
+    size = len(fragment)
+    if kind == "slice":
+        a, b = data.draw(st.tuples(st.integers(0, size), st.integers(0, size)), label="slice")
+        return fragment[min(a, b):max(a, b)]
+    if kind == "bent" and size:
+        at, byte = data.draw(st.tuples(st.integers(0, size - 1), st.integers(0, 255)))
+        return fragment[:at] + bytes([byte]) + fragment[at + 1:]
+    return fragment
 
 
-@st.composite
-def hostile(draw: st.DrawFn, conversations: Sequence[Sequence[Step]]) -> Script:
+def hostile(data: st.DataObject, conversations: Sequence[Sequence[Step]]) -> Script:
     """Arbitrary chunks from both sides, often after a real conversation's first steps
     (so the dissector is deep in some state), mixed with real, cut and bent pieces."""
     script: Script = []
-    if conversations and draw(st.booleans()):
-        conversation = draw(st.sampled_from(conversations))
-        script += conversation[:draw(st.integers(0, len(conversation)))]
-    fragments = sorted({data for conv in conversations for _, data in conv}) + _ODD
-    fragment = st.sampled_from(fragments)
-    chunk = st.one_of(
-        st.binary(max_size=64),
-        fragment,
-        fragment.flatmap(_slice),
-        fragment.flatmap(_mutate),
-        st.builds(lambda unit, n: unit * n, st.binary(min_size=1, max_size=4),
-                  st.integers(0, 2_000)),
-        # one long line at the buffer limits (as many newlines would be 65,536 Pieces:
-        # slow, and nothing new)
-        st.builds(lambda unit, n: (unit * n)[:n], _NO_NEWLINE, st.sampled_from(_NEAR_LIMITS)),
-    )
-    script += draw(st.lists(st.tuples(st.sampled_from(list(Sender)), chunk), max_size=12))
+    if conversations and data.draw(st.booleans(), label="after a real start"):
+        conversation = conversations[data.draw(st.integers(0, len(conversations) - 1))]
+        script += conversation[:data.draw(st.integers(0, len(conversation)), label="steps")]
+    fragments = sorted({chunk for conv in conversations for _, chunk in conv}) + _ODD
+    for _ in range(data.draw(st.integers(0, 12), label="chunks")):
+        sender = data.draw(st.sampled_from(list(Sender)), label="from")
+        script.append((sender, _chunk(data, fragments)))
     return script

@@ -32,15 +32,15 @@ def test_every_registered_dissector_is_fuzzed() -> None:
     assert sorted(SEEDS) == dissect.protocols()
 
 
-def seeded(protocol: str) -> st.SearchStrategy[Script]:
-    return hostile([list(conv) for name in SEEDS[protocol] for conv in recorded(name)])
+def seeded(data: st.DataObject, protocol: str) -> Script:
+    return hostile(data, [list(conv) for name in SEEDS[protocol] for conv in recorded(name)])
 
 
 @pytest.mark.parametrize("protocol", sorted(SEEDS))
 @FUZZ
 @given(data=st.data())
 def test_any_bytes_never_raise_and_every_byte_is_shown(protocol: str, data: st.DataObject) -> None:
-    script = data.draw(seeded(protocol), label="script")
+    script = seeded(data, protocol)
     lenient = protocol in ("http", "websocket")  # a known HTTP gap: test_http_known.py
     pieces = feed(dissect.make(protocol), script, lenient=lenient)
     check_every_byte_shown(pieces, script)
@@ -50,8 +50,7 @@ def test_any_bytes_never_raise_and_every_byte_is_shown(protocol: str, data: st.D
 @given(data=st.data())
 def test_websocket_frames_any_bytes(data: st.DataObject) -> None:
     """The frame reader itself (behind the upgrade): real frames, then anything."""
-    talk = data.draw(ws_talk(), label="frames")
-    script = talk[:data.draw(st.integers(0, len(talk)), label="kept")]
-    script += data.draw(hostile([talk]), label="then")
+    talk = ws_talk(data)
+    script = talk[:data.draw(st.integers(0, len(talk)), label="kept")] + hostile(data, [talk])
     pieces = feed(WebSocketDissector(), script)
     check_every_byte_shown(pieces, script)

@@ -25,8 +25,8 @@ from tests.fuzz.talk import (
     S,
     Script,
     check_every_byte_shown,
+    chunked,
     feed,
-    rechunked,
     views,
     without_latency,
 )
@@ -81,7 +81,7 @@ def test_dns_over_tcp_any_chunking_and_udp_agree(exchanges: list[tuple[bytes, by
     check_every_byte_shown(whole, script)
     udp = [DnsDissector().feed(sender, wire[2:], 0.0)[0] for sender, wire in script]
     assert [(p.summary, p.fields) for p in udp] == [(p.summary, p.fields) for p in whole]
-    chunks = data.draw(rechunked(script), label="chunks")
+    chunks = chunked(data, script)
     assert views(feed(dissect.make("dns-tcp"), chunks)) == views(whole)
 
 
@@ -111,64 +111,71 @@ def frame(opcode: Opcode, payload: bytes, *, fin: bool = True, key: bytes | None
 
 
 _CONTROL = st.tuples(st.sampled_from([Opcode.PING, Opcode.PONG]), st.binary(max_size=125))
-_LARGE = st.integers(LARGE_FRAME - 2, LARGE_FRAME + 3000).map(lambda n: bytes(range(256)) * (
-    n // 256) + bytes(n % 256))
+#: Payload sizes past LARGE_FRAME: such frames are counted as they pass, not buffered.
+_LARGE = st.integers(LARGE_FRAME - 2, LARGE_FRAME + 3000)
 
 
-@st.composite
-def ws_message(draw: st.DrawFn) -> list[tuple[Opcode, bytes, bool]]:
-    """One message's frames (opcode, payload, fin), maybe fragmented with controls between."""
-    if draw(st.integers(0, 4)) == 0:
-        return [(*draw(_CONTROL), True)]
-    text = draw(st.booleans())
-    payload = draw(st.text(max_size=200)).encode() if text else draw(
-        st.one_of(st.binary(max_size=300), _LARGE))
-    cuts = sorted(draw(st.lists(st.integers(0, len(payload)), max_size=3)))
+def ws_message(data: st.DataObject) -> list[tuple[Opcode, bytes, bool]]:
+    """One message's frames (opcode, payload, fin), maybe fragmented with controls between.
+
+    Large payloads are made from a drawn length, not drawn (see talk.chunked)."""
+    if data.draw(st.integers(0, 4), label="message") == 0:
+        return [(*data.draw(_CONTROL, label="control"), True)]
+    text = data.draw(st.booleans(), label="text")
+    if text:
+        payload = data.draw(st.text(max_size=200), label="text").encode()
+    elif data.draw(st.integers(0, 9), label="large") == 0:
+        payload = bytes(range(256)) * 300
+        payload = payload[:data.draw(_LARGE, label="length")]
+    else:
+        payload = data.draw(st.binary(max_size=300), label="binary")
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(payload)), max_size=3), label="cuts"))
     parts = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
     frames: list[tuple[Opcode, bytes, bool]] = []
     for n, part in enumerate(parts):
         opcode = (Opcode.TEXT if text else Opcode.BINARY) if n == 0 else Opcode.CONT
         frames.append((opcode, part, n == len(parts) - 1))
-        if n < len(parts) - 1 and draw(st.booleans()):
-            frames.append((*draw(_CONTROL), True))
+        if n < len(parts) - 1 and data.draw(st.booleans(), label="control between"):
+            frames.append((*data.draw(_CONTROL, label="control"), True))
     return frames
 
 
-@st.composite
-def ws_talk(draw: st.DrawFn) -> Script:
+def ws_talk(data: st.DataObject) -> Script:
     """Frames from both sides in any order, client frames masked, maybe a close at the end."""
     script: Script = []
-    for sender in draw(st.lists(st.sampled_from(list(Sender)), max_size=6)):
-        for opcode, payload, fin in draw(ws_message()):
-            key = draw(st.binary(min_size=4, max_size=4)) if sender is C else None
+    for sender in data.draw(st.lists(st.sampled_from(list(Sender)), max_size=6), label="turns"):
+        for opcode, payload, fin in ws_message(data):
+            key = data.draw(st.binary(min_size=4, max_size=4), label="key") if sender is C else None
             script.append((sender, frame(opcode, payload, fin=fin, key=key)))
-    if draw(st.booleans()):
-        close = Close(draw(st.sampled_from([1000, 1001, 1003, 1011, 3000, 4000])),
-                      draw(st.text(max_size=30))).serialize()
+    if data.draw(st.booleans(), label="close"):
+        code = data.draw(st.sampled_from([1000, 1001, 1003, 1011, 3000, 4000]), label="code")
+        close = Close(code, data.draw(st.text(max_size=30), label="reason")).serialize()
         script += [(S, frame(Opcode.CLOSE, close)),
                    (C, frame(Opcode.CLOSE, close, key=b"\x01\x02\x03\x04"))]
     return script
 
 
 @FUZZ
-@given(talk=ws_talk(), data=st.data())
-def test_websocket_frames_any_chunking(talk: Script, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_websocket_frames_any_chunking(data: st.DataObject) -> None:
+    talk = ws_talk(data)
     whole = feed(WebSocketDissector(), talk)
     assert not any(p.malformed or p.truncated and p.size <= LARGE_FRAME for p in whole), [
         p.summary for p in whole]
     check_every_byte_shown(whole, talk)
-    chunks = data.draw(rechunked(talk), label="chunks")
+    chunks = chunked(data, talk)
     assert views(feed(WebSocketDissector(), chunks)) == views(whole)
 
 
 @FUZZ
-@given(talk=ws_talk(), data=st.data())
-def test_websocket_after_the_upgrade_any_chunking(talk: Script, data: st.DataObject) -> None:
+@given(data=st.data())
+def test_websocket_after_the_upgrade_any_chunking(data: st.DataObject) -> None:
+    talk = ws_talk(data)
     script = HANDSHAKE + talk
     whole = feed(dissect.make("websocket"), script)
     assert [p.summary for p in whole[:2]] == ["GET /chat", "101 Switching Protocols"]
     assert views(whole[2:]) == views(feed(WebSocketDissector(), talk))
-    chunks = data.draw(rechunked(script), label="chunks")
+    chunks = chunked(data, script)
     got = feed(dissect.make("websocket"), chunks)
     assert list(map(without_latency, views(got))) == list(map(without_latency, views(whole)))
 
@@ -183,5 +190,5 @@ def test_ftp_data_any_chunking(talk: Script, data: st.DataObject) -> None:
     whole = feed(dissect.make("ftp-data"), talk)
     assert not any(p.malformed for p in whole)
     check_every_byte_shown(whole, talk)
-    chunks = data.draw(rechunked(talk), label="chunks")
+    chunks = chunked(data, talk)
     assert views(feed(dissect.make("ftp-data"), chunks)) == views(whole)

@@ -18,8 +18,8 @@ from tests.fuzz.talk import (
     S,
     Script,
     check_every_byte_shown,
+    chunked,
     feed,
-    rechunked,
     views,
     without_latency,
 )
@@ -104,6 +104,6 @@ def test_http_conversations_any_chunking(talk: tuple[Script, list[Exchange]],
     check_every_byte_shown(whole, script)
     assert [p.summary for p in whole if p.sender is C] == [e.summary for e in exchanges]
     assert [p.raw for p in whole if p.sender is S] == [e.response for e in exchanges]
-    chunks = data.draw(rechunked(script), label="chunks")
+    chunks = chunked(data, script)
     got = feed(dissect.make("http"), chunks)
     assert list(map(without_latency, views(got))) == list(map(without_latency, views(whole)))

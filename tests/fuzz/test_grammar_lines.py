@@ -15,8 +15,8 @@ from tests.fuzz.talk import (
     S,
     Script,
     check_every_byte_shown,
+    chunked,
     feed,
-    rechunked,
     views,
 )
 
@@ -117,7 +117,7 @@ def _check(protocol: str, talk: tuple[Script, int, int], data: st.DataObject) ->
     assert sum(p.sender is C for p in whole) == commands
     assert sum(p.sender is S for p in whole) == answers, [p.summary for p in whole]
     assert not any("secret" in p.summary or "PASS lab" in p.summary for p in whole)
-    chunks = data.draw(rechunked(script), label="chunks")
+    chunks = chunked(data, script)
     assert views(feed(dissect.make(protocol), chunks)) == views(whole)
 
 

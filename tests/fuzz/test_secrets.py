@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from lab import dissect
-from tests.fuzz.talk import FUZZ, C, S, Script, feed, rechunked
+from tests.fuzz.talk import FUZZ, C, S, Script, chunked, feed
 
 #: A credential: the marker makes any 4 of its characters unlikely anywhere else.
 _SECRET = st.from_regex(r"Zq9[A-Za-z0-9+/=]{4,20}", fullmatch=True)
@@ -45,7 +45,7 @@ def test_no_summary_or_field_shows_a_credential(setting: int, secret: str, cut: 
     sent = sent if cut is None else sent[:len(sent) - cut]
     script = [*before, (C, sent)]
     if data is not None:
-        script = data.draw(rechunked(script), label="chunks")
+        script = chunked(data, script)
     shown = secret[:max(0, len(sent) - line.index("{}"))]
     pieces = feed(dissect.make(protocol), script)
     if len(shown) < 4:
