@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 
-.PHONY: run test bench fuzz package lint typecheck clean
+.PHONY: run test bench fuzz hostile package lint typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ bench: $(TSTAMP)
 fuzz: $(TSTAMP)
 	CSLAB_FUZZ_EXAMPLES=$${CSLAB_FUZZ_EXAMPLES:-100000} QT_QPA_PLATFORM=offscreen \
 		$(BIN)/python -m pytest -q tests/fuzz
+
+# every server kind behind its Wire against hostile clients; a tally table and hostile-results.json
+hostile: $(TSTAMP)
+	$(BIN)/python -m tests.hostile -o hostile-results.json
 
 # a one-folder app in dist/cslab/ (PyInstaller); run it as dist/cslab/cslab. The .desktop
 # file, AppStream data and icons to install with it are in packaging/ and resources/icons/.
