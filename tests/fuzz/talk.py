@@ -180,7 +180,8 @@ def hostile(data: st.DataObject, conversations: Sequence[Sequence[Step]]) -> Scr
     """Arbitrary chunks from both sides, often after a real conversation's first steps
     (so the dissector is deep in some state), mixed with real, cut and bent pieces."""
     script: Script = []
-    if conversations and data.draw(st.booleans(), label="after a real start"):
+    after_a_start: bool = data.draw(st.booleans(), label="after a real start")
+    if conversations and after_a_start:
         conversation = conversations[data.draw(st.integers(0, len(conversations) - 1))]
         script += conversation[:data.draw(st.integers(0, len(conversation)), label="steps")]
     fragments = sorted({chunk for conv in conversations for _, chunk in conv}) + _ODD
