@@ -1,5 +1,13 @@
 """The HTTP/1.x dissector: one Piece per request and per response, both directions.
 
+Each direction starts on a fast path (lab/dissect/http_head.py): a plain
+HTTP/1.1 keep-alive message, framed by Content-Length or without a body, is read
+with one ``find`` for the end of its head and h11's own grammar, without h11.
+At its first message that is not plain (chunked, HEAD, 1xx, close, an upgrade,
+HTTP/1.0, anything malformed) that direction goes to h11 from the start of that
+message and stays there; the Pieces are the same either way
+(tests/lab/test_dissect_http_fast.py compares them).
+
 Two h11 parsers follow one TCP connection: a server-role one reads the client's
 requests, a client-role one reads the server's responses. Neither sees the
 other's bytes, so each is told what it must know by ``send()`` (the bytes h11
