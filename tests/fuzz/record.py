@@ -1,11 +1,11 @@
 """Record the fuzz fixtures: real clients talking to the lab's own servers.
 
-Run once (``.venv/bin/python -m tests.fuzz.record``); it rewrites
-``tests/fuzz/data/<protocol>.json``. Each server runs under ``cslab serve`` on
-127.0.0.1, and a ``cslab relay --protocol raw`` in front of it captures every
-chunk as it crossed, in order; the real client (smtplib, poplib, ftplib, curl,
-websockets, dnspython) talks to the relay. A fixture is a list of conversations,
-each a list of ``{"sender": "client"|"server", "data": <base64>}`` steps.
+Run once (``.venv/bin/python -m tests.fuzz.record [DIR]``); it rewrites
+``tests/fuzz/data/<protocol>.json`` (or writes into DIR). Each server runs under
+``cslab serve`` on 127.0.0.1, and a ``cslab relay --protocol raw`` in front of it
+captures every chunk as it crossed, in order; the real client (smtplib, poplib,
+ftplib, curl, websockets, dnspython) talks to the relay. A fixture is a list of
+conversations, each a list of ``{"sender": "client"|"server", "data": <base64>}`` steps.
 """
 
 from __future__ import annotations
@@ -180,8 +180,8 @@ def steps(conversation: list[dict[str, str]]) -> list[tuple[str, bytes]]:
     return [(step["sender"], base64.b64decode(step["data"])) for step in conversation]
 
 
-def main() -> None:
-    DATA.mkdir(exist_ok=True)
+def main(out: Path = DATA) -> None:
+    out.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as mail, tempfile.TemporaryDirectory() as files:
         Path(files, "readme.txt").write_text("hello\n")
         recordings = {
@@ -194,11 +194,11 @@ def main() -> None:
             "dns": _record("dns", _dns_udp, udp=True),
         }
     for name, conversations in recordings.items():
-        path = DATA / f"{name}.json"
+        path = out / f"{name}.json"
         path.write_text(json.dumps(conversations, indent=0) + "\n")
         steps = sum(map(len, conversations))
         print(f"{path}: {len(conversations)} conversations, {steps} steps")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA)
