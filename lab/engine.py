@@ -13,7 +13,6 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import lab.ftp_helper  # noqa: F401  (registers the Wire's FTP helper)
 from lab import dissect
 from lab.capture import Capture
 from lab.clients import ClientObject, Routes, client_kinds

@@ -105,6 +105,8 @@ class TcpWire(_WireBase):
 
     def __init__(self, capture: Capture, **kwargs: Any) -> None:
         super().__init__(capture, **kwargs)
+        if self.protocol == "ftp" and "ftp" not in HELPERS:
+            import lab.ftp_helper  # noqa: F401  (registers HELPERS["ftp"]: the data connections)
         #: How each connection's upstream attempt ended ("" = connected), by client
         #: address, for a lab client that must know (see ``upstream_result``).
         self._upstream: dict[str, asyncio.Future[str]] = {}

@@ -10,6 +10,7 @@ engine manages itself, has none.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -51,10 +52,33 @@ class ClientKind:
     make: Callable[[Router, Seen], ClientObject] | None = None
 
 
+def _lazy(module: str, name: str) -> Callable[[Router, Seen], ClientObject]:
+    """The factory ``name`` of ``module``, imported when a client of the kind is made."""
+
+    def make(route: Router, seen: Seen) -> ClientObject:
+        factory: Callable[[Router, Seen], ClientObject] = getattr(
+            importlib.import_module(module), name)
+        return factory(route, seen)
+
+    make.__qualname__ = f"{module}.{name}"
+    return make
+
+
+#: Every client kind, in menu order, without importing their modules (see
+#: lab.servers.SERVER_KINDS): a kind's module is imported when its first client is made.
+CLIENT_KINDS = (
+    ClientKind("echo", "Echo client"),
+    ClientKind("http", "Request composer", _lazy("lab.clients.http", "HttpClient")),
+    ClientKind("browser", "Mini browser", _lazy("lab.clients.browser", "new_browser")),
+    ClientKind("smtp", "Mail composer", _lazy("lab.clients.smtp", "MailSender")),
+    ClientKind("pop3", "Mailbox reader", _lazy("lab.clients.pop3", "MailReader")),
+    ClientKind("ftp", "FTP client", _lazy("lab.clients.ftp", "FtpClient")),
+    ClientKind("ws", "WebSocket chat client", _lazy("lab.clients.ws", "ChatClient")),
+    ClientKind("dns", "DNS lookup (dig)", _lazy("lab.clients.dns", "DnsClient")),
+    ClientKind("load", "Load test (many clients)", _lazy("lab.clients.load", "LoadClient")),
+)
+
+
 def client_kinds() -> dict[str, ClientKind]:
     """Every client kind the lab knows, by name."""
-    from lab.clients import browser, dns, echo, ftp, http, load, pop3, smtp, ws
-
-    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *browser.KINDS, *smtp.KINDS,
-                                *pop3.KINDS, *ftp.KINDS, *ws.KINDS, *dns.KINDS,
-                                *load.KINDS)}
+    return {k.kind: k for k in CLIENT_KINDS}

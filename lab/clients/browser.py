@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import Router, Seen
 from lab.clients.http import HttpClient, HttpResult
 
 PARALLEL = 6
@@ -136,8 +136,6 @@ def _charset(result: HttpResult) -> str:
     return "utf-8"
 
 
-def _make(route: Router, seen: Seen) -> Browser:
+def new_browser(route: Router, seen: Seen) -> Browser:
+    """A mini browser with its own request client (the kind's ``make``)."""
     return Browser(HttpClient(route, seen))
-
-
-KINDS = (ClientKind("browser", "Mini browser", _make),)

@@ -25,7 +25,7 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from lab.clients import ClientKind, Router, Routes, Seen
+from lab.clients import Router, Routes, Seen
 from lab.dissect.dns import why
 from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
@@ -297,6 +297,3 @@ def _rows(message: dns.message.Message) -> tuple[Row, ...]:
         for section, rrsets in (("answer", message.answer), ("authority", message.authority),
                                 ("additional", message.additional))
         for rrset in rrsets for rdata in rrset)
-
-
-KINDS = (ClientKind("dns", "DNS lookup (dig)", DnsClient),)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-from lab.clients import ClientKind
 from lab.model import Transport, format_address
 
 REPLY_WAIT = 2.0
@@ -135,6 +134,3 @@ def parse_payload(text: str, as_hex: bool) -> bytes:
         return bytes.fromhex("".join(cleaned))
     except ValueError:
         raise ValueError("not hex: use pairs of 0-9 a-f, e.g. 48 65 6c 6c 6f") from None
-
-
-KINDS = (ClientKind("echo", "Echo client"),)

@@ -22,7 +22,7 @@ import aioftp
 from aioftp.client import DataConnectionThrottleStreamIO
 from aioftp.common import async_enterable
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import Router, Seen
 from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
 
@@ -368,6 +368,3 @@ class FtpClient:
             if ftp is not None:
                 ftp.close()
             raise FtpClientError(f"{what}: {_sentence(exc)}") from None
-
-
-KINDS = (ClientKind("ftp", "FTP client", FtpClient),)

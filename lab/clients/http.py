@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import Router, Seen
 from lab.clients.dns import DnsClient
 from lab.hold import patient
 from lab.model import Transport, format_address
@@ -263,6 +263,3 @@ def _explain(exc: BaseException, url: URL) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {where}: {exc.os_error.strerror or exc.os_error}"
     return f"{where}: {exc}"
-
-
-KINDS = (ClientKind("http", "Request composer", HttpClient),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import Router, Seen
 from lab.load import LoadRun, LoadSample, LoadSummary
 
 
@@ -39,6 +39,3 @@ class LoadClient:
 
     async def close(self) -> None:
         await self.stop()
-
-
-KINDS = (ClientKind("load", "Load test (many clients)", LoadClient),)

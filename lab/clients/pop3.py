@@ -11,7 +11,7 @@ import asyncio
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import Router, Seen
 from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
 
@@ -184,6 +184,3 @@ class MailReader:
         if self._pop is None:
             raise Pop3Error("not logged in: open a mailbox first")
         return self._pop
-
-
-KINDS = (ClientKind("pop3", "Mailbox reader", MailReader),)

@@ -14,7 +14,7 @@ from email.utils import formatdate, make_msgid
 
 import aiosmtplib
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import Router, Seen
 from lab.hold import patient
 from lab.model import Transport, format_address, parse_address
 
@@ -111,6 +111,3 @@ class MailSender:
 
     async def close(self) -> None:
         return None
-
-
-KINDS = (ClientKind("smtp", "Mail composer", MailSender),)

@@ -29,7 +29,7 @@ from websockets.exceptions import (
 )
 from websockets.frames import Close, CloseCode
 
-from lab.clients import ClientKind, Router, Seen
+from lab.clients import Router, Seen
 from lab.dissect.ws_frames import close_meaning
 from lab.hold import patient
 from lab.model import Transport, format_address
@@ -216,6 +216,3 @@ class ChatClient:
                 listener(event)
             except Exception:  # a broken watcher must not stop the reading
                 log.exception("a chat client watcher failed")
-
-
-KINDS = (ClientKind("ws", "WebSocket chat client", ChatClient),)

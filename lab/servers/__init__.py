@@ -6,6 +6,7 @@ Adding a server kind means one module here and one entry in SERVER_KINDS.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -90,9 +91,37 @@ class ServerKind:
         return self.protocol or self.kind
 
 
+def _lazy(module: str, name: str) -> BackendStarter:
+    """The starter ``name`` of ``module``, imported when a server of the kind starts."""
+
+    async def start(options: dict[str, str]) -> Backend:
+        starter: BackendStarter = getattr(importlib.import_module(module), name)
+        return await starter(options)
+
+    start.__qualname__ = f"{module}.{name}"
+    return start
+
+
+#: Every server kind, in menu order. The table imports none of the kinds' modules (the
+#: window and ``cslab --help`` list the kinds at start-up, and aiohttp, aiosmtpd,
+#: websockets and dnspython take a while to import); a kind's module is imported when
+#: its first server starts.
+SERVER_KINDS = (
+    ServerKind("tcp-echo", "TCP echo server", Transport.TCP, 7007,
+               _lazy("lab.servers.echo", "start_tcp_echo")),
+    ServerKind("udp-echo", "UDP echo server", Transport.UDP, 7007,
+               _lazy("lab.servers.echo", "start_udp_echo")),
+    ServerKind("http", "HTTP server", Transport.TCP, 8080, _lazy("lab.servers.http", "start_http")),
+    ServerKind("smtp", "SMTP server", Transport.TCP, 2525, _lazy("lab.servers.smtp", "start_smtp")),
+    ServerKind("pop3", "POP3 server", Transport.TCP, 1110, _lazy("lab.servers.pop3", "start_pop3")),
+    ServerKind("ftp", "FTP server", Transport.TCP, 2121, _lazy("lab.servers.ftp", "start_ftp")),
+    ServerKind("ws", "WebSocket chat server", Transport.TCP, 8765,
+               _lazy("lab.servers.ws", "start_ws"), protocol="websocket"),
+    ServerKind("dns", "DNS server", Transport.UDP, 5300, _lazy("lab.servers.dns", "start_dns"),
+               tcp_dissector="dns-tcp"),
+)
+
+
 def server_kinds() -> dict[str, ServerKind]:
     """Every server kind the lab knows, by its command-line name."""
-    from lab.servers import dns, echo, ftp, http, pop3, smtp, ws
-
-    return {k.kind: k for k in (*echo.KINDS, *http.KINDS, *smtp.KINDS, *pop3.KINDS,
-                                *ftp.KINDS, *ws.KINDS, *dns.KINDS)}
+    return {k.kind: k for k in SERVER_KINDS}

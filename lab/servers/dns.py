@@ -27,8 +27,7 @@ import dns.message
 import dns.opcode
 import dns.rcode
 
-from lab.model import Transport
-from lab.servers import Backend, ServerKind
+from lab.servers import Backend
 from lab.servers.dns_zone import DEFAULT_TTL, Listener, Record, Zone, ZoneError
 
 #: The classic limit of a DNS answer over UDP without EDNS (RFC 1035 4.2.1).
@@ -192,7 +191,3 @@ async def start_dns(options: dict[str, str]) -> Backend:
         await backend.close()
         raise
     return backend
-
-
-KINDS = (ServerKind("dns", "DNS server", Transport.UDP, DEFAULT_PORT, start_dns,
-                    tcp_dissector="dns-tcp"),)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
-from lab.model import Transport
-from lab.servers import Backend, ServerKind
+from lab.servers import Backend
 
 
 class _TcpEcho(asyncio.Protocol):
@@ -87,9 +86,3 @@ async def start_udp_echo(options: dict[str, str]) -> Backend:
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(_UdpEcho, local_addr=("127.0.0.1", 0))
     return UdpEchoBackend(transport)
-
-
-KINDS = (
-    ServerKind("tcp-echo", "TCP echo server", Transport.TCP, 7007, start_tcp_echo),
-    ServerKind("udp-echo", "UDP echo server", Transport.UDP, 7007, start_udp_echo),
-)

@@ -33,9 +33,8 @@ from typing import Any
 from aioftp import AbstractUserManager, Permission, Server, User
 from aioftp.common import Connection
 
-from lab.model import Transport
 from lab.paths import data_dir, resources_dir
-from lab.servers import Backend, ServerKind, quiet_client_faults
+from lab.servers import Backend, quiet_client_faults
 from lab.servers.ftp_active import open_active
 from lab.servers.ftp_transfer import BLOCK, Transfers, mtime_text
 
@@ -319,6 +318,3 @@ async def start_ftp(options: dict[str, str]) -> Backend:
                          upload_limit=limit_option(options.get("upload_limit")))
     await backend.start()
     return backend
-
-
-KINDS = (ServerKind("ftp", "FTP server", Transport.TCP, 2121, start_ftp),)

@@ -30,9 +30,8 @@ from urllib.parse import unquote
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from lab.model import Transport
 from lab.paths import data_dir, site_dir
-from lab.servers import Backend, ServerKind, quiet_client_faults
+from lab.servers import Backend, quiet_client_faults
 from lab.servers.http_api import MAX_BODY, NotesListener, NotesStore, api_app, api_index
 
 CHUNK = 64 * 1024
@@ -364,6 +363,3 @@ async def start_http(options: dict[str, str]) -> Backend:
         await backend.close()
         raise
     return backend
-
-
-KINDS = (ServerKind("http", "HTTP server", Transport.TCP, 8080, start_http),)

@@ -33,8 +33,7 @@ from lab.mail import (
     check_name,
     store_option,
 )
-from lab.model import Transport
-from lab.servers import Backend, ServerKind
+from lab.servers import Backend
 
 DEFAULT_PASSWORD = "lab"
 DEFAULT_DOMAIN = "lab.test"
@@ -419,6 +418,3 @@ async def start_pop3(options: dict[str, str]) -> Backend:
                           domain=(options.get("domain") or DEFAULT_DOMAIN).strip().lower())
     await backend.start()
     return backend
-
-
-KINDS = (ServerKind("pop3", "POP3 server", Transport.TCP, 1110, start_pop3),)

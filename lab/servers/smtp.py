@@ -25,8 +25,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from lab.mail import MailboxNameError, MailListener, MailStore, mailbox_for, store_option
-from lab.model import Transport
-from lab.servers import Backend, ServerKind
+from lab.servers import Backend
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_SIZE_LIMIT = 1024 * 1024
@@ -214,6 +213,3 @@ async def start_smtp(options: dict[str, str]) -> Backend:
     )
     await backend.start()
     return backend
-
-
-KINDS = (ServerKind("smtp", "SMTP server", Transport.TCP, 2525, start_smtp),)

@@ -40,8 +40,7 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
-from lab.model import Transport
-from lab.servers import Backend, ServerKind
+from lab.servers import Backend
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +256,3 @@ async def start_ws(options: dict[str, str]) -> Backend:
         ping_timeout=_number(options, "ping_timeout", DEFAULT_PING_TIMEOUT, whole=False))
     await backend.start()
     return backend
-
-
-KINDS = (ServerKind("ws", "WebSocket chat server", Transport.TCP, 8765, start_ws,
-                    protocol="websocket"),)
