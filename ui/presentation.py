@@ -127,12 +127,13 @@ class Presentation(QObject):
         old = current_scale()
         font = QFont(self.base_font)
         font.setPointSizeF(self.base_font.pointSizeF() * scale)
-        self.app.setFont(font)
-        sheet = self.app.styleSheet()
-        if sheet:  # with a style sheet, the application font reaches widgets only so
-            self.app.setStyleSheet(sheet)
-        for widget in [self.window, *self.window.findChildren(QWidget)]:
-            _scale_widget(widget, scale, old)
+        if scale != old or self.app.font() != font:  # (not at a start at 100%: it costs)
+            self.app.setFont(font)
+            sheet = self.app.styleSheet()
+            if sheet:  # with a style sheet, the application font reaches widgets only so
+                self.app.setStyleSheet(sheet)
+            for widget in [self.window, *self.window.findChildren(QWidget)]:
+                _scale_widget(widget, scale, old)
         self.app.setProperty(_SCALE, scale)
         self.relayout_soon()
         self.zoomed.emit(percent)

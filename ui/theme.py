@@ -109,9 +109,10 @@ def set_tone(widget: QWidget, tone: str | None) -> None:
     if widget.property("tone") == tone:
         return
     widget.setProperty("tone", tone)
-    style = widget.style()
-    style.unpolish(widget)
-    style.polish(widget)
+    if widget.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):  # else: when first shown
+        style = widget.style()
+        style.unpolish(widget)
+        style.polish(widget)
 
 
 def span(text: str, meaning: str) -> str:
