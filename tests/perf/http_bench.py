@@ -24,11 +24,12 @@ subprocess, labelled as such. Loopback only; the whole run is bounded (BOUND_S
 with the defaults, not counting a first-use mitmproxy install); every subprocess
 is ended by its PID, on errors too.
 
-``--breakdown`` adds a bare ``raw`` Wire (relay + capture, no HTTP parsing) in
-front of the same server, to split the Wire's cost between relaying and
-dissecting. ``--profile`` runs cProfile inside the serve subprocess while wrk
-loads the Wire, and prints the self time by part (dissector, h11, capture, Wire,
-aiohttp, asyncio) and the top functions.
+``--breakdown`` adds, in front of the same server and in its process, a bare
+``raw`` Wire (relay + capture, no HTTP parsing), to split the Wire's cost between
+relaying and dissecting, and a Wire whose HTTP dissector reads everything with
+h11 (no fast path), to show what the fast path saves. ``--profile`` runs cProfile
+inside the serve subprocess while wrk loads the Wire, and prints the self time by
+part (dissector, h11, capture, Wire, aiohttp, asyncio) and the top functions.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ LABELS = {
     "relay": "Wire, own process (cslab relay)",
     "mitmdump": "mitmdump, own process",
     "raw wire": "raw Wire (no HTTP dissector), in-process",
+    "h11 wire": "Wire with h11 only (no fast path), in-process",
 }
 #: Issue 10's goals: the Wire keeps 85 % of direct requests/s, and is 10x mitmdump
 #: at 1 connection, 30x at 50.
@@ -100,9 +102,18 @@ async def serve(breakdown: bool) -> None:
     backend = engine.server_backend(info.id)
     assert backend is not None
     addresses = {"wire": info.address, "direct": format_address(*backend.address)}
+    own_wires: list[Any] = []  # not the engine's: stopped here
     if breakdown:
+        from lab.dissect.http import HttpDissector
+        from lab.wire import TcpWire
+
         raw = await engine.relay(("127.0.0.1", 0), backend.address, protocol="raw")
         addresses["raw wire"] = raw.public_address
+        slow = TcpWire(engine.capture, listen=("127.0.0.1", 0), target=backend.address,
+                       protocol="http", dissector=lambda: HttpDissector(fast=False))
+        await slow.start()
+        own_wires.append(slow)
+        addresses["h11 wire"] = slow.public_address
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -126,6 +137,8 @@ async def serve(breakdown: bool) -> None:
         print(json.dumps({"messages": len(engine.capture.messages),
                           "connections": len(engine.capture.connections)}),
               file=sys.stderr, flush=True)
+        for wire in own_wires:
+            await wire.stop()
         await engine.shutdown()
 
 
@@ -405,6 +418,7 @@ def measure(seconds: float, breakdown: bool, bound: float = BOUND_S) -> dict[str
                 procs, addresses["direct"])
             if breakdown:
                 targets["raw wire"] = addresses["raw wire"]
+                targets["h11 wire"] = addresses["h11 wire"]
             checks: dict[str, dict[str, list[int]]] = {}
             for name, address in targets.items():
                 if address is not None:
