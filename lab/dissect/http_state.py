@@ -72,8 +72,18 @@ class Side:
     fallback: Dissector | None = None
 
     def receive(self, data: bytes, now: float) -> None:
-        if self.msg.started is None:
-            self.msg.started = now
+        msg = self.msg
+        if msg.started is None:
+            msg.started = now
+        if self.conn is None and msg.remaining and not self.unread:
+            # a fast-path body going on: count it here, so it is not copied whole
+            body = data[:msg.remaining]
+            msg.take(body)
+            msg.add_body(body)
+            msg.remaining -= len(body)
+            data = data[len(body):]
+            if not data:
+                return
         self.unread += data
         if self.conn is not None:
             self.conn.receive_data(data)
