@@ -38,10 +38,17 @@ from contextlib import suppress
 import h11
 
 from lab.dissect import Dissector, DissectorFactory, register
-from lab.dissect import http_fields as hf
 from lab.dissect.http_head import FAST_HEAD, read_head
 from lab.dissect.http_head import Request as FastRequest
-from lab.dissect.http_state import MAX_HEAD, UNSOLICITED, Exchange, Message, Side
+from lab.dissect.http_state import (
+    MAX_HEAD,
+    UNSOLICITED,
+    Exchange,
+    Message,
+    PieceMaker,
+    Side,
+    give_up,
+)
 from lab.dissect.raw import RawDissector
 from lab.model import Piece, Sender
 
@@ -54,7 +61,7 @@ UPGRADES: dict[str, DissectorFactory] = {}
 Handler = Callable[["HttpDissector", Side, h11.Event, float], list[Piece]]
 
 
-class HttpDissector:
+class HttpDissector(PieceMaker):
     """HTTP/1.x in both directions of one TCP connection. Feed bytes; take Pieces."""
 
     def __init__(self, *, fast: bool = True) -> None:
@@ -253,39 +260,13 @@ class HttpDissector:
 
     # -- pieces ----------------------------------------------------------------
 
-    def _piece(self, side: Side, now: float, *, final: bool = False) -> Piece:
-        """The finished message of ``side``; ``final`` ends its exchange."""
-        msg = side.finish(now)
-        assert msg.head is not None
-        fields = msg.fields()
-        if side is self._resp:
-            fields += self._pairing(now, final=final)
-        return Piece(
-            sender=side.sender,
-            time=now,
-            summary=hf.summary(msg.head),
-            raw=bytes(msg.raw),
-            size=msg.size,
-            fields=tuple(fields),
-            truncated=msg.size > len(msg.raw),
-        )
-
-    def _pairing(self, now: float, *, final: bool) -> hf.FieldList:
-        if not self._exchanges:
-            return []
-        exchange = self._exchanges.popleft() if final else self._exchanges[0]
-        if not exchange.summary:
-            return []
-        latency = round((now - exchange.started) * 1000, 3)
-        return [("latency ms", latency), ("request", exchange.summary)]
-
     def _malformed(self, side: Side, exc: Exception, now: float, data: bytes = b"") -> Piece:
         """What was seen of a message h11 rejected; the side reads raw chunks from now on.
 
         ``data`` is a chunk its fallback dissector failed on, if that is what broke.
         """
         reason = str(exc) if isinstance(exc, h11.ProtocolError) else f"{type(exc).__name__}: {exc}"
-        msg = Message() if side.fallback is not None else _give_up(side)
+        msg = Message() if side.fallback is not None else give_up(side)
         msg.take(data)
         side.fallback = RawDissector()
         if side is self._resp:
@@ -309,29 +290,6 @@ class HttpDissector:
             with suppress(h11.ProtocolError):
                 _stand_in_response(conn)
                 _next_cycle(conn)
-
-    def _incomplete(self, side: Side, now: float) -> Piece:
-        """A message the connection's end cut short."""
-        msg = _give_up(side)
-        if msg.head is None:
-            summary = f"incomplete {side.noun}: head cut off after {msg.size} bytes"
-        else:
-            expected = hf.content_length(msg.head)
-            of = "" if expected is None else f" of {expected}"
-            summary = f"incomplete {side.noun}: {msg.body_length}{of} body bytes"
-        fields = msg.fields()
-        if side is self._resp:
-            fields += self._pairing(now, final=True)
-        return Piece(
-            sender=side.sender,
-            time=now,
-            summary=summary,
-            raw=bytes(msg.raw),
-            size=msg.size,
-            fields=tuple(fields),
-            truncated=True,
-            malformed=msg.head is None,
-        )
 
     def _close_side(self, side: Side, now: float) -> list[Piece]:
         """Tell h11 the stream ended: a body-until-close completes, anything else is cut."""
@@ -361,13 +319,6 @@ class HttpDissector:
             each.fallback = upgraded
             pieces += upgraded.feed(each.sender, leftover, now) if leftover else []
         return pieces
-
-
-def _give_up(side: Side) -> Message:
-    """The current message with every byte not yet counted, and a fresh one in its place."""
-    with suppress(Exception):  # a parser in a bad state: count the rest as unread
-        side.settle()
-    return side.finish(0.0, rest=True)
 
 
 def _conn(side: Side) -> h11.Connection:

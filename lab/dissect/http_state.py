@@ -1,4 +1,5 @@
-"""What the HTTP dissector keeps per direction and per exchange (see lab/dissect/http.py).
+"""What the HTTP dissector keeps per direction and per exchange, and the Pieces it
+makes of them (see lab/dissect/http.py).
 
 A direction (``Side``) is read by the fast path (``lab.dissect.http_head``,
 ``conn`` None) until its first message that is not plain, then by an h11
@@ -7,13 +8,15 @@ parser for the rest of the connection.
 
 from __future__ import annotations
 
+from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import h11
 
 from lab.dissect import Dissector
 from lab.dissect import http_fields as hf
-from lab.model import RAW_LIMIT, Sender
+from lab.model import RAW_LIMIT, Piece, Sender
 
 #: Largest head h11 will wait for before calling the message malformed.
 MAX_HEAD = 64 * 1024
@@ -166,3 +169,67 @@ def _switch_token(request: hf.RequestHead) -> str | None:
 
 #: Stands for the missing request when a response comes first (a 408 on an idle connection).
 UNSOLICITED = Exchange("", 0.0, None, None)
+
+
+class PieceMaker:
+    """The HttpDissector's Pieces: a side's finished or cut-off message, paired with
+    the request it answers."""
+
+    _resp: Side
+    _exchanges: deque[Exchange]
+
+    def _piece(self, side: Side, now: float, *, final: bool = False) -> Piece:
+        """The finished message of ``side``; ``final`` ends its exchange."""
+        msg = side.finish(now)
+        assert msg.head is not None
+        fields = msg.fields()
+        if side is self._resp:
+            fields += self._pairing(now, final=final)
+        return Piece(
+            sender=side.sender,
+            time=now,
+            summary=hf.summary(msg.head),
+            raw=bytes(msg.raw),
+            size=msg.size,
+            fields=tuple(fields),
+            truncated=msg.size > len(msg.raw),
+        )
+
+    def _pairing(self, now: float, *, final: bool) -> hf.FieldList:
+        if not self._exchanges:
+            return []
+        exchange = self._exchanges.popleft() if final else self._exchanges[0]
+        if not exchange.summary:
+            return []
+        latency = round((now - exchange.started) * 1000, 3)
+        return [("latency ms", latency), ("request", exchange.summary)]
+
+    def _incomplete(self, side: Side, now: float) -> Piece:
+        """A message the connection's end cut short."""
+        msg = give_up(side)
+        if msg.head is None:
+            summary = f"incomplete {side.noun}: head cut off after {msg.size} bytes"
+        else:
+            expected = hf.content_length(msg.head)
+            of = "" if expected is None else f" of {expected}"
+            summary = f"incomplete {side.noun}: {msg.body_length}{of} body bytes"
+        fields = msg.fields()
+        if side is self._resp:
+            fields += self._pairing(now, final=True)
+        return Piece(
+            sender=side.sender,
+            time=now,
+            summary=summary,
+            raw=bytes(msg.raw),
+            size=msg.size,
+            fields=tuple(fields),
+            truncated=True,
+            malformed=msg.head is None,
+        )
+
+
+def give_up(side: Side) -> Message:
+    """The current message with every byte not yet counted, and a fresh one in its place."""
+    with suppress(Exception):  # a parser in a bad state: count the rest as unread
+        side.settle()
+    return side.finish(0.0, rest=True)
