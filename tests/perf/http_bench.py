@@ -403,6 +403,22 @@ def start_relay(procs: Procs, backend: str, protocol: str = "http") -> tuple[str
     return line.split()[-1], ""
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _loaded(url: str, conns: int, seconds: float, pids: list[int]) -> Run:
+    """One load run, with the CPU time each of ``pids`` spent per request (µs)."""
+    before = [cpu_seconds(pid) for pid in pids]
+    run = run_load(url, conns, seconds)
+    spent = [cpu_seconds(pid) - was for pid, was in zip(pids, before, strict=True)]
+    if run.get("requests"):
+        run["cpu_us_per_request"] = [t / run["requests"] * 1e6 for t in spent]
+    return run
+
+
 # ---- the benchmark -----------------------------------------------------------------
 
 def measure(seconds: float, breakdown: bool, bound: float = BOUND_S) -> dict[str, Any]:
@@ -412,13 +428,19 @@ def measure(seconds: float, breakdown: bool, bound: float = BOUND_S) -> dict[str
         with lab_server(procs, breakdown) as addresses:
             targets: dict[str, str | None] = {"direct": addresses["direct"],
                                               "wire": addresses["wire"]}
+            serve = procs.procs[0].pid
+            #: whose CPU time each target's runs count: the serving process, and the relay's
+            pids = dict.fromkeys(targets, [serve])
             unavailable: dict[str, str] = {}
             targets["relay"], unavailable["relay"] = start_relay(procs, addresses["direct"])
+            pids["relay"] = [serve, procs.procs[-1].pid]
             targets["mitmdump"], unavailable["mitmdump"] = start_mitmdump(
                 procs, addresses["direct"])
+            pids["mitmdump"] = [serve, procs.procs[-1].pid]
             if breakdown:
                 targets["raw wire"] = addresses["raw wire"]
                 targets["h11 wire"] = addresses["h11 wire"]
+                pids["raw wire"] = pids["h11 wire"] = [serve]
             checks: dict[str, dict[str, list[int]]] = {}
             for name, address in targets.items():
                 if address is not None:
@@ -433,7 +455,8 @@ def measure(seconds: float, breakdown: bool, bound: float = BOUND_S) -> dict[str
                         elif time.monotonic() - started + seconds + 2 > bound:
                             row[name] = {"unavailable": f"skipped: over the {bound:g} s bound"}
                         else:
-                            row[name] = run_load(f"http://{address}{path}", conns, seconds)
+                            row[name] = _loaded(f"http://{address}{path}", conns, seconds,
+                                                pids[name])
                     rows.append(row)
     finally:
         procs.end_all()
@@ -465,11 +488,22 @@ def _goals(row: dict[str, Any], name: str) -> dict[str, Any]:
             "direct_vs_mitmdump": d / m if d and m else None}
 
 
+def _relaying_cpu(row: dict[str, Any], name: str) -> str:
+    """CPU µs per request spent on relaying (see the table's note)."""
+    cpu = row[name].get("cpu_us_per_request")
+    base = row["direct"].get("cpu_us_per_request")
+    if not cpu or name == "direct":
+        return ""
+    if len(cpu) > 1:
+        return f"{cpu[1]:.0f}"
+    return f"{cpu[0] - base[0]:.0f}" if base else "?"
+
+
 def table(res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The printed table (one line per path, connections and target), and the goals
     (met or not) per Wire row."""
     head = ["path", "conns", "target", "req/s", "÷direct", "×mitmdump", "p50 ms", "p99 ms",
-            "errors", f"goal: >={DIRECT_GOAL:.0%} direct, >=N× mitmdump"]
+            "errors", "relaying CPU µs/req", f"goal: >={DIRECT_GOAL:.0%} direct, >=N× mitmdump"]
     cells: list[list[str]] = [head]
     goals: dict[str, Any] = {}
     for row in res["rows"]:
@@ -479,7 +513,7 @@ def table(res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             r = _rps(run)
             if r is None:
                 cells.append([row["path"], str(row["conns"]), LABELS[name],
-                              f"unavailable: {run.get('unavailable', '?')}"] + [""] * 6)
+                              f"unavailable: {run.get('unavailable', '?')}"] + [""] * 7)
                 continue
             goal = ""
             if name in ("wire", "relay"):
@@ -491,13 +525,15 @@ def table(res: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             cells.append([row["path"], str(row["conns"]), LABELS[name], f"{r:,.0f}",
                           f"{r / d:.0%}" if d else "-", f"{r / m:.1f}×" if m else "-",
                           _ms_cell(run, "p50_ms"), _ms_cell(run, "p99_ms"),
-                          str(run.get("errors", "?")), goal])
+                          str(run.get("errors", "?")), _relaying_cpu(row, name), goal])
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
     lines = [" | ".join(c[i].ljust(widths[i]) for i in range(len(head))).rstrip()
              for c in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     lines.append("(×mitmdump of the direct row is the most any relay in front of this "
-                 "server could reach)")
+                 "server could reach; relaying CPU: what the relay's own process spent per\n"
+                 " request, or for an in-process Wire what the serving process spent more than\n"
+                 " direct: unlike req/s, it does not depend on how 2 cores are shared)")
     lines.append(f"(load: {res['tool']}, {res['seconds']:g} s per run; {res['cpus']} CPUs "
                  f"shared by load, server and relays; {res['elapsed_s']:.0f} s)")
     return "\n".join(lines), goals
