@@ -48,6 +48,10 @@ def table(res: Results) -> tuple[str, bool]:
         rows.append(("1 KB echo round trips/s", WHERE.get(name, name), f"{rt[name]:,.0f}",
                      f"{ratio:.0%}", f">= {RT_GOAL:.0%}" if goal else "",
                      ratio >= RT_GOAL if goal else None))
+    cpu = res.get("round_trip_cpu_us", {})
+    for name in ("direct", "wire", "relay", "bare relay") if cpu else ():
+        rows.append(("  CPU µs per round trip", WHERE.get(name, name), f"{cpu[name]:.1f}",
+                     f"{cpu[name] / cpu['direct']:.1f}×", "", None))
     for name in ("direct", "wire", "relay"):
         ratio = bw[name] / bw["direct"]
         goal = name != "direct"
@@ -69,7 +73,10 @@ def table(res: Results) -> tuple[str, bool]:
     lines.insert(1, "-+-".join("-" * w for w in widths))
     lines.append("(ratio: of direct; RSS: start / peak / end, of this process for the Wire on\n"
                  " its loop, of the relay process for cslab relay; the bare relay forwards\n"
-                 " without capture on the same loop: the most an in-process relay can reach)")
+                 " without capture on the same loop: the most an in-process relay can reach;\n"
+                 " CPU per round trip: client, echo server and an in-process relay, plus the\n"
+                 " relay's own process for cslab relay; it does not depend on how the cores\n"
+                 " are shared as round trips/s do)")
     return "\n".join(lines), all(r[5] for r in rows if r[5] is not None)
 
 

@@ -24,7 +24,7 @@ from lab.capture import Capture
 from lab.model import Event
 from lab.servers.echo import TcpEchoBackend
 from lab.wire import TcpWire
-from tests.perf.http_bench import Procs, start_relay
+from tests.perf.http_bench import Procs, cpu_seconds, start_relay
 
 Address = tuple[str, int]
 
@@ -277,13 +277,21 @@ async def _measure(echo: TcpEchoBackend, lab: WireUnderTest, relays: RelayUnderT
                    seconds: float, total: int, rounds: int) -> Results:
     loop = asyncio.get_running_loop()
     bare = await loop.create_server(lambda: _BareRelay(echo.address), "127.0.0.1", 0)
+    relay, relay_pid = await relays.front(echo.address)
+    assert relay_pid is not None
     targets = {"direct": echo.address, "wire": (await lab.front(echo.address))[0],
-               "relay": (await relays.front(echo.address))[0],
-               "bare relay": bare.sockets[0].getsockname()[:2]}
+               "relay": relay, "bare relay": bare.sockets[0].getsockname()[:2]}
     rt = dict.fromkeys(targets, 0.0)
+    cpu: dict[str, list[float]] = {name: [] for name in targets}  # µs per round trip
     for _ in range(rounds):
         for name, target in targets.items():
-            rt[name] = max(rt[name], await round_trips(target, seconds))
+            here, there = time.process_time(), cpu_seconds(relay_pid)
+            rate = await round_trips(target, seconds)
+            trips = rate * seconds
+            cpu[name].append((time.process_time() - here) / trips * 1e6)
+            if name == "relay":  # the relay's own process works for it too
+                cpu[name][-1] += (cpu_seconds(relay_pid) - there) / trips * 1e6
+            rt[name] = max(rt[name], rate)
     bare.close()
     fronts: dict[str, Front | None] = {"direct": None, "wire": lab.front,
                                        "relay": relays.front}
@@ -297,6 +305,7 @@ async def _measure(echo: TcpEchoBackend, lab: WireUnderTest, relays: RelayUnderT
         relays.close()  # one relay per bulk run: end them as they are done with
     return {
         "round_trips_per_s": rt,
+        "round_trip_cpu_us": {name: min(values) for name, values in cpu.items()},
         "bulk_mb_per_s": bw,
         "wire_bulk_rss_mib": _rss(rss["wire"]),
         "relay_bulk_rss_mib": _rss(rss["relay"]),
