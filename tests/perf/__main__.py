@@ -12,6 +12,11 @@ Prints the Wire's tables and writes every figure to one JSON file
   mitmdump; under 150 s; "http" in the file; skip with ``--no-http``;
 - scale: 500 clients through the Wire for 20 s (tests/perf/scale_bench.py);
   "scale" in the file; skip with ``--no-scale``;
+- the window under load: 10,000 messages/s for 10 s through the bridge into the
+  main window (tests/perf/gui_load_bench.py): "gui_load" in the file;
+- start-up: ``cslab gui`` to first paint against a bare PySide6 window
+  (tests/perf/startup_bench.py): "startup" in the file; skip both GUI benches
+  with ``--no-gui``;
 - then the FTP table (tests/perf/ftp_bench.py) and the sequence diagram's paint
   and scroll times at 100,000 messages (tests/perf/gui_bench.py).
 """
@@ -23,10 +28,12 @@ import asyncio
 import json
 import platform
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.perf import http_bench, scale_bench
+from tests.perf import gui_load_bench, http_bench, scale_bench, startup_bench
 from tests.perf.bench import Results, measure
 
 #: Goals: the Wire keeps 80 % of direct 1 KB round trips (issue 3) and 70 % of bulk
@@ -80,6 +87,18 @@ def table(res: Results) -> tuple[str, bool]:
     return "\n".join(lines), all(r[5] for r in rows if r[5] is not None)
 
 
+def _merge(output: Path, key: str, bench: Callable[[list[str]], int]) -> None:
+    """Run ``bench`` (it prints its table) and put its JSON under ``key`` in ``output``."""
+    with tempfile.TemporaryDirectory() as folder:
+        part = Path(folder) / f"{key}.json"
+        if bench(["-o", str(part)]) != 0 or not part.exists():
+            print(f"({key}: the bench failed; nothing recorded)")
+            return
+        results = json.loads(output.read_text(encoding="utf-8"))
+        results[key] = json.loads(part.read_text(encoding="utf-8"))
+        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.perf", description=__doc__)
     parser.add_argument("--seconds", type=float, default=3.0, help="per round-trip run (3)")
@@ -91,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-seconds", type=float, default=scale_bench.SECONDS,
                         help=f"the scale run ({scale_bench.SECONDS:g})")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale run")
+    parser.add_argument("--no-gui", action="store_true",
+                        help="skip the window-under-load and start-up benches")
     parser.add_argument("-o", "--output", default="bench-results.json")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -115,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(Path(args.output).read_text(encoding="utf-8"))
         results["scale"] = scale_res
         Path(args.output).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if not args.no_gui:
+        for key, bench in (("gui_load", gui_load_bench.main), ("startup", startup_bench.main)):
+            print()
+            _merge(Path(args.output), key, bench)
     print("\n" + __import__("tests.perf.ftp_bench", fromlist=["run_bench"]).run_bench())
     print("\n" + __import__("tests.perf.gui_bench", fromlist=["run_bench"]).run_bench())
     return 0
