@@ -1,7 +1,8 @@
 """HTTP/1.1 keep-alive conversations built from the grammar (RFC 9112): any method,
 target and headers; bodies framed by Content-Length, chunked (with trailers) or, on
-the last response, by the close; HEAD, 204 and 304 without a body; requests
-pipelined or not. Each gives one clean Piece per request and per response, and
+the last response, by the close, the framing headers in any case and spacing; a 100
+Continue before some answers; HEAD, 204 and 304 without a body; requests pipelined
+or not. Each gives one clean Piece per request and per response, and
 the same ones however the bytes are cut."""
 
 from __future__ import annotations
@@ -38,8 +39,20 @@ _REASONS = {200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanentl
 @dataclass(frozen=True)
 class Exchange:
     request: bytes
-    response: bytes
+    responses: tuple[bytes, ...]  # a 100 Continue, maybe, then the final response
     summary: str  # the request's, as the user sees it
+
+    @property
+    def response(self) -> bytes:
+        return b"".join(self.responses)
+
+
+@st.composite
+def spelled(draw: st.DrawFn, name: str, value: str) -> bytes:
+    """A framing header line as peers write it: any case, optional whitespace (RFC 9110 5.6.3)."""
+    name = draw(st.sampled_from([name, name.lower(), name.upper()]))
+    before, after = draw(st.sampled_from([" ", "", "  ", "\t"])), draw(st.sampled_from(["", " "]))
+    return f"{name}:{before}{value}{after}\r\n".encode()
 
 
 @st.composite
@@ -48,7 +61,7 @@ def framed(draw: st.DrawFn, head: list[bytes], *, until_close: bool = False) -> 
     body = draw(st.binary(max_size=300))
     how = "close" if until_close else draw(st.sampled_from(["length", "chunked"]))
     if how == "length":
-        return b"".join([*head, b"Content-Length: %d\r\n\r\n" % len(body), body])
+        return b"".join([*head, draw(spelled("Content-Length", str(len(body)))), b"\r\n", body])
     if how == "close":
         return b"".join([*head, b"Connection: close\r\n\r\n", body])
     cuts = sorted(draw(st.lists(st.integers(1, max(1, len(body))), max_size=3)))
@@ -56,8 +69,8 @@ def framed(draw: st.DrawFn, head: list[bytes], *, until_close: bool = False) -> 
     parts = [part for part in parts if part]  # an empty chunk would end the body
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts)
     trailers = b"".join(b"%s: %s\r\n" % (n.encode(), v.encode()) for n, v in draw(_HEADERS))
-    return b"".join([*head, b"Transfer-Encoding: chunked\r\n\r\n", chunks, b"0\r\n",
-                     trailers, b"\r\n"])
+    return b"".join([*head, draw(spelled("Transfer-Encoding", "chunked")), b"\r\n", chunks,
+                     b"0\r\n", trailers, b"\r\n"])
 
 
 def _lines(first: str, headers: list[tuple[str, str]]) -> list[bytes]:
@@ -69,19 +82,22 @@ def exchange(draw: st.DrawFn, *, last: bool) -> Exchange:
     method = draw(st.sampled_from(["GET", "HEAD", "DELETE", "OPTIONS", "POST", "PUT", "PATCH"]))
     target = draw(_TARGET)
     head = _lines(f"{method} {target} HTTP/1.1", [("Host", "lab.test"), *draw(_HEADERS)])
+    interim: tuple[bytes, ...] = ()
     if method in ("POST", "PUT", "PATCH"):
         request = draw(framed(head))
+        interim = (b"HTTP/1.1 100 Continue\r\n\r\n",) if draw(st.booleans()) else ()
     else:
         request = b"".join([*head, b"\r\n"])
     status = draw(st.sampled_from(sorted(_REASONS)))
     head = _lines(f"HTTP/1.1 {status} {_REASONS[status]}", draw(_HEADERS))
     if method == "HEAD":  # the length of the body a GET would have had
-        response = b"".join([*head, b"Content-Length: %d\r\n\r\n" % draw(st.integers(0, 999))])
+        length = draw(st.integers(0, 999))
+        response = b"".join([*head, draw(spelled("Content-Length", str(length))), b"\r\n"])
     elif status in (204, 304):
         response = b"".join([*head, b"\r\n"])
     else:
         response = draw(framed(head, until_close=last and draw(st.booleans())))
-    return Exchange(request, response, f"{method} {target}")
+    return Exchange(request, (*interim, response), f"{method} {target}")
 
 
 @st.composite
@@ -103,7 +119,7 @@ def test_http_conversations_any_chunking(talk: tuple[Script, list[Exchange]],
     assert not any(p.malformed or p.truncated for p in whole), [p.summary for p in whole]
     check_every_byte_shown(whole, script)
     assert [p.summary for p in whole if p.sender is C] == [e.summary for e in exchanges]
-    assert [p.raw for p in whole if p.sender is S] == [e.response for e in exchanges]
+    assert [p.raw for p in whole if p.sender is S] == [r for e in exchanges for r in e.responses]
     chunks = chunked(data, script)
     got = feed(dissect.make("http"), chunks)
     assert list(map(without_latency, views(got))) == list(map(without_latency, views(whole)))
