@@ -33,7 +33,6 @@ from lab.capture import Capture, JsonLinesWriter
 from lab.engine import Engine, EngineError
 from lab.model import ConnectionClosed, Event, Message, MessageCaptured, Transport, parse_address
 from lab.servers import server_kinds
-from lab.store import Recorder, StoreError
 
 
 def message_line(message: Message) -> str:
@@ -79,6 +78,8 @@ def _record_file(capture: Capture, path: str | None) -> Iterator[None]:
     if path is None:
         yield
         return
+    from lab.store import Recorder, StoreError  # sqlite3: only when recording
+
     try:
         recorder = Recorder(path)
     except StoreError as exc:

@@ -12,6 +12,7 @@ import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from lab import dissect
 from lab.capture import Capture
@@ -28,10 +29,12 @@ from lab.model import (
     format_address,
     parse_address,
 )
-from lab.replay import ReplayError, ReplayResult, replay
 from lab.servers import Backend, ServerKind, server_kinds, stop_backend
 from lab.wire import TcpWire, UdpWire
 from lab.wire_control import WireControls
+
+if TYPE_CHECKING:
+    from lab.replay import ReplayResult
 
 LOOPBACK = "127.0.0.1"
 #: Ports tried for a UDP kind's TCP side when the user let the system pick (port 0).
@@ -463,6 +466,8 @@ class Engine(WireControls):
                      message_ids: Sequence[int] | None = None) -> ReplayResult:
         """Re-send connection ``connection_id``'s client messages (or ``message_ids``) to
         its server as a new connection through its Wire, so it is captured: lab/replay.py."""
+        from lab.replay import ReplayError, replay  # not needed at start-up
+
         try:
             return await replay(self.capture, connection_id, message_ids,
                                 wires=self._wires_of(None))

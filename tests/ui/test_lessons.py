@@ -158,3 +158,15 @@ def test_opening_another_lesson_replaces_the_last_ones_panels(window: MainWindow
     qtbot.waitUntil(lambda: (len(window.servers.panels()), len(window.clients.panels()))
                     == first, timeout=WAIT)
     assert mine in [panel.node_id for panel in window.servers.panels()]
+
+
+def test_the_lesson_menu_lists_every_built_in_lesson_when_shown(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    menu = window.lessons.menu
+    menu.aboutToShow.emit()
+    menu.aboutToShow.emit()  # listed once, not twice
+    titles = [action.text() for action in menu.actions() if not action.isSeparator()]
+    count = len(list(lessons_dir().glob("*.toml")))
+    assert titles[:count][0].startswith("1.") and len(titles) == count + 2
+    assert titles[count:] == ["Open scenario…", "Save setup as scenario…"]
+    menu.actions()[0].trigger()  # the first lesson opens from its menu entry
+    qtbot.waitUntil(lambda: "1. A first request" in window.lessons.text.text(), timeout=WAIT)

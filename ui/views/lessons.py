@@ -61,10 +61,10 @@ class LessonControls:
         self.results: list[StepResult] = []
 
         menu = QMenu(window)
-        for title, path in lessons():
-            action = menu.addAction(title)
-            action.triggered.connect(lambda _=False, p=str(path): spawn(self.open(p)))
-        menu.addSeparator()
+        self.menu = menu
+        self._lessons_listed = False  # read (each lesson's title) when first shown
+        menu.aboutToShow.connect(self.list_lessons)
+        self._lessons_end = menu.addSeparator()
         self.open_action = menu.addAction("Open scenario…")
         self.open_action.setToolTip("Open a scenario file (.toml) and set it up")
         self.open_action.triggered.connect(self._choose)
@@ -101,6 +101,16 @@ class LessonControls:
         window.addToolBarBreak()
         window.addToolBar(self.bar)
         self.bar.hide()
+
+    def list_lessons(self) -> None:
+        """Put the built-in lessons at the top of the menu, once."""
+        if self._lessons_listed:
+            return
+        self._lessons_listed = True
+        for title, path in lessons():
+            action = QAction(title, self.menu)
+            action.triggered.connect(lambda _=False, p=str(path): spawn(self.open(p)))
+            self.menu.insertAction(self._lessons_end, action)
 
     def _say(self, text: str) -> None:
         self.text.setText(text)
