@@ -14,6 +14,15 @@ from lab.model import Sender
 if TYPE_CHECKING:
     from lab.wire_link import _TcpLink
 
+#: asyncio reads up to 256 KiB at once; 256 KiB of pipelined tiny commands are some
+#: 40,000 messages, most of a second of dissecting, and every other connection would
+#: wait for it. So on a socket whose last read was dense (MANY messages or more per
+#: SLICE of bytes), a larger read goes on a SLICE per turn of the event loop, the socket
+#: not read meanwhile, until a slice is no longer dense; a bulk transfer's reads (one
+#: message, or part of one) go on whole, as they come.
+SLICE = 8 * 1024
+MANY = 64
+
 
 class _Leg(asyncio.Protocol):
     """One socket of a TCP link; ``sender`` is who sends the bytes it receives.
@@ -29,6 +38,10 @@ class _Leg(asyncio.Protocol):
         self.eof = False
         self.lost = False
         self.pauses: set[str] = set()
+        self._rest = b""  # a large read, relayed a slice a turn from ``_at`` on
+        self._at = 0
+        self._dense = True  # the last read made MANY messages or more per SLICE (a first
+        # large read is looked at a slice first)
 
     def pause(self, reason: str) -> None:
         if not self.pauses and self.transport is not None and not self.transport.is_closing():
@@ -58,13 +71,55 @@ class _Leg(asyncio.Protocol):
         self.link.leg_made(self)
 
     def data_received(self, data: bytes) -> None:
-        self.link.received(self, data)
+        if self._at < len(self._rest):  # still slicing an earlier read: after it
+            self._rest = self._rest[self._at:] + data
+            self._at = 0
+            return
+        if len(data) <= SLICE or not self._dense:
+            self._relay(data)
+            return
+        self._rest, self._at = data, 0
+        self.pause("slice")
+        self._next_slice()
+
+    def _relay(self, data: bytes) -> None:
+        made = self.link.received(self, data)
+        self._dense = made * SLICE >= MANY * len(data)
+
+    def _take(self) -> bytes:
+        chunk = self._rest[self._at:self._at + SLICE]
+        self._at += len(chunk)
+        if self._at >= len(self._rest):
+            self._rest, self._at = b"", 0
+        return chunk
+
+    def _next_slice(self) -> None:
+        if self._rest:
+            self._relay(self._take())
+        if self._rest and not self._dense:  # no longer dense: the rest at once
+            self._relay(self._take_all())
+        if self._rest:
+            asyncio.get_running_loop().call_soon(self._next_slice)
+        else:
+            self.resume("slice")
+
+    def _take_all(self) -> bytes:
+        rest = self._rest[self._at:]
+        self._rest, self._at = b"", 0
+        return rest
+
+    def _drain_slices(self) -> None:
+        """Relay what is left of a large read at once (the connection is ending)."""
+        while self._rest:
+            self.link.received(self, self._take())
 
     def eof_received(self) -> bool:
+        self._drain_slices()
         self.link.eof(self)
         return True  # keep the socket open: the other direction may still flow
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._drain_slices()
         self.lost = True
         self.link.lost(self, exc)
 

@@ -129,15 +129,17 @@ class _TcpLink:
         else:
             self.client.resume("connect")
 
-    def received(self, leg: _Leg, data: bytes) -> None:
-        """Capture and forward a chunk. Under ``reset_at_message`` a chunk is dissected
-        first, and the one that completes message N is not forwarded but reset: a
-        message longer than one read may have had its start forwarded, and messages
-        in the same read as N (pipelined) are stopped with it."""
+    def received(self, leg: _Leg, data: bytes) -> int:
+        """Capture and forward a chunk; how many messages it made (ended or begun).
+
+        Under ``reset_at_message`` a chunk is dissected first, and the one that
+        completes message N is not forwarded but reset: a message longer than one read
+        may have had its start forwarded, and messages in the same read as N
+        (pipelined) are stopped with it."""
         conn = self.conn
         assert conn is not None
         if "reset" in leg.pauses:
-            return
+            return 0
         capture = self.wire.capture
         now = capture.clock()
         step, cut = self.wire.step, self.wire.faults.reset_at_message
@@ -149,12 +151,13 @@ class _TcpLink:
             for piece in pieces:
                 capture.add(conn, piece)
             self._reset_at(leg.sender, cut)
-            return
+            return len(pieces)
         ids = [capture.add(conn, piece, held=step).id for piece in pieces]
         if step:
             self._hold(leg, data, ids)
         elif cut:
             self.pass_on(leg.sender, data)
+        return len(pieces)
 
     def pass_on(self, sender: Sender, data: bytes) -> None:
         """What the Wire received from ``sender``, on its way: the helper's, then faults'."""
