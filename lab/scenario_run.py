@@ -143,15 +143,15 @@ class Runner:
     async def teardown(self) -> None:
         """Remove every node this runner made, clients first; one the user removed
         already is passed over."""
-        for state in self.clients.values():
+        while self.clients:
+            _, state = self.clients.popitem()
             with contextlib.suppress(EngineError):
                 await self.engine.remove_client(state.node_id)
             shutil.rmtree(state.folder, ignore_errors=True)
-        for node_id in self.server_ids.values():
+        while self.server_ids:
+            _, node_id = self.server_ids.popitem()
             with contextlib.suppress(EngineError):
                 await self.engine.remove_server(node_id)
-        self.clients.clear()
-        self.server_ids.clear()
 
 
 async def run(scenario: Scenario, engine: Engine,

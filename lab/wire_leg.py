@@ -40,6 +40,7 @@ class _Leg(asyncio.Protocol):
         self.pauses: set[str] = set()
         self._rest = b""  # a large read, relayed a slice a turn from ``_at`` on
         self._at = 0
+        self._waiting = False  # a slice waits for the other pauses to end
         self._dense = True  # the last read made MANY messages or more per SLICE (a first
         # large read is looked at a slice first)
 
@@ -52,6 +53,9 @@ class _Leg(asyncio.Protocol):
         if reason not in self.pauses:
             return
         self.pauses.discard(reason)
+        if self._waiting and self.pauses == {"slice"}:  # the rest of a large read goes on
+            self._waiting = False
+            asyncio.get_running_loop().call_soon(self._next_slice)
         if not self.pauses and self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
@@ -94,9 +98,12 @@ class _Leg(asyncio.Protocol):
         return chunk
 
     def _next_slice(self) -> None:
+        if self.pauses - {"slice"}:  # held, or the other side is full: on resume
+            self._waiting = True
+            return
         if self._rest:
             self._relay(self._take())
-        if self._rest and not self._dense:  # no longer dense: the rest at once
+        if self._rest and not self._dense and self.pauses == {"slice"}:  # the rest at once
             self._relay(self._take_all())
         if self._rest:
             asyncio.get_running_loop().call_soon(self._next_slice)

@@ -167,7 +167,12 @@ class UdpWire(_WireBase):
     def from_client(self, data: bytes, addr: tuple[str, int]) -> None:
         session = self.sessions.get(addr)
         if session is None:
-            if addr in self._refused or self._over_cap(addr):
+            if addr in self._refused:  # refused before: quietly, until there is room
+                refusal = self._refusal(addr)
+                if refusal and not self._make_room(addr, refusal):
+                    return
+                self._refused.discard(addr)
+            elif self._over_cap(addr):
                 return
             session = self._open_session(addr)
         session.to_server(data)

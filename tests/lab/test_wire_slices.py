@@ -5,11 +5,14 @@ keep every other connection waiting; a bulk transfer's reads go on whole."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from lab.capture import Capture
+from lab.lan import Caps
 from lab.model import MessageCaptured, Sender
-from lab.wire import TcpWire
+from lab.wire import TcpWire, UdpWire
 from lab.wire_leg import MANY, SLICE, _Leg
+from lab.wire_udp import UDP_YIELD
 
 
 class _Link:
@@ -128,3 +131,87 @@ def test_a_burst_of_pipelined_lines_reaches_the_server_whole_and_captured() -> N
     burst, got, captured = asyncio.run(run())
     assert got == burst  # through the Wire and back, whole and in order
     assert captured >= 2 * len(burst)  # every byte both ways in the capture's messages
+
+
+def test_a_stepping_wire_holds_a_large_read_one_slice_at_a_time_in_order() -> None:
+    async def run() -> tuple[bytes, list[int], bytes]:
+        got = bytearray()
+
+        async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while data := await reader.read(65536):
+                got.extend(data)
+
+        server = await asyncio.start_server(sink, "127.0.0.1", 0)
+        wire = TcpWire(Capture(), listen=("127.0.0.1", 0),
+                       target=server.sockets[0].getsockname()[:2], protocol="http")
+        await wire.start()
+        wire.set_step(True)
+        reader, writer = await asyncio.open_connection(*wire.address)
+        body = b"A" * 30_000
+        request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 30000\r\n\r\n" + body
+        writer.write(request)
+        await writer.drain()
+        held_counts: list[int] = []
+        for _ in range(20):  # forward whatever is held, oldest first, until all is through
+            await asyncio.sleep(0.05)
+            held = wire.holds.messages()
+            held_counts.append(len(held))
+            for chunk in held:
+                wire.holds.forward(chunk.id)
+            if len(got) >= len(request):
+                break
+        writer.close()
+        await wire.stop()
+        server.close()
+        return request, held_counts, bytes(got)
+
+    request, held_counts, got = asyncio.run(run())
+    assert got == request  # whole and in order
+    assert max(held_counts) == 1  # never more than one chunk held at a time
+
+
+def test_a_udp_client_refused_at_the_cap_gets_in_once_there_is_room() -> None:
+    async def run() -> bytes | None:
+        loop = asyncio.get_running_loop()
+
+        class Echo(asyncio.DatagramProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                self.transport.sendto(data, addr)
+
+        echo, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", 0))
+        wire = UdpWire(Capture(), listen=("127.0.0.1", 0),
+                       target=echo.get_extra_info("sockname")[:2], protocol="raw")
+        wire.caps = Caps(per_client=0, total=2)
+        await wire.start()
+        flood = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+        for sock in flood:
+            sock.sendto(b"flood", wire.address)
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.setblocking(False)
+        await asyncio.sleep(0.1)
+        client.sendto(b"first try", wire.address)  # refused: the cap is full
+        await asyncio.sleep(UDP_YIELD + 0.5)  # the flood's sessions have gone quiet
+        while True:  # drop the flood's echoes and anything else already there
+            try:
+                client.recv(100)
+            except BlockingIOError:
+                break
+        client.sendto(b"retry", wire.address)  # the same port tries again
+        answer = None
+        for _ in range(20):
+            await asyncio.sleep(0.05)
+            try:
+                answer = client.recv(100)
+                break
+            except BlockingIOError:
+                pass
+        for sock in (*flood, client):
+            sock.close()
+        await wire.stop()
+        echo.close()
+        return answer
+
+    assert asyncio.run(run()) == b"retry"

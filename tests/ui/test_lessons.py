@@ -170,3 +170,12 @@ def test_the_lesson_menu_lists_every_built_in_lesson_when_shown(window: MainWind
     assert titles[count:] == ["Open scenario…", "Save setup as scenario…"]
     menu.actions()[0].trigger()  # the first lesson opens from its menu entry
     qtbot.waitUntil(lambda: "1. A first request" in window.lessons.text.text(), timeout=WAIT)
+
+
+def test_two_lessons_opened_at_once_leave_only_the_second(window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    lessons = window.lessons
+    first = spawn(lessons.open("03-many-servers"))
+    second = spawn(lessons.open("03-many-servers"))  # picked again before the first is up
+    qtbot.waitUntil(lambda: first.done() and second.done(), timeout=WAIT)
+    assert first.result() is True and second.result() is True, lessons.text.text()
+    qtbot.waitUntil(lambda: len(window.servers.panels()) == 2, timeout=WAIT)

@@ -9,6 +9,7 @@ one of ``[wire] server``): each message then waits at the Wire for Forward.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
@@ -59,6 +60,7 @@ class LessonControls:
         self.runner: Runner | None = None
         self.position = 0
         self.results: list[StepResult] = []
+        self._opening = asyncio.Lock()
 
         menu = QMenu(window)
         self.menu = menu
@@ -144,7 +146,12 @@ class LessonControls:
 
     async def open(self, name: str) -> bool:
         """Load ``name`` (a file or a built-in lesson's name) and set it up on the engine;
-        False (the reason shown in the bar) if it is invalid or a server cannot start."""
+        False (the reason shown in the bar) if it is invalid or a server cannot start.
+        Lessons opened quickly one after another are set up one at a time."""
+        async with self._opening:
+            return await self._open(name)
+
+    async def _open(self, name: str) -> bool:
         try:
             scenario = load(name)
         except ScenarioError as exc:
