@@ -17,6 +17,7 @@ Field names (the inspector's pairing and the HAR export read them):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from http import HTTPStatus
 
@@ -57,11 +58,20 @@ def reason(head: ResponseHead) -> str:
         return ""
 
 
+#: Characters that break a line though they are not control characters (NEL, LS, PS).
+_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
 def summary(head: Head) -> str:
-    """``GET /index.html`` for a request, ``200 OK`` for a response."""
+    """``GET /index.html`` for a request, ``200 OK`` for a response; on one line (a
+    NEL, LS or PS in the target or reason phrase is shown escaped, as ``\\u2028``)."""
     if isinstance(head, _REQUESTS):
-        return f"{text(head.method)} {text(head.target)}"
-    return f"{head.status_code} {reason(head)}".rstrip()
+        line = f"{text(head.method)} {text(head.target)}"
+    else:
+        line = f"{head.status_code} {reason(head)}".rstrip()
+    if _BREAKS.search(line):
+        line = _BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
+    return line
 
 
 def head_fields(head: Head) -> FieldList:

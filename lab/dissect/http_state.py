@@ -214,6 +214,8 @@ class PieceMaker:
             of = "" if expected is None else f" of {expected}"
             summary = f"incomplete {side.noun}: {msg.body_length}{of} body bytes"
         fields = msg.fields()
+        if msg.head is None:
+            fields.append(("error", f"head cut off after {msg.size} bytes"))
         if side is self._resp:
             fields += self._pairing(now, final=True)
         return Piece(

@@ -41,8 +41,7 @@ def seeded(data: st.DataObject, protocol: str) -> Script:
 @given(data=st.data())
 def test_any_bytes_never_raise_and_every_byte_is_shown(protocol: str, data: st.DataObject) -> None:
     script = seeded(data, protocol)
-    lenient = protocol in ("http", "websocket")  # a known HTTP gap: test_http_known.py
-    pieces = feed(dissect.make(protocol), script, lenient=lenient)
+    pieces = feed(dissect.make(protocol), script)
     check_every_byte_shown(pieces, script)
 
 

@@ -1,9 +1,6 @@
-"""What the HTTP fuzzing found in lab/dissect/http*.py, kept as explicit examples.
-
-That dissector is being rewritten by someone else, so these are marked xfail
-(strict: they fail the run once fixed, so the mark and the fuzz tests' leniency
-are removed then) rather than fixed here.
-"""
+"""What the HTTP fuzzing found in lab/dissect/http*.py, kept as explicit examples:
+a head cut off by the close says why in its fields, and a summary stays on one
+line whatever the reason phrase holds."""
 
 from __future__ import annotations
 
@@ -13,9 +10,6 @@ from lab import dissect
 from lab.model import Sender
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "http.py _incomplete: a head cut off by the close is malformed but has no "
-    "('error', …) field, unlike every other dissector's malformed Pieces"))
 @pytest.mark.parametrize("protocol", ["http", "websocket"])
 def test_a_head_cut_off_at_the_close_says_why_in_its_fields(protocol: str) -> None:
     d = dissect.make(protocol)
@@ -25,9 +19,6 @@ def test_a_head_cut_off_at_the_close_says_why_in_its_fields(protocol: str) -> No
     assert dict(piece.fields).get("error") == "head cut off after 1 bytes"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "http_fields.summary: a reason phrase with U+2028 (or NEL, U+2029) is shown as is, "
-    "so the summary is two lines"))
 def test_a_summary_stays_on_one_line() -> None:
     d = dissect.make("http")
     d.feed(Sender.CLIENT, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0.0)
