@@ -49,37 +49,29 @@ def recorded(name: str) -> tuple[tuple[Step, ...], ...]:
     )
 
 
-def feed(d: Dissector, script: Sequence[Step], *, close: bool = True,
-         lenient: bool = False) -> list[Piece]:
-    """Every Piece ``d`` makes of ``script`` (and of the close), each checked as it comes
-    (``lenient``: see :func:`check_piece`)."""
+def feed(d: Dissector, script: Sequence[Step], *, close: bool = True) -> list[Piece]:
+    """Every Piece ``d`` makes of ``script`` (and of the close), each checked as it comes."""
     pieces: list[Piece] = []
     for i, (sender, data) in enumerate(script):
         out = d.feed(sender, data, float(i))
         for piece in out:
-            check_piece(piece, float(i), lenient=lenient)
+            check_piece(piece, float(i))
         pieces += out
     if close:
         out = d.close(float(len(script)))
         for piece in out:
-            check_piece(piece, float(len(script)), lenient=lenient)
+            check_piece(piece, float(len(script)))
         pieces += out
     return pieces
 
 
-def check_piece(piece: Piece, now: float, *, lenient: bool = False) -> None:
-    """What the Piece type promises, whatever bytes it came from.
-
-    ``lenient`` allows the HTTP dissector's known gaps (see test_http_known.py): a
-    malformed ``incomplete …`` Piece with its reason in the summary only, and a
-    summary broken by a Unicode line separator.
-    """
+def check_piece(piece: Piece, now: float) -> None:
+    """What the Piece type promises, whatever bytes it came from."""
     assert isinstance(piece, Piece), piece
     assert isinstance(piece.sender, Sender)
     assert 0.0 <= piece.time <= now, (piece.time, now)
     assert isinstance(piece.summary, str) and piece.summary.strip(), piece
-    one_line = len(piece.summary.splitlines()) == 1  # no CR, LF, NEL, LS, PS…
-    assert one_line or lenient, repr(piece.summary)
+    assert len(piece.summary.splitlines()) == 1, repr(piece.summary)  # no CR, LF, NEL, LS…
     assert isinstance(piece.raw, bytes)
     assert len(piece.raw) <= RAW_LIMIT, len(piece.raw)
     assert len(piece.raw) <= piece.size, (len(piece.raw), piece.size)
@@ -90,8 +82,6 @@ def check_piece(piece: Piece, now: float, *, lenient: bool = False) -> None:
         assert value is None or isinstance(value, str | int | float | bool), (name, value)
     if piece.malformed:
         reason = dict(piece.fields).get("error")
-        if lenient and piece.summary.startswith("incomplete "):
-            reason = piece.summary
         assert isinstance(reason, str) and reason, f"a malformed Piece says why: {piece}"
 
 
