@@ -33,7 +33,9 @@ from tests.fuzz.talk import (
 
 # -- DNS ----------------------------------------------------------------------------
 
-_LABEL = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,12}[a-z0-9])?", fullmatch=True)
+_LDH = "abcdefghijklmnopqrstuvwxyz0123456789"
+_LABEL = st.tuples(st.sampled_from(_LDH), st.text(_LDH + "-", max_size=12)).map(
+    lambda t: (t[0] + t[1]).rstrip("-"))
 _NAME = st.lists(_LABEL, min_size=1, max_size=3).map(lambda ls: ".".join([*ls, "lab", "test"]))
 _TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126, exclude_characters='"\\'),
                 max_size=80)

@@ -20,11 +20,13 @@ from tests.fuzz.talk import (
     views,
 )
 
-_WORD = st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True)
-_TEXT = st.from_regex(r"[ -~]{0,40}", fullmatch=True).map(str.strip)
+# Text strategies, not regexes: Hypothesis's memory of tried examples grows with draws.
+_PRINTABLE = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+_WORD = st.text("ABCXYZabcxyz0123456789._-", min_size=1, max_size=12)
+_TEXT = st.text(_PRINTABLE, max_size=40).map(str.strip)
 #: A line of a multi-line body: may start with a dot, may look like a status or a code.
 _BODY_LINE = st.one_of(
-    st.from_regex(rb"[ -~]{0,40}", fullmatch=True), st.sampled_from(
+    st.text(_PRINTABLE, max_size=40).map(str.encode), st.sampled_from(
         [b".", b"..", b".hidden", b"", b"+OK not the end", b"226 not the end", b"-ERR x"]))
 
 # One turn: (client line, server lines, pieces the server lines make).
