@@ -58,6 +58,8 @@ def reason(head: ResponseHead) -> str:
         return ""
 
 
+#: The longest summary (a request line can be as long as the head allows).
+SUMMARY_LIMIT = 2000
 #: Characters that break a line though they are not control characters (NEL, LS, PS).
 _BREAKS = re.compile("[\x85\u2028\u2029]")
 
@@ -71,6 +73,8 @@ def summary(head: Head) -> str:
         line = f"{head.status_code} {reason(head)}".rstrip()
     if _BREAKS.search(line):
         line = _BREAKS.sub(lambda m: f"\\u{ord(m[0]):04x}", line)
+    if len(line) > SUMMARY_LIMIT:  # a 60 KB target is in the fields; a row shows its start
+        line = line[:SUMMARY_LIMIT - 1] + "…"
     return line
 
 

@@ -25,3 +25,11 @@ def test_a_summary_stays_on_one_line() -> None:
     [piece] = d.feed(Sender.SERVER, "HTTP/1.1 200 O\u2028K\r\nContent-Length: 0\r\n\r\n"
                      .encode(), 1.0)
     assert len(piece.summary.splitlines()) == 1, piece.summary
+
+
+def test_a_very_long_target_gives_a_bounded_summary_and_keeps_it_whole_in_the_fields() -> None:
+    target = "/" + "a" * 60_000
+    d = dissect.make("http")
+    [piece] = d.feed(Sender.CLIENT, f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 0.0)
+    assert len(piece.summary) <= 2000 and piece.summary.startswith("GET /aaa")
+    assert piece.summary.endswith("…") and dict(piece.fields)["target"] == target
