@@ -75,7 +75,7 @@ class _Leg(asyncio.Protocol):
         self.link.leg_made(self)
 
     def data_received(self, data: bytes) -> None:
-        if self._at < len(self._rest):  # still slicing an earlier read: after it
+        if self._rest:  # still slicing an earlier read: after it
             self._rest = self._rest[self._at:] + data
             self._at = 0
             return
@@ -90,8 +90,9 @@ class _Leg(asyncio.Protocol):
         made = self.link.received(self, data)
         self._dense = made * SLICE >= MANY * len(data)
 
-    def _take(self) -> bytes:
-        chunk = self._rest[self._at:self._at + SLICE]
+    def _take(self, size: int = SLICE) -> bytes:
+        """The next ``size`` bytes of the large read (``_rest`` is empty once all are)."""
+        chunk = self._rest[self._at:self._at + size]
         self._at += len(chunk)
         if self._at >= len(self._rest):
             self._rest, self._at = b"", 0
@@ -104,21 +105,16 @@ class _Leg(asyncio.Protocol):
         if self._rest:
             self._relay(self._take())
         if self._rest and not self._dense and self.pauses == {"slice"}:  # the rest at once
-            self._relay(self._take_all())
+            self._relay(self._take(len(self._rest)))
         if self._rest:
             asyncio.get_running_loop().call_soon(self._next_slice)
         else:
             self.resume("slice")
 
-    def _take_all(self) -> bytes:
-        rest = self._rest[self._at:]
-        self._rest, self._at = b"", 0
-        return rest
-
     def _drain_slices(self) -> None:
         """Relay what is left of a large read at once (the connection is ending)."""
-        while self._rest:
-            self.link.received(self, self._take())
+        if self._rest:
+            self.link.received(self, self._take(len(self._rest)))
 
     def eof_received(self) -> bool:
         self._drain_slices()
