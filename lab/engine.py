@@ -8,23 +8,30 @@ on the capture's bus as NodeChanged / NodeRemoved events.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from lab import dissect
 from lab.capture import Capture
 from lab.clients import ClientObject, Routes, client_kinds
 from lab.clients.echo import EchoClient, EchoClientError
+from lab.clients.handle import ClientHandle
 from lab.lan import ALL_INTERFACES, Caps, is_shared, share_addresses
 from lab.model import (
+    ClientState,
     EndpointNamed,
     NodeChanged,
     NodeInfo,
     NodeRemoved,
     NodeState,
+    Outcome,
     Transport,
     format_address,
     parse_address,
@@ -67,8 +74,14 @@ class _Server:
 @dataclass
 class _Client:
     info: NodeInfo
+    handle: ClientHandle
     client: EchoClient | None = None
-    obj: ClientObject | None = None  # a kind the engine builds whole (see ClientKind.make)
+    #: One action at a time per client: a lesson step and a click queue up.
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def obj(self) -> ClientObject:
+        return self.handle.obj  # type: ignore[no-any-return]
 
 
 class Engine(WireControls):
@@ -311,23 +324,66 @@ class Engine(WireControls):
 
     # ---- clients -------------------------------------------------------------------
 
-    async def add_client(self, kind: str = "echo", *, name: str | None = None) -> NodeInfo:
+    async def add_client(self, kind: str = "echo", *, name: str | None = None,
+                         settings: Mapping[str, object] | None = None) -> NodeInfo:
+        """Make a client of ``kind`` with the kind's default settings, updated by
+        ``settings`` (a lesson's options, a saved setup); its state is published."""
         kinds = client_kinds()
         if kind not in kinds:
             raise EngineError(f"unknown client kind {kind!r}; known: {', '.join(sorted(kinds))}")
+        spec = kinds[kind]
         info = NodeInfo(
             id=f"k{next(self._ids)}",
             kind=kind,
             role="client",
-            name=name or self._name(kinds[kind].title),
+            name=name or self._name(spec.title),
             state=NodeState.STOPPED,
         )
-        make = kinds[kind].make
         seen = functools.partial(self.name_endpoint, info.id)
-        routes = Routes(self.route, self.upstream_error)
-        self._clients[info.id] = _Client(info, obj=make(routes, seen) if make else None)
+        routes = Routes(self.route, self.upstream_error, self.upstream_result)
+        handle = ClientHandle(info.id, kind, spec.make(routes, seen), self.capture.publish,
+                              {**spec.defaults, **(settings or {})})
+        self._clients[info.id] = _Client(info, handle)
         self.capture.publish(NodeChanged(info))
+        handle.show()
         return info
+
+    def client_state(self, node_id: str) -> ClientState:
+        """A client's state as its panel shows it (the latest one published)."""
+        return self._client(node_id).handle.state
+
+    async def configure_client(self, node_id: str, **settings: object) -> ClientState:
+        """Change a client's settings (the others stay); the new state is published."""
+        return self._client(node_id).handle.configure(settings)
+
+    async def client_act(self, node_id: str, verb: str, args: Sequence[str] = (), *,
+                         settings: Mapping[str, object] | None = None) -> Outcome:
+        """Run one action of a client (what its panel's buttons and a lesson's steps
+        do: ``open /index.html``, ``retr 1``…), with ``settings`` taken first.
+
+        Actions of one client run one at a time. The state shows the action while it
+        runs and its outcome after; an action that fails says why in ``Outcome`` and
+        in the state's ``error``, never by raising (a bug in a kind is printed on
+        stderr and shown as an error too)."""
+        node = self._client(node_id)
+        # Closing does not queue behind an action (one held in step mode waits long):
+        # it ends what is under way.
+        async with contextlib.nullcontext() if verb == "close" else node.lock:
+            handle = node.handle
+            if settings:
+                handle.configure(settings)
+            handle.show(busy=" ".join((verb, *args)), error="")
+            try:
+                outcome = await client_kinds()[node.info.kind].act(handle, verb, args)
+            except asyncio.CancelledError:
+                handle.show(busy="", error=f"{verb}: cancelled")
+                raise
+            except Exception as exc:  # a kind's bug: say so, keep the lab running
+                traceback.print_exc(file=sys.stderr)
+                outcome = Outcome(f"{verb} failed: {exc!r}", {"ok": False, "text": ""})
+            handle.show(busy="", status=outcome.shown if outcome.ok else handle.state.status,
+                        error="" if outcome.ok else outcome.shown)
+            return outcome
 
     async def client_connect(
         self, node_id: str, target: str, transport: Transport | None = None
@@ -381,12 +437,12 @@ class Engine(WireControls):
         return reply
 
     async def client_close(self, node_id: str) -> NodeInfo:
+        """Close a client's connections (its ``close`` action)."""
         node = self._client(node_id)
         if node.client is not None:
             await node.client.close()
             node.client = None
-        if node.obj is not None:
-            await node.obj.close()
+        await self.client_act(node_id, "close")
         return self._set(node, state=NodeState.STOPPED, detail="")
 
     def name_endpoint(self, node_id: str, address: str) -> None:
@@ -394,12 +450,9 @@ class Engine(WireControls):
         self.capture.publish(EndpointNamed(address, node_id))
 
     def client_object(self, node_id: str) -> ClientObject:
-        """The client itself, for kinds built whole (HTTP composer, browser…):
-        call its coroutines on the engine's loop."""
-        obj = self._client(node_id).obj
-        if obj is None:
-            raise EngineError(f"client {node_id!r} is driven through the engine's echo commands")
-        return obj
+        """The client object itself (call its coroutines on the engine's loop): for
+        tests and the engine's own commands; panels and lessons use ``client_act``."""
+        return self._client(node_id).obj
 
     async def route(self, transport: Transport, host: str, port: int,
                     protocol: str = "raw") -> tuple[str, int]:
@@ -416,9 +469,16 @@ class Engine(WireControls):
                      if isinstance(w, UdpWire) and w.address == routed), None)
         return None if wire is None else await wire.upstream_error(local)
 
+    async def upstream_result(self, routed: tuple[str, int], local: str) -> str:
+        """Whether the outbound TCP Wire at ``routed`` reached the real server for the
+        client at ``local``: "" if it did (or ``routed`` is no outbound Wire), else why not."""
+        wire = next((w for w in self._outbound.values()
+                     if isinstance(w, TcpWire) and w.address == routed), None)
+        return "" if wire is None else await wire.upstream_result(local)
+
     async def remove_client(self, node_id: str) -> None:
         await self.client_close(node_id)
-        del self._clients[node_id]
+        self._clients.pop(node_id).handle.forget_folder()
         self.capture.publish(NodeRemoved(node_id))
 
     def _client(self, node_id: str) -> _Client:

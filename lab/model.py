@@ -6,8 +6,10 @@ thread without locks. Only the Capture makes Messages and Connections.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 #: Raw bytes kept per Message; past this only a prefix is kept (flag ``truncated``).
 RAW_LIMIT = 64 * 1024
@@ -146,8 +148,82 @@ class EndpointNamed:
     node_id: str
 
 
+#: A client's settings as the engine holds them: (name, value) pairs, in the kind's order.
+Settings = tuple[tuple[str, str], ...]
+
+
+def settings_of(values: Mapping[str, object]) -> Settings:
+    """``values`` as Settings: every value a string (``True`` → ``"true"``)."""
+    return tuple((name, str(value).lower() if isinstance(value, bool) else str(value))
+                 for name, value in values.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a client's action got back: ``shown`` for a person; ``values`` for a
+    scenario's expectations (ok, status, reply, rcode, and ``text`` for ``contains``)."""
+
+    shown: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.values.get("ok", True))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientState:
+    """A lab client as the engine holds it; its panel shows exactly this.
+
+    ``settings`` are what its fields show (from a lesson, a saved setup or the user);
+    ``busy`` says what it is doing now ("" when idle); ``status`` and ``error`` are the
+    last action's outcome for a person; ``view`` is the kind's own frozen record of
+    what the client holds now (the page loaded, the mailbox listed, the chat's lines…),
+    defined in the kind's module under lab/clients/.
+    """
+
+    node: str
+    kind: str
+    settings: Settings = ()
+    busy: str = ""
+    status: str = ""
+    error: str = ""
+    view: Any = None
+    #: Counts the state's changes, as NodeInfo.revision does.
+    revision: int = 0
+
+    def setting(self, name: str, default: str = "") -> str:
+        return next((value for key, value in self.settings if key == name), default)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientChanged:
+    state: ClientState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServerState:
+    """A lab server's live data as its panel shows it (mailboxes, zone, rows, room):
+    ``view`` is the kind's own frozen record, defined in its module under lab/servers/."""
+
+    node: str
+    kind: str
+    view: Any = None
+    revision: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServerChanged:
+    state: ServerState
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureCleared:
+    """The capture was emptied (a lesson starts clean): views drop their rows."""
+
+
 Event = (MessageCaptured | ConnectionOpened | ConnectionClosed | NodeChanged | NodeRemoved
-         | EndpointNamed)
+         | EndpointNamed | ClientChanged | ServerChanged | CaptureCleared)
 
 
 def format_address(host: str, port: int) -> str:

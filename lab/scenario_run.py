@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lab.clients import client_kinds
 from lab.engine import Engine, EngineError
 from lab.hold import patient
-from lab.model import Event, Message, MessageCaptured, NodeInfo
+from lab.model import Event, Message, MessageCaptured, NodeInfo, Outcome
 from lab.scenario import Scenario, Step
-from lab.scenario_actions import ACT, ClientState, Outcome
+from lab.servers import server_kinds
 
 #: The longest one step may take before it fails as timed out, in seconds.
 STEP_TIMEOUT = 20.0
@@ -82,7 +82,8 @@ class Runner:
         self.engine = engine
         self.server_ids: dict[str, str] = {}
         self.addresses: dict[str, str] = {}
-        self.clients: dict[str, ClientState] = {}
+        self.client_ids: dict[str, str] = {}
+        self._server_of: dict[str, str] = {}  # client name → its server's name
 
     async def setup(self) -> list[NodeInfo]:
         """Start the servers (with the Wire's faults) and make the clients; EngineError
@@ -101,17 +102,27 @@ class Runner:
                 raise EngineError(f"server {spec.name!r} ({spec.kind}): {exc}") from None
             self.addresses[spec.name] = info.address
             nodes.append(info)
+        kinds = {spec.name: spec.kind for spec in self.scenario.servers}
         for client in self.scenario.clients:
-            info = await self.engine.add_client(client.kind, name=client.name)
-            self.clients[client.name] = ClientState(
-                client, info.id, self.addresses[client.server], self.addresses, self.engine)
+            # An option naming a server (``dns = "DNS server"``) means its address.
+            settings: dict[str, object] = {
+                key: self.addresses.get(str(value), value)
+                for key, value in client.options.items()}
+            settings["server"] = self.addresses[client.server]
+            if "transport" in client_kinds()[client.kind].defaults:
+                settings.setdefault("transport",
+                                    server_kinds()[kinds[client.server]].transport.value)
+            info = await self.engine.add_client(client.kind, name=client.name,
+                                                settings=settings)
+            self.client_ids[client.name] = info.id
+            self._server_of[client.name] = client.server
             nodes.append(info)
         return nodes
 
     async def step(self, index: int) -> StepResult:
         """Run step ``index`` (from 0): its faults, its action, its expectations."""
         step = self.scenario.steps[index]
-        state = self.clients[step.client]
+        node_id = self.client_ids[step.client]
         messages: list[Message] = []
 
         def collect(event: Event) -> None:
@@ -121,10 +132,12 @@ class Runner:
         unsubscribe = self.engine.capture.subscribe(collect)
         try:
             if step.faults:
-                self.engine.set_faults(self.server_ids[state.spec.server], **step.faults)
+                self.engine.set_faults(self.server_ids[self._server_of[step.client]],
+                                       **step.faults)
             limit = patient(STEP_TIMEOUT)  # a step held at a stepping Wire waits for Forward
             try:
-                outcome = await asyncio.wait_for(ACT[state.spec.kind](state, step), limit)
+                outcome = await asyncio.wait_for(
+                    self.engine.client_act(node_id, step.verb, step.args), limit)
             except TimeoutError:
                 outcome = Outcome(f"no answer within {limit:g} s",
                                   {"ok": False, "text": ""})
@@ -135,19 +148,18 @@ class Runner:
         return StepResult(index + 1, step, outcome, checks, tuple(messages))
 
     async def close(self) -> None:
-        """Close the clients and remove their download folders (servers stay up)."""
-        for state in self.clients.values():
-            await self.engine.client_close(state.node_id)
-            shutil.rmtree(state.folder, ignore_errors=True)
+        """Close the clients (servers stay up)."""
+        for node_id in self.client_ids.values():
+            with contextlib.suppress(EngineError):
+                await self.engine.client_close(node_id)
 
     async def teardown(self) -> None:
         """Remove every node this runner made, clients first; one the user removed
         already is passed over."""
-        while self.clients:
-            _, state = self.clients.popitem()
+        while self.client_ids:
+            _, node_id = self.client_ids.popitem()
             with contextlib.suppress(EngineError):
-                await self.engine.remove_client(state.node_id)
-            shutil.rmtree(state.folder, ignore_errors=True)
+                await self.engine.remove_client(node_id)
         while self.server_ids:
             _, node_id = self.server_ids.popitem()
             with contextlib.suppress(EngineError):

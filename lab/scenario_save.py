@@ -4,7 +4,8 @@
     save(engine, "setup.toml")
 
 The servers (kind, name, port as asked for, options), the clients (kind, name, the
-server they are connected to when known) and the Wire's faults and step mode; no
+lab server their ``server`` setting names, their other settings that differ from the
+kind's defaults) and the Wire's faults and step mode; no
 steps, so ``cslab run`` sets it up and exits. TOML is written by hand (tomllib
 only reads): strings escaped as TOML basic strings.
 """
@@ -17,6 +18,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from lab.clients import client_kinds
 from lab.engine import Engine
 from lab.faults import Faults
 from lab.model import NodeInfo, parse_address
@@ -24,6 +26,8 @@ from lab.scenario import ACTIONS
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 GOAL = "What this setup shows (write the goal here)."
+#: Client settings a saved setup leaves out: a URL names the server's port of today.
+UNSAVED_SETTINGS = frozenset({"url"})
 
 
 class SaveError(Exception):
@@ -90,9 +94,9 @@ def _unique(name: str, taken: set[str]) -> str:
     return new
 
 
-def _server_of(client: NodeInfo, servers: list[NodeInfo], names: dict[str, str]) -> str:
-    """The saved name of the server ``client`` is connected to ('' if not known)."""
-    target = client.detail.rpartition("→")[2].strip()
+def _server_of(target: str, servers: list[NodeInfo], names: dict[str, str]) -> str:
+    """The saved name of the lab server at ``target`` (a client's ``server`` setting;
+    '' if it is none of them)."""
     if not target:
         return ""
     try:
@@ -131,9 +135,15 @@ def scenario_text(engine: Engine, title: str = "Saved setup") -> str:
     for client in clients:
         lines += ["", "[[client]]", f"kind = {quote(client.kind)}",
                   f"name = {quote(_unique(client.name, taken))}"]
-        connected = _server_of(client, servers, names)
+        settings = dict(engine.client_state(client.id).settings)
+        connected = _server_of(settings.pop("server", ""), servers, names)
         if connected:
             lines.append(f"server = {quote(connected)}")
+        defaults = client_kinds()[client.kind].defaults
+        options = {k: v for k, v in settings.items()
+                   if v != defaults.get(k, "") and k not in UNSAVED_SETTINGS}
+        if options:
+            lines.append(f"options = {_inline(options)}")
     lines += _wire(engine, servers, names)
     return "\n".join(lines) + "\n"
 

@@ -32,6 +32,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from lab.capture import Capture
 from lab.model import (
+    CaptureCleared,
+    ClientChanged,
+    ClientState,
     Connection,
     ConnectionClosed,
     ConnectionOpened,
@@ -43,6 +46,8 @@ from lab.model import (
     NodeInfo,
     NodeRemoved,
     NodeState,
+    ServerChanged,
+    ServerState,
 )
 
 #: How often the queue is drained (milliseconds): about 30 Hz.
@@ -86,9 +91,14 @@ class EngineBridge(QObject):
         endpoints_named(dict[str, str]): local addresses of lab clients → node ids.
         sampling_changed(int): K of "1 in K" for load traffic changed (1: every
             message is passed on).
+        client_changed(ClientState): a client's state (the latest of a batch).
+        server_changed(ServerState): a server's live data (the latest of a batch).
+        cleared(): the capture was emptied; views drop their rows (emitted before
+            the batch's messages, which came after the clearing).
 
     It also keeps the UI's view of the nodes (``nodes``), of the connections
-    (``connections``) and of the lab clients' addresses (``endpoints``), updated
+    (``connections``), of the lab clients' addresses (``endpoints``) and of the
+    clients' and servers' states (``client_states``, ``server_states``), updated
     just before the signals are emitted.
     """
 
@@ -98,6 +108,9 @@ class EngineBridge(QObject):
     node_removed = Signal(str)
     endpoints_named = Signal(dict)
     sampling_changed = Signal(int)
+    client_changed = Signal(object)
+    server_changed = Signal(object)
+    cleared = Signal()
 
     def __init__(self, capture: Capture, parent: QObject | None = None, *,
                  sample_above: int | None = None) -> None:
@@ -112,6 +125,8 @@ class EngineBridge(QObject):
         self.nodes: dict[str, NodeInfo] = {}
         self.connections: dict[str, Connection] = {}
         self.endpoints: dict[str, str] = {}  # a lab client's local address → its node id
+        self.client_states: dict[str, ClientState] = {}
+        self.server_states: dict[str, ServerState] = {}
         self.message_count = 0
         self._freeze_at = FREEZE_FIRST  # message_count at which to call gc.freeze next
         self.frozen = False
@@ -146,10 +161,18 @@ class EngineBridge(QObject):
         connections: list[Connection] = []
         nodes: dict[str, NodeInfo | None] = {}
         named: dict[str, str] = {}
+        states: dict[str, ClientState | ServerState] = {}
         for _ in range(count):
             event = self._queue.popleft()
             if isinstance(event, MessageCaptured):
                 messages.append(event.message)
+            elif isinstance(event, ClientChanged | ServerChanged):
+                key = f"{type(event).__name__}:{event.state.node}"
+                states.pop(key, None)  # keep the order of the latest change
+                states[key] = event.state
+            elif isinstance(event, CaptureCleared):
+                self._clear()
+                messages, connections, named = [], [], {}
             elif isinstance(event, ConnectionOpened | ConnectionClosed):
                 connections.append(event.connection)
             elif isinstance(event, NodeChanged):
@@ -166,6 +189,7 @@ class EngineBridge(QObject):
         if named:  # before the messages, so their rows are named when first painted
             self.endpoints_named.emit(named)
         self._emit(messages, connections, nodes)
+        self._emit_states(states)
         if self.message_count >= self._freeze_at:
             self._freeze_at = self.message_count + FREEZE_EVERY
             self.frozen = True
@@ -211,6 +235,24 @@ class EngineBridge(QObject):
                 load.add(client)
         return load
 
+    def _clear(self) -> None:
+        """The capture was emptied: forget its connections and say so at once (the
+        views drop their rows before this batch's messages, which came after)."""
+        self.connections.clear()
+        self.message_count = 0
+        self.sampled_out = 0
+        self.cleared.emit()
+
+    def _emit_states(self, states: dict[str, ClientState | ServerState]) -> None:
+        for state in states.values():
+            if isinstance(state, ClientState):
+                if state.node in self.nodes:  # not one removed meanwhile
+                    self.client_states[state.node] = state
+                    self.client_changed.emit(state)
+            elif state.node in self.nodes:
+                self.server_states[state.node] = state
+                self.server_changed.emit(state)
+
     def _emit(
         self,
         messages: list[Message],
@@ -220,6 +262,8 @@ class EngineBridge(QObject):
         for node_id, info in nodes.items():
             if info is None:
                 self.nodes.pop(node_id, None)
+                self.client_states.pop(node_id, None)
+                self.server_states.pop(node_id, None)
                 self.node_removed.emit(node_id)
             else:
                 self.nodes[node_id] = info

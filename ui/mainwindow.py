@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from lab.clients import client_kinds
 from lab.engine import EngineError
-from lab.model import Message, NodeInfo, Sender
+from lab.model import ClientState, Message, NodeInfo, Sender, ServerState
 from lab.servers import server_kinds
 from ui import theme
 from ui.bridge import EngineBridge
@@ -102,6 +102,8 @@ class MainWindow(QMainWindow):
         bridge.connections_changed.connect(self._update_status)
         bridge.node_changed.connect(self._node_changed)
         bridge.node_removed.connect(self._node_removed)
+        bridge.client_changed.connect(self._state_changed)
+        bridge.server_changed.connect(self._state_changed)
         self.model.rowsInserted.connect(self._update_wire_hint)
         self.wire.clicked.connect(self._wire_clicked)
         self.wire.exported.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -327,6 +329,11 @@ class MainWindow(QMainWindow):
         self.ensure_panel(info)
         self.wire.viewport().update()
         self._update_status()
+
+    def _state_changed(self, state: ClientState | ServerState) -> None:
+        panel = self.panels.get(state.node)
+        if panel is not None:
+            panel.update_state(state)
 
     def _node_removed(self, node_id: str) -> None:
         panel = self.panels.pop(node_id, None)

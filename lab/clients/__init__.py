@@ -1,21 +1,25 @@
-"""Client kinds: each is one module with an async API the panels and scenarios call.
+"""Client kinds: each is one module with an async API and its actions.
 
-A kind with ``make`` is built by the engine with a router (see ``Router``; the
+A kind's ``make`` is built by the engine with a router (see ``Router``; the
 engine's is a ``Routes``, which can also say when a datagram sent through an
 outbound Wire was refused beyond it) and a callback to report each local address
-it connects from (so the UI can name that end of the wire), and handed to its
-panel whole (``Engine.client_object``); the echo client, whose connection the
-engine manages itself, has none.
+it connects from (so the UI can name that end of the wire). Its module's
+``act(handle, verb, args)`` performs one action (a panel's button, a lesson's
+step) with the settings the engine holds, and shows the outcome as a ClientState
+(lab/clients/handle.py): the only way panels and lessons drive a client.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
-from lab.model import Transport
+from lab.model import Outcome, Transport
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 #: Where to really connect for (transport, host, port, protocol): a lab server
 #: directly, anything else through an outbound Wire dissecting ``protocol``.
@@ -29,12 +33,19 @@ Seen = Callable[[str], None]
 UpstreamError = Callable[[tuple[str, int], str], Awaitable[Exception | None]]
 
 
+#: For a TCP connection from ``local`` to ``routed`` (an outbound Wire): wait until
+#: the Wire knows whether it reached the real server; "" if it did, else a note
+#: ("server HOST:PORT refused the connection").
+UpstreamResult = Callable[[tuple[str, int], str], Awaitable[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class Routes:
     """A Router (call it as one) with ``upstream_error`` beside it."""
 
     route: Router
     upstream_error: UpstreamError
+    upstream_result: UpstreamResult | None = None
 
     def __call__(self, transport: Transport, host: str, port: int,
                  protocol: str) -> Awaitable[tuple[str, int]]:
@@ -45,37 +56,51 @@ class ClientObject(Protocol):
     async def close(self) -> object: ...
 
 
+Act = Callable[["ClientHandle", str, Sequence[str]], Awaitable[Outcome]]
+
+
 @dataclass(frozen=True, slots=True)
 class ClientKind:
+    """One client kind: ``module`` (under lab.clients) has the factory ``factory``
+    and ``act``; ``defaults`` are the settings a new client starts with."""
+
     kind: str
     title: str
-    make: Callable[[Router, Seen], ClientObject] | None = None
+    module: str
+    factory: str
+    defaults: dict[str, str] = field(default_factory=dict)
 
-
-def _lazy(module: str, name: str) -> Callable[[Router, Seen], ClientObject]:
-    """The factory ``name`` of ``module``, imported when a client of the kind is made."""
-
-    def make(route: Router, seen: Seen) -> ClientObject:
+    def make(self, route: Router, seen: Seen) -> ClientObject:
+        """A new client object; the kind's module is imported on first use."""
         factory: Callable[[Router, Seen], ClientObject] = getattr(
-            importlib.import_module(module), name)
+            importlib.import_module(f"lab.clients.{self.module}"), self.factory)
         return factory(route, seen)
 
-    make.__qualname__ = f"{module}.{name}"
-    return make
+    @property
+    def act(self) -> Act:
+        """The kind's ``act(handle, verb, args)``."""
+        action: Act = importlib.import_module(f"lab.clients.{self.module}").act
+        return action
 
 
 #: Every client kind, in menu order, without importing their modules (see
 #: lab.servers.SERVER_KINDS): a kind's module is imported when its first client is made.
 CLIENT_KINDS = (
-    ClientKind("echo", "Echo client"),
-    ClientKind("http", "Request composer", _lazy("lab.clients.http", "HttpClient")),
-    ClientKind("browser", "Mini browser", _lazy("lab.clients.browser", "new_browser")),
-    ClientKind("smtp", "Mail composer", _lazy("lab.clients.smtp", "MailSender")),
-    ClientKind("pop3", "Mailbox reader", _lazy("lab.clients.pop3", "MailReader")),
-    ClientKind("ftp", "FTP client", _lazy("lab.clients.ftp", "FtpClient")),
-    ClientKind("ws", "WebSocket chat client", _lazy("lab.clients.ws", "ChatClient")),
-    ClientKind("dns", "DNS lookup (dig)", _lazy("lab.clients.dns", "DnsClient")),
-    ClientKind("load", "Load test (many clients)", _lazy("lab.clients.load", "LoadClient")),
+    ClientKind("echo", "Echo client", "echo", "EchoSession",
+               {"server": "", "transport": "tcp", "hex": "false"}),
+    ClientKind("http", "Request composer", "http", "HttpClient",
+               {"server": "", "host": "", "dns": ""}),
+    ClientKind("browser", "Mini browser", "browser", "new_browser", {"server": ""}),
+    ClientKind("smtp", "Mail composer", "smtp", "MailSender",
+               {"server": "", "from": "ann@lab.test", "to": "bob@lab.test",
+                "subject": "Hello from the lab", "body": "Hello!"}),
+    ClientKind("pop3", "Mailbox reader", "pop3", "MailReader",
+               {"server": "", "user": "ann", "password": "lab"}),
+    ClientKind("ftp", "FTP client", "ftp", "FtpClient",
+               {"server": "", "user": "student", "password": "lab", "passive": "true"}),
+    ClientKind("ws", "WebSocket chat client", "ws", "ChatClient", {"server": "", "nick": ""}),
+    ClientKind("dns", "DNS lookup (dig)", "dns", "DnsClient", {"server": ""}),
+    ClientKind("load", "Load test (many clients)", "load", "LoadClient", {"server": ""}),
 )
 
 

@@ -9,12 +9,18 @@ browser's per-host limit.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
 from lab.clients import Router, Seen
 from lab.clients.http import HttpClient, HttpResult
+from lab.model import Outcome
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 PARALLEL = 6
 
@@ -139,3 +145,66 @@ def _charset(result: HttpResult) -> str:
 def new_browser(route: Router, seen: Seen) -> Browser:
     """A mini browser with its own request client (the kind's ``make``)."""
     return Browser(HttpClient(route, seen))
+
+
+# ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserView:
+    """What the browser shows: the page loaded (None before the first), and whether
+    back and forward can go anywhere."""
+
+    page: Page | None = None
+    can_back: bool = False
+    can_forward: bool = False
+
+
+def page_url(handle: ClientHandle, target: str) -> str:
+    """``target`` as a URL: a path is on the client's server (``server`` setting, by
+    the ``host`` setting's name if there is one); a URL stays as it is."""
+    if target.startswith(("http://", "https://")):
+        return target
+    server = handle.address("server") or "127.0.0.1:8080"
+    host = handle.setting("host")
+    if host:
+        server = f"{host}:{server.rpartition(':')[2]}"
+    return f"http://{server}{target if target.startswith('/') else '/' + target}"
+
+
+def _page_outcome(page: Page) -> Outcome:
+    doc = page.document
+    if doc.error:
+        return Outcome(doc.error, {"ok": False, "text": doc.error})
+    statuses = ", ".join(str(r.status or r.error) for r in page.resources)
+    shown = f"{doc.status} {doc.reason} “{page.title}”: {page.requests} requests"
+    return Outcome(shown + (f" (resources: {statuses})" if statuses else ""),
+                   {"ok": True, "status": doc.status,
+                    "text": doc.body.decode("utf-8", "replace")})
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``open PATH|URL``, ``back``, ``forward``, ``reload``, ``close``."""
+    browser: Browser = handle.obj
+    if verb == "close":
+        await browser.close()
+        return Outcome("closed")
+    page: Page | None
+    if verb == "open":
+        url = page_url(handle, args[0] if args else "/")
+        handle.configure({"url": url})
+        page = await browser.load(url)
+    elif verb == "back":
+        page = await browser.back()
+    elif verb == "forward":
+        page = await browser.forward()
+    elif verb == "reload":
+        page = await browser.reload()
+    else:
+        return Outcome(f"the browser cannot {verb!r}", {"ok": False, "text": ""})
+    if page is None:
+        return Outcome("nowhere to go", {"ok": False, "text": ""})
+    shown = page if page.document.ok else handle.state.view and handle.state.view.page
+    handle.show(view=BrowserView(shown or None, browser.can_go_back, browser.can_go_forward),
+                settings=tuple({**dict(handle.state.settings), "url": page.url}.items()))
+    return _page_outcome(page)

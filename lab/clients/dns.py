@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dns.exception
 import dns.flags
@@ -28,8 +30,11 @@ import dns.rdatatype
 from lab.clients import Router, Routes, Seen
 from lab.dissect.dns import why
 from lab.hold import patient
-from lab.model import Transport, format_address, parse_address
+from lab.model import Outcome, Transport, format_address, parse_address
 from lab.servers.dns import DEFAULT_PORT as LAB_PORT
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 #: Seconds to wait for an answer (per transport).
 TIMEOUT = 3.0
@@ -297,3 +302,27 @@ def _rows(message: dns.message.Message) -> tuple[Row, ...]:
         for section, rrsets in (("answer", message.answer), ("authority", message.authority),
                                 ("additional", message.additional))
         for rrset in rrsets for rdata in rrset)
+
+
+# ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``query [NAME [TYPE]]``: ask the ``server`` setting's server; a name and type
+    given become the ``name`` and ``type`` settings. The view is the DnsResult."""
+    client: DnsClient = handle.obj
+    if verb == "close":
+        return Outcome("closed")
+    if verb != "query":
+        return Outcome(f"the DNS client cannot {verb!r}", {"ok": False, "text": ""})
+    if args:
+        handle.configure({"name": args[0], "type": args[1] if len(args) > 1 else "A"})
+    result = await client.query(handle.setting("name"), handle.setting("type", "A"),
+                                server=handle.address("server") or f"127.0.0.1:{LAB_PORT}",
+                                tcp=handle.setting("tcp") == "true")
+    handle.show(view=result)
+    if result.error:
+        return Outcome(result.error, {"ok": False, "text": result.error})
+    text = "\n".join(f"{r.name} {r.ttl} {r.type} {r.value}" for r in result.rows)
+    return Outcome(f"{result.rcode}" + (f":\n{text}" if text else ""),
+                   {"ok": True, "rcode": result.rcode, "text": text})

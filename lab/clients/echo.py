@@ -8,8 +8,16 @@ UDP each send is one datagram and the reply is the next datagram.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from lab.model import Transport, format_address
+from lab.clients import Router, Routes, Seen
+from lab.model import Outcome, Transport, format_address, parse_address
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 REPLY_WAIT = 2.0
 
@@ -134,3 +142,122 @@ def parse_payload(text: str, as_hex: bool) -> bytes:
         return bytes.fromhex("".join(cleaned))
     except ValueError:
         raise ValueError("not hex: use pairs of 0-9 a-f, e.g. 48 65 6c 6c 6f") from None
+
+
+# ---- the echo kind: a session the engine holds, and its actions ---------------------
+
+#: Lines of the log a view carries (the newest).
+LOG_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of the echo client's log: ``what`` is "sent", "came back", "nothing
+    came back" or "note"; ``data`` the bytes (empty for a note, whose text is ``text``)."""
+
+    time: float
+    what: str
+    data: bytes = b""
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EchoView:
+    """What the echo panel shows: connected or not, over which transport, from which
+    local address to which server, and the log."""
+
+    connected: bool = False
+    transport: str = ""
+    local: str = ""
+    remote: str = ""
+    log: tuple[LogLine, ...] = ()
+
+
+class EchoSession:
+    """The echo kind's client object: an EchoClient connected through the router
+    (so an outside server is reached through an outbound Wire, and captured)."""
+
+    def __init__(self, route: Router, seen: Seen | None = None) -> None:
+        self._route = route
+        self._seen = seen
+        self.client: EchoClient | None = None
+        self.log: list[LogLine] = []
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.connected
+
+    async def connect(self, target: str, transport: Transport) -> EchoClient:
+        await self.close()
+        try:
+            host, port = parse_address(target)
+        except ValueError as exc:
+            raise EchoClientError(str(exc)) from None
+        shown = format_address(host, port)
+        routed = await self._route(transport, host, port, "raw")
+        client = EchoClient(transport)
+        await client.connect(*routed)
+        if transport is Transport.TCP and routed != (host, port) and isinstance(
+                self._route, Routes) and self._route.upstream_result is not None:
+            note = await self._route.upstream_result(routed, client.local)
+            if note:  # the outbound Wire could not reach the real server
+                await client.close()
+                raise EchoClientError(f"cannot connect to {note.removeprefix('server ')}")
+        client.remote = shown  # errors name the server, not the outbound Wire
+        if self._seen is not None:
+            self._seen(client.local)
+        self.client = client
+        return client
+
+    def note(self, what: str, data: bytes = b"", text: str = "") -> None:
+        self.log.append(LogLine(time.time(), what, data, text))
+        del self.log[:-LOG_LIMIT]
+
+    async def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            await client.close()
+
+
+def _show(handle: ClientHandle, session: EchoSession) -> None:
+    client = session.client
+    handle.show(view=EchoView(session.connected, client.transport.value if client else "",
+                              client.local if client else "", client.remote if client else "",
+                              tuple(session.log)))
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``connect``, ``send TEXT`` (connecting first if need be; hex digits when the
+    ``hex`` setting is true), ``close``. Settings: server, transport (tcp or udp)."""
+    session: EchoSession = handle.obj
+    try:
+        if verb == "close":
+            await session.close()
+            _show(handle, session)
+            return Outcome("closed")
+        if verb == "connect" or not session.connected:
+            transport = Transport(handle.setting("transport", "tcp") or "tcp")
+            client = await session.connect(handle.address("server"), transport)
+            session.note("note", text=f"connected over {transport.value.upper()} from "
+                                      f"{client.local} to {client.remote}")
+            _show(handle, session)
+            if verb == "connect":
+                return Outcome(f"connected to {client.remote}", {"ok": True, "text": ""})
+        if verb != "send":
+            return Outcome(f"the echo client cannot {verb!r}", {"ok": False, "text": ""})
+        assert session.client is not None
+        data = parse_payload(" ".join(args), handle.setting("hex") == "true")
+        session.note("sent", data)
+        _show(handle, session)
+        reply = await session.client.send(data)
+        session.note("came back" if reply else "nothing came back", reply)
+        if not session.client.connected:
+            session.note("note", text="the server closed the connection")
+        _show(handle, session)
+    except (EchoClientError, ValueError) as exc:
+        session.note("note", text=str(exc))
+        _show(handle, session)
+        return Outcome(str(exc), {"ok": False, "text": str(exc)})
+    text = reply.decode("utf-8", "replace")
+    return Outcome(f"came back: {text!r}" if reply else "nothing came back",
+                   {"ok": True, "reply": text, "text": text})

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aioftp
 from aioftp.client import DataConnectionThrottleStreamIO
@@ -24,7 +24,10 @@ from aioftp.common import async_enterable
 
 from lab.clients import Router, Seen
 from lab.hold import patient
-from lab.model import Transport, format_address, parse_address
+from lab.model import Outcome, Transport, format_address, parse_address
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 TIMEOUT = 30.0
 BLOCK = 64 * 1024
@@ -368,3 +371,72 @@ class FtpClient:
             if ftp is not None:
                 ftp.close()
             raise FtpClientError(f"{what}: {_sentence(exc)}") from None
+
+
+# ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FtpView:
+    """What the FTP client shows: connected or not, the folder and its listing, and
+    the last transfer (``transfer``: "download NAME" or "upload NAME"; ``done`` of
+    ``total`` bytes, total 0 when the server did not say; ``saved``: where it went)."""
+
+    connected: bool = False
+    cwd: str = "/"
+    entries: tuple[Entry, ...] = ()
+    transfer: str = ""
+    done: int = 0
+    total: int = 0
+    saved: str = ""
+
+
+def _view(handle: ClientHandle, client: FtpClient, **changes: Any) -> FtpView:
+    old: FtpView = handle.state.view or FtpView()
+    return replace(old, connected=client.connected, cwd=client.cwd, **changes)
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``connect``, ``list``, ``cd PATH``, ``retr NAME`` (download into the client's
+    folder), ``close``. A command other than ``connect`` and ``close`` connects first
+    (with the settings: server, user, password, passive) if need be."""
+    client: FtpClient = handle.obj
+    try:
+        if verb == "close":
+            await client.close()
+            handle.show(view=_view(handle, client, entries=()))
+            return Outcome("closed")
+        if verb == "connect" or not client.connected:
+            await client.connect(handle.address("server"), handle.setting("user"),
+                                 handle.setting("password"),
+                                 passive=handle.setting("passive", "true") != "false")
+            handle.show(view=_view(handle, client))
+            if verb == "connect":
+                verb = "list"
+        if verb == "list":
+            entries = await client.list()
+            handle.show(view=_view(handle, client, entries=tuple(entries)))
+            text = "\n".join(f"{e.kind:4} {e.size:>8} {e.name}" for e in entries)
+            return Outcome(f"{len(entries)} entries:\n{text}", {"ok": True, "text": text})
+        if verb == "cd":
+            cwd = await client.cd(args[0])
+            entries = await client.list()
+            handle.show(view=_view(handle, client, entries=tuple(entries)))
+            return Outcome(f"now in {cwd}", {"ok": True, "text": cwd})
+        if verb == "retr":
+            name = args[0]
+
+            def progress(done: int, total: int) -> None:
+                handle.progress(view=_view(handle, client, transfer=f"download {name}",
+                                           done=done, total=total, saved=""))
+
+            path = await client.download(name, handle.folder, progress)
+            data = path.read_bytes()
+            handle.show(view=_view(handle, client, transfer=f"download {name}",
+                                   done=len(data), total=len(data), saved=str(path)))
+            text = data.decode("utf-8", "replace")
+            return Outcome(f"{path.name}: {len(data)} bytes", {"ok": True, "text": text})
+    except (FtpClientError, IndexError) as exc:
+        handle.show(view=_view(handle, client))
+        return Outcome(str(exc), {"ok": False, "text": str(exc)})
+    return Outcome(f"the FTP client cannot {verb!r}", {"ok": False, "text": ""})

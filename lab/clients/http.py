@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
@@ -25,7 +25,10 @@ from yarl import URL
 from lab.clients import Router, Seen
 from lab.clients.dns import DnsClient
 from lab.hold import patient
-from lab.model import Transport, format_address
+from lab.model import Outcome, Transport, format_address
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 #: Response bodies kept for the panel (bytes); the rest is counted, not kept.
 BODY_LIMIT = 4 * 1024 * 1024
@@ -263,3 +266,65 @@ def _explain(exc: BaseException, url: URL) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {where}: {exc.os_error.strerror or exc.os_error}"
     return f"{where}: {exc}"
+
+
+# ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def parse_headers(text: str) -> list[tuple[str, str]]:
+    """``Name: value`` lines (the ``headers`` setting) as pairs; blank lines skipped."""
+    pairs = []
+    for line in text.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip():
+            pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def request_url(handle: ClientHandle, target: str) -> str:
+    """``target`` as a URL: a path is on the ``server`` setting's server (named by the
+    ``host`` setting if there is one, as a look-up would); a URL stays as it is."""
+    if target.startswith(("http://", "https://")):
+        return target
+    server = handle.address("server") or "127.0.0.1:8080"
+    host = handle.setting("host")
+    if host:
+        server = f"{host}:{server.rpartition(':')[2]}"
+    return f"http://{server}{target if target.startswith('/') else '/' + target}"
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``send``: the request the settings describe (method, url, headers, body);
+    ``get PATH``, ``post PATH BODY``… (any method) set those settings first, as a
+    person would type them, then send. ``{location}`` in a path is the Location of
+    the last answer. The view is the HttpResult; ``close`` drops the connections."""
+    client: HttpClient = handle.obj
+    if verb == "close":
+        await client.close()
+        return Outcome("closed")
+    if verb.upper() in METHODS:
+        path = (args[0] if args else "/").replace("{location}",
+                                                  handle.memory.get("location", ""))
+        body = args[1] if len(args) > 1 else ""
+        headers = "Content-Type: application/json" if body[:1] in ("{", "[") else ""
+        handle.configure({"method": verb.upper(), "url": request_url(handle, path),
+                          "headers": headers, "body": body})
+    elif verb != "send":
+        return Outcome(f"the request composer cannot {verb!r}", {"ok": False, "text": ""})
+    dns = handle.address("dns") or None
+    body_text = handle.setting("body")
+    result = await client.request(handle.setting("method", "GET"), handle.setting("url"),
+                                  parse_headers(handle.setting("headers")),
+                                  body_text.encode() if body_text else None, dns_server=dns)
+    handle.show(view=result)
+    if result.error:
+        return Outcome(result.error, {"ok": False, "text": result.error})
+    location = next((v for k, v in result.headers if k.lower() == "location"), "")
+    if location:
+        handle.memory["location"] = location
+    looked = f"{result.resolved}; " if result.resolved else ""
+    return Outcome(f"{looked}{result.status} {result.reason} ({result.size} bytes)",
+                   {"ok": True, "status": result.status,
+                    "text": result.body.decode("utf-8", "replace")})

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from lab.clients import Router, Seen
 from lab.load import LoadRun, LoadSample, LoadSummary
+from lab.model import Outcome
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 
 class LoadClient:
@@ -39,3 +44,12 @@ class LoadClient:
 
     async def close(self) -> None:
         await self.stop()
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``stop`` and ``close`` end the run under way."""
+    client: LoadClient = handle.obj
+    if verb in ("stop", "close"):
+        await client.stop()
+        return Outcome("stopped")
+    return Outcome(f"the load client cannot {verb!r}", {"ok": False, "text": ""})

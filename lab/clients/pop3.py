@@ -8,12 +8,17 @@ read, delete, and close (QUIT, which makes deletions happen).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from typing import TYPE_CHECKING
 
 from lab.clients import Router, Seen
 from lab.hold import patient
-from lab.model import Transport, format_address, parse_address
+from lab.model import Outcome, Transport, format_address, parse_address
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 TIMEOUT = 30.0
 MAX_LINE = 64 * 1024
@@ -184,3 +189,70 @@ class MailReader:
         if self._pop is None:
             raise Pop3Error("not logged in: open a mailbox first")
         return self._pop
+
+
+# ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxView:
+    """What the reader shows: the maildrop listed (empty while closed), the numbers
+    marked for deletion, and the message read last (its number and bytes)."""
+
+    is_open: bool = False
+    mailbox: str = ""
+    rows: tuple[Summary, ...] = ()
+    deleted: frozenset[int] = frozenset()
+    number: int = 0
+    message: bytes = b""
+
+
+def _failed(text: str) -> Outcome:
+    return Outcome(text, {"ok": False, "text": text})
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``open``, ``list``, ``retr N``, ``dele N``, ``close`` (QUIT). A command other
+    than ``open`` and ``close`` opens the mailbox first if it is closed."""
+    reader: MailReader = handle.obj
+    view: MailboxView = handle.state.view or MailboxView()
+    try:
+        if verb == "close":
+            text = await reader.close()
+            handle.show(view=MailboxView())
+            return Outcome(text or "closed", {"ok": True, "reply": text.split()[0] if text
+                                              else "", "text": text})
+        rows: list[Summary] | None = None
+        if verb == "open" or not reader.is_open:
+            user = handle.setting("user", "ann")
+            rows = await reader.open(handle.address("server"), user,
+                                     handle.setting("password"))
+            view = MailboxView(True, user, tuple(rows))
+            handle.show(view=view)
+        if verb in ("open", "list"):
+            if rows is None:
+                rows = await reader.list()
+                view = MailboxView(True, view.mailbox, tuple(rows))
+                handle.show(view=view)
+            text = "\n".join(f"{r.number}: {r.sender} — {r.subject}" for r in rows)
+            return Outcome(f"{len(rows)} message(s)" + (f":\n{text}" if text else ""),
+                           {"ok": True, "reply": "+OK", "text": text})
+        if verb == "retr":
+            number = int(args[0])
+            body = await reader.read(number)
+            handle.show(view=MailboxView(True, view.mailbox, view.rows, view.deleted,
+                                         number, body))
+            text = body.decode("utf-8", "replace")
+            return Outcome(text if len(text) <= 400 else text[:400] + "…",
+                           {"ok": True, "reply": "+OK", "text": text})
+        if verb == "dele":
+            number = int(args[0])
+            text = await reader.delete(number)
+            handle.show(view=MailboxView(True, view.mailbox, view.rows,
+                                         view.deleted | {number}, view.number, view.message))
+            return Outcome(text, {"ok": True, "reply": text.split()[0], "text": text})
+    except (Pop3Error, ValueError, IndexError) as exc:
+        if not reader.is_open:
+            handle.show(view=MailboxView())
+        return _failed(str(exc))
+    return _failed(f"the mailbox reader cannot {verb!r}")

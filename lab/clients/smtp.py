@@ -8,15 +8,20 @@ recipients it refused, or an error sentence.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 
 from lab.clients import Router, Seen
 from lab.hold import patient
-from lab.model import Transport, format_address, parse_address
+from lab.model import Outcome, Transport, format_address, parse_address
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 TIMEOUT = 30.0
 
@@ -111,3 +116,26 @@ class MailSender:
 
     async def close(self) -> None:
         return None
+
+
+# ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``send`` (``send mail``): the message the settings describe (from, to, subject,
+    body) to the ``server``; the view is the SendResult; ``close`` does nothing."""
+    sender: MailSender = handle.obj
+    if verb == "close":
+        return Outcome("closed")
+    if verb != "send":
+        return Outcome(f"the mail composer cannot {verb!r}", {"ok": False, "text": ""})
+    result = await sender.send(handle.address("server"), handle.setting("from"),
+                               split_recipients(handle.setting("to")),
+                               handle.setting("subject"), handle.setting("body"))
+    handle.show(view=result)
+    if not result.ok:
+        text = result.error or result.reply
+        return Outcome(text, {"ok": False, "text": text})
+    code = result.reply[:3]
+    return Outcome(result.reply, {"ok": True, "text": result.reply,
+                                  "reply": int(code) if code.isdigit() else result.reply})

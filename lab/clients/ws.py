@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -32,7 +33,10 @@ from websockets.frames import Close, CloseCode
 from lab.clients import Router, Seen
 from lab.dissect.ws_frames import close_meaning
 from lab.hold import patient
-from lab.model import Transport, format_address
+from lab.model import Outcome, Transport, format_address, parse_address
+
+if TYPE_CHECKING:
+    from lab.clients.handle import ClientHandle
 
 log = logging.getLogger(__name__)
 
@@ -216,3 +220,66 @@ class ChatClient:
                 listener(event)
             except Exception:  # a broken watcher must not stop the reading
                 log.exception("a chat client watcher failed")
+
+
+# ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
+
+#: How long ``say`` waits for the room to echo what was said, in seconds.
+CHAT_WAIT = 2.0
+#: Lines a ChatView carries (the newest).
+VIEW_LINES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ChatView:
+    """What the chat panel shows: in the room or not, the room's lines (the newest
+    VIEW_LINES), and how the last connection ended ("" while it lasts)."""
+
+    connected: bool = False
+    lines: tuple[str, ...] = ()
+    ended: str = ""
+    local: str = ""
+
+
+def _show(handle: ClientHandle, chat: ChatClient) -> None:
+    ended = chat.ended.text if chat.ended is not None else ""
+    handle.show(view=ChatView(chat.connected, tuple(chat.lines[-VIEW_LINES:]), ended,
+                              chat.local))
+
+
+async def _connect(handle: ClientHandle, chat: ChatClient) -> None:
+    host, port = parse_address(handle.address("server") or "127.0.0.1:8765")
+    if "watching" not in handle.memory:  # the room pushes lines: show each one
+        handle.memory["watching"] = chat.watch(lambda _event: _show(handle, chat))
+    await chat.connect(host, port, handle.setting("nick") or handle.node)
+    _show(handle, chat)
+
+
+async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
+    """``connect``, ``say TEXT`` (connecting first if need be; waits up to CHAT_WAIT
+    for the room to echo it), ``leave``/``close``."""
+    chat: ChatClient = handle.obj
+    try:
+        if verb in ("leave", "close"):
+            await chat.leave()
+            _show(handle, chat)
+            return Outcome("left the room")
+        if verb == "connect" or not chat.connected:
+            await _connect(handle, chat)
+            if verb == "connect":
+                return Outcome(f"joined as {handle.setting('nick') or handle.node}",
+                               {"ok": True, "text": "\n".join(chat.lines)})
+        if verb != "say":
+            return Outcome(f"the chat client cannot {verb!r}", {"ok": False, "text": ""})
+        text = " ".join(args)
+        seen = len(chat.lines)
+        await chat.say(text)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + CHAT_WAIT
+        while not any(text in line for line in chat.lines[seen:]) and loop.time() < until:
+            await asyncio.sleep(0.02)
+    except (ChatError, ValueError) as exc:
+        _show(handle, chat)
+        return Outcome(str(exc), {"ok": False, "text": str(exc)})
+    return Outcome("the room: " + " | ".join(chat.lines[-4:]),
+                   {"ok": True, "text": "\n".join(chat.lines)})

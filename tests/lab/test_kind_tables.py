@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from lab.clients import CLIENT_KINDS, client_kinds
+from lab.clients import CLIENT_KINDS, ClientKind, client_kinds
 from lab.servers import SERVER_KINDS, server_kinds
 
 HEAVY = ("aiohttp", "aiosmtpd", "aioftp", "websockets", "dns.message", "lab.servers.http",
@@ -28,11 +28,11 @@ def test_listing_the_kinds_imports_none_of_their_libraries() -> None:
     assert out[1].strip() == "[]"
 
 
-@pytest.mark.parametrize("make", [kind.make for kind in CLIENT_KINDS if kind.make],
-                         ids=[kind.kind for kind in CLIENT_KINDS if kind.make])
-def test_every_client_kind_names_a_factory_that_exists(make: object) -> None:
-    module, _, name = make.__qualname__.rpartition(".")  # type: ignore[attr-defined]
-    assert callable(getattr(importlib.import_module(module), name))
+@pytest.mark.parametrize("kind", CLIENT_KINDS, ids=[kind.kind for kind in CLIENT_KINDS])
+def test_every_client_kind_names_a_factory_and_actions_that_exist(kind: ClientKind) -> None:
+    module = importlib.import_module(f"lab.clients.{kind.module}")
+    assert callable(getattr(module, kind.factory))
+    assert callable(getattr(module, "act"))
 
 
 @pytest.mark.parametrize("kind", SERVER_KINDS, ids=[kind.kind for kind in SERVER_KINDS])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, Qt, Signal
 from PySide6.QtWidgets import (
@@ -18,9 +19,10 @@ from PySide6.QtWidgets import (
 )
 
 from lab.engine import EngineError
-from lab.model import NodeInfo, NodeState
+from lab.model import ClientState, NodeInfo, NodeState, Outcome, ServerState
 from ui import theme
 from ui.bridge import EngineBridge
+from ui.commands import Commands
 from ui.engine_thread import EngineThread, spawn
 from ui.presentation import fit_rows
 
@@ -35,10 +37,15 @@ STATE_TONES = {
 
 @dataclass(frozen=True, slots=True)
 class PanelContext:
-    """What a panel needs: the engine (to command) and the bridge (to watch)."""
+    """What a panel needs: the commands (to act), the bridge (to watch), and the
+    engine's thread (for what has no command yet)."""
 
     lab: EngineThread
     bridge: EngineBridge
+    commands: Commands = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "commands", Commands(self.lab))
 
 
 def make_table(parent: QWidget, model: QAbstractItemModel, *, single: bool = False,
@@ -96,15 +103,50 @@ class NodePanel(QGroupBox):
         self.body = QVBoxLayout(self)
         self.body.setSpacing(6)
         self.body.addLayout(header)
+        #: The node's state as the engine published it (a ClientState or ServerState;
+        #: None until the first arrives).
+        self.state: Any = None
 
     @property
     def node_id(self) -> str:
         return self.info.id
 
     def finish_layout(self) -> None:
-        """Subclasses call this after adding their rows: the error line goes last."""
+        """Subclasses call this after adding their rows: the error line goes last.
+        The node's latest state, if the bridge has one, is shown at once."""
         self.body.addWidget(self.error_label)
         self.update_node(self.info)
+        bridge = self.context.bridge
+        state = (bridge.client_states if self.info.role == "client"
+                 else bridge.server_states).get(self.node_id)
+        if state is not None:
+            self.update_state(state)
+
+    def update_state(self, state: ClientState | ServerState) -> None:
+        """Take the node's state from the bridge (or a command's answer) unless it is
+        older than the one shown, and show it."""
+        if self.state is not None and state.revision < self.state.revision:
+            return
+        self.state = state
+        if isinstance(state, ClientState):
+            self.show_error(state.error)
+        self.show_state(state)
+        self.state_label.setText(self.describe(self.info))
+
+    def show_state(self, state: Any) -> None:
+        """Show ``state`` (a ClientState for a client panel, a ServerState for a
+        server panel): settings in the fields, the view in the panel's widgets."""
+
+    async def act(self, verb: str, *args: str, **settings: object) -> Outcome | None:
+        """Run a client action on the engine (the same command a lesson step runs),
+        with ``settings`` (the panel's fields) taken first; the panel shows the
+        outcome from the state that comes back. None if the engine refused."""
+        try:
+            return await self.context.commands.client_act(self.node_id, verb, args,
+                                                          settings=settings or None)
+        except EngineError as exc:
+            self.show_error(str(exc))
+            return None
 
     def update_node(self, info: NodeInfo) -> None:
         """Take the node's state (from the bridge or a command's answer), unless it
@@ -122,7 +164,9 @@ class NodePanel(QGroupBox):
         self.state_label.setText(self.describe(info))
 
     def describe(self, info: NodeInfo) -> str:
-        return info.state.value
+        """The line beside the state dot; a busy client says what it is doing."""
+        busy = getattr(self.state, "busy", "")
+        return f"{info.state.value} · {busy}…" if busy else info.state.value
 
     def show_error(self, text: str) -> None:
         """Show ``text`` in red under the panel (an empty text hides the line)."""
@@ -135,10 +179,10 @@ class NodePanel(QGroupBox):
 
     async def remove(self) -> None:
         """Remove the node from the engine; the panel goes when that is done."""
-        lab = self.context.lab
-        drop = lab.engine.remove_server if self.info.role == "server" else lab.engine.remove_client
+        commands = self.context.commands
+        drop = commands.remove_server if self.info.role == "server" else commands.remove_client
         try:
-            await lab.call(drop, self.node_id)
+            await drop(self.node_id)
         except EngineError as exc:
             self.show_error(str(exc))
             return
