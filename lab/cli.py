@@ -22,74 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import IO
+from collections.abc import Awaitable, Callable, Sequence
 
-from lab.capture import Capture, JsonLinesWriter
+from lab.cli_output import capture_file, printer, record_file
 from lab.engine import Engine, EngineError
-from lab.model import ConnectionClosed, Event, Message, MessageCaptured, Transport, parse_address
+from lab.model import Transport, parse_address
 from lab.servers import server_kinds
-
-
-def message_line(message: Message) -> str:
-    """How ``serve`` and ``relay`` print a message: one line a person can read."""
-    clock = time.strftime("%H:%M:%S", time.localtime(message.time))
-    millis = int(message.time * 1000) % 1000
-    flags = "".join(f" [{flag}]" for flag in ("malformed", "truncated", "injected", "held")
-                    if getattr(message, flag))
-    return (f"#{message.id} {clock}.{millis:03d} {message.connection} "
-            f"{message.source} → {message.destination} {message.protocol} "
-            f"{message.summary}{flags}")
-
-
-def _printer(out: IO[str]) -> Callable[[Event], None]:
-    def show(event: Event) -> None:
-        if isinstance(event, MessageCaptured):
-            print(message_line(event.message), file=out, flush=True)
-        elif isinstance(event, ConnectionClosed) and event.connection.note:
-            print(f"{event.connection.id}: {event.connection.note}", file=sys.stderr, flush=True)
-
-    return show
-
-
-@contextlib.contextmanager
-def _capture_file(capture: Capture, path: str | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    try:
-        stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        raise SystemExit(f"cslab: cannot write capture {path}: {exc.strerror or exc}") from None
-    unsubscribe = capture.subscribe(JsonLinesWriter(stream))
-    try:
-        yield
-    finally:
-        unsubscribe()
-        stream.close()
-
-
-@contextlib.contextmanager
-def _record_file(capture: Capture, path: str | None) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    from lab.store import Recorder, StoreError  # sqlite3: only when recording
-
-    try:
-        recorder = Recorder(path)
-    except StoreError as exc:
-        raise SystemExit(f"cslab: {exc}") from None
-    unsubscribe = capture.subscribe(recorder)
-    try:
-        yield
-    finally:
-        unsubscribe()
-        recorder.close()
 
 
 async def _until_stopped() -> None:
@@ -103,9 +43,9 @@ async def _until_stopped() -> None:
 async def _run(args: argparse.Namespace, start: Callable[[Engine], Awaitable[str]]) -> int:
     engine = Engine()
     if not args.quiet:
-        engine.capture.subscribe(_printer(sys.stdout))
-    with (_capture_file(engine.capture, args.capture),
-          _record_file(engine.capture, args.record)):
+        engine.capture.subscribe(printer(sys.stdout))
+    with (capture_file(engine.capture, args.capture),
+          record_file(engine.capture, args.record)):
         try:
             address = await start(engine)
         except (EngineError, OSError, ValueError) as exc:
@@ -188,7 +128,7 @@ RECORD_HELP = ("record the capture into a new SQLite file as it happens "
 def _add_fault_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only where it listens, not every message")
-    faults = parser.add_argument_group("faults the Wire applies (see lab/faults.py)")
+    faults = parser.add_argument_group("faults the Wire applies (see lab/wire/faults.py)")
     faults.add_argument("--latency", type=float, default=0.0, metavar="MS",
                         help="add MS milliseconds to each round trip (half each way)")
     faults.add_argument("--jitter", type=float, default=0.0, metavar="MS",

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from lab import dissect
 from lab.capture import Capture
 from lab.clients import ClientObject, Routes, client_kinds
-from lab.clients.echo import EchoClient, EchoClientError
 from lab.clients.handle import ClientHandle
+from lab.errors import EngineError as EngineError  # its home: lab/errors.py
 from lab.lan import ALL_INTERFACES, Caps, is_shared, share_addresses
 from lab.model import (
     ClientState,
@@ -34,11 +34,11 @@ from lab.model import (
     Outcome,
     Transport,
     format_address,
-    parse_address,
 )
 from lab.servers import Backend, ServerKind, server_kinds, stop_backend
+from lab.servers.live import LiveFeed, failed, server_do
 from lab.wire import TcpWire, UdpWire
-from lab.wire_control import WireControls
+from lab.wire.board import WireBoard, WireCommands
 
 if TYPE_CHECKING:
     from lab.replay import ReplayResult
@@ -49,10 +49,6 @@ TCP_SIDE_TRIES = 20
 LOCAL_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 Wire = TcpWire | UdpWire
-
-
-class EngineError(Exception):
-    """A command the engine cannot carry out; the message says why, for a user."""
 
 
 @dataclass
@@ -69,13 +65,14 @@ class _Server:
     counts: tuple[int, int] = (0, 0)
     #: The caps given when shared (None: the defaults for ``host``, see Caps.for_host).
     caps: Caps | None = None
+    #: Publishes the running backend's live data as ServerState (lab/servers/live.py).
+    live: LiveFeed | None = None
 
 
 @dataclass
 class _Client:
     info: NodeInfo
     handle: ClientHandle
-    client: EchoClient | None = None
     #: One action at a time per client: a lesson step and a click queue up.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -84,9 +81,9 @@ class _Client:
         return self.handle.obj  # type: ignore[no-any-return]
 
 
-class Engine(WireControls):
+class Engine(WireCommands):
     """The lab's command surface. Await its coroutines on the engine's loop.
-    Faults, step mode and held messages: see WireControls (lab/wire_control.py)."""
+    Faults, step mode and held messages: its ``wire_board`` (lab/wire/board.py)."""
 
     def __init__(self, capture: Capture | None = None) -> None:
         self.capture = capture if capture is not None else Capture()
@@ -96,8 +93,7 @@ class Engine(WireControls):
         self._outbound: dict[tuple[Transport, str, int, str], Wire] = {}
         self._ids = itertools.count(1)
         self._numbers: dict[str, itertools.count[int]] = {}
-        self._faults_by_id = {}
-        self._step_ids = set()
+        self.wire_board = WireBoard(self._wires_of, self._known_ids)
         self._relay_numbers = itertools.count(1)
 
     # ---- nodes as the UI sees them -------------------------------------------------
@@ -145,6 +141,7 @@ class Engine(WireControls):
         )
         node = _Server(info, spec, host, spec.default_port if port is None else port,
                        dict(options or {}))
+        node.live = LiveFeed(info.id, kind, spec.module, self.capture.publish)
         self._servers[info.id] = node
         self.capture.publish(NodeChanged(info))
         if start:
@@ -180,8 +177,11 @@ class Engine(WireControls):
             await self._stop_parts(node)
             self._set(node, state=NodeState.FAILED, detail=str(exc.strerror or exc))
             raise EngineError(str(exc.strerror or exc)) from None
-        return self._set(node, state=NodeState.RUNNING, connections=0,
+        info = self._set(node, state=NodeState.RUNNING, connections=0,
                          address=node.wire.public_address, detail="")
+        if node.live is not None:
+            node.live.start(node.backend)
+        return info
 
     async def _start_tcp_side(self, node: _Server, node_id: str) -> None:
         """The TCP Wire of a UDP kind that answers over TCP too, on the UDP Wire's port."""
@@ -232,6 +232,8 @@ class Engine(WireControls):
         self.capture.publish(NodeRemoved(node_id))
 
     async def _stop_parts(self, node: _Server) -> None:
+        if node.live is not None:
+            node.live.stop()
         wires = [wire for wire in (node.tcp_wire, node.wire) if wire is not None]
         backend, node.backend, node.wire, node.tcp_wire = node.backend, None, None, None
         node.counts = (0, 0)
@@ -270,9 +272,19 @@ class Engine(WireControls):
         return share_addresses(node.spec.dissector, node.host, node.wire.address[1])
 
     def server_backend(self, node_id: str) -> Backend | None:
-        """The running server behind a node's Wire (None while stopped), for a panel
-        that shows the server's own state, such as the HTTP API's rows."""
+        """The running server behind a node's Wire (None while stopped), for tests and
+        benchmarks; panels show its ServerState and change it with ``server_do``."""
         return self._server(node_id).backend
+
+    async def server_do(self, node_id: str, verb: str, *args: str) -> Outcome:
+        """Run a server kind's command on its running backend (``add shop A 127.0.0.9``
+        on a DNS server, ``read ann KEY`` on a mail server: see lab/servers/*_live.py).
+        What it changes shows in the server's next ServerState; the Outcome says what
+        it did, or why not (a stopped server, a bad record) without raising."""
+        node = self._server(node_id)
+        if node.backend is None:
+            return failed(f"{node.info.name} is stopped: start it first")
+        return await server_do(node.spec.module, node.backend, verb, args)
 
     def server_setup(self, node_id: str) -> tuple[int, dict[str, str]]:
         """A server's port as asked for (0: the system picked one) and a copy of its
@@ -343,6 +355,7 @@ class Engine(WireControls):
         routes = Routes(self.route, self.upstream_error, self.upstream_result)
         handle = ClientHandle(info.id, kind, spec.make(routes, seen), self.capture.publish,
                               {**spec.defaults, **(settings or {})})
+        handle.memory["name"] = info.name  # for an action that uses it (a default nick)
         self._clients[info.id] = _Client(info, handle)
         self.capture.publish(NodeChanged(info))
         handle.show()
@@ -368,7 +381,7 @@ class Engine(WireControls):
         node = self._client(node_id)
         # Closing does not queue behind an action (one held in step mode waits long):
         # it ends what is under way.
-        async with contextlib.nullcontext() if verb == "close" else node.lock:
+        async with contextlib.nullcontext() if verb in ("close", "cancel") else node.lock:
             handle = node.handle
             if settings:
                 handle.configure(settings)
@@ -385,63 +398,9 @@ class Engine(WireControls):
                         error="" if outcome.ok else outcome.shown)
             return outcome
 
-    async def client_connect(
-        self, node_id: str, target: str, transport: Transport | None = None
-    ) -> NodeInfo:
-        """Connect a client to ``host:port``: a lab server directly, anything else
-        through an outbound Wire so that it is captured too."""
-        node = self._client(node_id)
-        try:
-            host, port = parse_address(target)
-        except ValueError as exc:
-            raise EngineError(str(exc)) from None
-        lab_server = self._lab_server_at(host, port)
-        if lab_server is not None and transport is None:
-            transport = lab_server.spec.transport
-        transport = transport or Transport.TCP
-        shown = format_address(host, port)
-        outbound = None if lab_server is not None else await self._outbound_wire(
-            transport, host, port)
-        if outbound is not None:
-            host, port = outbound.address
-        if node.client is not None:
-            await node.client.close()
-        node.client = EchoClient(transport)
-        try:
-            await node.client.connect(host, port)
-            if isinstance(outbound, TcpWire):  # did the Wire reach the real server?
-                note = await outbound.upstream_result(node.client.local)
-                if note:
-                    await node.client.close()
-                    raise EchoClientError(f"cannot connect to {note.removeprefix('server ')}")
-        except EchoClientError as exc:
-            node.client = None
-            self._set(node, state=NodeState.FAILED, detail=str(exc))
-            raise EngineError(str(exc)) from None
-        node.client.remote = shown  # errors name the server, not the outbound Wire
-        self.name_endpoint(node_id, node.client.local)
-        return self._set(node, state=NodeState.RUNNING, address=node.client.local,
-                         detail=f"{transport.value} → {target}")
-
-    async def client_send(self, node_id: str, data: bytes, wait: float = 2.0) -> bytes:
-        node = self._client(node_id)
-        if node.client is None:
-            raise EngineError("not connected: choose a server and press Connect")
-        try:
-            reply = await node.client.send(data, wait)
-        except EchoClientError as exc:
-            self._set(node, state=NodeState.FAILED, detail=str(exc))
-            raise EngineError(str(exc)) from None
-        if not node.client.connected:
-            self._set(node, state=NodeState.STOPPED, detail="server closed the connection")
-        return reply
-
     async def client_close(self, node_id: str) -> NodeInfo:
         """Close a client's connections (its ``close`` action)."""
         node = self._client(node_id)
-        if node.client is not None:
-            await node.client.close()
-            node.client = None
         await self.client_act(node_id, "close")
         return self._set(node, state=NodeState.STOPPED, detail="")
 
@@ -507,6 +466,10 @@ class Engine(WireControls):
             self._relays.remove(wire)
             self._outbound[key] = wire
         return wire
+
+    async def clear_capture(self) -> None:
+        """Empty the capture (a lesson starts clean); every reader hears CaptureCleared."""
+        self.capture.clear()
 
     # ---- shutting down -------------------------------------------------------------
 

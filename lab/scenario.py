@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from lab.faults import Faults
 from lab.paths import resources_dir
+from lab.wire.faults import Faults
 
 #: Each client kind's verbs: (verb, arguments; the last one takes the rest of the line).
 ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {

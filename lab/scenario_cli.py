@@ -14,7 +14,7 @@ import sys
 import textwrap
 
 from lab import pcapng
-from lab.cli import _capture_file, _record_file, message_line
+from lab.cli_output import capture_file, message_line, record_file
 from lab.engine import Engine, EngineError
 from lab.scenario import Scenario, ScenarioError, lessons, load
 from lab.scenario_run import Runner, StepResult
@@ -45,8 +45,8 @@ def print_step(result: StepResult) -> None:
 async def _run(scenario: Scenario, args: argparse.Namespace) -> int:
     engine = Engine()
     runner = Runner(scenario, engine)
-    with (_capture_file(engine.capture, args.capture),
-          _record_file(engine.capture, args.record)):
+    with (capture_file(engine.capture, args.capture),
+          record_file(engine.capture, args.record)):
         try:
             _say(f"═ {scenario.title}")
             if scenario.goal:

@@ -6,51 +6,30 @@ bad input: what it cannot parse comes back as a Piece flagged ``malformed``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+import importlib
 
-from lab.model import Piece, Sender
+from lab.dissect.base import REGISTRY, Dissector, DissectorFactory, register
 
-
-class Dissector(Protocol):
-    def feed(self, sender: Sender, data: bytes, now: float) -> list[Piece]:
-        """Take bytes that crossed from ``sender``; return the messages they complete."""
-        ...
-
-    def close(self, now: float) -> list[Piece]:
-        """The connection ended: return any half message still buffered."""
-        ...
-
-
-DissectorFactory = Callable[[], Dissector]
-
-_REGISTRY: dict[str, DissectorFactory] = {}
-
-
-def register(protocol: str, factory: DissectorFactory) -> None:
-    _REGISTRY[protocol] = factory
+#: The dissector modules, imported by name (importing one registers it) when a
+#: dissector is first asked for.
+MODULES = ("dns", "ftp", "ftp_data", "http", "pop3", "raw", "smtp", "websocket")
 
 
 def _load() -> None:
-    from lab.dissect import (  # noqa: F401  (importing registers them)
-        dns,
-        ftp,
-        ftp_data,
-        http,
-        pop3,
-        raw,
-        smtp,
-        websocket,
-    )
+    for name in MODULES:
+        importlib.import_module(f"lab.dissect.{name}")
 
 
 def make(protocol: str) -> Dissector:
     """A fresh dissector for ``protocol``; the raw one for protocols without their own."""
     _load()
-    return _REGISTRY.get(protocol, _REGISTRY["raw"])()
+    return REGISTRY.get(protocol, REGISTRY["raw"])()
 
 
 def protocols() -> list[str]:
     """Every protocol name with a registered dissector, sorted."""
     _load()
-    return sorted(_REGISTRY)
+    return sorted(REGISTRY)
+
+
+__all__ = ["Dissector", "DissectorFactory", "make", "protocols", "register"]

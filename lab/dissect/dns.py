@@ -26,7 +26,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from lab.dissect import register
+from lab.dissect.base import register
 from lab.model import RAW_LIMIT, FieldValue, Piece, Sender
 
 #: Records of each section listed in the fields; the rest are counted.

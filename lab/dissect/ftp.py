@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab.dissect import register
+from lab.dissect.base import register
 from lab.dissect.ftp_data import (
     FtpDataDissector,
     format_227,

@@ -21,7 +21,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from lab.dissect import register
+from lab.dissect.base import register
 from lab.dissect.http_fields import BODY_PREVIEW, body_preview
 from lab.dissect.lines import Bounded, FieldList
 from lab.model import Piece, Sender

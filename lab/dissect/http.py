@@ -37,7 +37,7 @@ from contextlib import suppress
 
 import h11
 
-from lab.dissect import Dissector, DissectorFactory, register
+from lab.dissect.base import Dissector, DissectorFactory, register
 from lab.dissect.http_head import FAST_HEAD, read_head
 from lab.dissect.http_head import Request as FastRequest
 from lab.dissect.http_state import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import h11
 
-from lab.dissect import Dissector
+from lab.dissect.base import Dissector
 from lab.dissect import http_fields as hf
 from lab.model import RAW_LIMIT, Piece, Sender
 

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from lab.dissect import register
+from lab.dissect.base import register
 from lab.dissect.lines import (
     Bounded,
     FieldList,

@@ -6,7 +6,7 @@ becomes one Message whose summary shows its text (or hex when it is binary).
 
 from __future__ import annotations
 
-from lab.dissect import register
+from lab.dissect.base import register
 from lab.model import RAW_LIMIT, Piece, Sender
 
 PREVIEW = 48

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from lab.dissect import register
+from lab.dissect.base import register
 from lab.dissect.http_fields import BODY_PREVIEW, body_preview
 from lab.dissect.lines import (
     Bounded,

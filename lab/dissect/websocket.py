@@ -39,7 +39,7 @@ from websockets.frames import CTRL_OPCODES, Frame, Opcode
 from websockets.streams import StreamReader
 from websockets.typing import ExtensionName
 
-from lab.dissect import Dissector, register
+from lab.dissect.base import Dissector, register
 from lab.dissect import ws_frames as wf
 from lab.dissect.http import UPGRADES, HttpDissector
 from lab.dissect.raw import RawDissector

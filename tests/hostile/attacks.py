@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab.wire_base import UDP_YIELD
+from lab.wire.base import UDP_YIELD
 from tests.hostile.served import HOST
 
 #: A plausible start of a request per target, for slowloris and resets.

@@ -1,4 +1,4 @@
-"""The Wire's slow-client guard (lab/wire.py): slowloris is cut once it crowds the
+"""The Wire's slow-client guard (lab/wire/relay.py): slowloris is cut once it crowds the
 Wire; slow uploads, stepping and a person typing on a Wire with room are not.
 In-process, with the guard's times made short."""
 
@@ -91,11 +91,11 @@ def test_a_slow_but_steady_upload_and_a_stepping_wire_are_not_cut() -> None:
         assert echoed.endswith(b"x\r\n")
         wire.set_step(True)  # held chunks wait for the presenter, however long
         stepping_r, stepping_w = await asyncio.open_connection(*wire.address)
-        echoed = await _trickle(stepping_w, stepping_r, b"HELO", 0.4)
-        assert not echoed.done()
+        answer = await _trickle(stepping_w, stepping_r, b"HELO", 0.4)
+        assert not answer.done()
         assert len(wire.holds) == 1
         wire.set_step(False)
-        echoed.cancel()
+        answer.cancel()
         assert not any(m.summary.startswith(SLOW_NOTE) for m in capture.messages)
         for w in (writer, stepping_w):
             w.close()

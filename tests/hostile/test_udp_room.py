@@ -1,4 +1,4 @@
-"""A UDP Wire at its cap: a quiet session makes room for a new client (lab/wire_udp.py),
+"""A UDP Wire at its cap: a quiet session makes room for a new client (lab/wire/udp.py),
 so a burst of source addresses keeps others out only while it lasts."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from lab import wire_udp
 from lab.capture import Capture
 from lab.lan import Caps
 from lab.servers.echo import start_udp_echo
 from lab.wire import UdpWire
+from lab.wire import udp as wire_udp
 from tests.lab.helpers import run
 from tests.lab.test_wire_udp import _ask, _udp_client
 

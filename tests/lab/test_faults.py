@@ -13,8 +13,8 @@ import pytest
 from lab.capture import Capture
 from lab.cli import _fault_settings, build_parser
 from lab.engine import Engine, EngineError
-from lab.faults import QUEUE_LIMIT, Faults, FaultState
 from lab.wire import TcpWire, UdpWire
+from lab.wire.faults import QUEUE_LIMIT, Faults, FaultState
 from tests.lab.helpers import EchoServer, run
 from tests.lab.test_wire import closed, serving, until, wired
 

@@ -1,4 +1,4 @@
-"""Reset at message N (lab/faults.py, lab/wire_link.py), over real sockets on
+"""Reset at message N (lab/wire/faults.py, lab/wire/link.py), over real sockets on
 127.0.0.1: an HTTP keep-alive connection through the Wire gets its first exchange
 whole, and its second request is never forwarded; the connection is reset."""
 
@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from lab.engine import Engine
-from lab.faults import Faults
+from lab.wire.faults import Faults
 from tests.lab.helpers import run
 from tests.lab.test_faults import injected, parse
 from tests.lab.test_wire import until

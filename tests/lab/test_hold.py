@@ -10,10 +10,11 @@ import pytest
 
 from lab.capture import Capture
 from lab.engine import Engine, EngineError
-from lab.hold import STEP_TIMEOUT, HeldMessage, patient
+from lab.hold import STEP_TIMEOUT, patient
 from lab.model import NodeInfo, Sender
 from lab.servers.echo import start_udp_echo
 from lab.wire import UdpWire
+from lab.wire.hold import HeldMessage
 from tests.lab.helpers import EchoServer, run
 from tests.lab.test_wire import wired
 

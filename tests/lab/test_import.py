@@ -8,7 +8,8 @@ import sys
 
 PROBE = """
 import json, sys
-import lab, lab.engine, lab.cli, lab.wire, lab.capture, lab.servers, lab.clients
+import lab, lab.engine, lab.cli, lab.scenario_cli, lab.wire, lab.capture, lab.servers, lab.clients
+import lab.wire.board, lab.wire.layers.ftp
 from lab.servers import server_kinds
 from lab.clients import client_kinds
 server_kinds(); client_kinds()

@@ -1,5 +1,5 @@
 """A large read on a socket that sends many small messages is relayed a slice per turn
-of the event loop (lab/wire_leg.py), so one client's burst of pipelined commands cannot
+of the event loop (lab/wire/leg.py), so one client's burst of pipelined commands cannot
 keep every other connection waiting; a bulk transfer's reads go on whole."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from lab.capture import Capture
 from lab.lan import Caps
 from lab.model import MessageCaptured, Sender
 from lab.wire import TcpWire, UdpWire
-from lab.wire_leg import MANY, SLICE, _Leg
-from lab.wire_udp import UDP_YIELD
+from lab.wire.base import UDP_YIELD
+from lab.wire.leg import MANY, SLICE, _Leg
 
 
 class _Link:

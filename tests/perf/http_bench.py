@@ -564,7 +564,7 @@ PARTS = (
     ("HTTP dissector (lab/dissect)", "/lab/dissect/"),
     ("h11", "/h11/"),
     ("capture (lab/capture.py)", "/lab/capture.py"),
-    ("Wire (lab/wire.py)", "/lab/wire.py"),
+    ("Wire (lab/wire/)", "/lab/wire/"),
     ("lab model/other lab", "/lab/"),
     ("aiohttp", "/aiohttp/"),
     ("multidict/yarl", "/multidict/"),

@@ -9,8 +9,8 @@ import subprocess
 import pytest
 from PySide6.QtWidgets import QDialog
 
-from lab.hold import HeldMessage
 from lab.model import NodeInfo, NodeState, Sender
+from lab.wire.hold import HeldMessage
 from tests.ui.helpers import click
 from tests.ui.test_mainwindow import WAIT
 from ui.mainwindow import MainWindow

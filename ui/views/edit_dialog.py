@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.hold import HeldMessage
+from lab.wire.hold import HeldMessage
 from ui.views.hexview import fixed_font
 
 

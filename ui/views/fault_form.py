@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
 
-from lab.faults import Faults
+from lab.wire.faults import Faults
 
 
 def _spin(parent: QWidget, top: int, suffix: str, tip: str, special: str = "") -> QSpinBox:

@@ -13,7 +13,6 @@ The engine is asked on its own thread; what is held is polled while stepping.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
@@ -33,9 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lab.commands import run_sync
 from lab.engine import EngineError
-from lab.hold import HeldMessage
 from lab.model import NodeInfo, Sender
+from lab.wire.hold import HeldMessage
 from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
@@ -44,11 +44,6 @@ from ui.views.fault_form import FaultForm
 
 #: How often the held queue is asked for while stepping (ms).
 POLL_MS = 150
-
-
-async def _on_engine(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a plain engine method on the engine's loop (its state lives there)."""
-    return fn(*args, **kwargs)
 
 
 class HeldBar(QWidget):
@@ -194,9 +189,9 @@ class WireControls:
         node = self.node_id() if self._alive() else None
         if node is None:
             return
-        engine = self.lab.engine
-        faults = await self.lab.call(_on_engine, engine.faults, node)
-        stepping = await self.lab.call(_on_engine, engine.stepping, node)
+        board = self.lab.engine.wire_board
+        faults = await self.lab.call(run_sync, board.faults, node)
+        stepping = await self.lab.call(run_sync, board.stepping, node)
         if not shiboken6.isValid(self.form):
             return
         self.form.show_faults(faults)
@@ -209,7 +204,8 @@ class WireControls:
         if node is None:
             return
         try:
-            await self.lab.call(_on_engine, self.lab.engine.set_faults, node, **{name: value})
+            board = self.lab.engine.wire_board
+            await self.lab.call(run_sync, board.set_faults, node, **{name: value})
         except (EngineError, ValueError) as exc:
             self.window.statusBar().showMessage(str(exc), 8000)
 
@@ -223,7 +219,7 @@ class WireControls:
     async def set_step(self, node: str | None, on: bool) -> None:
         if not self._alive():
             return
-        await self.lab.call(_on_engine, self.lab.engine.set_step, node, on)
+        await self.lab.call(run_sync, self.lab.engine.wire_board.set_step, node, on)
         if not self._alive():
             return
         if on:
@@ -243,7 +239,7 @@ class WireControls:
     async def refresh(self) -> None:
         if not self._alive():  # the lab or the window is closing: nothing to ask
             return
-        held = await self.lab.call(_on_engine, self.lab.engine.held, None)
+        held = await self.lab.call(run_sync, self.lab.engine.wire_board.held, None)
         if self._alive():
             self.bar.show_held(held, self._names)
 
@@ -261,16 +257,16 @@ class WireControls:
         spawn(self._do(what))
 
     async def _do(self, what: str, data: bytes | None = None) -> None:
-        engine = self.lab.engine
+        board = self.lab.engine.wire_board
         try:
             if what == "forward_all":
-                await self.lab.call(_on_engine, engine.forward_all, None)
+                await self.lab.call(run_sync, board.forward_all, None)
             else:
                 first = self.bar.held[0].id
                 if what == "edit":
-                    await self.lab.call(_on_engine, engine.edit, first, data)
+                    await self.lab.call(run_sync, board.edit, first, data)
                 else:
-                    await self.lab.call(_on_engine, getattr(engine, what), first)
+                    await self.lab.call(run_sync, getattr(board, what), first)
         except EngineError as exc:
             self.window.statusBar().showMessage(str(exc), 8000)
         await self.refresh()

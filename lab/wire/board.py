@@ -1,38 +1,47 @@
-"""The engine's commands on its Wires: faults, step mode, and the held queue.
+"""The wire board: the engine's commands on its Wires (faults, step mode, held messages).
 
-A mixin of ``Engine``: it finds Wires by node id (a server's Wire, and its TCP
-side for DNS) or relay id (``r1``…), and None means every Wire of the engine.
+The Engine holds one ``WireBoard`` (``engine.wire_board``); the board finds Wires
+through the two functions it is made with: ``wires_of(id)`` (a server's Wire, and
+its TCP side for DNS, or a relay ``r1``…; None means every Wire of the engine)
+and ``known_ids()``. It remembers what the user set per id, so a Wire made later
+(a server restarted, a client's outbound Wire) takes it (``apply_saved``).
+Errors a user can act on are ``lab.errors.EngineError``.
+
+``WireCommands`` gives the Engine the board's commands under its own name
+(``engine.set_faults`` …) for the callers that still use them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from lab.faults import Faults, FaultState
-from lab.hold import HeldMessage
-from lab.wire import TcpWire, UdpWire
+from lab.errors import EngineError
+from lab.wire.faults import Faults, FaultState
+from lab.wire.hold import HeldMessage
+from lab.wire.relay import TcpWire
+from lab.wire.udp import UdpWire
 
 Wire = TcpWire | UdpWire
 
 
-class WireControls:
-    """Faults, step mode and held messages, by node id. Call on the engine's loop."""
+class WireBoard:
+    """Faults, step mode and held messages, by node or relay id. Call on the engine's loop."""
 
-    #: What the user set, by node or relay id: a Wire made later takes it.
-    _faults_by_id: dict[str, Faults]
-    #: Ids in step mode; "*" is every Wire.
-    _step_ids: set[str]
-
-    def _wires_of(self, node_id: str | None) -> list[Wire]:
-        raise NotImplementedError  # the Engine's
+    def __init__(self, wires_of: Callable[[str | None], list[Wire]],
+                 known_ids: Callable[[], set[str]]) -> None:
+        self._wires_of = wires_of
+        self._known_ids = known_ids
+        #: What the user set, by node or relay id: a Wire made later takes it.
+        self._faults_by_id: dict[str, Faults] = {}
+        #: Ids in step mode; "*" is every Wire.
+        self._step_ids: set[str] = set()
 
     def set_faults(self, node_id: str, **settings: Any) -> Faults:
         """Change the faults of a server's Wire(s) or a relay, live (see ``Faults``
         for the names: latency, jitter, bandwidth, loss, stall, reset_after,
         reset_at_message, refuse, seed). A stopped server keeps them for its next start. Raises
         ValueError for a bad setting."""
-        from lab.engine import EngineError
-
         if node_id not in self._known_ids():
             raise EngineError(f"no server or relay {node_id!r}")
         faults = self._faults_by_id.get(node_id, Faults()).changed(**settings)
@@ -44,9 +53,6 @@ class WireControls:
     def faults(self, node_id: str) -> Faults:
         """The faults set on a server or relay (none set: all off)."""
         return self._faults_by_id.get(node_id, Faults())
-
-    def _known_ids(self) -> set[str]:
-        raise NotImplementedError  # the Engine's
 
     def apply_saved(self, node_id: str, wire: Wire) -> None:
         """A Wire just made for ``node_id`` takes the faults and step mode set on it."""
@@ -80,8 +86,6 @@ class WireControls:
         return sorted(out, key=lambda m: m.id)
 
     def _holder(self, message_id: int) -> Wire:
-        from lab.engine import EngineError
-
         for wire in self._wires_of(None):
             if message_id in wire.holds:
                 return wire
@@ -111,3 +115,50 @@ class WireControls:
                              raw=data)
         wire.holds.forward(message_id, data)
         return new_id
+
+
+class WireCommands:
+    """The wire board's commands on the Engine itself (``engine.set_faults`` is
+    ``engine.wire_board.set_faults``), for callers not yet moved to the board.
+    The Engine makes ``wire_board`` and provides ``_wires_of`` and ``_known_ids``."""
+
+    def _wires_of(self, node_id: str | None) -> list[Wire]:
+        raise NotImplementedError  # the Engine's
+
+    def _known_ids(self) -> set[str]:
+        raise NotImplementedError  # the Engine's
+
+    #: The Engine's wire board: ``WireBoard(self._wires_of, self._known_ids)``.
+    wire_board: WireBoard
+
+    def set_faults(self, node_id: str, **settings: Any) -> Faults:
+        """See ``WireBoard.set_faults``."""
+        return self.wire_board.set_faults(node_id, **settings)
+
+    def faults(self, node_id: str) -> Faults:
+        return self.wire_board.faults(node_id)
+
+    def apply_saved(self, node_id: str, wire: Wire) -> None:
+        self.wire_board.apply_saved(node_id, wire)
+
+    def set_step(self, node_id: str | None, on: bool) -> None:
+        """See ``WireBoard.set_step``."""
+        self.wire_board.set_step(node_id, on)
+
+    def stepping(self, node_id: str | None) -> bool:
+        return self.wire_board.stepping(node_id)
+
+    def held(self, node_id: str | None = None) -> list[HeldMessage]:
+        return self.wire_board.held(node_id)
+
+    def forward(self, message_id: int) -> None:
+        self.wire_board.forward(message_id)
+
+    def forward_all(self, node_id: str | None = None) -> int:
+        return self.wire_board.forward_all(node_id)
+
+    def drop(self, message_id: int) -> None:
+        self.wire_board.drop(message_id)
+
+    def edit(self, message_id: int, data: bytes) -> int:
+        return self.wire_board.edit(message_id, data)

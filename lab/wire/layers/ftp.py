@@ -1,22 +1,24 @@
-"""The Wire's FTP helper: data connections cross a Wire too, as behind a NAT.
+"""The Wire's FTP layer: data connections cross a Wire too, as behind a NAT.
 
 An FTP control connection names addresses for its data connections: the server's
 ``227``/``229`` replies (passive) and the client's ``PORT``/``EPRT`` commands
 (active). Left alone, the data would bypass the Wire, so, like a NAT's FTP
-helper, this one opens a one-connection Wire for each and rewrites the line to
+helper, this layer opens a one-connection Wire for each and rewrites the line to
 point at it. The rewrite is captured as an injected message beside the
 original; each data connection is a Connection whose parent is the control
 connection, named after the command it served (``RETR a.pdf: 1.2 MB``).
 
 Lines are passed on in order: while a Wire is being opened for one line, what
 follows it in the same direction waits behind it.
+
+The first layer on a link (lab/wire/link.py: ``Layer``); the table in
+lab/wire/layers/__init__.py gives it to every ``ftp`` Wire's links.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING
 
 from lab.dissect.ftp_data import (
     FtpDataDissector,
@@ -27,10 +29,8 @@ from lab.dissect.ftp_data import (
     parse_data_address,
 )
 from lab.model import Piece, Sender, format_address
-from lab.wire import HELPERS, TcpWire
-
-if TYPE_CHECKING:
-    from lab.wire import _TcpLink
+from lab.wire.link import Send, _TcpLink
+from lab.wire.relay import TcpWire
 
 #: A line longer than this is not a control line: it is passed on as it is.
 MAX_LINE = 4096
@@ -41,11 +41,12 @@ TRANSFERS = {"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"}
 _WATCHED = {Sender.SERVER: (b"227", b"229"), Sender.CLIENT: (b"PORT", b"EPRT")}
 
 
-class FtpHelper:
+class FtpLayer:
     """Rewrites one control connection's data addresses to Wires of its own."""
 
-    def __init__(self, link: _TcpLink) -> None:
+    def __init__(self, link: _TcpLink, send: Send) -> None:
         self.link = link
+        self.send = send
         self._partial = {sender: bytearray() for sender in Sender}
         self._queue: dict[Sender, deque[bytes | asyncio.Task[bytes]]] = {
             sender: deque() for sender in Sender}
@@ -107,7 +108,7 @@ class FtpHelper:
             else:
                 data = head
             queue.popleft()
-            self.link.forward(sender, data)
+            self.send(sender, data)
 
     # ---- the rewrite -------------------------------------------------------------
 
@@ -194,4 +195,6 @@ class FtpHelper:
             wire.stop_listening()
 
 
-HELPERS["ftp"] = FtpHelper
+def make(link: _TcpLink, send: Send) -> FtpLayer:
+    """The FTP layer of one control connection (see lab/wire/layers/__init__.py)."""
+    return FtpLayer(link, send)

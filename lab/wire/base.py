@@ -1,4 +1,5 @@
-"""What TCP and UDP Wires share: where they listen and forward, bind errors, limits."""
+"""What TCP and UDP Wires share: where they listen and forward, faults, step mode,
+bind errors, limits."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Any
 from lab import hold
 from lab.capture import Capture
 from lab.dissect import DissectorFactory
-from lab.faults import Faults, FaultState
-from lab.hold import HoldQueue
 from lab.lan import Caps
 from lab.model import Connection, Piece, Sender, format_address
+from lab.wire.faults import Faults, FaultState
+from lab.wire.hold import HoldQueue
 
 #: A UDP peer silent this long (seconds) is forgotten and its Connection closed.
 UDP_IDLE = 60.0

@@ -7,12 +7,9 @@ import asyncio
 import contextlib
 import socket
 import struct
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lab.model import Sender
-
-if TYPE_CHECKING:
-    from lab.wire_link import _TcpLink
 
 #: asyncio reads up to 256 KiB at once; 256 KiB of pipelined tiny commands are some
 #: 40,000 messages, most of a second of dissecting, and every other connection would
@@ -24,6 +21,20 @@ SLICE = 8 * 1024
 MANY = 64
 
 
+class LegOwner(Protocol):
+    """What a Leg tells its link (lab/wire/link.py: ``_TcpLink``)."""
+
+    def leg_made(self, leg: _Leg) -> None: ...
+
+    def received(self, leg: _Leg, data: bytes) -> int: ...
+
+    def eof(self, leg: _Leg) -> None: ...
+
+    def lost(self, leg: _Leg, exc: Exception | None) -> None: ...
+
+    def other(self, leg: _Leg) -> _Leg: ...
+
+
 class _Leg(asyncio.Protocol):
     """One socket of a TCP link; ``sender`` is who sends the bytes it receives.
 
@@ -31,7 +42,7 @@ class _Leg(asyncio.Protocol):
     yet, the other socket cannot keep up, the Outbox is full, a chunk is held);
     it resumes when none is left."""
 
-    def __init__(self, link: _TcpLink, sender: Sender) -> None:
+    def __init__(self, link: LegOwner, sender: Sender) -> None:
         self.link = link
         self.sender = sender
         self.transport: asyncio.Transport | None = None

@@ -1,4 +1,4 @@
-"""The Wire: a relay between a client and a server that captures what crosses it.
+"""The TCP Wire: listening, accepting, caps, and the slow-client guard.
 
 A TcpWire listens where the user chose and, for each client that connects,
 opens a connection to its target and forwards bytes both ways, feeding each
@@ -9,9 +9,9 @@ memory stays bounded whatever the speeds. Half-close is passed on: an EOF from
 one side becomes ``write_eof`` on the other, and the connection ends when both
 directions are done or one side vanishes.
 
-Each connection is a ``_TcpLink`` (lab/wire_link.py), where faults and holds
-apply. A UdpWire (lab/wire_udp.py) does the same for datagrams, with one session per
-client address; both are importable from here.
+Each connection is a ``_TcpLink`` (lab/wire/link.py), where its tap, layers,
+faults and holds apply. A UdpWire (lab/wire/udp.py) does the same for datagrams,
+with one session per client address.
 
 A client that sends its messages a byte now and then (slowloris), on connection
 after connection, would hold a shared Wire's places (its caps) for ever. So once
@@ -22,7 +22,8 @@ than ``min_rate`` bytes a second, is cut by the Wire with a note in the capture.
 Below that nobody waits for a place, so a person typing a request or a mail by
 hand in telnet is never cut; nor is a slow upload that keeps its rate, nor
 anything while a Wire steps (lab.hold.patient), stalls, or its server is not
-reading.
+reading. The guard watches the client through the link's tap: it wraps the
+tap's dissector (``_Watched``).
 """
 
 from __future__ import annotations
@@ -36,22 +37,10 @@ from lab.capture import Capture
 from lab.dissect import Dissector
 from lab.lan import connection_ceiling
 from lab.model import Piece, Sender, format_address, parse_address
-from lab.wire_base import (
-    CONNECT_TIMEOUT,
-    UDP_IDLE,
-    UPSTREAM_KEPT,
-    CountCallback,
-    PortInUseError,
-    _WireBase,
-    bind_error,
-)
-from lab.wire_leg import _Leg
-from lab.wire_link import HELPERS, LinkHelper, _TcpLink
-from lab.wire_udp import UdpWire
-
-__all__ = ["CONNECT_TIMEOUT", "HELPERS", "UDP_IDLE", "UPSTREAM_KEPT", "CountCallback",
-           "LinkHelper", "MIN_RATE", "PortInUseError", "SLOW_AFTER", "TcpWire", "UdpWire",
-           "_TcpLink", "bind_error"]
+from lab.wire.base import CONNECT_TIMEOUT, UPSTREAM_KEPT, _WireBase, bind_error
+from lab.wire.layers import layers_for
+from lab.wire.leg import _Leg
+from lab.wire.link import LayerFactory, _TcpLink
 
 #: A client message still incomplete this long after its first byte (seconds)…
 SLOW_AFTER = 60.0
@@ -105,8 +94,8 @@ class TcpWire(_WireBase):
 
     def __init__(self, capture: Capture, **kwargs: Any) -> None:
         super().__init__(capture, **kwargs)
-        if self.protocol == "ftp" and "ftp" not in HELPERS:
-            import lab.ftp_helper  # noqa: F401  (registers HELPERS["ftp"]: the data connections)
+        #: The layers each link gets (loaded on first use: FTP's data-address rewrite).
+        self.layers: tuple[LayerFactory, ...] = layers_for(self.protocol)
         #: How each connection's upstream attempt ended ("" = connected), by client
         #: address, for a lab client that must know (see ``upstream_result``).
         self._upstream: dict[str, asyncio.Future[str]] = {}
@@ -147,7 +136,7 @@ class TcpWire(_WireBase):
             now = loop.time()
             crowded = self._crowded_hosts()
             for link in list(self.links):
-                watch = link.dissector
+                watch = link.tap.dissector
                 if not isinstance(watch, _Watched) or link.conn is None:
                     continue
                 if link.client.pauses:
@@ -238,7 +227,7 @@ class TcpWire(_WireBase):
 
     def link_opened(self, link: _TcpLink) -> None:
         if self._sweeper is not None:
-            link.dissector = _Watched(link.dissector, asyncio.get_running_loop().time)
+            link.tap.dissector = _Watched(link.tap.dissector, asyncio.get_running_loop().time)
         if link not in self.links:
             TcpWire.open_in_process += 1
         self.links.add(link)

@@ -12,6 +12,7 @@ sender (``on_full``) until it is down to half (``on_drain``): memory stays
 bounded whatever the settings.
 
 Nothing here does I/O: the Wire gives an Outbox the function that writes.
+The engine keeps what the user set per Wire on its wire board (lab/wire/board.py).
 """
 
 from __future__ import annotations

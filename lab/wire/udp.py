@@ -3,6 +3,9 @@
 UDP has no connection to fail, so a server that is not there shows only as an
 error on the Wire's upstream socket (ICMP "port unreachable"): the UdpWire keeps
 it for the client whose datagram it was (``UdpWire.upstream_error``).
+
+Each session looks at its datagrams through a Tap (lab/wire/tap.py), as a TCP
+link does: dissected, captured, and held in step mode; faults apply after.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from typing import Any, cast
 
 from lab import dissect
 from lab.capture import Capture
-from lab.faults import QUEUE_LIMIT, Outbox
-from lab.hold import HeldMessage
 from lab.model import Connection, Sender, Transport, format_address
-from lab.wire_base import UDP_IDLE, UDP_YIELD, UPSTREAM_KEPT, _WireBase, bind_error
+from lab.wire.base import UDP_IDLE, UDP_YIELD, UPSTREAM_KEPT, _WireBase, bind_error
+from lab.wire.faults import QUEUE_LIMIT, Outbox
+from lab.wire.tap import Tap
 
 
 class _UdpFront(asyncio.DatagramProtocol):
@@ -34,7 +37,7 @@ class _UdpSession(asyncio.DatagramProtocol):
         self.wire = wire
         self.addr = addr
         self.conn = conn
-        self.dissector = dissect.make(wire.protocol)
+        self.tap = Tap(wire, dissect.make(wire.protocol), conn)
         self.transport: asyncio.DatagramTransport | None = None
         self.pending: list[bytes] = []
         self.last_seen = asyncio.get_running_loop().time()
@@ -60,7 +63,7 @@ class _UdpSession(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         self.note = ""  # the server answers (again)
-        ids = self.capture(Sender.SERVER, data)
+        ids = self.tap.see(Sender.SERVER, data)
         self.route(Sender.SERVER, data, ids)
 
     def error_received(self, exc: Exception) -> None:
@@ -68,29 +71,18 @@ class _UdpSession(asyncio.DatagramProtocol):
         self.note = f"server unreachable: {exc}"
         self.wire.upstream_failed(self.conn.client, exc)
 
-    def capture(self, sender: Sender, data: bytes) -> list[int]:
-        """Dissect and capture a datagram (flagged held in step mode); the Messages' ids."""
-        cap = self.wire.capture
-        return [cap.add(self.conn, piece, held=self.wire.step).id
-                for piece in self.dissector.feed(sender, data, cap.clock())]
-
     def route(self, sender: Sender, data: bytes, ids: list[int]) -> None:
         """A datagram from ``sender`` on its way: held in step mode, else on."""
         if not self.wire.step:
             self.after_hold(sender, data)
             return
         wire = self.wire
-        if not ids:
-            ids = [wire.inject(self.conn, sender, f"{len(data):,} bytes held", raw=data,
-                               held=True)]
-        summary = " · ".join(m.summary for m in wire.capture.messages[ids[0] - 1:ids[-1]])
-        held = HeldMessage(id=ids[-1], node=wire.wire_id, connection=self.conn.id,
-                           sender=sender, summary=summary, data=data, time=wire.capture.clock())
 
-        def drop() -> None:
-            wire.inject(self.conn, sender, f"Wire dropped #{held.id} (the datagram is lost)")
+        def drop(message_id: int) -> None:
+            wire.inject(self.conn, sender, f"Wire dropped #{message_id} (the datagram is lost)")
 
-        wire.holds.add(held, lambda out: self.after_hold(sender, out), drop, self)
+        self.tap.hold(sender, data, ids, release=lambda out: self.after_hold(sender, out),
+                      drop=drop)
 
     def after_hold(self, sender: Sender, data: bytes) -> None:
         """Forward a datagram after the faults: lost, delayed, paced or at once."""
@@ -120,20 +112,16 @@ class _UdpSession(asyncio.DatagramProtocol):
     def to_server(self, data: bytes) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         self.wire.forget_error(self.conn.client)  # an error is news only until the next try
-        ids = self.capture(Sender.CLIENT, data)
+        ids = self.tap.see(Sender.CLIENT, data)
         self.route(Sender.CLIENT, data, ids)
 
     def end(self) -> None:
         self.ended = True
         for outbox in self.outbox.values():
             outbox.close()
-        self.wire.holds.forget(self)
         if self.transport is not None:
             self.transport.close()
-        cap = self.wire.capture
-        for piece in self.dissector.close(cap.clock()):
-            cap.add(self.conn, piece)
-        self.conn = cap.close(self.conn.id, self.note)
+        self.conn = self.tap.close(self.note) or self.conn
 
 
 class UdpWire(_WireBase):
@@ -207,7 +195,7 @@ class UdpWire(_WireBase):
             1 for other in self.sessions if other[0] == addr[0]) >= self.caps.per_client
         quiet = [s for key, s in self.sessions.items()
                  if (not same_host or key[0] == addr[0]) and now - s.last_seen >= UDP_YIELD
-                 and not self.holds.holds_from(s)
+                 and not s.tap.holding()
                  and not any(box.queued for box in s.outbox.values())]
         if not quiet:
             return False

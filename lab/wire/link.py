@@ -1,11 +1,19 @@
-"""One relayed TCP connection: its two sockets (Legs), faults and holds.
+"""One relayed TCP connection: its two sockets (Legs), its tap, layers and faults.
 
-Bytes are forwarded from the callback that received them, through an Outbox per
-direction (lab/faults.py) that applies the Wire's latency, bandwidth and stall;
-a peer that cannot keep up, or a full Outbox, pauses reading on the other side
+A chunk a Leg receives goes to the link's Tap (lab/wire/tap.py: dissected and
+captured) and on through the link's *layers*, then an Outbox per direction
+(lab/wire/faults.py) that applies the Wire's latency, bandwidth and stall, to
+the other socket. Bytes are forwarded from the callback that received them; a
+peer that cannot keep up, or a full Outbox, pauses reading on the other side
 (back-pressure), so memory stays bounded whatever the speeds. In step mode a
-received chunk is held (lab/hold.py) and its socket paused until the user
+received chunk is held by the Tap and its socket paused until the user
 forwards, edits or drops it.
+
+A *layer* (``Layer``) sits between the two Legs for one protocol: it sees every
+chunk of each direction, in order, and passes it (or what it makes of it) to
+the next with the ``send`` it was made with; it may open helper connections of
+its own. The FTP data-address rewrite (lab/wire/layers/ftp.py) is the first;
+which protocols get which layers is the table in lab/wire/layers/__init__.py.
 """
 
 from __future__ import annotations
@@ -13,42 +21,78 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from lab import dissect
-from lab.faults import Outbox
-from lab.hold import HeldMessage
-from lab.model import RAW_LIMIT, Connection, Sender, Transport, format_address
-from lab.wire_base import CONNECT_TIMEOUT
-from lab.wire_leg import _Leg
-
-if TYPE_CHECKING:
-    from lab.wire import TcpWire
+from lab.dissect import DissectorFactory
+from lab.model import Connection, Sender, Transport, format_address
+from lab.wire.base import CONNECT_TIMEOUT
+from lab.wire.faults import Faults, FaultState, Outbox
+from lab.wire.leg import _Leg
+from lab.wire.tap import Tap, TapWire
 
 #: After a reset's last byte is written, how long the Wire waits before the RST,
 #: so the peer has read the bytes (a reset discards what is still in flight).
 RESET_GRACE = 0.05
 
 
-class LinkHelper(Protocol):
-    """Protocol-specific work on a TCP link's bytes (the FTP helper rewrites data
-    addresses): it gets every chunk and forwards it with ``link.forward``."""
+#: Where a layer passes a chunk on: the next layer, or the faults and the other socket.
+Send = Callable[[Sender, bytes], None]
+
+
+class Layer(Protocol):
+    """Protocol-specific work on a TCP link's bytes, between its two Legs (the FTP
+    layer rewrites data addresses; a TLS layer would decrypt). Made per link by a
+    ``LayerFactory(link, send)``; it gets every chunk of each direction and passes
+    it on, rewritten or not, now or later but in order, with ``send``. It may open
+    helper connections (the FTP layer opens a Wire per data connection) and note
+    what it did in the capture (``link.wire.capture``, ``link.conn``)."""
 
     def received(self, sender: Sender, data: bytes) -> None: ...
 
-    def flush(self, sender: Sender) -> None: ...
+    def flush(self, sender: Sender) -> None:
+        """``sender`` said EOF: pass on whatever is kept back."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """The link ended: let go of helper connections."""
 
 
-#: protocol → the helper each of its links gets (lab.ftp_helper registers "ftp").
-HELPERS: dict[str, Callable[[_TcpLink], LinkHelper]] = {}
+LayerFactory = Callable[["_TcpLink", Send], Layer]
+
+
+class LinkWire(TapWire, Protocol):
+    """What a link uses of its Wire (lab/wire/relay.py: ``TcpWire``)."""
+
+    protocol: str
+    parent: str | None
+    node: str | None
+    dissector: DissectorFactory | None
+    reverse: bool
+    one_shot: bool
+    target: tuple[str, int]
+    fault_state: FaultState
+    #: The layers each link gets, outermost (nearest the receiving Leg) first.
+    layers: tuple[LayerFactory, ...]
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def public_address(self) -> str: ...
+
+    def stop_listening(self) -> None: ...
+
+    def admit(self, link: _TcpLink, leg: _Leg) -> bool: ...
+
+    def upstream_done(self, client: str, note: str) -> None: ...
+
+    def link_closed(self, link: _TcpLink) -> None: ...
 
 
 class _TcpLink:
     """A client connection and its upstream connection, relayed and captured."""
 
-    def __init__(self, wire: TcpWire) -> None:
+    def __init__(self, wire: LinkWire) -> None:
         self.wire = wire
         # ``client`` is the socket the Wire accepted; on a reversed Wire (an FTP
         # active-mode data connection) the server is the one that connects.
@@ -56,13 +100,16 @@ class _TcpLink:
                             else (Sender.CLIENT, Sender.SERVER))
         self.client = _Leg(self, accepted)
         self.server = _Leg(self, onward)
-        self.dissector = wire.dissector() if wire.dissector else dissect.make(wire.protocol)
-        self.conn: Connection | None = None
+        self.tap = Tap(wire, wire.dissector() if wire.dissector else dissect.make(wire.protocol))
         self.note = ""
         self._tasks: set[asyncio.Task[None]] = set()
-        self.helper: LinkHelper | None = None
-        if wire.protocol in HELPERS:
-            self.helper = HELPERS[wire.protocol](self)
+        #: Each layer passes on to the next; the last to ``forward``.
+        self.layers: list[Layer] = []
+        send: Send = self.forward
+        for make in reversed(wire.layers):
+            self.layers.insert(0, make(self, send))
+            send = self.layers[0].received
+        self._first = send
         self.outbox = {leg.sender: Outbox(
             wire.fault_state, functools.partial(self._write, leg),
             on_full=functools.partial(leg.pause, "queue"),
@@ -72,6 +119,11 @@ class _TcpLink:
         self.resetting = False
         self._shaping = (0.0, 0.0, 0)  # the latency, jitter, bandwidth last noted
         self._stalled = False
+
+    @property
+    def conn(self) -> Connection | None:
+        """The link's Connection in the capture (None until the client's socket is up)."""
+        return self.tap.conn
 
     def other(self, leg: _Leg) -> _Leg:
         return self.server if leg is self.client else self.client
@@ -94,7 +146,7 @@ class _TcpLink:
             return
         ends = (format_address(*peer[:2]), self.wire.public_address)
         client, server = ends[::-1] if self.wire.reverse else ends
-        self.conn = self.wire.capture.open(
+        self.tap.conn = self.wire.capture.open(
             protocol=self.wire.protocol,
             transport=Transport.TCP,
             client=client,
@@ -140,19 +192,17 @@ class _TcpLink:
         assert conn is not None
         if "reset" in leg.pauses:
             return 0
-        capture = self.wire.capture
-        now = capture.clock()
+        tap = self.tap
         step, cut = self.wire.step, self.wire.faults.reset_at_message
         if not step and not cut:
-            self.pass_on(leg.sender, data)  # first: dissecting must not add to the wait
-        pieces = self.dissector.feed(leg.sender, data, now)
+            self._first(leg.sender, data)  # first: dissecting must not add to the wait
+        pieces = tap.dissect(leg.sender, data)
         before, self.messages = self.messages, self.messages + len(pieces)
         if cut and before < cut <= self.messages:
-            for piece in pieces:
-                capture.add(conn, piece)
+            tap.capture(pieces)
             self._reset_at(leg.sender, cut)
             return len(pieces)
-        ids = [capture.add(conn, piece, held=step).id for piece in pieces]
+        ids = tap.capture(pieces, held=step)
         if step:
             self._hold(leg, data, ids)
         elif cut:
@@ -160,11 +210,9 @@ class _TcpLink:
         return len(pieces)
 
     def pass_on(self, sender: Sender, data: bytes) -> None:
-        """What the Wire received from ``sender``, on its way: the helper's, then faults'."""
-        if self.helper is not None:
-            self.helper.received(sender, data)  # it forwards, maybe rewritten
-        else:
-            self.forward(sender, data)
+        """What the Wire received from ``sender``, on its way: through the layers (each
+        may rewrite it), then the faults."""
+        self._first(sender, data)
 
     def forward(self, sender: Sender, data: bytes) -> None:
         """Send ``data`` on to the other side of whoever sent it (after the faults)."""
@@ -253,21 +301,11 @@ class _TcpLink:
     # ---- hold-and-step -------------------------------------------------------------
 
     def _hold(self, leg: _Leg, data: bytes, ids: list[int]) -> None:
-        conn = self.conn
-        assert conn is not None
-        if not ids:  # part of a message: the capture shows the held bytes anyway
-            ids = [self.wire.inject(conn, leg.sender, f"{len(data):,} bytes held",
-                                    raw=data[:RAW_LIMIT], held=True)]
-        summary = " · ".join(m.summary for m in self.wire.capture.messages[ids[0] - 1:ids[-1]]
-                             if m.connection == conn.id)
-        held = HeldMessage(id=ids[-1], node=self.wire.wire_id, connection=conn.id,
-                           sender=leg.sender, summary=summary, data=data,
-                           time=self.wire.capture.clock())
         leg.pause("held")
-        self.wire.holds.add(held, lambda out: self._release(leg, held.id, out),
-                            lambda: self._drop(leg, held.id), self)
+        self.tap.hold(leg.sender, data, ids, release=lambda out: self._release(leg, out),
+                      drop=lambda message_id: self._drop(leg, message_id))
 
-    def _release(self, leg: _Leg, message_id: int, data: bytes) -> None:
+    def _release(self, leg: _Leg, data: bytes) -> None:
         if leg.lost or self.resetting:
             return
         self.pass_on(leg.sender, data)
@@ -278,15 +316,15 @@ class _TcpLink:
             self.wire.inject(self.conn, leg.sender,
                              f"Wire dropped #{message_id} and reset the connection")
         self.note = f"#{message_id} dropped at the Wire: connection reset"
-        self.wire.holds.forget(self)
+        self.tap.forget()
         self.reset()
 
     # ---- the end -------------------------------------------------------------------
 
     def eof(self, leg: _Leg) -> None:
         leg.eof = True
-        if self.helper is not None:
-            self.helper.flush(leg.sender)
+        for layer in self.layers:
+            layer.flush(leg.sender)
         other = self.other(leg)
         if other.eof or other.transport is None:
             self._close_both()
@@ -335,15 +373,11 @@ class _TcpLink:
     def _finish(self) -> None:
         if self.conn is None or self.conn.closed is not None:
             return
-        capture = self.wire.capture
-        for piece in self.dissector.close(capture.clock()):
-            capture.add(self.conn, piece)
-        self.conn = capture.close(self.conn.id, self.note)
-        if self.helper is not None:
-            self.helper.close()
+        self.tap.close(self.note)
+        for layer in self.layers:
+            layer.close()
         for outbox in self.outbox.values():
             outbox.close()
-        self.wire.holds.forget(self)
         self.wire.link_closed(self)
 
 

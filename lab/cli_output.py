@@ -1,0 +1,72 @@
+"""What the command line writes: a line per message, the capture and record files.
+
+Shared by ``cslab serve``/``relay`` (lab/cli.py) and ``cslab run`` (lab/scenario_cli.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from lab.capture import Capture, JsonLinesWriter
+from lab.model import ConnectionClosed, Event, Message, MessageCaptured
+
+
+def message_line(message: Message) -> str:
+    """How ``serve`` and ``relay`` print a message: one line a person can read."""
+    clock = time.strftime("%H:%M:%S", time.localtime(message.time))
+    millis = int(message.time * 1000) % 1000
+    flags = "".join(f" [{flag}]" for flag in ("malformed", "truncated", "injected", "held")
+                    if getattr(message, flag))
+    return (f"#{message.id} {clock}.{millis:03d} {message.connection} "
+            f"{message.source} → {message.destination} {message.protocol} "
+            f"{message.summary}{flags}")
+
+
+def printer(out: IO[str]) -> Callable[[Event], None]:
+    def show(event: Event) -> None:
+        if isinstance(event, MessageCaptured):
+            print(message_line(event.message), file=out, flush=True)
+        elif isinstance(event, ConnectionClosed) and event.connection.note:
+            print(f"{event.connection.id}: {event.connection.note}", file=sys.stderr, flush=True)
+
+    return show
+
+
+@contextlib.contextmanager
+def capture_file(capture: Capture, path: str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    try:
+        stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError as exc:
+        raise SystemExit(f"cslab: cannot write capture {path}: {exc.strerror or exc}") from None
+    unsubscribe = capture.subscribe(JsonLinesWriter(stream))
+    try:
+        yield
+    finally:
+        unsubscribe()
+        stream.close()
+
+
+@contextlib.contextmanager
+def record_file(capture: Capture, path: str | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    from lab.store import Recorder, StoreError  # sqlite3: only when recording
+
+    try:
+        recorder = Recorder(path)
+    except StoreError as exc:
+        raise SystemExit(f"cslab: {exc}") from None
+    unsubscribe = capture.subscribe(recorder)
+    try:
+        yield
+    finally:
+        unsubscribe()
+        recorder.close()

@@ -1,0 +1,100 @@
+"""The tap: where a Wire looks at what crosses it, for TCP links and UDP sessions alike.
+
+One Tap per connection (a TCP link, a UDP session): it feeds each chunk to the
+connection's dissector, captures the Messages that make (flagged ``held`` in
+step mode), holds a chunk on the Wire's HoldQueue (lab/wire/hold.py) until the
+user forwards, edits or drops it, and at the end captures what the dissector
+still had and closes the Connection. The Tap is the owner of its held chunks:
+``forget`` (or ``close``) lets them go nowhere.
+
+What goes on with the bytes (layers, faults, writing) is the link's or the
+session's; the Tap only looks, records and holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from lab.capture import Capture
+from lab.dissect import Dissector
+from lab.model import RAW_LIMIT, Connection, Piece, Sender
+from lab.wire.hold import HeldMessage, HoldQueue
+
+
+class TapWire(Protocol):
+    """What a Tap uses of its Wire (lab/wire/base.py: ``_WireBase``)."""
+
+    capture: Capture
+    step: bool
+    wire_id: str
+    holds: HoldQueue
+
+    def inject(self, conn: Connection, sender: Sender, summary: str, *,
+               raw: bytes = b"", held: bool = False) -> int: ...
+
+
+class Tap:
+    """Dissects, captures and holds one connection's chunks (``conn`` once it is open)."""
+
+    __slots__ = ("conn", "dissector", "wire")
+
+    def __init__(self, wire: TapWire, dissector: Dissector,
+                 conn: Connection | None = None) -> None:
+        self.wire = wire
+        #: The slow-client guard (lab/wire/relay.py) may wrap it to watch the client.
+        self.dissector = dissector
+        self.conn = conn
+
+    def dissect(self, sender: Sender, data: bytes) -> list[Piece]:
+        """The Messages ``data`` from ``sender`` completes (or begins), not yet captured."""
+        return self.dissector.feed(sender, data, self.wire.capture.clock())
+
+    def capture(self, pieces: list[Piece], *, held: bool = False) -> list[int]:
+        """Capture dissected pieces as Messages of this connection; their ids."""
+        conn = self.conn
+        assert conn is not None
+        add = self.wire.capture.add
+        return [add(conn, piece, held=held).id for piece in pieces]
+
+    def see(self, sender: Sender, data: bytes) -> list[int]:
+        """Dissect and capture a chunk (flagged held in step mode); the Messages' ids."""
+        return self.capture(self.dissect(sender, data), held=self.wire.step)
+
+    def hold(self, sender: Sender, data: bytes, ids: list[int], *,
+             release: Callable[[bytes], None], drop: Callable[[int], None]) -> HeldMessage:
+        """Hold a chunk whose Messages are ``ids`` (none: part of a message, captured
+        as "N bytes held"): ``release(data)`` sends the bytes on (edited or not),
+        ``drop(id)`` discards it."""
+        wire, conn = self.wire, self.conn
+        assert conn is not None
+        if not ids:  # part of a message: the capture shows the held bytes anyway
+            ids = [wire.inject(conn, sender, f"{len(data):,} bytes held",
+                               raw=data[:RAW_LIMIT], held=True)]
+        summary = " · ".join(m.summary for m in wire.capture.messages[ids[0] - 1:ids[-1]]
+                             if m.connection == conn.id)
+        held = HeldMessage(id=ids[-1], node=wire.wire_id, connection=conn.id, sender=sender,
+                           summary=summary, data=data, time=wire.capture.clock())
+        wire.holds.add(held, release, lambda: drop(held.id), self)
+        return held
+
+    def holding(self) -> bool:
+        """Whether a chunk of this connection is held."""
+        return self.wire.holds.holds_from(self)
+
+    def forget(self) -> None:
+        """The connection is going: its held chunks go nowhere."""
+        self.wire.holds.forget(self)
+
+    def close(self, note: str) -> Connection | None:
+        """The connection ended: capture what the dissector still had, close the
+        Connection with ``note``, forget held chunks; the closed Connection."""
+        self.forget()
+        conn = self.conn
+        if conn is None or conn.closed is not None:
+            return conn
+        capture = self.wire.capture
+        for piece in self.dissector.close(capture.clock()):
+            capture.add(conn, piece)
+        self.conn = capture.close(conn.id, note)
+        return self.conn
