@@ -74,6 +74,18 @@ class MailEvent:
 MailListener = Callable[[MailEvent], None]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MailView:
+    """A running mail server (SMTP or POP3) as its panel shows it: the mail folder
+    ``root``, the ``domain`` it takes mail for ("" for POP3), the lab ``password``,
+    and every message of every mailbox, oldest delivery first."""
+
+    root: str
+    domain: str = ""
+    password: str = ""
+    messages: tuple[MailSummary, ...] = ()
+
+
 def mailbox_for(address: str) -> str:
     """The mailbox name of an address: its local part, lower-cased (``Ann@lab.test`` →
     ``ann``); MailboxNameError if that could not be a mailbox folder."""
@@ -185,6 +197,11 @@ class MailStore:
             except (KeyError, FileNotFoundError):  # removed meanwhile by another program
                 continue
         return sorted(summaries, key=lambda s: (s.delivered, _order(s.key), s.key))
+
+    def everything(self) -> builtins.list[MailSummary]:
+        """Every message of every mailbox, oldest delivery first."""
+        found = [s for name in self.mailboxes() for s in self.list(name)]
+        return sorted(found, key=lambda s: (s.delivered, _order(s.key), s.key))
 
     def read(self, name: str, key: str) -> bytes:
         """The message ``key`` in its wire form (CRLF line ends); KeyError if absent."""

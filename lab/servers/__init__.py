@@ -85,6 +85,9 @@ class ServerKind:
     #: A UDP kind that also answers over TCP on the same port (DNS) names the
     #: dissector for its TCP side here; its backend then has ``tcp_address``.
     tcp_dissector: str = ""
+    #: The kind's module, when it describes its live data and takes commands
+    #: (``view``, ``watch``, ``do``: see lab/servers/live.py); "" if it does neither.
+    module: str = ""
 
     @property
     def dissector(self) -> str:
@@ -111,14 +114,19 @@ SERVER_KINDS = (
                _lazy("lab.servers.echo", "start_tcp_echo")),
     ServerKind("udp-echo", "UDP echo server", Transport.UDP, 7007,
                _lazy("lab.servers.echo", "start_udp_echo")),
-    ServerKind("http", "HTTP server", Transport.TCP, 8080, _lazy("lab.servers.http", "start_http")),
-    ServerKind("smtp", "SMTP server", Transport.TCP, 2525, _lazy("lab.servers.smtp", "start_smtp")),
-    ServerKind("pop3", "POP3 server", Transport.TCP, 1110, _lazy("lab.servers.pop3", "start_pop3")),
-    ServerKind("ftp", "FTP server", Transport.TCP, 2121, _lazy("lab.servers.ftp", "start_ftp")),
+    ServerKind("http", "HTTP server", Transport.TCP, 8080, _lazy("lab.servers.http", "start_http"),
+               module="lab.servers.http_live"),
+    ServerKind("smtp", "SMTP server", Transport.TCP, 2525, _lazy("lab.servers.smtp", "start_smtp"),
+               module="lab.servers.mail_live"),
+    ServerKind("pop3", "POP3 server", Transport.TCP, 1110, _lazy("lab.servers.pop3", "start_pop3"),
+               module="lab.servers.mail_live"),
+    ServerKind("ftp", "FTP server", Transport.TCP, 2121, _lazy("lab.servers.ftp", "start_ftp"),
+               module="lab.servers.ftp_live"),
     ServerKind("ws", "WebSocket chat server", Transport.TCP, 8765,
-               _lazy("lab.servers.ws", "start_ws"), protocol="websocket"),
+               _lazy("lab.servers.ws", "start_ws"), protocol="websocket",
+               module="lab.servers.ws_live"),
     ServerKind("dns", "DNS server", Transport.UDP, 5300, _lazy("lab.servers.dns", "start_dns"),
-               tcp_dissector="dns-tcp"),
+               tcp_dissector="dns-tcp", module="lab.servers.dns_live"),
 )
 
 

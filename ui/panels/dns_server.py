@@ -3,10 +3,9 @@ where records are added and removed (the server answers from it at once)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -15,54 +14,16 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QWidget,
 )
 
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo
-from lab.servers.dns import DnsBackend
-from lab.servers.dns_zone import DEFAULT_TTL, EDITABLE, HINTS, MAX_TTL, Record, ZoneError
+from lab.engine import EngineError
+from lab.servers.dns_live import ZoneView
+from lab.servers.dns_zone import DEFAULT_TTL, EDITABLE, HINTS, MAX_TTL, Record
 from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import Index, RowTableModel
-from ui.panels.base import PanelContext, make_table
+from ui.panels.base import make_table
 from ui.panels.echo_server import EchoServerPanel
-from ui.panels.watching import WatchesBackend
-
-ZoneWatch = tuple[list[Record], Callable[[], None]]
-STOPPED = "the DNS server is stopped: start it to edit its zone"
-
-
-def _backend(engine: Engine, node_id: str) -> DnsBackend:
-    backend = engine.server_backend(node_id)
-    if not isinstance(backend, DnsBackend):
-        raise EngineError(STOPPED)
-    return backend
-
-
-async def watch_zone(engine: Engine, node_id: str,
-                     listener: Callable[[list[Record]], None]) -> ZoneWatch | None:
-    """Runs on the engine's loop: the zone's records now, and the function that stops
-    ``listener`` (called with the records after each change)."""
-    try:
-        backend = _backend(engine, node_id)
-    except EngineError:
-        return None
-    return backend.records(), backend.watch(listener)
-
-
-async def add_record(engine: Engine, node_id: str, name: str, rdtype: str, value: str,
-                     ttl: int) -> list[Record]:
-    """Runs on the engine's loop: add a record (ZoneError says why not); the records."""
-    backend = _backend(engine, node_id)
-    backend.add_record(name, rdtype, value, ttl)
-    return backend.records()
-
-
-async def remove_record(engine: Engine, node_id: str, record: Record) -> list[Record]:
-    backend = _backend(engine, node_id)
-    backend.remove_record(record.name, record.type, record.value)
-    return backend.records()
 
 
 class ZoneModel(RowTableModel[Record]):
@@ -71,6 +32,8 @@ class ZoneModel(RowTableModel[Record]):
     COLUMNS = ("Name", "Type", "Value", "TTL")
 
     def set_rows(self, rows: list[Record]) -> None:
+        if rows == self._rows:
+            return
         self.beginResetModel()
         self._rows = list(rows)
         self.endResetModel()
@@ -94,21 +57,9 @@ class ZoneModel(RowTableModel[Record]):
         return None
 
 
-class DnsServerPanel(WatchesBackend, EchoServerPanel):
-    """A DNS server: port, start/stop, and its zone, edited live.
-
-    Signals:
-        zone_changed(object): the records after a change, emitted on the engine
-            thread; queued to this panel's (Qt) thread, where the table is updated.
-    """
-
-    zone_changed = Signal(object)
-
-    def __init__(self, info: NodeInfo, context: PanelContext,
-                 parent: QWidget | None = None) -> None:
-        self._init_watch()
-        super().__init__(info, context, parent)
-        self.zone_changed.connect(self.model_rows, Qt.ConnectionType.QueuedConnection)
+class DnsServerPanel(EchoServerPanel):
+    """A DNS server: port, start/stop, and its zone (from the server's state), edited
+    with server commands."""
 
     def finish_layout(self) -> None:
         self.zone_label = QLabel("Zone <b>lab.test</b>: answered over UDP, and over TCP on "
@@ -185,10 +136,15 @@ class DnsServerPanel(WatchesBackend, EchoServerPanel):
         rows = self.table.selectionModel().selectedRows()
         return self.model.row(rows[0].row()) if rows else None
 
-    def model_rows(self, rows: object) -> None:
-        if isinstance(rows, list) and self._stop_watch is not None:
-            self.model.set_rows(rows)
-            self._selection_changed()
+    def show_view(self, view: Any) -> None:
+        """The zone now (none while the server is stopped); the selection stays on
+        the same record when it is still there."""
+        chosen = self.selected()
+        self.model.set_rows(list(view.records) if isinstance(view, ZoneView) else [])
+        rows = [self.model.row(n) for n in range(self.model.rowCount())]
+        if chosen is not None and chosen in rows:
+            self.table.selectRow(rows.index(chosen))
+        self._selection_changed()
 
     # ---- editing -------------------------------------------------------------------
 
@@ -203,54 +159,23 @@ class DnsServerPanel(WatchesBackend, EchoServerPanel):
 
     async def add(self, name: str, rdtype: str, value: str, ttl: int = DEFAULT_TTL) -> bool:
         """Add a record; what is wrong with it shows in the panel, in red."""
-        lab = self.context.lab
-        self.show_error("")
-        try:
-            rows = await lab.call(add_record, lab.engine, self.node_id, name, rdtype, value,
-                                  ttl)
-        except (ZoneError, EngineError) as exc:
-            self.show_error(str(exc))
-            return False
-        self.model.set_rows(rows)
-        self.value_edit.clear()
-        return True
+        if await self._edit("add", name, rdtype, value, str(ttl)):
+            self.value_edit.clear()
+            return True
+        return False
 
     async def delete(self, record: Record) -> bool:
         """Remove a record from the zone (the SOA cannot be)."""
-        lab = self.context.lab
+        return await self._edit("remove", record.name, record.type, record.value)
+
+    async def _edit(self, verb: str, *args: str) -> bool:
+        """Run a zone command on the server; the zone shows from its next state."""
         self.show_error("")
         try:
-            rows = await lab.call(remove_record, lab.engine, self.node_id, record)
-        except (ZoneError, EngineError) as exc:
+            outcome = await self.context.commands.server_do(self.node_id, verb, *args)
+        except EngineError as exc:
             self.show_error(str(exc))
             return False
-        self.model.set_rows(rows)
-        self._selection_changed()
-        return True
-
-    # ---- following the zone --------------------------------------------------------
-
-    def show_node(self, info: NodeInfo) -> None:
-        super().show_node(info)
-        self._follow_state()
-
-    async def _watch(self) -> None:
-        lab = self.context.lab
-        watched = await lab.call(watch_zone, lab.engine, self.node_id, self.zone_changed.emit)
-        if watched is not None:
-            rows, self._stop_watch = watched
-            self.model.set_rows(rows)
-
-    async def start(self) -> None:
-        await super().start()
-        await self.sync_watch(again=True)  # a restart makes a new backend
-
-    async def stop(self) -> None:
-        async with self._watch_lock:
-            await self._unwatch()
-        await super().stop()
-
-    async def remove(self) -> None:
-        async with self._watch_lock:
-            await self._unwatch()
-        await super().remove()
+        if not outcome.ok:
+            self.show_error(outcome.shown)
+        return outcome.ok

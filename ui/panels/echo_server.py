@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -14,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo, NodeState, Transport, parse_address
+from lab.engine import EngineError
+from lab.model import NodeInfo, NodeState, ServerState, Transport, parse_address
 from lab.servers import server_kinds
 from ui import theme
 from ui.engine_thread import spawn
@@ -85,6 +86,13 @@ class EchoServerPanel(NodePanel):
         if info.state is NodeState.FAILED and info.detail and not self.error_text:
             self.show_error(info.detail)
 
+    def show_state(self, state: ServerState) -> None:
+        self.show_view(state.view)
+
+    def show_view(self, view: Any) -> None:
+        """Show the server's live data (its kind's view from lab/servers/*_live.py;
+        None while it is stopped); panels with live data override this."""
+
     def _start_stop_clicked(self) -> None:
         spawn(self.stop() if self.running else self.start())
 
@@ -93,12 +101,11 @@ class EchoServerPanel(NodePanel):
 
     async def start(self) -> None:
         """Start on the port in the spin box; a failure shows in the panel, in red."""
-        lab = self.context.lab
         self.show_error("")
         self.start_button.setEnabled(False)
         try:
-            info = await lab.call(lab.engine.start_server, self.node_id,
-                                  port=self.port_spin.value())
+            info = await self.context.commands.start_server(self.node_id,
+                                                            port=self.port_spin.value())
         except EngineError as exc:
             self.show_error(f"Could not start: {exc}")
         else:
@@ -107,10 +114,9 @@ class EchoServerPanel(NodePanel):
             self.start_button.setEnabled(True)
 
     async def stop(self) -> None:
-        lab = self.context.lab
         self.start_button.setEnabled(False)
         try:
-            info = await lab.call(lab.engine.stop_server, self.node_id)
+            info = await self.context.commands.stop_server(self.node_id)
             self.update_node(info)
         except EngineError as exc:
             self.show_error(str(exc))
@@ -139,10 +145,10 @@ def add_folder_row(panel: EchoServerPanel, tip: str, choose_tip: str,
 
 class OptionsServerPanel(EchoServerPanel):
     """A server panel whose options (a folder, a password...) may be changed: it keeps
-    what the running server says of them in ``facts``.
+    what the running server's state says of them in ``facts``.
 
-    Subclasses set ``facts_on_engine`` (run on the engine's loop, it returns the
-    running server's facts) and show ``facts`` in ``_show_facts``.
+    Subclasses say which facts a view holds (``facts_of``) and show ``facts`` in
+    ``_show_facts``.
     """
 
     def __init__(self, info: NodeInfo, context: PanelContext,
@@ -150,32 +156,26 @@ class OptionsServerPanel(EchoServerPanel):
         self.facts: Facts = {}
         super().__init__(info, context, parent)
 
-    @staticmethod
-    async def facts_on_engine(engine: Engine, node_id: str) -> Facts:
+    def facts_of(self, view: Any) -> Facts:
+        """The facts (root, password...) in the server's live view; none by default."""
         return {}
+
+    def show_view(self, view: Any) -> None:
+        if view is not None:
+            self.facts.update({k: v for k, v in self.facts_of(view).items() if v})
+            self._show_facts()
 
     def _show_facts(self) -> None:
         """Show ``facts``; subclasses fill this in."""
 
     async def set_options(self, **options: str) -> bool:
-        """Apply server options (a running server restarts on the same port)."""
-        lab = self.context.lab
+        """Apply server options (a running server restarts on the same port; its new
+        state shows the options taken)."""
         self.show_error("")
         try:
-            info = await lab.call(lab.engine.set_server_options, self.node_id, **options)
+            info = await self.context.commands.set_server_options(self.node_id, **options)
         except (EngineError, OSError, ValueError) as exc:
             self.show_error(f"Could not apply that: {exc}")
             return False
         self.update_node(info)
-        await self.read_facts()
         return True
-
-    async def read_facts(self) -> None:
-        if self.info.state is NodeState.RUNNING:
-            lab = self.context.lab
-            self.facts.update(await lab.call(self.facts_on_engine, lab.engine, self.node_id))
-            self._show_facts()
-
-    async def start(self) -> None:
-        await super().start()
-        await self.read_facts()

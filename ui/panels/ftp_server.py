@@ -5,6 +5,7 @@ password may change."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -14,8 +15,8 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from lab.engine import Engine
 from lab.paths import data_dir
+from lab.servers.ftp_live import FtpServerView
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
@@ -25,19 +26,13 @@ DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
 
 
-async def ftp_facts(engine: Engine, node_id: str) -> Facts:
-    """Runs on the engine's loop: the running server's folder, lab user and password."""
-    backend = engine.server_backend(node_id)
-    facts = {"root": str(getattr(backend, "root", "")),
-             "user": str(getattr(backend, "user", "")),
-             "password": str(getattr(backend, "password", ""))}
-    return {k: v for k, v in facts.items() if v}
-
-
 class FtpServerPanel(OptionsServerPanel):
     """An FTP server: port, start/stop, the served folder and the users."""
 
-    facts_on_engine = staticmethod(ftp_facts)
+    def facts_of(self, view: Any) -> Facts:
+        if not isinstance(view, FtpServerView):
+            return {}
+        return {"root": view.root, "user": view.user, "password": view.password}
 
     def finish_layout(self) -> None:
         self.folder_label, self.choose_button = add_folder_row(

@@ -3,16 +3,10 @@ serves and the REST API's ``notes`` table, live, so a class sees a POST change i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import (
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -21,62 +15,33 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableView,
-    QWidget,
 )
 
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo, NodeState
+from lab.engine import EngineError
+from lab.servers.http_live import NotesView
 from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import RowTableModel
-from ui.panels.base import PanelContext
 from ui.panels.echo_server import EchoServerPanel
 from ui.presentation import text_width
 
 COLUMNS = ("id", "title", "body")
 Row = dict[str, Any]
 Index = QModelIndex | QPersistentModelIndex
-Watch = tuple[list[Row], str, Callable[[], None]] | None
-
-
-async def watch_notes(engine: Engine, node_id: str,
-                      listener: Callable[[object], None]) -> Watch:
-    """Runs on the engine's loop (SQLite wants its own thread): the notes now, the
-    folder served, and the function that stops ``listener``; None without a backend."""
-    backend: Any = engine.server_backend(node_id)
-    notes = getattr(backend, "notes", None)
-    if notes is None or not hasattr(notes, "watch"):
-        return None
-    stop = notes.watch(listener)
-    return list(notes.rows()), str(getattr(backend, "root", "")), stop
 
 
 class NotesModel(RowTableModel[Row]):
-    """The rows of the ``notes`` table, by id; changes arrive one by one."""
+    """The rows of the ``notes`` table, by id, as the server's state lists them."""
 
     COLUMNS = COLUMNS
 
     def set_rows(self, rows: list[Row]) -> None:
+        rows = sorted(rows, key=lambda r: int(r.get("id", 0)))
+        if rows == self._rows:
+            return
         self.beginResetModel()
-        self._rows = sorted(rows, key=lambda r: int(r.get("id", 0)))
+        self._rows = rows
         self.endResetModel()
-
-    def apply(self, action: str, note_id: int, row: Row | None) -> None:
-        """One change (created, replaced, updated, deleted), as the store reported it."""
-        at = next((i for i, r in enumerate(self._rows) if r.get("id") == note_id), None)
-        if row is None or action == "deleted":
-            if at is not None:
-                self.beginRemoveRows(QModelIndex(), at, at)
-                del self._rows[at]
-                self.endRemoveRows()
-        elif at is None:
-            end = len(self._rows)
-            self.beginInsertRows(QModelIndex(), end, end)
-            self._rows.append(dict(row))
-            self.endInsertRows()
-        else:
-            self._rows[at] = dict(row)
-            self.row_changed(at)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -91,20 +56,8 @@ class NotesModel(RowTableModel[Row]):
 
 
 class HttpServerPanel(EchoServerPanel):
-    """The HTTP server: port, start/stop, connections, its site folder and notes.
-
-    Signals:
-        notes_changed(object): a NotesChange, emitted on the engine thread; queued
-            to this panel's (Qt) thread, where the table is updated.
-    """
-
-    notes_changed = Signal(object)
-
-    def __init__(self, info: NodeInfo, context: PanelContext,
-                 parent: QWidget | None = None) -> None:
-        self._stop_watch: Callable[[], None] | None = None
-        super().__init__(info, context, parent)
-        self.notes_changed.connect(self._apply_change, Qt.ConnectionType.QueuedConnection)
+    """The HTTP server: port, start/stop, connections, its site folder and notes
+    (from the server's state)."""
 
     def finish_layout(self) -> None:
         """The echo server's rows, then the folder and the notes (the error line last)."""
@@ -158,52 +111,21 @@ class HttpServerPanel(EchoServerPanel):
 
     async def serve_folder(self, folder: str) -> None:
         """Serve ``folder`` from now on; restarts the server if it is running."""
-        lab = self.context.lab
-        await self._unwatch()
         self.show_error("")
         try:
-            info = await lab.call(lab.engine.set_server_options, self.node_id, root=folder)
-        except EngineError as exc:
+            info = await self.context.commands.set_server_options(self.node_id, root=folder)
+        except (EngineError, OSError, ValueError) as exc:
             self.show_error(f"Could not serve {folder}: {exc}")
             return
         self._show_site(folder)
         self.update_node(info)
-        if info.state is NodeState.RUNNING:
-            await self._watch()
 
-    def show_node(self, info: NodeInfo) -> None:
-        super().show_node(info)
-        if info.state is not NodeState.RUNNING and self._stop_watch is not None:
-            self._stop_watch = None  # the backend and its listeners are gone with it
-
-    async def start(self) -> None:
-        await super().start()
-        if self.info.state is NodeState.RUNNING:
-            await self._watch()
-
-    async def _watch(self) -> None:
-        lab = self.context.lab
-        watched = await lab.call(watch_notes, lab.engine, self.node_id, self.notes_changed.emit)
-        if watched is None:
-            self.notes_label.setText("REST API: no live table for this server")
-            return
-        rows, root, self._stop_watch = watched
-        self.notes_model.set_rows(rows)
-        self._show_site(root)
-
-    def _apply_change(self, change: object) -> None:
-        self.notes_model.apply(str(getattr(change, "action", "")),
-                               int(getattr(change, "note_id", 0)),
-                               getattr(change, "row", None))
-
-    async def _unwatch(self) -> None:
-        stop, self._stop_watch = self._stop_watch, None
-        await self.stop_watch(stop)
-
-    async def stop(self) -> None:
-        await self._unwatch()
-        await super().stop()
-
-    async def remove(self) -> None:
-        await self._unwatch()
-        await super().remove()
+    def show_view(self, view: Any) -> None:
+        """The notes table now (none while the server is stopped) and the folder."""
+        live = isinstance(view, NotesView)
+        self.notes_model.set_rows([{"id": n.id, "title": n.title, "body": n.body}
+                                   for n in view.notes] if live else [])
+        self.notes_label.setText("REST API: /api/notes (live)" if live
+                                 else "REST API: /api/notes (shown while the server runs)")
+        if live:
+            self._show_site(view.root)

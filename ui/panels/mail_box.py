@@ -1,78 +1,35 @@
-"""The SMTP server panel's live mailbox view: every message in the mail folder, fed
-by the store's watch hook, and a small window that shows one message."""
+"""The mail server panels' mailbox view: every message in the mail folder, from the
+server's ServerState (a MailView), and a small window that shows one message."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from lab.engine import Engine
-from lab.mail import MailEvent, MailStore, MailSummary
+from lab.mail import MailSummary
 from ui.models.rows import RowTableModel
 from ui.panels.mail_common import MessageView
 
 COLUMNS = ("Mailbox", "From", "To", "Subject", "Time")
 Index = QModelIndex | QPersistentModelIndex
-MailWatch = tuple[list[MailSummary], Callable[[], None]]
-
-
-def store_of(engine: Engine, node_id: str) -> MailStore | None:
-    """The mail store behind a running mail server (None while it is stopped)."""
-    store = getattr(engine.server_backend(node_id), "store", None)
-    return store if isinstance(store, MailStore) else None
-
-
-async def watch_mail(engine: Engine, node_id: str,
-                     listener: Callable[[MailEvent], None]) -> MailWatch | None:
-    """Runs on the engine's loop: every message in the mail folder now, and the
-    function that stops ``listener`` (called after each delivery and deletion)."""
-    store = store_of(engine, node_id)
-    if store is None:
-        return None
-    stop = store.watch(listener)
-    rows = [summary for name in store.mailboxes() for summary in store.list(name)]
-    return rows, stop
-
-
-async def read_mail(engine: Engine, node_id: str, mailbox: str, key: str) -> bytes:
-    """Runs on the engine's loop: one stored message; KeyError if it is gone."""
-    store = store_of(engine, node_id)
-    if store is None:
-        raise KeyError(key)
-    return store.read(mailbox, key)
 
 
 class MailboxModel(RowTableModel[MailSummary]):
-    """The messages of every mailbox, oldest delivery first; changes arrive one by one
-    (applying one twice changes nothing)."""
+    """The messages of every mailbox, oldest delivery first, as the server's state
+    lists them."""
 
     COLUMNS = COLUMNS
 
     def set_rows(self, rows: list[MailSummary]) -> None:
+        rows = sorted(rows, key=lambda s: (s.delivered, s.key))
+        if rows == self._rows:
+            return
         self.beginResetModel()
-        self._rows = sorted(rows, key=lambda s: (s.delivered, s.key))
+        self._rows = rows
         self.endResetModel()
-
-    def apply(self, event: MailEvent) -> None:
-        at = self._find(event.mailbox, event.key)
-        if event.action == "deleted":
-            if at is not None:
-                self.beginRemoveRows(QModelIndex(), at, at)
-                del self._rows[at]
-                self.endRemoveRows()
-        elif at is None:
-            end = len(self._rows)
-            self.beginInsertRows(QModelIndex(), end, end)
-            self._rows.append(event.summary)
-            self.endInsertRows()
-
-    def _find(self, mailbox: str, key: str) -> int | None:
-        return next((i for i, s in enumerate(self._rows)
-                     if s.key == key and s.mailbox == mailbox), None)
 
     def summary(self, row: int) -> MailSummary | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

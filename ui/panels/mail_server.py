@@ -1,12 +1,13 @@
 """The SMTP and POP3 server panels: what the echo server panel has, plus the mail
-folder they share (and may change), the SMTP server's live mailbox view, and the
-POP3 server's password."""
+folder they share (and may change) with every mailbox's messages, live from the
+server's state; the SMTP server's domain, and the POP3 server's password."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -17,36 +18,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.engine import Engine, EngineError
-from lab.mail import MailEvent
+from lab.engine import EngineError
+from lab.mail import MailView
 from lab.model import NodeInfo
 from lab.paths import data_dir
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import PanelContext, make_table
 from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
-from ui.panels.mail_box import MailboxModel, MessageWindow, read_mail, watch_mail
+from ui.panels.mail_box import MailboxModel, MessageWindow
 from ui.panels.mail_common import short_path
-from ui.panels.watching import WatchesBackend
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
 
 
-async def server_facts(engine: Engine, node_id: str) -> Facts:
-    """Runs on the engine's loop: the running server's mail folder, domain and password."""
-    backend = engine.server_backend(node_id)
-    store = getattr(backend, "store", None)
-    facts = {"root": str(getattr(store, "root", "")),
-             "domain": str(getattr(backend, "domain", "")),
-             "password": str(getattr(backend, "password", ""))}
-    return {k: v for k, v in facts.items() if v}
-
-
 class MailServerPanel(OptionsServerPanel):
-    """A server on the lab's mail folder: port, start/stop, and the folder."""
+    """A server on the lab's mail folder: port, start/stop, the folder, and every
+    mailbox's messages as the server's state lists them (double-click one to read it)."""
 
-    facts_on_engine = staticmethod(server_facts)
+    def __init__(self, info: NodeInfo, context: PanelContext,
+                 parent: QWidget | None = None) -> None:
+        self.message_window: MessageWindow | None = None
+        super().__init__(info, context, parent)
 
     def finish_layout(self) -> None:
         self.folder_label, self.choose_button = add_folder_row(
@@ -55,11 +49,44 @@ class MailServerPanel(OptionsServerPanel):
             "Keep mail in another folder (a running server "
                                       "restarts on the same port)", self._choose_clicked)
         self.add_rows()
+        self._add_mailboxes()
         self._show_facts()
         super().finish_layout()
 
     def add_rows(self) -> None:
-        """Subclasses add their own rows here, above the error line."""
+        """Subclasses add their own rows here, above the mailboxes."""
+
+    def _add_mailboxes(self) -> None:
+        self.mailboxes_label = QLabel("Mailboxes, live:", self)
+        self.model = MailboxModel(self)
+        self.table = make_table(self, self.model)
+        self.table.setToolTip("Every mailbox, live: a delivery or a POP3 deletion shows at "
+                              "once. Double-click a message to read it.")
+        # the servers column is narrow: share its width out rather than scroll sideways
+        header = self.table.horizontalHeader()
+        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
+        for column, mode in enumerate((fit, share, share, share)):
+            header.setSectionResizeMode(column, mode)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
+        self.table.setColumnWidth(4, self.table.fontMetrics().horizontalAdvance("00:00:00") + 12)
+        header.setMinimumSectionSize(36)
+        self.table.setMinimumHeight(110)
+        self.table.setMaximumHeight(200)
+        self.table.doubleClicked.connect(self._open_message)
+        self.body.addWidget(self.mailboxes_label)
+        self.body.addWidget(self.table)
+
+    def facts_of(self, view: Any) -> Facts:
+        if not isinstance(view, MailView):
+            return {}
+        return {"root": view.root, "domain": view.domain, "password": view.password}
+
+    def show_view(self, view: Any) -> None:
+        super().show_view(view)
+        live = isinstance(view, MailView)
+        self.model.set_rows(list(view.messages) if live else [])
+        self.mailboxes_label.setText("Mailboxes, live:" if live
+                                     else "Mailboxes: shown while the server runs")
 
     def _show_facts(self) -> None:
         root = self.facts.get("root") or str(data_dir(create=False) / "mail")
@@ -76,6 +103,35 @@ class MailServerPanel(OptionsServerPanel):
         if await self.set_options(root=folder):
             self.facts["root"] = folder
             self._show_facts()
+
+    def _open_message(self, index: QModelIndex) -> None:
+        if self.model.summary(index.row()) is not None:
+            spawn(self.open_message(index.row()))
+
+    async def open_message(self, row: int) -> bool:
+        """Show the message in ``row`` in a small window (it stays open)."""
+        summary = self.model.summary(row)
+        if summary is None:
+            return False
+        try:
+            outcome = await self.context.commands.server_do(self.node_id, "read",
+                                                            summary.mailbox, summary.key)
+        except EngineError as exc:
+            outcome = None
+            self.show_error(str(exc))
+        if outcome is None or not outcome.ok:
+            if outcome is not None:
+                self.show_error(outcome.shown)
+            return False
+        if self.message_window is None:
+            self.message_window = MessageWindow(self)
+        self.message_window.show_mail(summary, outcome.values["raw"])
+        return True
+
+    async def remove(self) -> None:
+        if self.message_window is not None:
+            self.message_window.close()
+        await super().remove()
 
 
 class Pop3ServerPanel(MailServerPanel):
@@ -115,118 +171,23 @@ class Pop3ServerPanel(MailServerPanel):
         if not password:
             self.show_error("The password cannot be empty.")
             return False
+        self.apply_button.setEnabled(False)  # before the new state shows the password
         if not await self.set_options(password=password):
+            self.apply_button.setEnabled(True)
             return False
         self.facts["password"] = password
-        self.apply_button.setEnabled(False)
         return True
 
 
-class SmtpServerPanel(WatchesBackend, MailServerPanel):
-    """The SMTP server, with every mailbox's messages live.
-
-    Signals:
-        mail_event(object): a MailEvent, emitted on the engine thread; queued to
-            this panel's (Qt) thread, where the table is updated.
-    """
-
-    mail_event = Signal(object)
-
-    def __init__(self, info: NodeInfo, context: PanelContext,
-                 parent: QWidget | None = None) -> None:
-        self._init_watch()
-        self._early: list[object] | None = None
-        self.message_window: MessageWindow | None = None
-        super().__init__(info, context, parent)
-        self.mail_event.connect(self._apply_event, Qt.ConnectionType.QueuedConnection)
+class SmtpServerPanel(MailServerPanel):
+    """The SMTP server: the domain it takes mail for, and the mailboxes."""
 
     def add_rows(self) -> None:
         self.domain_label = QLabel(self)
         self.domain_label.setWordWrap(True)
-        self.model = MailboxModel(self)
-        self.table = make_table(self, self.model)
-        self.table.setToolTip("Every mailbox, live: a delivery or a POP3 deletion shows at "
-                              "once. Double-click a message to read it.")
-        # the servers column is narrow: share its width out rather than scroll sideways
-        header = self.table.horizontalHeader()
-        fit, share = QHeaderView.ResizeMode.ResizeToContents, QHeaderView.ResizeMode.Stretch
-        for column, mode in enumerate((fit, share, share, share)):
-            header.setSectionResizeMode(column, mode)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
-        self.table.setColumnWidth(4, self.table.fontMetrics().horizontalAdvance("00:00:00") + 12)
-        header.setMinimumSectionSize(36)
-        self.table.setMinimumHeight(110)
-        self.table.setMaximumHeight(200)
-        self.table.doubleClicked.connect(self._open_message)
         self.body.addWidget(self.domain_label)
-        self.body.addWidget(self.table)
 
     def _show_facts(self) -> None:
         super()._show_facts()
         domain = self.facts.get("domain", DEFAULT_DOMAIN)
-        self.domain_label.setText(f"Takes mail for <b>@{domain}</b> (no relaying). "
-                                  f"Mailboxes, live:")
-
-    def show_node(self, info: NodeInfo) -> None:
-        super().show_node(info)
-        self._follow_state()
-
-    async def _watch(self) -> None:
-        lab = self.context.lab
-        self._early = []
-        watched = await lab.call(watch_mail, lab.engine, self.node_id, self.mail_event.emit)
-        early, self._early = self._early, None
-        if watched is None:
-            return
-        rows, self._stop_watch = watched
-        self.model.set_rows(rows)
-        for event in early:  # delivered after the listing, handed over before it
-            self._apply_event(event)
-
-    def _apply_event(self, event: object) -> None:
-        if self._early is not None:
-            self._early.append(event)
-            return
-        if self._stop_watch is not None and isinstance(event, MailEvent):
-            self.model.apply(event)
-
-    def _open_message(self, index: QModelIndex) -> None:
-        summary = self.model.summary(index.row())
-        if summary is not None:
-            spawn(self.open_message(index.row()))
-
-    async def open_message(self, row: int) -> bool:
-        """Show the message in ``row`` in a small window (it stays open)."""
-        summary = self.model.summary(row)
-        if summary is None:
-            return False
-        lab = self.context.lab
-        try:
-            raw = await lab.call(read_mail, lab.engine, self.node_id, summary.mailbox,
-                                 summary.key)
-        except (KeyError, OSError, EngineError):
-            self.show_error(f"That message is gone from mailbox {summary.mailbox}.")
-            return False
-        if self.message_window is None:
-            self.message_window = MessageWindow(self)
-        self.message_window.show_mail(summary, raw)
-        return True
-
-    async def use_folder(self, folder: str) -> None:
-        async with self._watch_lock:
-            await self._unwatch()
-            await super().use_folder(folder)
-            self.model.set_rows([])
-        await self.sync_watch()
-
-    async def stop(self) -> None:
-        async with self._watch_lock:
-            await self._unwatch()
-        await super().stop()
-
-    async def remove(self) -> None:
-        async with self._watch_lock:
-            await self._unwatch()
-        if self.message_window is not None:
-            self.message_window.close()
-        await super().remove()
+        self.domain_label.setText(f"Takes mail for <b>@{domain}</b> (no relaying).")

@@ -72,12 +72,11 @@ class ShareRow(QWidget):
 
     async def apply(self) -> None:
         """Share (or stop sharing) the node on the chosen host; errors show in the panel."""
-        lab = self.panel.context.lab
         self.panel.show_error("")
         self.setEnabled(False)
         try:
-            info = await lab.call(lab.engine.share_server, self.panel.node_id,
-                                  self.chosen_host())
+            info = await self.panel.context.commands.share_server(self.panel.node_id,
+                                                                  self.chosen_host())
         except EngineError as exc:
             self.panel.show_error(f"Could not share: {exc}")
         else:

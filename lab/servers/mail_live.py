@@ -1,0 +1,39 @@
+"""The SMTP and POP3 servers' live data (lab/servers/live.py): the mail folder they
+share, as a MailView, and the command that reads one stored message."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lab.mail import MailStore, MailView
+from lab.model import Outcome
+from lab.servers.live import failed
+
+
+def view(backend: Any) -> MailView:
+    """The folder, domain, password and every stored message of a mail backend."""
+    store: MailStore = backend.store
+    return MailView(root=str(store.root), domain=str(getattr(backend, "domain", "")),
+                    password=str(getattr(backend, "password", "")),
+                    messages=tuple(store.everything()))
+
+
+def watch(backend: Any, changed: Callable[[], None]) -> Callable[[], None]:
+    """Call ``changed`` after each delivery and deletion in the mail folder."""
+    store: MailStore = backend.store
+    return store.watch(lambda _event: changed())
+
+
+async def do(backend: Any, verb: str, args: tuple[str, ...]) -> Outcome:
+    """``read MAILBOX KEY``: one stored message, its wire form in ``values["raw"]``."""
+    if verb != "read" or len(args) != 2:
+        return failed(f"a mail server takes 'read MAILBOX KEY', not {verb!r}")
+    mailbox, key = args
+    store: MailStore = backend.store
+    try:
+        raw = store.read(mailbox, key)
+    except (KeyError, OSError, ValueError):
+        return failed(f"That message is gone from mailbox {mailbox}.")
+    return Outcome(f"{len(raw)} bytes", {"ok": True, "raw": raw,
+                                         "text": raw.decode("utf-8", "replace")})
