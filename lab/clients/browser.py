@@ -184,14 +184,16 @@ def _page_outcome(page: Page) -> Outcome:
 
 
 async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
-    """``open PATH|URL``, ``back``, ``forward``, ``reload``, ``close``."""
+    """``open PATH|URL`` (without one, the ``url`` setting), ``back``, ``forward``,
+    ``reload``, ``close``. The view is a BrowserView; the ``url`` setting becomes the
+    page's address."""
     browser: Browser = handle.obj
     if verb == "close":
         await browser.close()
         return Outcome("closed")
     page: Page | None
     if verb == "open":
-        url = page_url(handle, args[0] if args else "/")
+        url = page_url(handle, args[0] if args else handle.setting("url") or "/")
         handle.configure({"url": url})
         page = await browser.load(url)
     elif verb == "back":

@@ -164,13 +164,15 @@ class LogLine:
 @dataclass(frozen=True, slots=True)
 class EchoView:
     """What the echo panel shows: connected or not, over which transport, from which
-    local address to which server, and the log."""
+    local address to which server, and the log (its newest LOG_LIMIT lines; ``total``
+    counts every line ever logged, so a view can tell how many are new)."""
 
     connected: bool = False
     transport: str = ""
     local: str = ""
     remote: str = ""
     log: tuple[LogLine, ...] = ()
+    total: int = 0
 
 
 class EchoSession:
@@ -182,6 +184,7 @@ class EchoSession:
         self._seen = seen
         self.client: EchoClient | None = None
         self.log: list[LogLine] = []
+        self.total = 0
 
     @property
     def connected(self) -> bool:
@@ -189,6 +192,8 @@ class EchoSession:
 
     async def connect(self, target: str, transport: Transport) -> EchoClient:
         await self.close()
+        if not target.strip():
+            raise EchoClientError("no server: choose a running lab server or type host:port")
         try:
             host, port = parse_address(target)
         except ValueError as exc:
@@ -212,6 +217,7 @@ class EchoSession:
     def note(self, what: str, data: bytes = b"", text: str = "") -> None:
         self.log.append(LogLine(time.time(), what, data, text))
         del self.log[:-LOG_LIMIT]
+        self.total += 1
 
     async def close(self) -> None:
         client, self.client = self.client, None
@@ -223,7 +229,35 @@ def _show(handle: ClientHandle, session: EchoSession) -> None:
     client = session.client
     handle.show(view=EchoView(session.connected, client.transport.value if client else "",
                               client.local if client else "", client.remote if client else "",
-                              tuple(session.log)))
+                              tuple(session.log), session.total))
+
+
+async def _connect(handle: ClientHandle, session: EchoSession) -> EchoClient:
+    """Connect to the ``server`` setting over the ``transport`` setting, and log it."""
+    transport = Transport(handle.setting("transport", "tcp") or "tcp")
+    client = await session.connect(handle.address("server"), transport)
+    session.note("note", text=f"connected over {transport.value.upper()} from "
+                              f"{client.local} to {client.remote}")
+    _show(handle, session)
+    return client
+
+
+async def _send(handle: ClientHandle, session: EchoSession, text: str) -> bytes:
+    """Send ``text`` (hex digits when the ``hex`` setting is true), connecting first
+    if need be; what came back (b"" when nothing did)."""
+    data = parse_payload(text, handle.setting("hex") == "true")  # before connecting
+    if not data:
+        raise ValueError("nothing to send: type some text first")
+    client = session.client if session.connected else await _connect(handle, session)
+    assert client is not None
+    session.note("sent", data)
+    _show(handle, session)
+    reply = await client.send(data)
+    session.note("came back" if reply else "nothing came back", reply)
+    if not client.connected:
+        session.note("note", text="the server closed the connection")
+    _show(handle, session)
+    return reply
 
 
 async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
@@ -232,28 +266,17 @@ async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
     session: EchoSession = handle.obj
     try:
         if verb == "close":
-            await session.close()
+            if session.client is not None:
+                await session.close()
+                session.note("note", text="disconnected")
             _show(handle, session)
             return Outcome("closed")
-        if verb == "connect" or not session.connected:
-            transport = Transport(handle.setting("transport", "tcp") or "tcp")
-            client = await session.connect(handle.address("server"), transport)
-            session.note("note", text=f"connected over {transport.value.upper()} from "
-                                      f"{client.local} to {client.remote}")
-            _show(handle, session)
-            if verb == "connect":
-                return Outcome(f"connected to {client.remote}", {"ok": True, "text": ""})
+        if verb == "connect":
+            client = await _connect(handle, session)
+            return Outcome(f"connected to {client.remote}", {"ok": True, "text": ""})
         if verb != "send":
             return Outcome(f"the echo client cannot {verb!r}", {"ok": False, "text": ""})
-        assert session.client is not None
-        data = parse_payload(" ".join(args), handle.setting("hex") == "true")
-        session.note("sent", data)
-        _show(handle, session)
-        reply = await session.client.send(data)
-        session.note("came back" if reply else "nothing came back", reply)
-        if not session.client.connected:
-            session.note("note", text="the server closed the connection")
-        _show(handle, session)
+        reply = await _send(handle, session, " ".join(args))
     except (EchoClientError, ValueError) as exc:
         session.note("note", text=str(exc))
         _show(handle, session)

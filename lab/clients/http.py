@@ -12,12 +12,14 @@ host name up there with the lab's DNS client, then connects to the address found
 from __future__ import annotations
 
 import ipaddress
+import json
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import aiohttp
 from yarl import URL
@@ -271,6 +273,64 @@ def _explain(exc: BaseException, url: URL) -> str:
 # ---- actions (panels and lessons alike: see lab/clients/handle.py) ------------------
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+#: How the ``body`` setting is sent (the ``mode`` setting): as typed, checked JSON, or
+#: ``key=value`` lines URL-encoded as a form.
+MODES = ("raw", "JSON", "form")
+MODE_TYPES = {"JSON": "application/json", "form": "application/x-www-form-urlencoded"}
+#: Requests the composer's history keeps (the oldest go first).
+HISTORY_LIMIT = 100
+
+
+def encode_body(text: str, mode: str) -> tuple[bytes | None, str]:
+    """The bytes to send for ``text`` in ``mode`` and the Content-Type it implies.
+
+    JSON must parse (ValueError says where it does not); form takes ``key=value``
+    lines; an empty body is None (no body at all)."""
+    if not text.strip():
+        return None, ""
+    if mode == "JSON":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                             f"column {exc.colno}. Nothing was sent.") from None
+    elif mode == "form":
+        pairs = []
+        for line in text.splitlines():
+            if line.strip():
+                key, _, value = line.partition("=")
+                pairs.append((key.strip(), value.strip()))
+        return urlencode(pairs).encode(), MODE_TYPES[mode]
+    return text.encode("utf-8"), MODE_TYPES.get(mode, "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sent:
+    """One request of the composer's history: the settings it was sent with (enough
+    to fill the form again) and how it ended."""
+
+    method: str
+    url: str
+    headers: str = ""
+    body: str = ""
+    mode: str = "raw"
+    dns: str = ""
+    status: int = 0
+    reason: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass(frozen=True, slots=True)
+class ComposerView:
+    """What the request composer shows: the last response (None before the first
+    request) and every request sent, oldest first, whoever sent it."""
+
+    result: HttpResult | None = None
+    history: tuple[Sent, ...] = ()
 
 
 def parse_headers(text: str) -> list[tuple[str, str]]:
@@ -281,6 +341,11 @@ def parse_headers(text: str) -> list[tuple[str, str]]:
         if sep and name.strip():
             pairs.append((name.strip(), value.strip()))
     return pairs
+
+
+def format_headers(pairs: Sequence[tuple[str, str]]) -> str:
+    """Pairs as the ``headers`` setting: one ``Name: value`` line each."""
+    return "\n".join(f"{name}: {value}" for name, value in pairs if name.strip())
 
 
 def request_url(handle: ClientHandle, target: str) -> str:
@@ -296,29 +361,55 @@ def request_url(handle: ClientHandle, target: str) -> str:
 
 
 async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
-    """``send``: the request the settings describe (method, url, headers, body);
-    ``get PATH``, ``post PATH BODY``… (any method) set those settings first, as a
-    person would type them, then send. ``{location}`` in a path is the Location of
-    the last answer. The view is the HttpResult; ``close`` drops the connections."""
+    """``send``: the request the settings describe (method, url, headers, body sent
+    as ``mode`` says, looked up first at ``dns`` when set); ``get PATH``, ``post PATH
+    BODY``… (any method) set those settings first, as a person would type them, then
+    send. ``{location}`` in a path is the Location of the last answer. The view is a
+    ComposerView: the response and the history; ``close`` drops the connections."""
     client: HttpClient = handle.obj
     if verb == "close":
         await client.close()
         return Outcome("closed")
     if verb.upper() in METHODS:
-        path = (args[0] if args else "/").replace("{location}",
-                                                  handle.memory.get("location", ""))
-        body = args[1] if len(args) > 1 else ""
-        headers = "Content-Type: application/json" if body[:1] in ("{", "[") else ""
-        handle.configure({"method": verb.upper(), "url": request_url(handle, path),
-                          "headers": headers, "body": body})
+        _type_request(handle, verb.upper(), args)
     elif verb != "send":
         return Outcome(f"the request composer cannot {verb!r}", {"ok": False, "text": ""})
-    dns = handle.address("dns") or None
-    body_text = handle.setting("body")
-    result = await client.request(handle.setting("method", "GET"), handle.setting("url"),
-                                  parse_headers(handle.setting("headers")),
-                                  body_text.encode() if body_text else None, dns_server=dns)
-    handle.show(view=result)
+    return await _send(handle, client)
+
+
+def _type_request(handle: ClientHandle, method: str, args: Sequence[str]) -> None:
+    """Fill the settings as a person would for ``METHOD PATH [BODY]``."""
+    path = (args[0] if args else "/").replace("{location}", handle.memory.get("location", ""))
+    body = args[1] if len(args) > 1 else ""
+    headers = "Content-Type: application/json" if body[:1] in ("{", "[") else ""
+    handle.configure({"method": method, "url": request_url(handle, path),
+                      "headers": headers, "body": body, "mode": "raw"})
+
+
+async def _send(handle: ClientHandle, client: HttpClient) -> Outcome:
+    """Send what the settings say; remember it in the history; show the response."""
+    typed = Sent(method=handle.setting("method", "GET").strip().upper() or "GET",
+                 url=handle.setting("url").strip(), headers=handle.setting("headers"),
+                 body=handle.setting("body"), mode=handle.setting("mode", "raw"),
+                 dns=handle.setting("dns").strip())
+    headers = parse_headers(typed.headers)
+    try:
+        body, content_type = encode_body(typed.body, typed.mode)
+    except ValueError as exc:  # nothing is sent
+        return Outcome(str(exc), {"ok": False, "text": str(exc)})
+    if content_type and not any(k.lower() == "content-type" for k, _ in headers):
+        headers.append(("Content-Type", content_type))
+    result = await client.request(typed.method, typed.url, headers, body,
+                                  dns_server=handle.address("dns") or None)
+    history: list[Sent] = handle.memory.setdefault("history", [])
+    history.append(replace(typed, status=result.status, reason=result.reason,
+                           error=result.error))
+    del history[:-HISTORY_LIMIT]
+    handle.show(view=ComposerView(result, tuple(history)))
+    return _outcome(handle, result)
+
+
+def _outcome(handle: ClientHandle, result: HttpResult) -> Outcome:
     if result.error:
         return Outcome(result.error, {"ok": False, "text": result.error})
     location = next((v for k, v in result.headers if k.lower() == "location"), "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import message_from_bytes, policy
 from typing import TYPE_CHECKING
 
@@ -211,48 +211,73 @@ def _failed(text: str) -> Outcome:
     return Outcome(text, {"ok": False, "text": text})
 
 
+def _number(verb: str, args: Sequence[str]) -> int:
+    """The message number ``retr``/``dele`` was given; Pop3Error if there is none."""
+    if not args or not args[0].strip().isdigit():
+        raise Pop3Error(f"{verb} needs a message number, as in '{verb} 1'")
+    return int(args[0])
+
+
+def _listed(rows: Sequence[Summary]) -> Outcome:
+    text = "\n".join(f"{r.number}: {r.sender} — {r.subject}" for r in rows)
+    return Outcome(f"{len(rows)} message(s)" + (f":\n{text}" if text else ""),
+                   {"ok": True, "reply": "+OK", "text": text})
+
+
+async def _close(handle: ClientHandle, reader: MailReader) -> Outcome:
+    text = await reader.close()
+    handle.show(view=MailboxView())
+    return Outcome(text or "closed", {"ok": True, "reply": "+OK" if text else "",
+                                      "text": text})
+
+
+async def _open(handle: ClientHandle, reader: MailReader) -> MailboxView:
+    """Log in with the settings and list the maildrop (once: LIST, UIDL, TOP each)."""
+    user = handle.setting("user", "ann")
+    rows = await reader.open(handle.address("server"), user, handle.setting("password"))
+    view = MailboxView(True, user, tuple(rows))
+    handle.show(view=view)
+    return view
+
+
+async def _on_message(handle: ClientHandle, reader: MailReader, view: MailboxView,
+                      verb: str, number: int) -> Outcome:
+    """``retr`` or ``dele`` message ``number`` of the open maildrop."""
+    if verb == "retr":
+        body = await reader.read(number)
+        handle.show(view=replace(view, number=number, message=body))
+        text = body.decode("utf-8", "replace")
+        return Outcome(text if len(text) <= 400 else text[:400] + "…",
+                       {"ok": True, "reply": "+OK", "text": text})
+    text = await reader.delete(number)
+    handle.show(view=replace(view, deleted=view.deleted | {number}))
+    return Outcome(text or f"message {number} marked for deletion",
+                   {"ok": True, "reply": "+OK", "text": text})
+
+
 async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
     """``open``, ``list``, ``retr N``, ``dele N``, ``close`` (QUIT). A command other
-    than ``open`` and ``close`` opens the mailbox first if it is closed."""
+    than ``open`` and ``close`` opens the mailbox first if it is closed; opening
+    lists it, so ``list`` on a closed mailbox lists it once."""
     reader: MailReader = handle.obj
     view: MailboxView = handle.state.view or MailboxView()
+    if verb not in ("open", "list", "retr", "dele", "close"):
+        return _failed(f"the mailbox reader cannot {verb!r}")
     try:
         if verb == "close":
-            text = await reader.close()
-            handle.show(view=MailboxView())
-            return Outcome(text or "closed", {"ok": True, "reply": text.split()[0] if text
-                                              else "", "text": text})
-        rows: list[Summary] | None = None
-        if verb == "open" or not reader.is_open:
-            user = handle.setting("user", "ann")
-            rows = await reader.open(handle.address("server"), user,
-                                     handle.setting("password"))
-            view = MailboxView(True, user, tuple(rows))
-            handle.show(view=view)
+            return await _close(handle, reader)
+        number = _number(verb, args) if verb in ("retr", "dele") else 0  # before opening
+        opened = verb == "open" or not reader.is_open
+        if opened:
+            view = await _open(handle, reader)
         if verb in ("open", "list"):
-            if rows is None:
-                rows = await reader.list()
-                view = MailboxView(True, view.mailbox, tuple(rows))
+            if not opened:
+                view = replace(view, rows=tuple(await reader.list()), deleted=frozenset(),
+                               number=0, message=b"")
                 handle.show(view=view)
-            text = "\n".join(f"{r.number}: {r.sender} — {r.subject}" for r in rows)
-            return Outcome(f"{len(rows)} message(s)" + (f":\n{text}" if text else ""),
-                           {"ok": True, "reply": "+OK", "text": text})
-        if verb == "retr":
-            number = int(args[0])
-            body = await reader.read(number)
-            handle.show(view=MailboxView(True, view.mailbox, view.rows, view.deleted,
-                                         number, body))
-            text = body.decode("utf-8", "replace")
-            return Outcome(text if len(text) <= 400 else text[:400] + "…",
-                           {"ok": True, "reply": "+OK", "text": text})
-        if verb == "dele":
-            number = int(args[0])
-            text = await reader.delete(number)
-            handle.show(view=MailboxView(True, view.mailbox, view.rows,
-                                         view.deleted | {number}, view.number, view.message))
-            return Outcome(text, {"ok": True, "reply": text.split()[0], "text": text})
-    except (Pop3Error, ValueError, IndexError) as exc:
+            return _listed(view.rows)
+        return await _on_message(handle, reader, view, verb, number)
+    except Pop3Error as exc:
         if not reader.is_open:
             handle.show(view=MailboxView())
         return _failed(str(exc))
-    return _failed(f"the mailbox reader cannot {verb!r}")

@@ -9,7 +9,7 @@ recipients it refused, or an error sentence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING
@@ -28,12 +28,14 @@ TIMEOUT = 30.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendResult:
-    """How a send went: ``reply`` is the server's last word on the message."""
+    """How a send went: ``reply`` is the server's last word on the message. As a
+    composer's view, ``sent`` counts the messages it has sent so far (this one too)."""
 
     ok: bool
     reply: str = ""
     refused: tuple[tuple[str, str], ...] = ()  # (recipient, the server's reason)
     error: str = ""
+    sent: int = 0
 
 
 def compose(sender: str, recipients: list[str], subject: str, body: str) -> EmailMessage:
@@ -129,10 +131,11 @@ async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
         return Outcome("closed")
     if verb != "send":
         return Outcome(f"the mail composer cannot {verb!r}", {"ok": False, "text": ""})
-    result = await sender.send(handle.address("server"), handle.setting("from"),
+    result = await sender.send(handle.address("server"), handle.setting("from").strip(),
                                split_recipients(handle.setting("to")),
                                handle.setting("subject"), handle.setting("body"))
-    handle.show(view=result)
+    handle.memory["sent"] = sent = handle.memory.get("sent", 0) + int(result.ok)
+    handle.show(view=replace(result, sent=sent))
     if not result.ok:
         text = result.error or result.reply
         return Outcome(text, {"ok": False, "text": text})

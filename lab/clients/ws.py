@@ -83,6 +83,8 @@ class ChatClient:
         self._leaving = False
         self._listeners: list[ChatListener] = []
         self.lines: list[str] = []
+        #: Lines received on this connection, those cut from ``lines`` too.
+        self.received = 0
         self.ended: ChatEvent | None = None
         self.server = ""
         self.local = ""
@@ -135,7 +137,7 @@ class ChatClient:
                             "running there?)") from None
         self._ws, self.server, self.ended, self._leaving = ws, where, None, False
         self.session += 1
-        self.lines = []
+        self.lines, self.received = [], 0
         self.local = format_address(*ws.local_address[:2])
         self._reader = asyncio.create_task(self._read(ws, self.session))
         return self.local
@@ -192,6 +194,7 @@ class ChatClient:
                     f"(a binary message of {len(message)} bytes)")
                 self.lines.append(text)
                 del self.lines[:-LINE_LIMIT]
+                self.received += 1
                 self._tell(ChatEvent(kind="line", text=text, session=session))
         except ConnectionClosed:
             pass  # how it closed is read below
@@ -233,51 +236,68 @@ VIEW_LINES = 500
 @dataclass(frozen=True, slots=True)
 class ChatView:
     """What the chat panel shows: in the room or not, the room's lines (the newest
-    VIEW_LINES), and how the last connection ended ("" while it lasts)."""
+    VIEW_LINES of ``received`` on connection number ``session``), and how the last
+    connection ended ("" while it lasts; ``code`` its close code, None if none)."""
 
     connected: bool = False
     lines: tuple[str, ...] = ()
     ended: str = ""
     local: str = ""
+    server: str = ""
+    session: int = 0
+    received: int = 0
+    code: int | None = None
+
+
+def nick(handle: ClientHandle) -> str:
+    """The name to join as: the ``nick`` setting, else the client's own name."""
+    return handle.setting("nick").strip() or str(handle.memory.get("name") or handle.node)
 
 
 def _show(handle: ClientHandle, chat: ChatClient) -> None:
-    ended = chat.ended.text if chat.ended is not None else ""
-    handle.show(view=ChatView(chat.connected, tuple(chat.lines[-VIEW_LINES:]), ended,
-                              chat.local))
+    ended = chat.ended
+    handle.show(view=ChatView(chat.connected, tuple(chat.lines[-VIEW_LINES:]),
+                              ended.text if ended is not None else "", chat.local,
+                              chat.server, chat.session, chat.received,
+                              ended.code if ended is not None else None))
 
 
 async def _connect(handle: ClientHandle, chat: ChatClient) -> None:
     host, port = parse_address(handle.address("server") or "127.0.0.1:8765")
     if "watching" not in handle.memory:  # the room pushes lines: show each one
         handle.memory["watching"] = chat.watch(lambda _event: _show(handle, chat))
-    await chat.connect(host, port, handle.setting("nick") or handle.node)
+    await chat.connect(host, port, nick(handle))
     _show(handle, chat)
+
+
+async def _say(chat: ChatClient, text: str) -> None:
+    """Say ``text`` and wait up to CHAT_WAIT for the room to echo it."""
+    seen = len(chat.lines)
+    await chat.say(text)
+    loop = asyncio.get_running_loop()
+    until = loop.time() + CHAT_WAIT
+    while not any(text in line for line in chat.lines[seen:]) and loop.time() < until:
+        await asyncio.sleep(0.02)
 
 
 async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
     """``connect``, ``say TEXT`` (connecting first if need be; waits up to CHAT_WAIT
-    for the room to echo it), ``leave``/``close``."""
+    for the room to echo it), ``leave``/``close``. Settings: server, nick (empty:
+    the client's name)."""
     chat: ChatClient = handle.obj
     try:
         if verb in ("leave", "close"):
             await chat.leave()
             _show(handle, chat)
             return Outcome("left the room")
+        if verb not in ("connect", "say"):
+            return Outcome(f"the chat client cannot {verb!r}", {"ok": False, "text": ""})
         if verb == "connect" or not chat.connected:
             await _connect(handle, chat)
             if verb == "connect":
-                return Outcome(f"joined as {handle.setting('nick') or handle.node}",
+                return Outcome(f"joined as {nick(handle)}",
                                {"ok": True, "text": "\n".join(chat.lines)})
-        if verb != "say":
-            return Outcome(f"the chat client cannot {verb!r}", {"ok": False, "text": ""})
-        text = " ".join(args)
-        seen = len(chat.lines)
-        await chat.say(text)
-        loop = asyncio.get_running_loop()
-        until = loop.time() + CHAT_WAIT
-        while not any(text in line for line in chat.lines[seen:]) and loop.time() < until:
-            await asyncio.sleep(0.02)
+        await _say(chat, " ".join(args))
     except (ChatError, ValueError) as exc:
         _show(handle, chat)
         return Outcome(str(exc), {"ok": False, "text": str(exc)})

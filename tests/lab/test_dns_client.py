@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import time
 
-from lab.clients.dns import DnsClient
+from lab.clients.dns import DnsClient, DnsResult
 from lab.clients.http import HttpClient
 from lab.engine import Engine
 from lab.model import EndpointNamed, Sender, Transport
@@ -169,5 +169,34 @@ def test_a_server_typed_without_a_port_is_asked_on_53_and_the_lab_port_suggested
                 "no answer from 127.0.0.1:5300 ")  # a port alone, as before
             assert asked[-2:] == [(Transport.UDP, "10.0.0.1", 53),
                                   (Transport.UDP, "127.0.0.1", 5300)]
+
+    run(main)
+
+
+def test_the_query_action_takes_the_name_and_type_as_settings_and_shows_the_result() -> None:
+    """As lesson 6 runs it: ``query NAME TYPE`` asks the ``server`` setting's server;
+    the name and type become settings, the DnsResult the state's view."""
+
+    async def main() -> None:
+        engine = Engine()
+        try:
+            server = await engine.add_server("dns", port=0)
+            info = await engine.add_client("dns", settings={"server": server.address})
+            found = await engine.client_act(info.id, "query", ["www.lab.test", "A"])
+            assert found.ok and found.values["rcode"] == "NOERROR"
+            assert "127.0.0.1" in found.values["text"]
+            state = engine.client_state(info.id)
+            assert (state.setting("name"), state.setting("type")) == ("www.lab.test", "A")
+            assert isinstance(state.view, DnsResult) and state.view.addresses() == ["127.0.0.1"]
+            again = await engine.client_act(info.id, "query", settings={"tcp": "true",
+                                                                        "type": "MX"})
+            assert again.ok and engine.client_state(info.id).view.tcp
+            assert engine.client_state(info.id).view.type == "MX"
+            missing = await engine.client_act(info.id, "query", ["nowhere.lab.test", "A"])
+            assert missing.ok and missing.values["rcode"] == "NXDOMAIN"
+            wrong = await engine.client_act(info.id, "query", ["www.lab.test", "BOGUS"])
+            assert not wrong.ok and "unknown record type" in engine.client_state(info.id).error
+        finally:
+            await engine.shutdown()
 
     run(main)

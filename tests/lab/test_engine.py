@@ -8,6 +8,7 @@ import socket
 import pytest
 
 import lab.engine
+from lab.clients.echo import EchoView
 from lab.engine import Engine, EngineError
 from lab.model import Event, NodeChanged, NodeRemoved, NodeState, Sender, Transport
 from lab.servers import ServerKind, server_kinds
@@ -30,19 +31,25 @@ def test_echo_clients_reach_tcp_and_udp_echo_servers_and_are_captured() -> None:
         assert {n.id for n in engine.running_servers()} == {tcp.id, udp.id}
 
         client = await engine.add_client("echo")
-        info = await engine.client_connect(client.id, tcp.address)
-        assert info.state is NodeState.RUNNING
-        assert await engine.client_send(client.id, b"hello") == b"hello"
+        assert (await engine.client_act(client.id, "connect",
+                                        settings={"server": tcp.address})).ok
+        view = engine.client_state(client.id).view
+        assert view.connected and view.transport == "tcp" and view.remote == tcp.address
+        assert (await engine.client_act(client.id, "send", ["hello"])).values["reply"] == "hello"
         msgs = list(engine.capture.messages)
         assert [(m.sender, m.raw) for m in msgs] == [
             (Sender.CLIENT, b"hello"), (Sender.SERVER, b"hello")]
-        assert msgs[0].server == tcp.address and msgs[0].client == info.address
+        local = engine.client_state(client.id).view.local
+        assert msgs[0].server == tcp.address and msgs[0].client == local
         assert msgs[0].protocol == "tcp-echo"
         assert [n for n in engine.nodes() if n.id == tcp.id][0].connections == 1
 
         other = await engine.add_client("echo")
-        await engine.client_connect(other.id, f"localhost:{_port(udp.address)}")
-        assert await engine.client_send(other.id, b"\x00dgram") == b"\x00dgram"
+        await engine.client_act(other.id, "connect", settings={
+            "server": f"localhost:{_port(udp.address)}", "transport": "udp"})
+        sent = await engine.client_act(other.id, "send", ["00 64 67 72 61 6d"],
+                                       settings={"hex": "true"})
+        assert sent.values["reply"] == "\x00dgram"
         udp_msgs = [m for m in engine.capture.messages if m.protocol == "udp-echo"]
         assert [(m.sender, m.raw) for m in udp_msgs] == [
             (Sender.CLIENT, b"\x00dgram"), (Sender.SERVER, b"\x00dgram")]
@@ -59,16 +66,19 @@ def test_a_client_of_an_outside_server_goes_through_an_outbound_wire() -> None:
         engine = Engine()
         async with EchoServer() as outside:
             client = await engine.add_client("echo")
-            await engine.client_connect(client.id, f"127.0.0.1:{outside.port}")
-            assert await engine.client_send(client.id, b"out there") == b"out there"
+            await engine.client_act(client.id, "connect",
+                                    settings={"server": f"127.0.0.1:{outside.port}"})
+            sent = await engine.client_act(client.id, "send", ["out there"])
+            assert sent.values["reply"] == "out there"
             [conn] = engine.capture.connections.values()
             assert conn.transport is Transport.TCP and conn.node is None
             assert conn.server != f"127.0.0.1:{outside.port}"  # the client talked to the Wire
             assert [(m.sender, m.raw) for m in engine.capture.messages] == [
                 (Sender.CLIENT, b"out there"), (Sender.SERVER, b"out there")]
             await engine.client_close(client.id)
-            await engine.client_connect(client.id, f"127.0.0.1:{outside.port}")
-            assert await engine.client_send(client.id, b"again") == b"again"
+            await engine.client_act(client.id, "connect")
+            assert (await engine.client_act(client.id, "send", ["again"])).values["reply"] == (
+                "again")
             assert len(engine.capture.connections) == 2
             await engine.shutdown()
         assert all(c.closed is not None for c in engine.capture.connections.values())
@@ -108,21 +118,22 @@ def test_errors_a_user_can_act_on() -> None:
         with pytest.raises(EngineError, match="unknown server kind 'gopher'"):
             await engine.add_server("gopher")
         client = await engine.add_client("echo")
-        with pytest.raises(EngineError, match="not connected"):
-            await engine.client_send(client.id, b"x")
-        with pytest.raises(EngineError, match="bad port"):
-            await engine.client_connect(client.id, "127.0.0.1:http")
+        refused = await engine.client_act(client.id, "send", ["x"])  # no server chosen
+        assert not refused.ok and "no server" in refused.shown
+        assert "no server" in engine.client_state(client.id).error
+        bad = await engine.client_act(client.id, "connect", settings={"server": "127.0.0.1:http"})
+        assert not bad.ok and "bad port" in bad.shown
         with socket.socket() as bound:  # bound but not listening: refused
             bound.bind(("127.0.0.1", 0))
             port = bound.getsockname()[1]
             server = await engine.add_server("tcp-echo", port=0)
             await engine.stop_server(server.id)
             # The outbound Wire accepts, then finds nobody behind it: Connect says so.
-            with pytest.raises(EngineError, match=f"cannot connect to 127.0.0.1:{port}"):
-                await engine.client_connect(client.id, f"127.0.0.1:{port}")
-            [node] = [n for n in engine.nodes() if n.id == client.id]
-            assert node.state is NodeState.FAILED
-            assert "unreachable" in node.detail
+            failed = await engine.client_act(client.id, "connect",
+                                             settings={"server": f"127.0.0.1:{port}"})
+            assert not failed.ok and f"cannot connect to 127.0.0.1:{port}" in failed.shown
+            assert "unreachable" in engine.client_state(client.id).error
+            assert not engine.client_state(client.id).view.connected
             [conn] = engine.capture.connections.values()
             assert f"127.0.0.1:{port} unreachable" in conn.note
         await engine.shutdown()
@@ -138,8 +149,8 @@ def test_shutdown_frees_every_port() -> None:
         async with EchoServer() as outside:
             relay = await engine.relay(("127.0.0.1", 0), ("127.0.0.1", outside.port))
             client = await engine.add_client("echo")
-            await engine.client_connect(client.id, tcp.address)
-            assert await engine.client_send(client.id, b"x") == b"x"
+            await engine.client_act(client.id, "connect", settings={"server": tcp.address})
+            assert (await engine.client_act(client.id, "send", ["x"])).values["reply"] == "x"
             tcp_ports = [_port(tcp.address), relay.address[1]]
             await engine.shutdown()
         assert all(n.state is not NodeState.RUNNING for n in engine.nodes())
@@ -215,3 +226,33 @@ def test_a_failed_or_cancelled_goodbye_still_frees_the_port(
         with socket.socket() as again:
             again.bind(("127.0.0.1", port))
             again.listen()
+
+
+def test_the_echo_client_kind_logs_what_it_did_in_its_view() -> None:
+    """Echo is an ordinary client kind: connect/send/close through client_act; the
+    EchoView carries the log; bad hex is refused before anything is connected."""
+
+    async def main() -> None:
+        engine = Engine()
+        try:
+            udp = await engine.add_server("udp-echo", port=0)
+            client = await engine.add_client("echo", name="netcat", settings={
+                "server": udp.address, "transport": "udp", "hex": "true"})
+            bad = await engine.client_act(client.id, "send", ["zz"])
+            assert not bad.ok and "not hex" in bad.shown
+            view = engine.client_state(client.id).view
+            assert isinstance(view, EchoView) and not view.connected
+            sent = await engine.client_act(client.id, "send", ["ping"],
+                                           settings={"hex": "false"})
+            assert sent.values["reply"] == "ping"
+            view = engine.client_state(client.id).view
+            assert view.connected and view.transport == "udp" and view.remote == udp.address
+            assert [line.what for line in view.log] == ["note", "note", "sent", "came back"]
+            assert view.log[-1].data == b"ping" and view.total == 4
+            await engine.client_close(client.id)
+            view = engine.client_state(client.id).view
+            assert not view.connected and view.log[-1].text == "disconnected"
+        finally:
+            await engine.shutdown()
+
+    run(main)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.clients.ftp import Entry, FtpClient, FtpClientError
+from lab.clients.ftp import Entry, FtpClient, FtpClientError, FtpView
 from lab.engine import Engine
-from lab.model import Message
+from lab.model import Message, Outcome
 from tests.lab.helpers import run
 
 CONTENT = b"hello ftp\n" * 5000
@@ -150,3 +150,97 @@ def test_cancel_a_large_download(tmp_path: Path, passive: bool) -> None:
     engine = run(lambda: with_client(root, body))
     summaries = [m.summary for m in engine.capture.messages if m.protocol == "ftp-data"]
     assert "RETR big.bin: 20.0 MB" in summaries
+
+
+# ---- act: the verbs panels and lessons use (engine.client_act) --------------------------
+
+
+def ftp_view(engine: Engine, node: str) -> FtpView:
+    view = engine.client_state(node).view
+    assert isinstance(view, FtpView)
+    return view
+
+
+def test_act_verbs_show_in_the_view(tmp_path: Path) -> None:
+    root, local = tmp_path / "served", tmp_path / "local"
+    root.mkdir()
+    local.mkdir()
+    tree(root)
+    (local / "up.txt").write_bytes(b"up" * 1000)
+
+    async def main() -> Engine:
+        engine = Engine()
+        try:
+            server = await engine.add_server("ftp", port=0, options={"root": str(root)})
+            node = (await engine.add_client("ftp", settings={
+                "server": server.address, "user": "student", "password": "lab",
+                "passive": False})).id
+
+            async def act(verb: str, *args: str) -> Outcome:
+                outcome = await engine.client_act(node, verb, args)
+                assert outcome.ok, outcome.shown
+                return outcome
+
+            await act("connect")
+            view = ftp_view(engine, node)
+            assert view.connected and view.mode == "active" and view.cwd == "/"
+            assert [e.name for e in view.entries] == ["sub", "a.txt"]
+            await act("upload", str(local / "up.txt"))
+            view = ftp_view(engine, node)
+            assert (root / "up.txt").read_bytes() == (local / "up.txt").read_bytes()
+            assert (view.transfer, view.done, view.total, view.result) == (
+                "upload up.txt", 2000, 2000, "done")
+            assert "up.txt" in [e.name for e in view.entries]
+            await act("rename", "up.txt", "moved.txt")
+            await act("mkdir", "new")
+            assert {"moved.txt", "new"} <= {e.name for e in ftp_view(engine, node).entries}
+            await act("delete", "moved.txt")
+            await act("rmdir", "new")
+            assert [e.name for e in ftp_view(engine, node).entries] == ["sub", "a.txt"]
+            await act("cd", "sub")
+            assert ftp_view(engine, node).cwd == "/sub"
+            got = await act("retr", "b.txt", str(local))
+            view = ftp_view(engine, node)
+            assert got.values["text"] == "inside\n" and view.result == "done"
+            assert view.saved == str(local / "b.txt") and view.done == view.total == 7
+            refused = await engine.client_act(node, "retr", ("missing.txt",))
+            assert not refused.ok and "550" in ftp_view(engine, node).result
+            assert "550" in engine.client_state(node).error
+            assert not (await engine.client_act(node, "rename", ("only-one",))).ok
+            await act("close")
+            assert not ftp_view(engine, node).connected and not ftp_view(engine, node).entries
+            await asyncio.sleep(0.2)
+        finally:
+            await engine.shutdown()
+        return engine
+
+    engine = run(main)
+    commands = [m.summary.split()[0] for m in engine.capture.messages
+                if m.protocol == "ftp" and m.summary[:1].isalpha()]
+    assert "PORT" in commands or "EPRT" in commands
+    assert "EPSV" not in commands and "PASV" not in commands
+
+
+def test_cancel_does_not_wait_behind_the_transfer(tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(b"\0" * BIG)
+
+    async def main() -> None:
+        engine = Engine()
+        try:
+            server = await engine.add_server("ftp", port=0, options={"root": str(tmp_path)})
+            node = (await engine.add_client("ftp", settings={"server": server.address})).id
+            assert (await engine.client_act(node, "connect")).ok
+            download = asyncio.ensure_future(engine.client_act(node, "retr", ("big.bin",)))
+            while not ftp_view(engine, node).done:
+                await asyncio.sleep(0.005)
+            assert (await engine.client_act(node, "cancel")).ok
+            outcome = await download
+            assert not outcome.ok and outcome.shown == "cancelled"
+            view = ftp_view(engine, node)
+            assert view.transfer == "download big.bin" and view.result == "cancelled"
+            assert 0 < view.done < BIG
+            assert (await engine.client_act(node, "list")).ok  # still usable
+        finally:
+            await engine.shutdown()
+
+    run(main)

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
+from lab.clients.load import LoadView
 from lab.engine import Engine
 from lab.load import LoadRun, LoadSample, percentile
-from lab.model import ConnectionOpened, EndpointNamed, MessageCaptured
+from lab.model import ClientChanged, ConnectionOpened, EndpointNamed, MessageCaptured
 from tests.lab.helpers import run
 
 
@@ -106,3 +107,46 @@ def test_http_load_names_its_connections_first() -> None:
 
 def test_tcp_load_names_its_connections_first() -> None:
     _named_before_first_message("tcp", "tcp-echo")
+
+
+def test_the_load_client_shows_its_run_as_states() -> None:
+    """``start`` returns at once; the run's samples come as LoadViews (throttled) and
+    its end with the summary; ``stop`` ends a long run early."""
+
+    async def main() -> None:
+        engine = Engine()
+        try:
+            server = await engine.add_server("http", port=0)
+            client = await engine.add_client("load", settings={"server": server.address})
+            views: list[LoadView] = []
+            engine.capture.subscribe(lambda e: views.append(e.state.view) if isinstance(
+                e, ClientChanged) and isinstance(e.state.view, LoadView) else None)
+            began = time.monotonic()
+            started = await engine.client_act(client.id, "start", settings={
+                "clients": "5", "seconds": "2", "path": "/", "kind": "http"})
+            assert started.ok and time.monotonic() - began < 2
+            assert engine.client_state(client.id).view.running
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while engine.client_state(client.id).view.summary is None:
+                assert loop.time() < deadline, "the run never ended"
+                await asyncio.sleep(0.05)
+            last = engine.client_state(client.id).view
+            assert not last.running and last.clients == 5 and last.samples
+            assert last.summary.requests == sum(s.requests for s in last.samples) > 0
+            assert last.endpoints and len(last.endpoints) <= 5
+            assert any(v.samples and v.summary is None for v in views)  # progress came
+
+            await engine.client_act(client.id, "start", settings={"seconds": "30"})
+            await asyncio.sleep(0.5)
+            stopped = await asyncio.wait_for(engine.client_act(client.id, "stop"), 10)
+            assert stopped.ok
+            view = engine.client_state(client.id).view
+            assert not view.running and view.summary is not None and view.summary.seconds < 5
+
+            refused = await engine.client_act(client.id, "start", settings={"clients": "0"})
+            assert not refused.ok and "clients must be" in refused.shown
+        finally:
+            await engine.shutdown()
+
+    run(main)

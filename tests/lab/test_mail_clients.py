@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from lab.clients.pop3 import MailReader, Pop3Error
-from lab.clients.smtp import MailSender, split_recipients
+from lab.clients.pop3 import MailboxView, MailReader, Pop3Error
+from lab.clients.smtp import MailSender, SendResult, split_recipients
 from lab.engine import Engine
+from lab.scenario import load
+from lab.scenario_run import Runner
 from tests.lab.helpers import run
 
 
@@ -74,6 +76,90 @@ def test_refusals_and_bad_logins_are_sentences(tmp_path: Path) -> None:
             await reader.open("127.0.0.1:1", "ann", "lab")
         nobody = await sender.send("127.0.0.1:1", "you@lab.test", ["ann@lab.test"], "Hi", "x")
         assert "127.0.0.1:1" in nobody.error and "SMTP server" in nobody.error
+        await engine.shutdown()
+
+    run(main)
+
+
+def client_lines(engine: Engine, start: bytes) -> list[bytes]:
+    """The raw client commands captured so far that start with ``start``."""
+    return [m.raw for m in engine.capture.messages
+            if m.sender.value == "client" and m.raw.startswith(start)]
+
+
+def test_lesson_4_leaves_its_mail_in_the_readers_state(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lesson 4's steps, run as the lesson runner runs them (engine.client_act): Ann's
+    composer holds the lesson's settings and a SendResult; Bob's reader lists the
+    message (with one LIST) and holds it after ``retr 1``."""
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+
+    async def main() -> None:
+        engine = Engine()
+        runner = Runner(load("04-mail"), engine)
+        await runner.setup()
+        results = [await runner.step(n) for n in range(len(runner.scenario.steps))]
+        assert all(r.passed for r in results), [(r.outcome.shown, r.checks) for r in results]
+        ann = engine.client_state(runner.client_ids["Ann's mail program"])
+        assert (ann.setting("from"), ann.setting("to"), ann.setting("subject")) == (
+            "ann@lab.test", "bob@lab.test", "Lesson 4")
+        assert isinstance(ann.view, SendResult) and ann.view.ok and ann.view.sent == 1
+        bob = engine.client_state(runner.client_ids["Bob's mail program"])
+        assert bob.setting("user") == "bob" and not bob.busy and not bob.error
+        view = bob.view
+        assert isinstance(view, MailboxView) and view.is_open and view.mailbox == "bob"
+        assert [(r.number, r.subject, r.sender) for r in view.rows] == [
+            (1, "Lesson 4", "ann@lab.test")]
+        assert view.number == 1 and b"Hello Bob, this travelled by SMTP." in view.message
+        assert len(client_lines(engine, b"LIST")) == 1  # opening lists; list did not again
+        assert len(client_lines(engine, b"TOP 1 0")) == 1
+        assert len(client_lines(engine, b"UIDL")) == 1
+        await runner.teardown()
+        await engine.shutdown()
+
+    run(main)
+
+
+def test_reader_verbs_change_its_view(tmp_path: Path) -> None:
+    """open, list, retr, dele and close through client_act, as the panel sends them:
+    the view follows; a bad number or verb changes nothing and says why."""
+    async def main() -> None:
+        engine = Engine()
+        options = {"root": str(tmp_path / "mail")}
+        smtp = await engine.add_server("smtp", port=0, options=options)
+        pop3 = await engine.add_server("pop3", port=0, options=options)
+        ann = await engine.add_client("smtp", settings={"server": smtp.address})
+        bob = await engine.add_client("pop3", settings={"server": pop3.address, "user": "bob"})
+        for subject in ("One", "Two"):
+            assert (await engine.client_act(ann.id, "send", settings={"subject": subject})).ok
+        assert engine.client_state(ann.id).view.sent == 2
+        assert engine.client_state(bob.id).view is None
+
+        opened = await engine.client_act(bob.id, "open")
+        assert opened.ok and "2 message(s)" in opened.shown
+        view = engine.client_state(bob.id).view
+        assert [r.subject for r in view.rows] == ["One", "Two"] and view.mailbox == "bob"
+        assert (await engine.client_act(bob.id, "retr", ["2"])).ok
+        assert engine.client_state(bob.id).view.number == 2
+        assert (await engine.client_act(bob.id, "dele", ["1"])).ok
+        view = engine.client_state(bob.id).view
+        assert view.deleted == {1} and view.number == 2 and b"Subject: Two" in view.message
+        bad = await engine.client_act(bob.id, "retr", ["x"])
+        assert not bad.ok and engine.client_state(bob.id).view == view
+        assert bad.shown == "retr needs a message number, as in 'retr 1'"
+        assert not (await engine.client_act(bob.id, "dance")).ok
+        assert not (await engine.client_act(bob.id, "retr", ["1"])).ok  # marked deleted
+        assert len(client_lines(engine, b"LIST")) == 1
+        listed = await engine.client_act(bob.id, "list")  # the deleted one is not listed
+        assert listed.ok and len(client_lines(engine, b"LIST")) == 2
+        view = engine.client_state(bob.id).view
+        assert [r.subject for r in view.rows] == ["Two"] and not view.deleted
+        assert view.number == 0 and view.message == b""
+        closed = await engine.client_act(bob.id, "close")
+        assert closed.ok and engine.client_state(bob.id).view == MailboxView()
+        wrong = await engine.client_act(bob.id, "open", settings={"password": "wrong"})
+        assert not wrong.ok and engine.client_state(bob.id).error == wrong.shown
+        assert engine.client_state(bob.id).view == MailboxView()
         await engine.shutdown()
 
     run(main)

@@ -193,8 +193,11 @@ def test_replaying_to_an_outside_server_goes_through_its_outbound_wire() -> None
         try:
             async with EchoServer() as outside:
                 client = await engine.add_client("echo")
-                await engine.client_connect(client.id, f"127.0.0.1:{outside.port}")
-                assert await engine.client_send(client.id, b"ping\n") == b"ping\n"
+                await engine.client_act(client.id, "connect",
+                                        settings={"server": f"127.0.0.1:{outside.port}"})
+                sent = await engine.client_act(client.id, "send", ["70696e670a"],
+                                               settings={"hex": "true"})
+                assert sent.values["reply"] == "ping\n"
                 await engine.client_close(client.id)
                 (original,) = engine.capture.connections
                 result = await engine.replay(original)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 from websockets.asyncio.client import connect
 
-from lab.clients.ws import ChatClient, ChatError, ChatEvent
+from lab.clients.ws import ChatClient, ChatError, ChatEvent, ChatView
 from lab.engine import Engine
 from lab.model import EndpointNamed, Event, Message, MessageCaptured, Sender
 from lab.servers.ws import ChatBackend, RoomEvent, name_from_path, start_ws
@@ -284,5 +284,42 @@ def test_errors_a_user_can_act_on() -> None:
             assert not chat.connected
         with pytest.raises(ValueError, match="max_size must be a whole number of bytes"):
             await start_ws({"max_size": "lots"})
+
+    run(main)
+
+
+def test_chat_actions_show_the_room_as_the_client_state() -> None:
+    """As lesson 7 runs it: ``say`` joins first under the client's own name (no nick
+    set) or its nick; lines the room pushes later show in the state's ChatView."""
+
+    async def main() -> None:
+        async with chat_lab() as lab:
+            server = f"127.0.0.1:{lab.port}"
+            engine = lab.engine
+            bob = await engine.add_client("ws", name="Bob", settings={"server": server})
+            ann = await engine.add_client("ws", name="Ann",
+                                          settings={"server": server, "nick": "annie"})
+            said = await engine.client_act(bob.id, "say", ["hi,", "I'm", "here"])
+            assert said.ok and "Bob: hi, I'm here" in said.values["text"]
+            assert engine.client_state(bob.id).setting("nick") == ""
+            joined = await engine.client_act(ann.id, "connect")
+            assert joined.ok and joined.shown == "joined as annie"
+            await engine.client_act(ann.id, "say", ["hello", "Bob"])
+
+            def bob_view() -> ChatView:
+                view = engine.client_state(bob.id).view
+                assert isinstance(view, ChatView)
+                return view
+
+            await until(lambda: "annie: hello Bob" in bob_view().lines, "pushed to Bob")
+            view = bob_view()
+            assert view.connected and view.server == server and view.session == 1
+            assert view.received == len(view.lines) and view.lines[0] == "* here now: Bob"
+            left = await engine.client_act(ann.id, "leave")
+            assert left.ok
+            ann_view = engine.client_state(ann.id).view
+            assert not ann_view.connected and ann_view.ended == "you left the room"
+            assert ann_view.code == 1000
+            await until(lambda: "* annie left" in bob_view().lines, "Ann's leave pushed")
 
     run(main)

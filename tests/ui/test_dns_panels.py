@@ -85,7 +85,8 @@ def test_a_lookup_finds_the_zone_and_a_record_added_in_the_panel(  # type: ignor
     server.value_edit.setText("127.0.0.9")
     qtbot.keyClick(server.value_edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: server.value_edit.text() == "", timeout=WAIT)  # taken
-    assert "shop.lab.test" in server.model.names() and not server.error_label.isVisible()
+    qtbot.waitUntil(lambda: "shop.lab.test" in server.model.names(), timeout=WAIT)  # its state
+    assert not server.error_label.isVisible()
     ask(qtbot, client, "shop.lab.test")
     assert values(client) == [("ANSWER", "A", "127.0.0.9")]
 

@@ -134,6 +134,9 @@ def test_composer_posts_json_shows_the_response_and_resends(  # type: ignore[no-
     assert composer.tabs.currentIndex() == 1
     assert "total" in composer.timing_label.text() and " ms" in composer.timing_label.text()
     assert composer.response_headers.rowCount() >= 2
+    # the engine holds what was typed (a lesson's step would show the same way)
+    assert (composer.state.setting("method"), composer.state.setting("mode"),
+            composer.state.setting("body")) == ("POST", "JSON", '{"a": 1}')
     qtbot.waitUntil(lambda: any(r.startswith(b"POST /echo") for r in raws(window, Sender.CLIENT))
                     and any(r.startswith(b"HTTP/1.1 201") for r in raws(window, Sender.SERVER)),
                     timeout=WAIT)
@@ -212,6 +215,7 @@ def test_browser_loads_a_page_with_its_css_and_images(  # type: ignore[no-untype
     click(qtbot, browser.back_button)
     qtbot.waitUntil(lambda: "Hello from the outside" in browser.page_text(), timeout=WAIT)
     assert browser.forward_button.isEnabled() and browser.address.text() == outside
+    assert browser.state.setting("url") == outside  # the engine's setting, shown
     assert not browser.error_text and no_dialogs()
 
 

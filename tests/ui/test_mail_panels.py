@@ -50,13 +50,15 @@ def test_mail_goes_in_with_smtp_and_out_with_pop3(  # type: ignore[no-untyped-de
     qtbot.waitUntil(lambda: str(tmp_path) in smtp.facts.get("root", ""), timeout=WAIT)
     assert "@lab.test" in smtp.domain_label.text()
     assert pop3.password_edit.text() == "lab"
-    qtbot.waitUntil(lambda: smtp._stop_watch is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: smtp.mailboxes_label.text() == "Mailboxes, live:", timeout=WAIT)
     assert smtp.model.rowCount() == 0
     composer = add_panel(window, qtbot, "client", "smtp", MailComposerPanel)
     reader = add_panel(window, qtbot, "client", "pop3", MailReaderPanel)
     assert composer.server_combo.address() == smtp.info.address  # the running server
     assert reader.server_combo.address() == pop3.info.address
 
+    qtbot.waitUntil(lambda: None not in (composer.state, reader.state), timeout=WAIT)
+    composer.from_edit.setText("you@lab.test")  # the settings' default is ann@lab.test
     composer.to_edit.setText("ann@lab.test")
     composer.subject_edit.setText(SUBJECT)
     composer.body_edit.setPlainText(BODY)
@@ -130,6 +132,7 @@ def test_refused_recipient_and_new_password_show_inline(  # type: ignore[no-unty
     add_panel(window, qtbot, "server", "smtp", SmtpServerPanel)
     pop3 = add_panel(window, qtbot, "server", "pop3", Pop3ServerPanel)
     composer = add_panel(window, qtbot, "client", "smtp", MailComposerPanel)
+    qtbot.waitUntil(lambda: composer.state is not None, timeout=WAIT)
     composer.to_edit.setText("ann@lab.test, eve@elsewhere.example")
     click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: composer.last_result is not None, timeout=WAIT)
@@ -162,14 +165,16 @@ def test_choosing_a_mail_folder_follows_it_and_stopping_unwatches(  # type: igno
                         lambda *args, **kwargs: str(folder))
     smtp = add_panel(window, qtbot, "server", "smtp", SmtpServerPanel)
     composer = add_panel(window, qtbot, "client", "smtp", MailComposerPanel)
+    qtbot.waitUntil(lambda: composer.state is not None, timeout=WAIT)
+    composer.to_edit.setText("ann@lab.test")  # the settings' default is bob@lab.test
     click(qtbot, composer.send_button)
     qtbot.waitUntil(lambda: smtp.model.rowCount() == 1, timeout=WAIT)
 
     address = smtp.info.address
     click(qtbot, smtp.choose_button)
     qtbot.waitUntil(lambda: "class-mail" in smtp.folder_label.text(), timeout=WAIT)
-    qtbot.waitUntil(lambda: smtp._stop_watch is not None and smtp.model.rowCount() == 0,
-                    timeout=WAIT)  # the new folder is empty
+    qtbot.waitUntil(lambda: "class-mail" in smtp.facts.get("root", "")
+                    and smtp.model.rowCount() == 0, timeout=WAIT)  # the new folder is empty
     assert smtp.info.address == address and smtp.info.state is NodeState.RUNNING
     composer.subject_edit.setText("Into the new folder")
     click(qtbot, composer.send_button)
@@ -178,9 +183,10 @@ def test_choosing_a_mail_folder_follows_it_and_stopping_unwatches(  # type: igno
 
     click(qtbot, smtp.start_button)  # Stop
     qtbot.waitUntil(lambda: smtp.info.state is NodeState.STOPPED, timeout=WAIT)
-    qtbot.waitUntil(lambda: smtp._stop_watch is None, timeout=WAIT)  # it unwatches after
+    qtbot.waitUntil(lambda: smtp.model.rowCount() == 0, timeout=WAIT)  # no live data
+    assert "while the server runs" in smtp.mailboxes_label.text()
     click(qtbot, smtp.start_button)  # Start again
-    qtbot.waitUntil(lambda: smtp._stop_watch is not None
+    qtbot.waitUntil(lambda: smtp.info.state is NodeState.RUNNING
                     and smtp.model.subjects() == ["Into the new folder"], timeout=WAIT)
     assert not smtp.error_text
     assert no_dialogs()

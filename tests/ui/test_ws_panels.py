@@ -10,7 +10,7 @@ from lab.model import Sender
 from tests.ui.helpers import add_panel, click, no_dialogs
 from tests.ui.test_mail_panels import WAIT, summaries
 from ui.mainwindow import MainWindow
-from ui.panels.ws_chat import WsChatPanel, default_name, line_html
+from ui.panels.ws_chat import WsChatPanel, line_html
 from ui.panels.ws_server import WsServerPanel
 
 
@@ -29,9 +29,12 @@ def send(qtbot, panel: WsChatPanel, text: str) -> None:  # type: ignore[no-untyp
     qtbot.keyClick(panel.message_edit, Qt.Key.Key_Return)
 
 
-def test_names_and_lines() -> None:
-    assert default_name("WebSocket chat client #1") == "ana"
-    assert default_name("WebSocket chat client #2") == "bob"
+def name(panel: WsChatPanel, nick: str) -> None:
+    """Type ``nick`` in the name field, as a user would."""
+    panel.name_edit.setText(nick)
+
+
+def test_lines() -> None:
     assert "<i>* ana joined</i>" in line_html("* ana joined")
     assert line_html("ana: <b>hi</b>") == "<b>ana:</b> &lt;b&gt;hi&lt;/b&gt;"
 
@@ -40,7 +43,10 @@ def test_two_chat_clients_talk_through_the_server(window: MainWindow, qtbot) -> 
     server = add_panel(window, qtbot, "server", "ws", WsServerPanel)
     ana = add_chat(window, qtbot)
     bob = add_chat(window, qtbot)
-    assert (ana.name_edit.text(), bob.name_edit.text()) == ("ana", "bob")
+    # With no nick set, a chat client joins under its own name; these two choose theirs.
+    assert (ana.name_edit.text(), bob.name_edit.text()) == (ana.info.name, bob.info.name)
+    name(ana, "ana")
+    name(bob, "bob")
     assert ana.server_combo.address() == server.info.address  # the running server
     assert not ana.message_edit.isEnabled()
     assert server.room_label.text() == "In the room: 0 · messages: 0"
@@ -95,6 +101,7 @@ def test_a_too_big_message_and_a_stopped_server_show_in_the_panel(  # type: igno
     qtbot.waitUntil(lambda: not server.apply_button.isEnabled(), timeout=WAIT)
     assert not server.error_text
     ana = add_chat(window, qtbot)
+    name(ana, "ana")
     click(qtbot, ana.connect_button)
     qtbot.waitUntil(lambda: ana.joined, timeout=WAIT)
     send(qtbot, ana, "x" * 101)

@@ -19,9 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.dns import TYPES, DnsClient, DnsResult, Row
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo
+from lab.clients.dns import TYPES, DnsResult, Row
+from lab.model import ClientState, NodeInfo
 from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import spawn
@@ -34,14 +33,6 @@ DEFAULT_NAME = "www.lab.test"
 #: rcode is "bad".
 RCODE_MEANINGS = {"NOERROR": "good", "NXDOMAIN": "warn"}
 SECTION_MEANINGS = {"answer": "good", "authority": "info", "additional": "accent"}
-
-
-async def query_on_engine(engine: Engine, node_id: str, name: str, rdtype: str, server: str,
-                          tcp: bool) -> DnsResult:
-    """Runs on the engine's loop: the node's DnsClient asks one question."""
-    client = engine.client_object(node_id)
-    assert isinstance(client, DnsClient)
-    return await client.query(name, rdtype, server, tcp=tcp)
 
 
 class SectionsModel(RowTableModel[Row]):
@@ -78,14 +69,15 @@ def header_html(result: DnsResult) -> str:
 
 
 class DnsClientPanel(NodePanel):
-    """Ask a DNS server one question, the way dig does, and read the whole answer."""
+    """Ask a DNS server one question, the way dig does, and read the whole answer.
+    It shows only the client's state (lab/clients/dns.py: the DnsResult is its view)."""
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
+        self._shown: dict[str, str] = {}  # the settings last put in the fields
+        self._result_shown: DnsResult | None = None
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Remove this DNS lookup")
-        self.last_result: DnsResult | None = None
-        self._busy = False
         self.name_edit = QLineEdit(DEFAULT_NAME, self)
         self.name_edit.setPlaceholderText("www.lab.test")
         self.name_edit.setToolTip("The name to look up; press Enter to ask")
@@ -101,6 +93,7 @@ class DnsClientPanel(NodePanel):
         self.server_combo.setToolTip("A running lab DNS server, or type any host:port")
         edit = self.server_combo.lineEdit()
         assert edit is not None
+        self.server_edit: QLineEdit = edit
         edit.setPlaceholderText("127.0.0.1:5300")
         edit.returnPressed.connect(self._query_clicked)
         self.tcp_check = QCheckBox("TCP", self)
@@ -140,52 +133,73 @@ class DnsClientPanel(NodePanel):
         self.body.addWidget(self.table)
         self.finish_layout()
 
+    @property
+    def last_result(self) -> DnsResult | None:
+        """The answer the state shows (None before the first lookup)."""
+        view = getattr(self.state, "view", None)
+        return view if isinstance(view, DnsResult) else None
+
     def describe(self, info: NodeInfo) -> str:
-        result = getattr(self, "last_result", None)
+        busy = getattr(self.state, "busy", "")
+        if busy:
+            return f"{busy}…"
+        result = self.last_result
         if result is None:
             return "ready: type a name and press Enter"
         if not result.ok:
             return f"last lookup failed ({result.name} {result.type})"
         return f"last: {result.name} {result.type} → {result.rcode}"
 
+    def show_state(self, state: ClientState) -> None:
+        self._show_settings(state)
+        busy = bool(state.busy)
+        self.query_button.setEnabled(not busy)
+        self.query_button.setText("Asking…" if busy else "Query")
+        result = self.last_result
+        if result is not None and result is not self._result_shown:
+            self._result_shown = result
+            self.model.set_rows(result.rows)
+            self.retry_label.setVisible(result.retried_tcp)
+            self.retry_label.setText("Retried over TCP: the UDP answer came back truncated "
+                                     "(TC flag set), so the whole answer was asked for "
+                                     "over TCP.")
+            self._show_header()
+
+    def _changed(self, state: ClientState, name: str) -> str | None:
+        """The setting ``name`` if it changed since the fields last showed it."""
+        value = state.setting(name)
+        if self._shown.get(name) == value:
+            return None
+        self._shown[name] = value
+        return value
+
+    def _show_settings(self, state: ClientState) -> None:
+        name = self._changed(state, "name")
+        if name and not (self.name_edit.hasFocus() and self.name_edit.isModified()):
+            self.name_edit.setText(name)
+        rdtype = self._changed(state, "type")
+        if rdtype:
+            self.type_combo.setCurrentText(rdtype.upper())
+        tcp = self._changed(state, "tcp")
+        if tcp is not None:
+            self.tcp_check.setChecked(tcp == "true")
+        server = self._changed(state, "server")
+        if server and not self.server_edit.hasFocus():
+            self.server_combo.setEditText(server)
+
     def _query_clicked(self) -> None:
-        if not self._busy:
+        if not getattr(self.state, "busy", ""):
             spawn(self.query())
 
     async def added(self) -> None:
         self.name_edit.setFocus()
         self.name_edit.selectAll()
 
-    async def query(self) -> DnsResult | None:
-        """Ask what the form says; show the answer (or what went wrong, in red)."""
-        self._set_busy(True)
-        lab = self.context.lab
-        try:
-            result = await lab.call(query_on_engine, lab.engine, self.node_id,
-                                    self.name_edit.text(), self.type_combo.currentText(),
-                                    self.server_combo.address(), self.tcp_check.isChecked())
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return None
-        finally:
-            self._set_busy(False)
-        self.show_result(result)
-        return result
-
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        self.query_button.setEnabled(not busy)
-        self.query_button.setText("Asking…" if busy else "Query")
-
-    def show_result(self, result: DnsResult) -> None:
-        self.last_result = result
-        self.show_error(result.error)
-        self.model.set_rows(result.rows)
-        self.retry_label.setVisible(result.retried_tcp)
-        self.retry_label.setText("Retried over TCP: the UDP answer came back truncated "
-                                 "(TC flag set), so the whole answer was asked for over TCP.")
-        self._show_header()
-        self.update_node(self.info)
+    async def query(self) -> None:
+        """Ask what the form says; the answer (or what went wrong) comes as the state."""
+        await self.act("query", self.name_edit.text(), self.type_combo.currentText(),
+                       server=self.server_combo.address(),
+                       tcp="true" if self.tcp_check.isChecked() else "false")
 
     def _show_header(self) -> None:
         """The last answer's header, coloured for the look in use."""

@@ -1,7 +1,10 @@
-"""The panel of an echo client: pick a server, connect, send text or hex, see replies."""
+"""The panel of an echo client: pick a server and a transport, connect, send text or
+hex, see what came back. It shows only the client's state as the engine publishes
+it (lab/clients/echo.py: the settings in the fields, the EchoView's log below)."""
 
 from __future__ import annotations
 
+import functools
 import html
 
 from PySide6.QtWidgets import (
@@ -16,18 +19,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.echo import REPLY_WAIT, parse_payload
-from lab.engine import EngineError
-from lab.model import NodeInfo, NodeState, Transport
+from lab.clients.echo import REPLY_WAIT, EchoView, LogLine
+from lab.model import ClientState, NodeInfo, NodeState, Transport
 from lab.servers import server_kinds
 from ui import theme
 from ui.engine_thread import spawn
-from ui.panels.base import NodePanel, PanelContext
+from ui.panels.base import STATE_TONES, NodePanel, PanelContext
 from ui.panels.log import RichLog
 from ui.views.hexview import fixed_font
 
 SHOWN_LIMIT = 200
 LOG_LINES = 500
+TRANSPORTS = (("TCP", Transport.TCP.value), ("UDP", Transport.UDP.value))
 
 
 _ESCAPES = (("\\", "\\\\"), ("\r", "\\r"), ("\n", "\\n"), ("\t", "\\t"))
@@ -54,11 +57,25 @@ def target_of(text: str) -> str:
     return words[0] if words else ""
 
 
+def line_html(line: LogLine) -> str:
+    """One log line in the colour of who sent it (a note faint)."""
+    if line.what in ("sent", "came back"):
+        arrow, meaning = ("→ sent", "client") if line.what == "sent" else ("← reply", "server")
+        size = f"({len(line.data)} byte{'s' if len(line.data) != 1 else ''})"
+        return theme.span(f"{arrow} {html.escape(show_bytes(line.data))} {size}", meaning)
+    if line.what == "nothing came back":
+        return theme.span(f"(no reply within {REPLY_WAIT:g} s)", "faint")
+    return theme.span(html.escape(line.text), "faint")
+
+
 class EchoClientPanel(NodePanel):
     """One echo client, like netcat: connect to a server, send, read what comes back."""
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
+        self._logged = 0  # the log lines shown (EchoView.total when they were)
+        self._shown: dict[str, str] = {}  # the settings last put in the fields
+        self._targets: list[tuple[str, str, str]] | None = None
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Disconnect and remove this client")
         self.target_combo = QComboBox(self)
@@ -75,6 +92,12 @@ class EchoClientPanel(NodePanel):
         self.target_combo.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.target_combo.activated.connect(self._show_start_of_target)
+        self.target_combo.currentIndexChanged.connect(self._server_picked)
+        self.transport_combo = QComboBox(self)
+        for label, value in TRANSPORTS:
+            self.transport_combo.addItem(label, value)
+        self.transport_combo.setToolTip("TCP: one connection, a stream of bytes. UDP: "
+                                        "single datagrams, no connection")
         self.connect_button = QPushButton("Connect", self)
         self.connect_button.clicked.connect(self._connect_clicked)
         self.input = QLineEdit(self)
@@ -88,19 +111,20 @@ class EchoClientPanel(NodePanel):
         self.log.setFont(fixed_font())
         self.log.setPlaceholderText("What you send and what comes back shows here.")
         self.log.setMinimumHeight(90)
-        self._busy = False
-        self._targets: list[tuple[str, str, str]] | None = None
         self._layout_rows()
-        self.finish_layout()
         context.bridge.node_changed.connect(self._server_list_changed)
         context.bridge.node_removed.connect(self._server_list_changed)
         self.refresh_targets()
+        self.finish_layout()
 
     def _layout_rows(self) -> None:
         grid = QGridLayout()
         grid.setHorizontalSpacing(6)
         grid.addWidget(QLabel("Server", self), 0, 0)
-        grid.addWidget(self.target_combo, 0, 1)
+        server_row = QHBoxLayout()
+        server_row.addWidget(self.target_combo, 1)
+        server_row.addWidget(self.transport_combo)
+        grid.addLayout(server_row, 0, 1)
         grid.addWidget(self.connect_button, 0, 2)
         send_row = QHBoxLayout()
         send_row.addWidget(self.input, 1)
@@ -115,23 +139,84 @@ class EchoClientPanel(NodePanel):
     # ---- state -----------------------------------------------------------------
 
     @property
+    def view(self) -> EchoView:
+        view = getattr(self.state, "view", None)
+        return view if isinstance(view, EchoView) else EchoView()
+
+    @property
     def connected(self) -> bool:
-        return self.info.state is NodeState.RUNNING
+        return self.view.connected
 
     def describe(self, info: NodeInfo) -> str:
-        if info.state is NodeState.RUNNING:
-            return f"connected ({info.detail})"
-        if info.state is NodeState.FAILED:
-            return "failed"
-        return info.detail or "not connected"
+        view = self.view
+        busy = getattr(self.state, "busy", "")
+        if busy:
+            return f"{busy}…"
+        if view.connected:
+            return f"connected ({view.transport} → {view.remote})"
+        return "not connected"
 
     def show_node(self, info: NodeInfo) -> None:
         super().show_node(info)
-        running = info.state is NodeState.RUNNING
-        self.state_label.setToolTip(f"from {info.address}" if running else "")
-        self.connect_button.setText("Disconnect" if running else "Connect")
-        self.connect_button.setToolTip("Close the connection" if running
+        view = self.view
+        if view.connected:
+            theme.set_tone(self.dot, STATE_TONES[NodeState.RUNNING])
+            self.dot.setToolTip("connected")
+        self.state_label.setToolTip(f"from {view.local}" if view.connected else "")
+        self.connect_button.setText("Disconnect" if view.connected else "Connect")
+        self.connect_button.setToolTip("Close the connection" if view.connected
                                        else "Connect to the server chosen on the left")
+
+    def show_state(self, state: ClientState) -> None:
+        self._show_settings(state)
+        busy = bool(state.busy)
+        self.send_button.setEnabled(not busy)
+        self.connect_button.setEnabled(not busy or self.connected)  # Disconnect ends a wait
+        self._show_log(self.view)
+        self.show_node(self.info)
+
+    def _changed(self, state: ClientState, name: str) -> str | None:
+        """The setting ``name`` if it changed since the fields last showed it."""
+        value = state.setting(name)
+        if self._shown.get(name) == value:
+            return None
+        self._shown[name] = value
+        return value
+
+    def _show_settings(self, state: ClientState) -> None:
+        server = self._changed(state, "server")
+        if server and not self.target_edit.hasFocus():
+            self.show_server(server)
+        transport = self._changed(state, "transport")
+        if transport:
+            index = self.transport_combo.findData(transport)
+            if index >= 0:
+                self.transport_combo.setCurrentIndex(index)
+        as_hex = self._changed(state, "hex")
+        if as_hex is not None:
+            self.hex_box.setChecked(as_hex == "true")
+
+    def show_server(self, address: str) -> None:
+        """Show ``address`` in the server box: the lab server's entry if it is one."""
+        for index in range(self.target_combo.count()):
+            if target_of(self.target_combo.itemText(index)) == address:
+                self.target_combo.blockSignals(True)  # the transport is the setting's
+                self.target_combo.setCurrentIndex(index)
+                self.target_combo.blockSignals(False)
+                break
+        else:
+            self.target_combo.setEditText(address)
+        self._show_start_of_target()
+
+    def _show_log(self, view: EchoView) -> None:
+        """Add the log lines that are new since the last state (all, after a reset)."""
+        if view.total < self._logged:
+            self.log.clear()
+            self._logged = 0
+        new = min(view.total - self._logged, len(view.log))
+        for line in view.log[len(view.log) - new:] if new > 0 else ():
+            self.log.add_line(functools.partial(line_html, line))
+        self._logged = view.total
 
     def refresh_targets(self) -> None:
         """Fill the list with the running lab servers, keeping what the user typed."""
@@ -150,6 +235,8 @@ class EchoClientPanel(NodePanel):
         elif not servers:
             self.target_combo.setEditText("")
         self.target_combo.blockSignals(False)
+        if servers and not typed:  # the first server shows: its transport goes with it
+            self._server_picked(0)
         self._show_start_of_target()
 
     def _show_start_of_target(self, *_: object) -> None:
@@ -158,25 +245,31 @@ class EchoClientPanel(NodePanel):
     def _server_list_changed(self, *_: object) -> None:
         self.refresh_targets()
 
+    def _server_picked(self, index: int) -> None:
+        """A lab server picked from the list: its transport goes with it."""
+        if index < 0:
+            return
+        node = self.context.bridge.nodes.get(self.target_combo.itemData(index))
+        spec = server_kinds().get(node.kind) if node is not None else None
+        if spec is not None:
+            self.transport_combo.setCurrentIndex(
+                max(0, self.transport_combo.findData(spec.transport.value)))
+
     def choose_server(self, node_id: str) -> bool:
         """Pick the running lab server ``node_id`` from the list; False if it is not there."""
         self.refresh_targets()
         index = self.target_combo.findData(node_id)
         if index >= 0:
             self.target_combo.setCurrentIndex(index)
+            self._server_picked(index)
             self._show_start_of_target()
         return index >= 0
 
-    def chosen(self) -> tuple[str, Transport | None]:
-        """The ``host:port`` to connect to, and the transport when a lab server is chosen."""
-        text = self.target_combo.currentText()
-        index = self.target_combo.currentIndex()
-        transport = None
-        if index >= 0 and self.target_combo.itemText(index) == text:
-            node = self.context.bridge.nodes.get(self.target_combo.itemData(index))
-            spec = server_kinds().get(node.kind) if node is not None else None
-            transport = spec.transport if spec is not None else None
-        return target_of(text), transport
+    def settings(self) -> dict[str, str]:
+        """What the fields say, sent with every action."""
+        return {"server": target_of(self.target_combo.currentText()),
+                "transport": str(self.transport_combo.currentData()),
+                "hex": "true" if self.hex_box.isChecked() else "false"}
 
     # ---- actions ---------------------------------------------------------------
 
@@ -184,7 +277,7 @@ class EchoClientPanel(NodePanel):
         spawn(self.close_connection() if self.connected else self.connect_to_target())
 
     def _send_clicked(self) -> None:
-        if not self._busy:
+        if not getattr(self.state, "busy", ""):
             spawn(self.send())
 
     async def added(self) -> None:
@@ -192,81 +285,18 @@ class EchoClientPanel(NodePanel):
 
     async def connect_to_target(self) -> bool:
         """Connect to the chosen server; True when connected, else the error shows."""
-        target, transport = self.chosen()
-        if not target:
-            self.show_error("Choose a server first, or type host:port.")
-            return False
-        lab = self.context.lab
-        self.show_error("")
-        self.connect_button.setEnabled(False)
-        try:
-            info = await lab.call(lab.engine.client_connect, self.node_id, target, transport)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return False
-        finally:
-            self.connect_button.setEnabled(True)
-        self.update_node(info)
-        self._note(f"connected to {target}")
-        return True
+        outcome = await self.act("connect", **self.settings())
+        return outcome is not None and outcome.ok
 
     async def close_connection(self) -> None:
-        lab = self.context.lab
-        try:
-            info = await lab.call(lab.engine.client_close, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return
-        self.update_node(info)
-        self._note("disconnected")
+        await self.act("close")
 
     async def send(self) -> None:
-        """Send what is in the input box and log the reply (or that none came)."""
-        try:
-            data = parse_payload(self.input.text(), self.hex_box.isChecked())
-        except ValueError as exc:
-            self.show_error(str(exc))
-            return
-        if not data:
-            self.show_error("Nothing to send: type some text first.")
-            return
-        self._busy = True
-        self.send_button.setEnabled(False)
-        try:
-            await self._send(data)
-        finally:
-            self._busy = False
-            self.send_button.setEnabled(True)
-
-    async def _send(self, data: bytes) -> None:
-        if not self.connected and not await self.connect_to_target():
-            return
-        lab = self.context.lab
-        self.show_error("")
-        self._line("→ sent", data, "client")
-        try:
-            reply = await lab.call(lab.engine.client_send, self.node_id, data, REPLY_WAIT)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            self._note(f"error: {exc}", "bad")
-            return
-        if reply:
-            self._line("← reply", reply, "server")
-        else:
-            self._note(f"(no reply within {REPLY_WAIT:g} s)")
-        self.input.selectAll()
-
-    def _line(self, what: str, data: bytes, meaning: str) -> None:
-        """A line in the colour of who sent it (``meaning``: client or server)."""
-        size = f"({len(data)} byte{'s' if len(data) != 1 else ''})"
-        text = f"{html.escape(what)} {html.escape(show_bytes(data))} {size}"
-        self.log.add_line(lambda: theme.span(text, meaning))
-
-    def _note(self, text: str, meaning: str = "faint") -> None:
-        self.log.add_line(lambda: theme.span(html.escape(text), meaning))
-
+        """Send what is in the input box (connecting first if need be)."""
+        text = self.input.text()
+        outcome = await self.act("send", text, **self.settings())
+        if outcome is not None and outcome.ok and self.input.text() == text:
+            self.input.selectAll()
 
     def log_text(self) -> str:
         return self.log.toPlainText()
-
-

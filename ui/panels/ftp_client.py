@@ -1,14 +1,16 @@
-"""The FTP file client: log in, list a remote folder, move about it, download and
-upload with a progress bar (and Cancel), rename, delete, make folders."""
+"""The FTP client: log in, list a remote folder, move about it, download and
+upload with a progress bar (and Cancel), rename, delete, make folders.
+
+The panel shows the client's state as the engine publishes it (settings in the
+fields, FtpView in the listing and the transfer row), whether a click or a lesson
+step caused it; its buttons run the client's actions (lab/clients/ftp.py ``act``)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -17,36 +19,20 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QToolButton,
     QWidget,
 )
 
-from lab.clients.ftp import Entry, FtpClient, FtpClientError
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo
+from lab.clients.ftp import Entry, FtpView
+from lab.model import ClientState, NodeInfo
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext, make_table
 from ui.panels.flow import FlowLayout
-from ui.panels.ftp_listing import ListingModel
+from ui.panels.ftp_listing import ListingModel, TransferRow
 from ui.panels.ftp_prompt import InlinePrompt
-from ui.panels.http_body import format_size
-from ui.panels.mail_common import ServerCombo, short_path
-
-T = TypeVar("T")
-Action = Callable[[FtpClient], Coroutine[Any, Any, T]]
-DEFAULT_USER = "student"
-DEFAULT_PASSWORD = "lab"
-STEPS = 1000  # the progress bar counts in thousandths: sizes may pass 2**31
-
-
-async def on_client(engine: Engine, node_id: str, action: Action[T]) -> T:
-    """Runs on the engine's loop: ``action`` on the node's FtpClient."""
-    client = engine.client_object(node_id)
-    assert isinstance(client, FtpClient)
-    return await action(client)
+from ui.panels.mail_common import ServerCombo
 
 
 def default_folder() -> Path:
@@ -54,26 +40,22 @@ def default_folder() -> Path:
     return downloads if downloads.is_dir() else Path.home()
 
 
+def sync_edit(edit: QLineEdit, value: str) -> None:
+    """Show ``value`` in ``edit``, unless the user is typing there."""
+    if not (edit.hasFocus() and edit.isModified()) and edit.text() != value:
+        edit.setText(value)
+
+
 class FtpClientPanel(NodePanel):
-    """An FTP session: the form, the remote folder, the transfer in progress.
-
-    Signals:
-        progress(object, object): (bytes done, bytes in all), emitted on the engine
-            thread while a file moves; queued to this panel's thread.
-    """
-
-    progress = Signal(object, object)
+    """An FTP session: the form, the remote folder, the last transfer."""
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Disconnect and remove this client")
-        self.connected = False
-        self.cwd = "/"
+        self.view = FtpView()
         self.local_folder = default_folder()
-        self.busy = False  # a transfer is running
-        self._lock = asyncio.Lock()  # one command at a time on the control connection
-        self.progress.connect(self._show_progress, Qt.ConnectionType.QueuedConnection)
+        self._shown: dict[str, str] | None = None  # the settings the fields last took
         self._make_form()
         self._make_listing()
         self._make_transfer_row()
@@ -88,10 +70,10 @@ class FtpClientPanel(NodePanel):
         edit = self.server_combo.lineEdit()
         assert edit is not None
         edit.setPlaceholderText("127.0.0.1:2121")
-        self.user_edit = QLineEdit(DEFAULT_USER, self)
+        self.user_edit = QLineEdit(self)
         self.user_edit.setToolTip("USER: the lab user (read/write), or anonymous "
                                   "(download only)")
-        self.password_edit = QLineEdit(DEFAULT_PASSWORD, self)
+        self.password_edit = QLineEdit(self)
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setToolTip("PASS: shown in the FTP server's panel (it crosses "
                                       "the wire in clear text)")
@@ -181,22 +163,11 @@ class FtpClientPanel(NodePanel):
         return button
 
     def _make_transfer_row(self) -> None:
-        self.transfer_label = QLabel(self)
-        theme.set_tone(self.transfer_label, "faint")
-        self.progress_bar = QProgressBar(self)
-        self.progress_bar.setRange(0, STEPS)
-        self.progress_bar.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setToolTip("Stop the transfer (ABOR); a partial download is "
-                                      "removed")
+        self.transfer_row = TransferRow(self)
+        self.transfer_label = self.transfer_row.label
+        self.progress_bar = self.transfer_row.bar
+        self.cancel_button = self.transfer_row.cancel_button
         self.cancel_button.clicked.connect(lambda: spawn(self.cancel()))
-        self.transfer_row = QWidget(self)
-        row = QHBoxLayout(self.transfer_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.transfer_label)
-        row.addWidget(self.progress_bar, 1)
-        row.addWidget(self.cancel_button)
-        self.transfer_row.hide()
         self.status_label = QLabel("Not connected.", self)
         theme.set_tone(self.status_label, "faint")
         self.status_label.setWordWrap(True)
@@ -206,33 +177,100 @@ class FtpClientPanel(NodePanel):
 
     # ---- state -----------------------------------------------------------------------
 
+    @property
+    def connected(self) -> bool:
+        return self.view.connected
+
+    @property
+    def cwd(self) -> str:
+        return self.view.cwd
+
+    @property
+    def busy(self) -> bool:
+        """An action is under way (the engine runs one at a time)."""
+        return bool(getattr(self.state, "busy", ""))
+
+    @property
+    def transferring(self) -> bool:
+        return bool(self.view.transfer) and not self.view.result
+
+    def show_state(self, state: ClientState) -> None:
+        self._show_settings(state)
+        view = state.view if isinstance(state.view, FtpView) else FtpView()
+        if view.entries != self.view.entries:  # a reset would lose the selection
+            self.model.set_rows(list(view.entries))
+        self.view = view
+        self.transfer_row.show_view(view)
+        if view.connected:
+            files = sum(1 for e in view.entries if e.kind == "file")
+            self.status_label.setText(f"{len(view.entries) - files} folder(s), {files} "
+                                      f"file(s) · {view.mode} mode")
+        else:
+            self.status_label.setText("Not connected.")
+        self._update_controls()
+
+    def _show_settings(self, state: ClientState) -> None:
+        """Each setting that changed since the fields last took them, in its field."""
+        settings = dict(state.settings)
+        shown, self._shown = self._shown, settings
+
+        def changed(name: str) -> bool:
+            return shown is None or shown.get(name) != settings.get(name)
+
+        if changed("server") and settings.get("server"):
+            edit = self.server_combo.lineEdit()
+            if edit is not None and not (edit.hasFocus() and edit.isModified()):
+                self.server_combo.setEditText(settings["server"])
+        if changed("user"):
+            sync_edit(self.user_edit, settings.get("user", ""))
+        if changed("password"):
+            sync_edit(self.password_edit, settings.get("password", ""))
+        if changed("passive"):
+            self.passive_box.setChecked(settings.get("passive", "true") != "false")
+
+    def fields(self) -> dict[str, object]:
+        """The form as settings (what Connect sends with its action); before the
+        client's first state has filled the fields, only the server."""
+        server: dict[str, object] = {"server": self.server_combo.address()}
+        if self._shown is None:
+            return server
+        return {**server, "user": self.user_edit.text().strip(),
+                "password": self.password_edit.text(),
+                "passive": "true" if self.passive_box.isChecked() else "false"}
+
     def describe(self, info: NodeInfo) -> str:
-        if not getattr(self, "connected", False):
+        if self.busy:
+            return super().describe(info)
+        if not self.connected:
             return "not connected"
-        return f"{self.user_edit.text().strip()} at {self.server_combo.address()}"
+        settings = dict(self.state.settings) if self.state is not None else {}
+        server = settings.get("server") or self.server_combo.address()
+        return f"{settings.get('user', '')} at {server}"
 
     def _update_controls(self) -> None:
-        self.connect_button.setText("Disconnect" if self.connected else "Connect")
-        self.connect_button.setToolTip("Log out (QUIT)" if self.connected else
+        connected = self.connected
+        self.connect_button.setText("Disconnect" if connected else "Connect")
+        self.connect_button.setToolTip("Log out (QUIT)" if connected else
                                        "Connect and log in (USER, PASS), then list the "
                                        "folder (LIST)")
+        self.connect_button.setEnabled(connected or not self.busy)
         for widget in (self.server_combo, self.user_edit, self.password_edit,
                        self.passive_box):
-            widget.setEnabled(not self.connected)
+            widget.setEnabled(not connected)
         entry = self.selected()
-        idle = self.connected and not self.busy
+        idle = connected and not self.busy and not self.transferring
         self.up_button.setEnabled(idle and self.cwd != "/")
         self.refresh_button.setEnabled(idle)
-        self.table.setEnabled(self.connected)
+        self.table.setEnabled(connected)
         self.download_button.setEnabled(idle and entry is not None and entry.kind == "file")
         self.upload_button.setEnabled(idle)
         self.rename_button.setEnabled(idle and entry is not None)
         self.delete_button.setEnabled(idle and entry is not None)
         self.mkdir_button.setEnabled(idle)
-        self.path_label.setText(f"<b>{self.cwd}</b>" if self.connected else "")
+        self.path_label.setText(f"<b>{self.cwd}</b>" if connected else "")
         if not idle:
             self.prompt.dismiss()
-        self.update_node(self.info)
+        self.state_label.setText(self.describe(self.info))
 
     def _show_password(self, shown: bool) -> None:
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Normal if shown
@@ -243,29 +281,11 @@ class FtpClientPanel(NodePanel):
         rows = self.table.selectionModel().selectedRows()
         return self.model.row(rows[0].row()) if rows else None
 
-    def _status(self, text: str) -> None:
-        self.status_label.setText(text)
+    # ---- commands (the state that comes back shows what they did) --------------------
 
-    # ---- commands --------------------------------------------------------------------
-
-    async def _call(self, action: Action[T]) -> T | None:
-        """Run ``action`` on the client, one at a time; a failure shows in red."""
-        lab = self.context.lab
-        async with self._lock:
-            self.show_error("")
-            try:
-                return await lab.call(on_client, lab.engine, self.node_id, action)
-            except (FtpClientError, EngineError, OSError) as exc:
-                self.show_error(str(exc))
-                return None
-
-    async def _do(self, action: Action[None]) -> bool:
-        """``_call`` for an action without a result: True when it worked."""
-        async def run(client: FtpClient) -> bool:
-            await action(client)
-            return True
-
-        return await self._call(run) is True
+    async def _ok(self, verb: str, *args: str, **settings: object) -> bool:
+        outcome = await self.act(verb, *args, **settings)
+        return outcome is not None and outcome.ok
 
     def _connect_clicked(self) -> None:
         spawn(self.log_out() if self.connected else self.log_in())
@@ -275,61 +295,19 @@ class FtpClientPanel(NodePanel):
 
     async def log_in(self) -> bool:
         """Log in with the form's server, user, password and mode; list the folder."""
-        server = self.server_combo.address()
-        user = self.user_edit.text().strip()
-        password = self.password_edit.text()
-        passive = self.passive_box.isChecked()
-        self.connect_button.setEnabled(False)
-        self._status(f"Connecting to {server}…")
-        try:
-            cwd = await self._call(lambda c: c.connect(server, user, password,
-                                                       passive=passive))
-        finally:
-            self.connect_button.setEnabled(True)
-        if cwd is None:
-            self._status("Not connected.")
-            return False
-        self.connected = True
-        self.cwd = cwd
-        self._update_controls()
-        return await self.refresh()
+        return await self._ok("connect", **self.fields())
 
     async def log_out(self) -> None:
         """QUIT; the listing empties."""
-        await self._do(lambda c: c.close())
-        self.connected = False
-        self.cwd = "/"
-        self.model.set_rows([])
-        self._status("Disconnected.")
-        self._update_controls()
+        await self._ok("close")
 
     async def refresh(self) -> bool:
         """List the current folder again."""
-        entries = await self._call(lambda c: c.list())
-        if entries is None:
-            return False
-        self._show_listing(entries)
-        return True
-
-    def _show_listing(self, entries: list[Entry]) -> None:
-        self.model.set_rows(entries)
-        files = sum(1 for e in entries if e.kind == "file")
-        mode = "passive" if self.passive_box.isChecked() else "active"
-        self._status(f"{len(entries) - files} folder(s), {files} file(s) · {mode} mode")
-        self._update_controls()
+        return await self._ok("list")
 
     async def enter(self, name: str) -> bool:
         """Go into folder ``name`` (``..``: up) and list it."""
-        async def cd_and_list(client: FtpClient) -> tuple[str, list[Entry]]:
-            cwd = await client.cd(name)
-            return cwd, await client.list()
-
-        found = await self._call(cd_and_list)
-        if found is None:
-            return False
-        self.cwd = found[0]
-        self._show_listing(found[1])
-        return True
+        return await self._ok("cd", name)
 
     def _double_clicked(self, index: QModelIndex) -> None:
         entry = self.model.row(index.row())
@@ -353,69 +331,23 @@ class FtpClientPanel(NodePanel):
             spawn(self.upload(Path(path)))
 
     async def download(self, name: str, folder: Path) -> Path | None:
-        """RETR ``name`` into ``folder``, the progress bar following."""
-        emit = self.progress.emit
-        self._begin(f"↓ {name}")
-        try:
-            saved = await self._call(lambda c: c.download(name, folder, emit))
-        finally:
-            self._end()
-        self._status(f"Downloaded {name} to {short_path(str(saved))}" if saved is not None
-                     else f"{name} was not downloaded.")
-        return saved
-
-    async def upload(self, path: Path) -> str | None:
-        """STOR the local ``path`` into the current folder, then list it again."""
-        emit = self.progress.emit
-        self._begin(f"↑ {path.name}")
-        try:
-            name = await self._call(lambda c: c.upload(path, emit))
-        finally:
-            self._end()
-        if name is None:
-            self._status(f"{path.name} was not uploaded.")
+        """RETR ``name`` into ``folder``; where it went, or None if it did not."""
+        if not await self._ok("retr", name, str(folder)):
             return None
-        if await self.refresh():
-            self._status(f"Uploaded {path.name} ({format_size(path.stat().st_size)})")
-            row = self.model.row_of(name)
-            if row is not None:
-                self.table.selectRow(row)
-        return name
+        return Path(self.view.saved) if self.view.saved else folder / name
+
+    async def upload(self, path: Path) -> bool:
+        """STOR the local ``path`` into the current folder (listed again after)."""
+        if not await self._ok("upload", str(path)):
+            return False
+        row = self.model.row_of(path.name)
+        if row is not None:
+            self.table.selectRow(row)
+        return True
 
     async def cancel(self) -> None:
         """Stop the running transfer (it ends with an error: cancelled)."""
-        async def stop(engine: Engine, node_id: str) -> None:
-            client = engine.client_object(node_id)
-            assert isinstance(client, FtpClient)
-            client.cancel()
-
-        lab = self.context.lab
-        await lab.call(stop, lab.engine, self.node_id)
-
-    def _begin(self, what: str) -> None:
-        self.busy = True
-        self.transfer_label.setText(what)
-        self.progress_bar.setRange(0, STEPS)
-        self.progress_bar.setFormat("%p%")
-        self.progress_bar.setValue(0)
-        self.transfer_row.show()
-        self._update_controls()
-
-    def _end(self) -> None:
-        self.busy = False
-        self.transfer_row.hide()
-        self._update_controls()
-
-    def _show_progress(self, done: object, total: object) -> None:
-        if not self.busy or not isinstance(done, int) or not isinstance(total, int):
-            return
-        if total <= 0:
-            self.progress_bar.setRange(0, 0)  # size unknown: a busy bar
-            self.progress_bar.setFormat(format_size(done))
-            return
-        self.progress_bar.setValue(min(STEPS, done * STEPS // total))
-        self._status(f"{self.transfer_label.text()}: {format_size(done)} of "
-                     f"{format_size(total)}")
+        await self.act("cancel")
 
     # ---- rename, delete, new folder --------------------------------------------------
 
@@ -440,26 +372,15 @@ class FtpClientPanel(NodePanel):
     async def rename(self, old: str, new: str) -> bool:
         if not new or new == old:
             return False
-        if not await self._do(lambda c: c.rename(old, new)):
-            return False
-        return await self.refresh()
+        return await self._ok("rename", old, new)
 
     async def delete(self, entry: Entry) -> bool:
-        name = entry.name
-        remove: Action[None] = (lambda c: c.rmdir(name)) if entry.kind == "dir" else \
-            (lambda c: c.delete(name))
-        if not await self._do(remove):
-            return False
-        return await self.refresh()
+        return await self._ok("rmdir" if entry.kind == "dir" else "delete", entry.name)
 
     async def mkdir(self, name: str) -> bool:
-        if not name:
-            return False
-        if not await self._do(lambda c: c.mkdir(name)):
-            return False
-        return await self.refresh()
+        return await self._ok("mkdir", name) if name else False
 
     async def remove(self) -> None:
-        if self.busy:
+        if self.transferring:
             await self.cancel()
         await super().remove()

@@ -3,6 +3,7 @@ that pretty-prints JSON, colours HTML/XML source, shows images and hex-dumps the
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from functools import lru_cache
@@ -16,7 +17,19 @@ from PySide6.QtGui import (
     QTextCharFormat,
     QTextDocument,
 )
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QScrollArea, QStackedWidget, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QScrollArea,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lab.clients.http import HttpResult, Timing
 from lab.model import NodeInfo
@@ -190,6 +203,74 @@ class BodyView(QStackedWidget):
 
     def text(self) -> str:
         return self.text_view.toPlainText() if self.shown_as not in ("image", "hex") else ""
+
+
+class ResponsePane(QWidget):
+    """A response: its status line (toned by its meaning), timing, body and headers."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result: HttpResult | None = None
+        self.status_label = QLabel("No response yet: press Send.", self)
+        theme.set_tone(self.status_label, "faint")
+        self.status_label.setWordWrap(True)
+        self.status_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.timing_label = QLabel(self)
+        theme.set_tone(self.timing_label, "faint")
+        self.timing_label.setWordWrap(True)
+        theme.on_look_change(self.status_label, self._show_status)
+        self.response_tabs = QTabWidget(self)
+        self.response_tabs.setDocumentMode(True)
+        self.body_view = BodyView(self)
+        self.response_headers = QTableWidget(0, 2, self)
+        self.response_headers.setHorizontalHeaderLabels(["Header", "Value"])
+        self.response_headers.horizontalHeader().setSectionResizeMode(
+            0, QHeaderView.ResizeMode.ResizeToContents)
+        self.response_headers.horizontalHeader().setStretchLastSection(True)
+        self.response_headers.verticalHeader().hide()
+        self.response_headers.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.response_tabs.addTab(self.body_view, "Body")
+        self.response_tabs.addTab(self.response_headers, "Headers")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.timing_label)
+        layout.addWidget(self.response_tabs, 1)
+
+    def show_result(self, result: HttpResult) -> None:
+        """Show ``result``: what came back, or that the request failed."""
+        self.result = result
+        self.response_headers.setRowCount(0)
+        self._show_status()
+        if not result.ok:
+            self.timing_label.setText("")
+            self.body_view.clear_body()
+            return
+        looked_up = f"looked up {result.resolved} · " if result.resolved else ""
+        self.timing_label.setText(looked_up + format_timing(result.timing))
+        self.response_headers.setRowCount(len(result.headers))
+        for row, (name, value) in enumerate(result.headers):
+            self.response_headers.setItem(row, 0, QTableWidgetItem(name))
+            self.response_headers.setItem(row, 1, QTableWidgetItem(value))
+        self.response_tabs.setTabText(1, f"Headers ({len(result.headers)})")
+        self.body_view.show_result(result)
+
+    def _show_status(self) -> None:
+        """The status line: the status in its meaning's tone, the rest faint."""
+        result = self.result
+        if result is None:
+            return
+        if not result.ok:
+            self.status_label.setText(f"{result.method} {html.escape(result.url)} failed")
+            theme.set_tone(self.status_label, "bad")
+            return
+        self.status_label.setText(
+            f"<b>{result.status} {html.escape(result.reason)}</b> &nbsp;" + theme.span(
+                f"{result.version} · {html.escape(result.content_type or 'no Content-Type')}"
+                f" · {format_size(result.size)}", "faint"))
+        theme.set_tone(self.status_label, status_meaning(result.status))
 
 
 def http_server_urls(servers: list[NodeInfo]) -> list[tuple[str, str]]:

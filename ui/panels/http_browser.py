@@ -3,7 +3,11 @@ QTextBrowser from what the lab's Browser fetched (the page, its CSS, its images)
 
 The QTextBrowser never fetches anything itself: every image and stylesheet it may
 ask for comes from the Page the engine loaded, so the inspector shows each request
-the page needed, and only those."""
+the page needed, and only those.
+
+The panel shows the engine's ClientState only: the address bar the ``url`` setting,
+the page and the back/forward buttons the BrowserView. Its buttons run the kind's
+actions (open, back, forward, reload), as a lesson's steps do."""
 
 from __future__ import annotations
 
@@ -22,36 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.browser import Browser, Page
+from lab.clients.browser import BrowserView, Page
 from lab.clients.http import HttpResult
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo
+from lab.model import ClientState, NodeInfo, Outcome
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.http_body import format_size, http_server_urls, status_meaning
+from ui.panels.http_request import set_line, start_url
 
 Resource = QTextDocument.ResourceType
-
-BrowseResult = tuple[Page | None, bool, bool]
-
-
-async def browse_on_engine(engine: Engine, node_id: str, action: str,
-                           url: str = "") -> BrowseResult:
-    """Runs on the engine's loop: load, back, forward or reload; the page (None when
-    there was nothing to go to) and whether back and forward are possible now."""
-    browser = engine.client_object(node_id)
-    assert isinstance(browser, Browser)
-    page: Page | None
-    if action == "load":
-        page = await browser.load(url)
-    elif action == "back":
-        page = await browser.back()
-    elif action == "forward":
-        page = await browser.forward()
-    else:
-        page = await browser.reload()
-    return page, browser.can_go_back, browser.can_go_forward
 
 
 def _key(url: str) -> str:
@@ -118,8 +102,7 @@ class HttpBrowserPanel(NodePanel):
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Remove this browser")
         self.page: Page | None = None
-        self._busy = False
-        self._typed = False
+        self._applied_url: str | None = None
         self.back_button = self._tool("◀", "Back (Alt+Left)", "Alt+Left", "back")
         self.forward_button = self._tool("▶", "Forward (Alt+Right)", "Alt+Right", "forward")
         self.reload_button = self._tool("⟳", "Reload (F5)", "F5", "reload")
@@ -127,7 +110,6 @@ class HttpBrowserPanel(NodePanel):
         self.address.setPlaceholderText("http://127.0.0.1:8080/")
         self.address.setToolTip("The page to load; Enter goes there")
         self.address.returnPressed.connect(self._go_clicked)
-        self.address.textEdited.connect(self._address_typed)
         self.go_button = QToolButton(self)
         self.go_button.setText("Go")
         self.go_button.setToolTip("Load the address (Enter)")
@@ -148,43 +130,63 @@ class HttpBrowserPanel(NodePanel):
         self.body.addLayout(row)
         self.body.addWidget(self.view, 1)
         self.body.addWidget(self.requests_label)
+        self._show_buttons(BrowserView())
         self.finish_layout()
-        self._update_buttons(False, False)
         context.bridge.node_changed.connect(self._servers_changed)
         self._servers_changed()
 
-    def _tool(self, text: str, tip: str, keys: str, action: str) -> QToolButton:
+    def _tool(self, text: str, tip: str, keys: str, verb: str) -> QToolButton:
         button = QToolButton(self)
         button.setText(text)
         button.setToolTip(tip)
-        button.clicked.connect(lambda: self._navigate(action))
+        button.clicked.connect(lambda: self._navigate(verb))
         shortcut = QShortcut(QKeySequence(keys), self)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        shortcut.activated.connect(lambda: self._navigate(action))
+        shortcut.activated.connect(lambda: self._navigate(verb))
         return button
 
-    def _address_typed(self, text: str) -> None:
-        self._typed = bool(text)
-
     def _servers_changed(self, *_: object) -> None:
-        """Until the user types, the address is the first running lab HTTP server."""
+        """Until there is an address (typed or set), the first running lab HTTP server's."""
         urls = http_server_urls(self.context.bridge.running_servers())
-        if not self._typed and self.page is None and urls:
+        if not self.address.text() and urls:
             self.address.setText(urls[0][0])
+            self.address.setCursorPosition(0)
 
-    def _update_buttons(self, back: bool, forward: bool) -> None:
-        self.back_button.setEnabled(back)
-        self.forward_button.setEnabled(forward)
-        self.reload_button.setEnabled(self.page is not None)
+    # ---- the engine's state --------------------------------------------------------
+
+    @property
+    def browser_view(self) -> BrowserView:
+        view = getattr(self.state, "view", None)
+        return view if isinstance(view, BrowserView) else BrowserView()
+
+    def show_state(self, state: ClientState) -> None:
+        url = state.setting("url") or start_url(state.setting("server"),
+                                                state.setting("host"))
+        if url != self._applied_url:  # a new address from the engine
+            self._applied_url = url
+            if url:
+                set_line(self.address, url)
+        view = self.browser_view
+        if view.page is not None and view.page is not self.page:
+            self.page = view.page
+            self.view.show_page(view.page)
+        self._show_buttons(view)
+        self._show_requests()
+
+    def _show_buttons(self, view: BrowserView) -> None:
+        idle = not getattr(self.state, "busy", "")
+        self.back_button.setEnabled(idle and view.can_back)
+        self.forward_button.setEnabled(idle and view.can_forward)
+        self.reload_button.setEnabled(idle and view.page is not None)
 
     # ---- navigation ----------------------------------------------------------------
 
     def _go_clicked(self) -> None:
-        self._navigate("load", self.address.text())
+        spawn(self.load(self.address.text().strip()))
 
-    def _navigate(self, action: str, url: str = "") -> None:
-        if not self._busy:
-            spawn(self.browse(action, url))
+    def _navigate(self, verb: str) -> None:
+        if not getattr(self.state, "busy", ""):
+            spawn(self.act(verb))
 
     def _link_clicked(self, link: QUrl) -> None:
         target = link.toString()
@@ -195,50 +197,21 @@ class HttpBrowserPanel(NodePanel):
         if not absolute.startswith(("http://", "https://")):
             self.show_error(f"The mini browser follows http:// links only, not {target}")
             return
-        self.address.setText(absolute)
-        self._navigate("load", absolute)
+        spawn(self.load(absolute))
 
     async def added(self) -> None:
         self.address.setFocus()
 
-    async def load(self, url: str) -> Page | None:
-        return await self.browse("load", url)
-
-    async def browse(self, action: str, url: str = "") -> Page | None:
-        """Load ``url`` (or go back, forward, reload) and render what came back."""
-        self._busy = True
-        self.show_error("")
-        self.requests_label.setText("Loading…")
-        lab = self.context.lab
-        try:
-            page, back, forward = await lab.call(browse_on_engine, lab.engine, self.node_id,
-                                                 action, url)
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return None
-        finally:
-            self._busy = False
-        if page is None:
-            self._show_requests()
-            return None
-        self.show_page(page)
-        self._update_buttons(back, forward)
-        return page
-
-    def show_page(self, page: Page) -> None:
-        doc = page.document
-        self.address.setText(page.url)
-        self._typed = False
-        if not doc.ok:
-            self.show_error(doc.error)
-            self.requests_label.setText("1 request, no answer")
-            return
-        self.page = page
-        self.view.show_page(page)
-        self._show_requests()
-        self.update_node(self.info)
+    async def load(self, url: str) -> Outcome | None:
+        """Open ``url`` (the kind's ``open``); the page shows when its state comes."""
+        self.address.setText(url)
+        self.address.setModified(False)
+        return await self.act("open", url)
 
     def _show_requests(self) -> None:
+        if getattr(self.state, "busy", ""):
+            self.requests_label.setText("Loading…")
+            return
         page = self.page
         if page is None:
             self.requests_label.setText("No page yet: type an address and press Enter.")
@@ -264,6 +237,8 @@ class HttpBrowserPanel(NodePanel):
                 + theme.span(f"({what}, {format_size(result.size)})", "faint"))
 
     def describe(self, info: NodeInfo) -> str:
+        if getattr(self.state, "busy", ""):
+            return super().describe(info)
         page = getattr(self, "page", None)
         if page is None:
             return "no page loaded"
@@ -272,4 +247,3 @@ class HttpBrowserPanel(NodePanel):
 
     def page_text(self) -> str:
         return self.view.toPlainText()
-

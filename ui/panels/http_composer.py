@@ -1,17 +1,21 @@
 """The request composer, a small Postman: method, URL, headers, body; the response
-with its status, headers, pretty body and timing; a history to send again."""
+with its status, headers, pretty body and timing; a history to send again.
+
+The panel shows the engine's ClientState only: its fields the settings (method,
+url, headers, body, mode, dns), its Response and History tabs the ComposerView. Send
+runs the kind's ``send`` action with the fields as settings, as a lesson step would.
+"""
 
 from __future__ import annotations
 
-import html
+import asyncio
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -19,38 +23,35 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from lab.clients.http import HttpResult
-from lab.engine import EngineError
-from lab.model import NodeInfo
+from lab.clients.http import ComposerView, HttpResult
+from lab.model import ClientState, NodeInfo
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
 from ui.panels.dns_client import LookUpFirst
-from ui.panels.http_body import (
-    BodyView,
-    format_size,
-    format_timing,
-    http_server_urls,
-    status_meaning,
-)
+from ui.panels.http_body import ResponsePane, http_server_urls
 from ui.panels.http_request import (
     METHODS,
     MODES,
     Headers,
-    SentRequest,
-    encode_body,
-    send_on_engine,
+    HeadersTable,
+    Sent,
+    format_headers,
+    parse_headers,
+    set_combo,
+    set_plain,
+    start_url,
+    target_text,
 )
 
-HISTORY_LIMIT = 100
+#: How long ``send`` waits for the state that shows its response (seconds).
+STATE_WAIT = 15.0
 #: A history item's flag: the request failed (shown in red).
 FAILED_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -62,9 +63,13 @@ class HttpComposerPanel(NodePanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Remove this request composer")
-        self.history: list[SentRequest] = []
         self.last_result: HttpResult | None = None
-        self._busy = False
+        self._history_shown: tuple[Sent, ...] = ()
+        # The settings last put in the fields, from what a new form shows: a state
+        # that comes late (after the user has typed) changes only what it changes.
+        self._applied = {"method": "GET", "url": "", "headers": "", "mode": "raw",
+                         "body": "", "dns": ""}
+        self._state_seen: asyncio.Future[None] | None = None
         self._urls: list[tuple[str, str]] | None = None
         self._make_request_row()
         self.look_up = LookUpFirst(context.bridge, self)
@@ -85,8 +90,8 @@ class HttpComposerPanel(NodePanel):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(self._send_clicked)
-        context.bridge.node_changed.connect(self._servers_changed)
-        context.bridge.node_removed.connect(self._servers_changed)
+        context.bridge.node_changed.connect(self.refresh_urls)
+        context.bridge.node_removed.connect(self.refresh_urls)
         self.refresh_urls()
 
     # ---- building ------------------------------------------------------------------
@@ -121,16 +126,15 @@ class HttpComposerPanel(NodePanel):
         row.addWidget(self.url_combo, 1)
         row.addWidget(self.send_button)
         self.body.addLayout(row)
+        self.target_label = QLabel(self)  # where a lesson's paths go: the server setting
+        theme.set_tone(self.target_label, "faint")
+        self.target_label.setWordWrap(True)
+        self.target_label.hide()
+        self.body.addWidget(self.target_label)
 
     def _make_request_tab(self) -> QWidget:
         page = QWidget(self)
-        self.headers_table = QTableWidget(0, 2, page)
-        self.headers_table.setHorizontalHeaderLabels(["Header", "Value"])
-        self.headers_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.Stretch)
-        self.headers_table.verticalHeader().hide()
-        self.headers_table.setToolTip("Headers to send; Host and Content-Length are added "
-                                      "for you")
+        self.headers_table = HeadersTable(page)
         add = QToolButton(page)
         add.setText("+")
         add.setToolTip("Add a header row")
@@ -138,7 +142,7 @@ class HttpComposerPanel(NodePanel):
         remove = QToolButton(page)
         remove.setText("−")
         remove.setToolTip("Remove the selected header row")
-        remove.clicked.connect(self._remove_header)
+        remove.clicked.connect(self.headers_table.remove_current)
         self.mode_combo = QComboBox(page)
         self.mode_combo.addItems(MODES)
         self.mode_combo.setToolTip("raw: sent as typed · JSON: checked, then sent as "
@@ -174,35 +178,13 @@ class HttpComposerPanel(NodePanel):
         return page
 
     def _make_response_tab(self) -> QWidget:
-        page = QWidget(self)
-        self.status_label = QLabel("No response yet: press Send.", page)
-        theme.set_tone(self.status_label, "faint")
-        self.status_label.setWordWrap(True)
-        self.status_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.timing_label = QLabel(page)
-        theme.set_tone(self.timing_label, "faint")
-        self.timing_label.setWordWrap(True)
-        theme.on_look_change(self.status_label, self._show_status)
-        self.response_tabs = QTabWidget(page)
-        self.response_tabs.setDocumentMode(True)
-        self.body_view = BodyView(page)
-        self.response_headers = QTableWidget(0, 2, page)
-        self.response_headers.setHorizontalHeaderLabels(["Header", "Value"])
-        self.response_headers.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents)
-        self.response_headers.horizontalHeader().setStretchLastSection(True)
-        self.response_headers.verticalHeader().hide()
-        self.response_headers.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.response_tabs.addTab(self.body_view, "Body")
-        self.response_tabs.addTab(self.response_headers, "Headers")
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 4, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.timing_label)
-        layout.addWidget(self.response_tabs, 1)
-        return page
+        self.response = ResponsePane(self)
+        self.status_label = self.response.status_label
+        self.timing_label = self.response.timing_label
+        self.response_tabs = self.response.response_tabs
+        self.body_view = self.response.body_view
+        self.response_headers = self.response.response_headers
+        return self.response
 
     def _make_history_tab(self) -> QWidget:
         self.history_list = QListWidget(self)
@@ -214,7 +196,7 @@ class HttpComposerPanel(NodePanel):
 
     # ---- servers -------------------------------------------------------------------
 
-    def refresh_urls(self) -> None:
+    def refresh_urls(self, *_: object) -> None:
         """List the running lab HTTP servers' URLs, keeping what the user typed."""
         urls = http_server_urls(self.context.bridge.running_servers())
         if urls == self._urls:
@@ -235,112 +217,152 @@ class HttpComposerPanel(NodePanel):
         if edit is not None and not edit.hasFocus():
             edit.setCursorPosition(0)  # the host and port, not the path's end
 
-    def _servers_changed(self, *_: object) -> None:
-        self.refresh_urls()
-
-    # ---- headers -------------------------------------------------------------------
-
     def add_header(self, name: str, value: str) -> None:
-        row = self.headers_table.rowCount()
-        self.headers_table.insertRow(row)
-        self.headers_table.setItem(row, 0, QTableWidgetItem(name))
-        self.headers_table.setItem(row, 1, QTableWidgetItem(value))
-        item = self.headers_table.item(row, 0)
-        if not name and item is not None:
-            self.headers_table.setCurrentCell(row, 0)
-            self.headers_table.editItem(item)
-
-    def _remove_header(self) -> None:
-        row = self.headers_table.currentRow()
-        if row >= 0:
-            self.headers_table.removeRow(row)
+        self.headers_table.add(name, value)
 
     def headers(self) -> Headers:
         """The header rows with a name, in order."""
-        found = []
-        for row in range(self.headers_table.rowCount()):
-            name, value = (self.headers_table.item(row, col) for col in (0, 1))
-            key = name.text().strip() if name is not None else ""
-            if key:
-                found.append((key, value.text().strip() if value is not None else ""))
-        return found
+        return self.headers_table.pairs()
+
+    # ---- the engine's state ------------------------------------------------------
+
+    @property
+    def view(self) -> ComposerView:
+        state = self.state
+        view = state.view if state is not None else None
+        return view if isinstance(view, ComposerView) else ComposerView()
+
+    @property
+    def history(self) -> tuple[Sent, ...]:
+        """Every request sent, oldest first (from the engine's state)."""
+        return self.view.history
+
+    def show_state(self, state: ClientState) -> None:
+        self._show_settings(state)
+        busy = bool(state.busy)
+        self.send_button.setEnabled(not busy)
+        self.send_button.setText("Sending…" if busy else "Send")
+        view = self.view
+        if view.history != self._history_shown:
+            self._show_history(view.history)
+        if view.result is not None and view.result is not self.last_result:
+            self.show_result(view.result)
+        if self._state_seen is not None and not self._state_seen.done():
+            self._state_seen.set_result(None)
+
+    def _changed(self, state: ClientState, name: str, default: str = "",
+                 value: str | None = None) -> str | None:
+        """The setting ``name`` (or ``value`` shown for it) if it changed since the
+        fields last showed it, else None."""
+        value = state.setting(name, default) if value is None else value
+        if self._applied.get(name) == value:
+            return None
+        self._applied[name] = value
+        return value
+
+    def _show_settings(self, state: ClientState) -> None:
+        """The settings the engine holds, in the fields; what the user is typing stays."""
+        server, host = state.setting("server"), state.setting("host")
+        self.target_label.setText(target_text(server, host))
+        self.target_label.setVisible(bool(server))
+        if (method := self._changed(state, "method", "GET")) is not None:
+            set_combo(self.method_combo, method)
+        url = self._changed(state, "url", value=state.setting("url") or start_url(server, host))
+        if url:  # none yet: the first running lab server's URL stays
+            set_combo(self.url_combo, url)
+        headers = self._changed(state, "headers")
+        if headers is not None:
+            self.headers_table.show_pairs(parse_headers(headers))
+        if (mode := self._changed(state, "mode", "raw")) is not None:
+            self.mode_combo.setCurrentText(mode)
+        if (body := self._changed(state, "body")) is not None:
+            set_plain(self.body_edit, body)
+        if (dns := self._changed(state, "dns")) is not None:
+            self.look_up.check.setChecked(bool(dns))
+            if dns:
+                set_combo(self.look_up.combo, dns)
+
+    def _show_history(self, history: tuple[Sent, ...]) -> None:
+        self._history_shown = history
+        self.history_list.clear()
+        for sent in history:
+            outcome = str(sent.status) if sent.ok else "error"
+            item = QListWidgetItem(f"{sent.method} {sent.url}  → {outcome}")
+            item.setData(FAILED_ROLE, not sent.ok)
+            if not sent.ok:
+                item.setForeground(theme.qcolour("bad"))
+            item.setToolTip(sent.error or f"{sent.status} {sent.reason}")
+            self.history_list.addItem(item)
+        self.history_list.scrollToBottom()
 
     # ---- sending -------------------------------------------------------------------
 
-    def fill(self, request: SentRequest) -> None:
+    def form(self) -> dict[str, str]:
+        """The fields as the settings they stand for."""
+        return {"method": self.method_combo.currentText().strip().upper() or "GET",
+                "url": self.url_combo.currentText().strip(),
+                "headers": format_headers(self.headers()),
+                "body": self.body_edit.toPlainText(), "mode": self.mode_combo.currentText(),
+                "dns": self.look_up.server() or ""}
+
+    def fill(self, sent: Sent) -> None:
         """Put a sent request back into the form."""
-        self.method_combo.setEditText(request.method)
-        self.url_combo.setEditText(request.url)
+        self.method_combo.setEditText(sent.method)
+        self.url_combo.setEditText(sent.url)
         self._show_start_of_url()
-        self.headers_table.setRowCount(0)
-        for name, value in request.headers:
-            self.add_header(name, value)
-        self.mode_combo.setCurrentText(request.mode)
-        self.body_edit.setPlainText(request.body)
+        self.headers_table.show_pairs(parse_headers(sent.headers))
+        self.mode_combo.setCurrentText(sent.mode)
+        self.body_edit.setPlainText(sent.body)
+        self.look_up.check.setChecked(bool(sent.dns))
+        if sent.dns:
+            self.look_up.combo.setEditText(sent.dns)
 
     def _send_clicked(self) -> None:
-        if not self._busy:
+        # Off until the state says the engine is idle again (show_state): one click,
+        # one request. Not a flag cleared by the command's answer, which may come after
+        # the state that shows the response.
+        if self.send_button.isEnabled():
+            self.send_button.setEnabled(False)
             spawn(self.send())
 
     def _history_activated(self, item: QListWidgetItem) -> None:
         index = self.history_list.row(item)
-        if 0 <= index < len(self.history) and not self._busy:
+        if 0 <= index < len(self.history) and self.send_button.isEnabled():
             self.fill(self.history[index])
-            spawn(self.send())
+            self._send_clicked()
 
     async def added(self) -> None:
         self.url_combo.setFocus()
 
     async def send(self) -> HttpResult | None:
-        """Send what the form says; show the response (or the error, inline)."""
-        request = SentRequest(
-            method=self.method_combo.currentText().strip().upper() or "GET",
-            url=self.url_combo.currentText().strip(), headers=tuple(self.headers()),
-            body=self.body_edit.toPlainText(), mode=self.mode_combo.currentText())
-        try:
-            body, content_type = encode_body(request.body, request.mode)
-        except ValueError as exc:
-            self.show_error(str(exc))
-            self.tabs.setCurrentIndex(0)
+        """Send what the form says (the engine's ``send`` with the fields as settings);
+        the response shows when its state comes. The response once shown; None if
+        the request failed or nothing was sent (the error line says why)."""
+        before = self.last_result
+        outcome = await self.act("send", **self.form())
+        if outcome is None:  # the engine refused: no state will come
+            self.send_button.setEnabled(True)
+        for field in (self.method_combo.lineEdit(), self.url_combo.lineEdit()):
+            if field is not None:
+                field.setModified(False)
+        self.body_edit.document().setModified(False)
+        if outcome is None or not outcome.ok:  # the error line says why
             return None
-        headers = list(request.headers)
-        if content_type and not any(k.lower() == "content-type" for k, _ in headers):
-            headers.append(("Content-Type", content_type))
-        self.show_error("")
-        self._set_busy(True)
-        lab = self.context.lab
-        try:
-            result = await lab.call(send_on_engine, lab.engine, self.node_id,
-                                    request.method, request.url, headers, body,
-                                    self.look_up.server())
-        except EngineError as exc:
-            self.show_error(str(exc))
-            return None
-        finally:
-            self._set_busy(False)
-        self._remember(request, result)
-        self.show_result(result)
-        self._show_start_of_url()
-        return result
+        await self._wait_for_state(lambda: self.last_result is not before)
+        return self.last_result
 
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        self.send_button.setEnabled(not busy)
-        self.send_button.setText("Sending…" if busy else "Send")
-
-    def _remember(self, request: SentRequest, result: HttpResult) -> None:
-        self.history.append(request)
-        outcome = str(result.status) if result.ok else "error"
-        item = QListWidgetItem(f"{request.method} {request.url}  → {outcome}")
-        item.setData(FAILED_ROLE, not result.ok)
-        if not result.ok:
-            item.setForeground(theme.qcolour("bad"))
-        item.setToolTip(result.error or f"{result.status} {result.reason}")
-        self.history_list.addItem(item)
-        if len(self.history) > HISTORY_LIMIT:
-            del self.history[0]
-            self.history_list.takeItem(0)
-        self.history_list.scrollToBottom()
+    async def _wait_for_state(self, shown: Any) -> None:
+        """Until ``shown()`` is true (a state from the bridge made it so), at most STATE_WAIT."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STATE_WAIT
+        while not shown() and loop.time() < deadline:
+            self._state_seen = loop.create_future()
+            try:
+                await asyncio.wait_for(self._state_seen, deadline - loop.time())
+            except TimeoutError:
+                break
+            finally:
+                self._state_seen = None
 
     def _colour_history(self) -> None:
         """The failed requests in the history in red for the look in use."""
@@ -353,51 +375,15 @@ class HttpComposerPanel(NodePanel):
         """Fill the response tab with ``result`` and bring it to the front."""
         self.last_result = result
         self.tabs.setCurrentIndex(1)
-        self.response_headers.setRowCount(0)
-        self._show_status()
-        if not result.ok:
-            self.timing_label.setText("")
-            self.body_view.clear_body()
-            self.show_error(result.error)
-            self.update_node(self.info)
-            return
-        looked_up = f"looked up {result.resolved} · " if result.resolved else ""
-        self.timing_label.setText(looked_up + format_timing(result.timing))
-        self.response_headers.setRowCount(len(result.headers))
-        for row, (name, value) in enumerate(result.headers):
-            self.response_headers.setItem(row, 0, QTableWidgetItem(name))
-            self.response_headers.setItem(row, 1, QTableWidgetItem(value))
-        self.response_tabs.setTabText(1, f"Headers ({len(result.headers)})")
-        self.body_view.show_result(result)
-        self.update_node(self.info)
-
-    def _show_status(self) -> None:
-        """The status line: the status in its meaning's tone, the rest faint."""
-        result = self.last_result
-        if result is None:
-            return
-        if not result.ok:
-            self.status_label.setText(f"{result.method} {html.escape(result.url)} failed")
-            theme.set_tone(self.status_label, "bad")
-            return
-        self.status_label.setText(
-            f"<b>{result.status} {html.escape(result.reason)}</b> &nbsp;" + theme.span(
-                f"{result.version} · {html.escape(result.content_type or 'no Content-Type')}"
-                f" · {format_size(result.size)}", "faint"))
-        theme.set_tone(self.status_label, status_meaning(result.status))
+        self.response.show_result(result)
+        self._show_start_of_url()
 
     def describe(self, info: NodeInfo) -> str:
+        if getattr(self.state, "busy", ""):
+            return super().describe(info)
         result = getattr(self, "last_result", None)
         if result is None:
             return "ready: compose a request and press Send"
         if not result.ok:
             return f"last request failed ({result.method})"
         return f"last: {result.method} → {result.status} {result.reason}"
-
-    def status_text(self) -> str:
-        """The status line as plain text (tests read it)."""
-        result = self.last_result
-        if result is None or not result.ok:
-            return ""
-        return f"{result.status} {result.reason}"
-

@@ -1,12 +1,13 @@
 """The load panel: N clients against one lab server for a bounded time, with a live
-plot of requests/s and p50/p99 latency, so a class sees a server saturate."""
+plot of requests/s and p50/p99 latency, so a class sees a server saturate. It shows
+only the client's state (lab/clients/load.py: the LoadView, about ten a second)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pyqtgraph as pg  # type: ignore[import-untyped]
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
@@ -18,36 +19,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.load import LoadClient
-from lab.engine import Engine, EngineError
-from lab.load import MAX_CLIENTS, LoadRun, LoadSample, LoadSummary
-from lab.model import NodeInfo
+from lab.clients.load import LoadView
+from lab.load import MAX_CLIENTS, LoadSummary
+from lab.model import ClientState, NodeInfo
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
 
 #: Server kinds a load run can drive, and how.
 LOAD_KINDS = {"http": "http", "tcp-echo": "tcp"}
-POLL_MS = 200
-
-
-async def start_on_engine(engine: Engine, node_id: str, target: str, kind: str, path: str,
-                          clients: int, seconds: float) -> LoadRun:
-    """Start a run of the load client ``node_id``; it names its connections to the UI
-    (``seen``), so that the bridge samples this run's traffic and nothing else."""
-    client = engine.client_object(node_id)
-    assert isinstance(client, LoadClient)
-    return await client.start(target, kind=kind, path=path, clients=clients, seconds=seconds)
-
-
-async def wait_on_engine(run: LoadRun) -> LoadSummary:
-    return await run.wait()
-
-
-async def stop_on_engine(engine: Engine, node_id: str) -> None:
-    client = engine.client_object(node_id)
-    assert isinstance(client, LoadClient)
-    await client.stop()
 
 
 class LoadPanel(NodePanel):
@@ -55,11 +35,10 @@ class LoadPanel(NodePanel):
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
+        self._plotted: tuple[object, ...] | None = None  # the samples plotted
+        self._shown: dict[str, str] = {}  # the settings last put in the fields
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Remove this load test")
-        self.run: LoadRun | None = None
-        self.summary: LoadSummary | None = None
-        self._shown = 0
         self.server_combo = QComboBox(self)
         self.server_combo.setEditable(True)
         self.server_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -124,16 +103,29 @@ class LoadPanel(NodePanel):
         self.body.addWidget(self.plot)
         self.body.addWidget(self.latency_plot)
         self.body.addWidget(self.summary_label)
-        self.timer = QTimer(self)
-        self.timer.setInterval(POLL_MS)
-        self.timer.timeout.connect(self.poll)
         context.bridge.node_changed.connect(self.refresh_servers)
         context.bridge.node_removed.connect(self.refresh_servers)
         self.refresh_servers()
         self.finish_layout()
 
+    @property
+    def run(self) -> LoadView | None:
+        """The run under way or the last one (None before the first)."""
+        view = getattr(self.state, "view", None)
+        return view if isinstance(view, LoadView) else None
+
+    @property
+    def summary(self) -> LoadSummary | None:
+        run = self.run
+        return None if run is None else run.summary
+
+    @property
+    def running(self) -> bool:
+        run = self.run
+        return run is not None and run.running
+
     def describe(self, info: NodeInfo) -> str:
-        if getattr(self, "run", None) is not None and self.timer.isActive():
+        if self.running:
             return "running"
         return "ready: choose a server and press Start"
 
@@ -159,80 +151,79 @@ class LoadPanel(NodePanel):
         data: Any = self.server_combo.itemData(index) if index >= 0 else None
         return address, str(data) if data else "http"
 
-    def _start_clicked(self) -> None:
-        if not self.timer.isActive():
-            spawn(self.start())
-
-    async def start(self) -> LoadSummary | None:
-        """Start a run with what the form says, follow it, and show the summary."""
-        address, kind = self.target()
-        if not address:
-            self.show_error("Choose a running server first.")
-            return None
-        self.show_error("")
-        lab = self.context.lab
-        try:
-            run = await lab.call(start_on_engine, lab.engine, self.node_id, address, kind,
-                                 self.path_edit.text() or "/", self.clients_spin.value(),
-                                 float(self.seconds_spin.value()))
-        except (EngineError, ValueError, OSError) as exc:
-            self.show_error(str(exc))
-            return None
-        self.run, self.summary, self._shown = run, None, 0
-        self.rate_curve.setData([], [])
-        self.p50_curve.setData([], [])
-        self.p99_curve.setData([], [])
-        self.summary_label.setText(f"Running {run.clients} clients for {run.seconds:g} s…")
-        self._set_running(True)
-        try:
-            summary = await lab.call(wait_on_engine, run)
-        except (OSError, EngineError) as exc:
-            self.show_error(str(exc))
-            return None
-        finally:
-            self._set_running(False)
-        self.summary = summary
-        self.poll()
-        self.summary_label.setText(
-            f"{summary.rate:.0f} requests/s on average: {summary.requests} requests in "
-            f"{summary.seconds:.1f} s by {run.clients} clients, {summary.errors} errors")
-        return summary
-
-    async def stop(self) -> None:
-        lab = self.context.lab
-        try:
-            await lab.call(stop_on_engine, lab.engine, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-
-    def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
+    def show_state(self, state: ClientState) -> None:
+        self._show_settings(state)
+        running, busy = self.running, bool(state.busy)
+        self.start_button.setEnabled(not running and not busy)
         self.stop_button.setEnabled(running)
-        if running:
-            self.timer.start()
-        else:
-            self.timer.stop()
+        run = self.run
+        if run is not None:
+            self._plot(run)
         self.show_node(self.info)
 
-    def poll(self) -> None:
-        """Plot the samples that arrived since the last look (the run appends them on
-        the engine's thread; a list's length and items are safe to read here)."""
-        run = self.run
-        if run is None:
-            return
-        samples: list[LoadSample] = list(run.samples)
-        if len(samples) == self._shown:
-            return
-        self._shown = len(samples)
-        seconds = [s.second for s in samples]
-        self.rate_curve.setData(seconds, [s.rate for s in samples])
-        self.p50_curve.setData(seconds, [s.p50 for s in samples])
-        self.p99_curve.setData(seconds, [s.p99 for s in samples])
-        last = samples[-1]
-        if self.summary is None:
-            self.summary_label.setText(
-                f"second {last.second}: {last.rate:.0f} requests/s, p50 {last.p50:.1f} ms, "
-                f"p99 {last.p99:.1f} ms, {last.errors} errors")
+    def _changed(self, state: ClientState, name: str) -> str | None:
+        """The setting ``name`` if it changed since the fields last showed it."""
+        value = state.setting(name)
+        if self._shown.get(name) == value:
+            return None
+        self._shown[name] = value
+        return value
+
+    def _show_settings(self, state: ClientState) -> None:
+        server = self._changed(state, "server")
+        edit = self.server_combo.lineEdit()
+        if server and not (edit is not None and edit.hasFocus()):
+            self.server_combo.setEditText(server)
+        path = self._changed(state, "path")
+        if path and not (self.path_edit.hasFocus() and self.path_edit.isModified()):
+            self.path_edit.setText(path)
+        for name, spin in (("clients", self.clients_spin), ("seconds", self.seconds_spin)):
+            value = self._changed(state, name)
+            if value and not spin.hasFocus():
+                try:
+                    spin.setValue(round(float(value)))
+                except ValueError:
+                    pass  # not a number: the field keeps its own
+
+    def settings(self) -> dict[str, str]:
+        """What the fields say, sent with Start."""
+        address, kind = self.target()
+        return {"server": address, "kind": kind, "path": self.path_edit.text() or "/",
+                "clients": str(self.clients_spin.value()),
+                "seconds": str(self.seconds_spin.value())}
+
+    def _start_clicked(self) -> None:
+        if not self.running:
+            spawn(self.start())
+
+    async def start(self) -> None:
+        """Start a run with what the form says; it shows as the state goes on."""
+        await self.act("start", **self.settings())
+
+    async def stop(self) -> None:
+        await self.act("stop")
+
+    def _plot(self, run: LoadView) -> None:
+        """Plot the run's samples (if they changed) and say how it goes."""
+        if run.samples != self._plotted:
+            self._plotted = run.samples
+            seconds = [s.second for s in run.samples]
+            self.rate_curve.setData(seconds, [s.rate for s in run.samples])
+            self.p50_curve.setData(seconds, [s.p50 for s in run.samples])
+            self.p99_curve.setData(seconds, [s.p99 for s in run.samples])
+        summary, last = run.summary, run.samples[-1] if run.samples else None
+        if summary is not None:
+            text = (f"{summary.rate:.0f} requests/s on average: {summary.requests} requests "
+                    f"in {summary.seconds:.1f} s by {run.clients} clients, "
+                    f"{summary.errors} errors")
+        elif run.error:
+            text = f"The run failed: {run.error}"
+        elif last is not None:
+            text = (f"second {last.second}: {last.rate:.0f} requests/s, p50 {last.p50:.1f} "
+                    f"ms, p99 {last.p99:.1f} ms, {last.errors} errors")
+        else:
+            text = f"Running {run.clients} clients for {run.seconds:g} s…"
+        self.summary_label.setText(text)
 
     def points(self) -> int:
         """How many points the requests/s curve has (tests read it)."""

@@ -12,13 +12,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
+    QLineEdit,
     QPlainTextEdit,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from lab.model import NodeInfo
+from lab.model import ClientState, NodeInfo
 from ui import theme
 from ui.bridge import EngineBridge
 
@@ -78,6 +79,53 @@ class ServerCombo(QComboBox):
             self.setItemData(self.count() - 1, name, Qt.ItemDataRole.ToolTipRole)
         self.setEditText(typed or (found[0][0] if found else ""))
         self.blockSignals(False)
+
+
+class SettingFields:
+    """The fields of a client panel that show its settings (name → widget).
+
+    ``show`` puts a state's settings in them: a setting that changed since it was last
+    shown replaces the field's text, unless the user is editing that field (it has
+    focus and differs from what was shown); a state that repeats the settings leaves
+    what the user typed and has not sent yet. ``values`` reads the fields, to send
+    with an action. An empty ``server`` leaves the ServerCombo's pick."""
+
+    def __init__(self) -> None:
+        self._widgets: dict[str, QLineEdit | QPlainTextEdit | ServerCombo] = {}
+        self._shown: dict[str, str] = {}
+
+    def add(self, name: str, widget: QLineEdit | QPlainTextEdit | ServerCombo) -> None:
+        self._widgets[name] = widget
+
+    def text(self, name: str) -> str:
+        widget = self._widgets[name]
+        if isinstance(widget, ServerCombo):
+            return widget.address()
+        return widget.toPlainText() if isinstance(widget, QPlainTextEdit) else widget.text()
+
+    def values(self) -> dict[str, str]:
+        return {name: self.text(name) for name in self._widgets}
+
+    def _editing(self, name: str) -> bool:
+        widget = self._widgets[name]
+        line = widget.lineEdit() if isinstance(widget, ServerCombo) else widget
+        focused = widget.hasFocus() or (line is not None and line.hasFocus())
+        return focused and self.text(name) != self._shown.get(name, "")
+
+    def show(self, state: ClientState) -> None:
+        for name, widget in self._widgets.items():
+            value = state.setting(name)
+            if self._shown.get(name) == value or self._editing(name):
+                continue
+            self._shown[name] = value
+            if value == self.text(name) or (name == "server" and not value):
+                continue
+            if isinstance(widget, ServerCombo):
+                widget.setEditText(value)
+            elif isinstance(widget, QPlainTextEdit):
+                widget.setPlainText(value)
+            else:
+                widget.setText(value)
 
 
 def parse_message(raw: bytes) -> EmailMessage:

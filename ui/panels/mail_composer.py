@@ -1,5 +1,8 @@
 """The mail composer: From, To (several), Subject and Body, sent over SMTP; the
-server's final reply shows under the form, in green, and what went wrong in red."""
+server's final reply shows under the form, in green, and what went wrong in red.
+
+The panel shows the client's state only (ClientState: the settings in the fields, the
+last SendResult in the result line), so a lesson's send looks like a click on Send."""
 
 from __future__ import annotations
 
@@ -19,24 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.smtp import MailSender, SendResult, split_recipients
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo
+from lab.clients.smtp import SendResult
+from lab.model import ClientState, NodeInfo, Outcome
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import NodePanel, PanelContext
-from ui.panels.mail_common import ServerCombo, coloured
+from ui.panels.mail_common import ServerCombo, SettingFields, coloured
 
-DEFAULT_FROM = "you@lab.test"
-DEFAULT_TO = "ann@lab.test"
-
-
-async def send_on_engine(engine: Engine, node_id: str, server: str, sender: str,
-                         recipients: list[str], subject: str, body: str) -> SendResult:
-    """Runs on the engine's loop: one SMTP session that sends one message."""
-    mail = engine.client_object(node_id)
-    assert isinstance(mail, MailSender)
-    return await mail.send(server, sender, recipients, subject, body)
+NOT_SENT = "Not sent yet."
 
 
 def result_html(result: SendResult) -> str:
@@ -60,25 +53,26 @@ class MailComposerPanel(NodePanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Remove this mail composer")
-        self.last_result: SendResult | None = None
-        self.sent = 0
-        self._busy = False
+        self.fields = SettingFields()
         self.server_combo = ServerCombo("smtp", context.bridge, self)
         self.server_combo.setToolTip("A running lab SMTP server, or type any host:port")
         edit = self.server_combo.lineEdit()
         assert edit is not None
         edit.setPlaceholderText("127.0.0.1:2525")
-        self.from_edit = self._line(DEFAULT_FROM, "you@lab.test",
-                                    "The sender (MAIL FROM and the From header)")
-        self.to_edit = self._line(DEFAULT_TO, "ann@lab.test, bob@lab.test",
+        self.from_edit = self._line("you@lab.test", "The sender (MAIL FROM and the From header)")
+        self.to_edit = self._line("ann@lab.test, bob@lab.test",
                                   "One or more recipients, separated by commas (one RCPT TO "
                                   "each); the lab server takes mail for @lab.test")
-        self.subject_edit = self._line("", "Subject", "The Subject header")
+        self.subject_edit = self._line("Subject", "The Subject header")
         self.body_edit = QPlainTextEdit(self)
         self.body_edit.setPlaceholderText("The message text")
         self.body_edit.setTabChangesFocus(True)
         self.body_edit.setMinimumHeight(60)
         self.body_edit.setMaximumHeight(110)
+        for name, widget in (("server", self.server_combo), ("from", self.from_edit),
+                             ("to", self.to_edit), ("subject", self.subject_edit),
+                             ("body", self.body_edit)):
+            self.fields.add(name, widget)
         form = QFormLayout()
         form.setHorizontalSpacing(6)
         form.setVerticalSpacing(4)
@@ -89,7 +83,21 @@ class MailComposerPanel(NodePanel):
         form.addRow("Subject", self.subject_edit)
         self.body.addLayout(form)
         self.body.addWidget(self.body_edit)
-        self.result_label = QLabel("Not sent yet.", self)
+        self._make_result_row()
+        self.finish_layout()
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self._send_clicked)
+
+    def _line(self, placeholder: str, tip: str) -> QLineEdit:
+        edit = QLineEdit(self)
+        edit.setPlaceholderText(placeholder)
+        edit.setToolTip(tip)
+        return edit
+
+    def _make_result_row(self) -> None:
+        self.result_label = QLabel(NOT_SENT, self)
         theme.set_tone(self.result_label, "faint")
         self.result_label.setWordWrap(True)
         self.result_label.setTextFormat(Qt.TextFormat.RichText)
@@ -99,67 +107,53 @@ class MailComposerPanel(NodePanel):
         self.send_button = QPushButton("Send", self)
         self.send_button.setToolTip("Send the mail: one SMTP conversation (Ctrl+Enter)")
         self.send_button.clicked.connect(self._send_clicked)
+        self.send_button.setEnabled(False)  # until the first state fills the fields
         row = QHBoxLayout()
         row.addWidget(self.result_label, 1)
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignTop)
         self.body.addLayout(row)
-        self.finish_layout()
-        for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            shortcut = QShortcut(QKeySequence(keys), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(self._send_clicked)
 
-    def _line(self, text: str, placeholder: str, tip: str) -> QLineEdit:
-        edit = QLineEdit(text, self)
-        edit.setPlaceholderText(placeholder)
-        edit.setToolTip(tip)
-        return edit
+    # ---- state ---------------------------------------------------------------------
+
+    @property
+    def last_result(self) -> SendResult | None:
+        """The last send's result, as the engine published it (None before one)."""
+        view = getattr(self.state, "view", None)
+        return view if isinstance(view, SendResult) else None
 
     def describe(self, info: NodeInfo) -> str:
-        sent = getattr(self, "sent", 0)
-        return "nothing sent yet" if not sent else f"{sent} sent"
+        if getattr(self.state, "busy", ""):
+            return super().describe(info)
+        result = self.last_result
+        if result is None:
+            return "nothing sent yet"
+        return f"{result.sent} sent" + ("" if result.ok else " · the last send failed")
 
-    def _send_clicked(self) -> None:
-        if not self._busy:
-            spawn(self.send())
+    def show_state(self, state: ClientState) -> None:
+        """The settings in the fields; the last SendResult (or "Sending…") below."""
+        self.fields.show(state)
+        busy = bool(state.busy)
+        self.send_button.setEnabled(not busy)
+        self.send_button.setText("Sending…" if busy else "Send")
+        result = self.last_result
+        if busy:
+            self._set_result_line(None, "Sending…")
+        elif result is None:
+            self._set_result_line(None, NOT_SENT)
+        else:
+            self._set_result_line(lambda: result_html(result))
+            self.result_label.setToolTip(html.escape(result.reply))
+            if not result.ok and state.error and state.error in self.result_text():
+                self.show_error("")  # the result line says it already, in red
 
-    async def added(self) -> None:
-        self.subject_edit.setFocus()
-
-    async def send(self) -> SendResult | None:
-        """Send what the form says; the outcome shows in the result line."""
-        self._set_busy(True)
-        self.show_error("")
-        self._result = None
-        self.result_label.setText("Sending…")
-        theme.set_tone(self.result_label, "faint")
-        lab = self.context.lab
-        try:
-            result = await lab.call(
-                send_on_engine, lab.engine, self.node_id, self.server_combo.address(),
-                self.from_edit.text().strip(), split_recipients(self.to_edit.text()),
-                self.subject_edit.text(), self.body_edit.toPlainText())
-        except EngineError as exc:
-            error = str(exc)  # exc is unbound after the except block
-            self._set_result_line(lambda: coloured(error, "bad"))
-            return None
-        finally:
-            self._set_busy(False)
-        self.show_result(result)
-        return result
-
-    def show_result(self, result: SendResult) -> None:
-        self.last_result = result
-        self._set_result_line(lambda: result_html(result))
-        self.result_label.setToolTip(html.escape(result.reply))
-        if result.ok:
-            self.sent += 1
-        self.update_node(self.info)
-
-    def _set_result_line(self, make: Callable[[], str]) -> None:
-        """Show the rich text ``make`` gives, and make it again for another look."""
+    def _set_result_line(self, make: Callable[[], str] | None, faint: str = "") -> None:
+        """Show the rich text ``make`` gives (and make it again for another look),
+        or ``faint`` text."""
         self._result = make
-        theme.set_tone(self.result_label, None)
+        theme.set_tone(self.result_label, None if make else "faint")
+        if make is None:
+            self.result_label.setText(html.escape(faint))
+            self.result_label.setToolTip("")
         self._show_result_line()
 
     def _show_result_line(self) -> None:
@@ -171,8 +165,20 @@ class MailComposerPanel(NodePanel):
         text = self.result_label.text().replace("<br>", "\n")
         return html.unescape(re.sub(r"<[^>]+>", "", text))
 
-    def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
-        self.send_button.setEnabled(not busy)
-        self.send_button.setText("Sending…" if busy else "Send")
+    # ---- commands ------------------------------------------------------------------
 
+    def _send_clicked(self) -> None:
+        if self.send_button.isEnabled():
+            spawn(self.send())
+
+    async def added(self) -> None:
+        self.subject_edit.setFocus()
+
+    async def send(self) -> Outcome | None:
+        """Send what the form says (the fields go as the client's settings); the
+        result shows when the engine publishes it. The action's Outcome comes back."""
+        self.send_button.setEnabled(False)  # until the engine's state says otherwise
+        try:
+            return await self.act("send", **self.fields.values())
+        finally:
+            self.send_button.setEnabled(not getattr(self.state, "busy", ""))

@@ -1,11 +1,13 @@
 """The mailbox reader: open a POP3 maildrop, list it, read a message, mark messages
-for deletion, and close (QUIT), which is when the server deletes them."""
+for deletion, and close (QUIT), which is when the server deletes them.
+
+The panel shows the client's state only (ClientState: the settings in the fields,
+the MailboxView in the list and the message pane); its buttons send the actions a
+lesson's steps send too (open, list, retr N, dele N, close)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
 from PySide6.QtCore import (
     QItemSelection,
@@ -26,30 +28,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.pop3 import MailReader, Pop3Error, Summary
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo
+from lab.clients.pop3 import MailboxView, Summary
+from lab.model import ClientState, NodeInfo, Outcome
 from ui import theme
 from ui.engine_thread import spawn
 from ui.models.rows import RowTableModel
 from ui.panels.base import NodePanel, PanelContext, make_table
 from ui.panels.http_body import format_size
-from ui.panels.mail_common import MessageView, ServerCombo
+from ui.panels.mail_common import MessageView, ServerCombo, SettingFields
 
-T = TypeVar("T")
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("#", "From", "Subject", "Size")
-DEFAULT_USER = "ann"
-DEFAULT_PASSWORD = "lab"
 DELETE_NOTE = "Deleted when you close the mailbox (QUIT)."
-
-
-async def on_reader(engine: Engine, node_id: str,
-                    action: Callable[[MailReader], Coroutine[Any, Any, T]]) -> T:
-    """Runs on the engine's loop: ``action`` on the node's MailReader."""
-    reader = engine.client_object(node_id)
-    assert isinstance(reader, MailReader)
-    return await action(reader)
+CLOSED = "Mailbox closed: open it to list the messages."
 
 
 class MaildropModel(RowTableModel[Summary]):
@@ -61,17 +52,23 @@ class MaildropModel(RowTableModel[Summary]):
         super().__init__(parent)
         self.deleted: set[int] = set()
 
-    def set_rows(self, rows: list[Summary]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.deleted = set()
-        self.endResetModel()
+    def show(self, rows: tuple[Summary, ...], deleted: frozenset[int]) -> None:
+        """Show ``rows`` with ``deleted`` struck out; the same rows again only
+        repaint the ones whose mark changed (the selection stays)."""
+        if list(rows) != self._rows:
+            self.beginResetModel()
+            self._rows = list(rows)
+            self.deleted = set(deleted)
+            self.endResetModel()
+            return
+        changed = self.deleted ^ deleted
+        self.deleted = set(deleted)
+        for row, summary in enumerate(self._rows):
+            if summary.number in changed:
+                self.row_changed(row)
 
-    def mark_deleted(self, number: int) -> None:
-        self.deleted.add(number)
-        row = next((i for i, s in enumerate(self._rows) if s.number == number), None)
-        if row is not None:
-            self.row_changed(row)
+    def row_of(self, number: int) -> int | None:
+        return next((i for i, s in enumerate(self._rows) if s.number == number), None)
 
     def summary(self, row: int) -> Summary | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
@@ -109,29 +106,31 @@ class MailReaderPanel(NodePanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Close the mailbox and remove this reader")
-        self.is_open = False
-        self.mailbox = ""
-        self.shown_number = 0
-        self._lock = asyncio.Lock()  # one POP3 command at a time on the one connection
+        self.mailbox_view = MailboxView()
+        self._shown_message: tuple[int, bytes] = (0, b"")  # in the message pane
+        self._selected_read = 0  # the message whose row the panel selected last
+        self.fields = SettingFields()
         self.server_combo = ServerCombo("pop3", context.bridge, self)
         self.server_combo.setToolTip("A running lab POP3 server, or type any host:port")
         edit = self.server_combo.lineEdit()
         assert edit is not None
         edit.setPlaceholderText("127.0.0.1:1110")
-        self.user_edit = QLineEdit(DEFAULT_USER, self)
+        self.user_edit = QLineEdit(self)
         self.user_edit.setToolTip("The mailbox name: ann for ann@lab.test (USER)")
-        self.password_edit = QLineEdit(DEFAULT_PASSWORD, self)
+        self.password_edit = QLineEdit(self)
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setToolTip("The lab password, shown in the POP3 server's panel "
                                       "(PASS; it crosses the wire in clear text)")
         self.password_edit.returnPressed.connect(self._open_clicked)
+        for name, widget in (("server", self.server_combo), ("user", self.user_edit),
+                             ("password", self.password_edit)):
+            self.fields.add(name, widget)
         self.show_button = QToolButton(self)
         self.show_button.setText("Show")
         self.show_button.setCheckable(True)
         self.show_button.setToolTip("Show or hide the password")
         self.show_button.toggled.connect(self._show_password)
         self.open_button = QPushButton("Open", self)
-        self.open_button.setToolTip("Log in and list the mailbox (USER, PASS, LIST, UIDL, TOP)")
         self.open_button.clicked.connect(self._open_clicked)
         grid = QGridLayout()
         grid.setHorizontalSpacing(6)
@@ -165,18 +164,18 @@ class MailReaderPanel(NodePanel):
         self.table.setMaximumHeight(150)
         selection = self.table.selectionModel()
         selection.selectionChanged.connect(self._selection_changed)
-        self.status_label = QLabel("Closed: open a mailbox to list it.", self)
+        self.status_label = QLabel(CLOSED, self)
         theme.set_tone(self.status_label, "faint")
         self.status_label.setWordWrap(True)
         self.refresh_button = QPushButton("Refresh", self)
         self.refresh_button.setToolTip("List the mailbox again (LIST, UIDL, TOP); new mail "
                                        "shows only after Close and Open (RFC 1939 locks the "
                                        "maildrop as it was at login)")
-        self.refresh_button.clicked.connect(lambda: self._run(self.refresh()))
+        self.refresh_button.clicked.connect(lambda: spawn(self.refresh()))
         self.delete_button = QPushButton("Delete", self)
         self.delete_button.setToolTip(f"Mark the selected message for deletion (DELE). "
                                       f"{DELETE_NOTE}")
-        self.delete_button.clicked.connect(lambda: self._run(self.delete_selected()))
+        self.delete_button.clicked.connect(lambda: spawn(self.delete_selected()))
         row = QHBoxLayout()
         row.addWidget(self.status_label, 1)
         row.addWidget(self.refresh_button)
@@ -186,24 +185,78 @@ class MailReaderPanel(NodePanel):
 
     # ---- state ---------------------------------------------------------------------
 
+    @property
+    def is_open(self) -> bool:
+        return self.mailbox_view.is_open
+
+    @property
+    def shown_number(self) -> int:
+        """The number of the message in the pane (0: none)."""
+        return self._shown_message[0]
+
     def describe(self, info: NodeInfo) -> str:
-        if not getattr(self, "is_open", False):
+        view = getattr(self, "mailbox_view", None)
+        if getattr(self.state, "busy", "") or view is None:
+            return super().describe(info)
+        if not view.is_open:
             return "mailbox closed"
-        count = self.model.rowCount() - len(self.model.deleted)
-        return f"{self.mailbox}: {count} message{'s' if count != 1 else ''}"
+        count = len(view.rows) - len(view.deleted)
+        return f"{view.mailbox}: {count} message{'s' if count != 1 else ''}"
+
+    def show_state(self, state: ClientState) -> None:
+        """The settings in the fields, the maildrop in the list, the message read."""
+        self.fields.show(state)
+        view = state.view if isinstance(state.view, MailboxView) else MailboxView()
+        self.mailbox_view = view
+        self.model.show(view.rows, view.deleted)
+        if view.number != self._selected_read:  # a message read: its row selected
+            self._selected_read = view.number
+            row = self.model.row_of(view.number)
+            if row is not None:
+                self.table.selectRow(row)
+        self._show_message(view)
+        self.status_label.setText(self._status_text(view))
+        self._update_controls()
+
+    def _show_message(self, view: MailboxView) -> None:
+        shown = ((view.number, view.message) if view.is_open and view.message
+                 and view.number not in view.deleted else (0, b""))
+        if shown == self._shown_message:
+            return
+        self._shown_message = shown
+        if shown[0]:
+            self.view.show_message(shown[1])
+        else:
+            self.view.clear()
+
+    @staticmethod
+    def _status_text(view: MailboxView) -> str:
+        if not view.is_open:
+            return CLOSED
+        if view.number and view.number in view.deleted:
+            return f"Message {view.number} is marked for deletion. {DELETE_NOTE}"
+        if view.deleted:
+            many = len(view.deleted)
+            return f"{many} message{'s' if many != 1 else ''} marked for deletion. {DELETE_NOTE}"
+        total = sum(s.size for s in view.rows)
+        count = len(view.rows)
+        return f"{count} message{'s' if count != 1 else ''}, {format_size(total)}"
 
     def _update_controls(self) -> None:
-        self.open_button.setText("Close" if self.is_open else "Open")
+        is_open, busy = self.is_open, bool(getattr(self.state, "busy", ""))
+        self.open_button.setText("Close" if is_open else "Open")
         self.open_button.setToolTip("Log out (QUIT): messages marked for deletion go now"
-                                    if self.is_open else
+                                    if is_open else
                                     "Log in and list the mailbox (USER, PASS, LIST, UIDL, TOP)")
+        # Close ends what is under way; before the first state the fields are empty.
+        self.open_button.setEnabled(is_open or not (busy or self.state is None))
         for widget in (self.server_combo, self.user_edit, self.password_edit):
-            widget.setEnabled(not self.is_open)
-        self.refresh_button.setEnabled(self.is_open)
+            widget.setEnabled(not is_open and not busy)
+        self.refresh_button.setEnabled(is_open and not busy)
         number = self.selected_number()
-        self.delete_button.setEnabled(self.is_open and number is not None
-                                      and number not in self.model.deleted)
-        self.update_node(self.info)
+        self.delete_button.setEnabled(is_open and not busy and number is not None
+                                      and number not in self.mailbox_view.deleted)
+        self.state_label.setText(self.describe(self.info))
 
     def _show_password(self, shown: bool) -> None:
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Normal if shown
@@ -215,109 +268,42 @@ class MailReaderPanel(NodePanel):
         summary = self.model.summary(rows[0].row()) if rows else None
         return summary.number if summary is not None else None
 
-    def _status(self, text: str) -> None:
-        self.status_label.setText(text)
-
     # ---- commands --------------------------------------------------------------------
 
-    def _run(self, coro: Coroutine[Any, Any, Any]) -> None:
-        spawn(coro)
-
-    async def _call(self, action: Callable[[MailReader], Coroutine[Any, Any, T]]) -> T | None:
-        """Run ``action`` on the reader, one at a time; a failure shows in red."""
-        lab = self.context.lab
-        async with self._lock:
-            self.show_error("")
-            try:
-                return await lab.call(on_reader, lab.engine, self.node_id, action)
-            except (Pop3Error, EngineError) as exc:
-                self.show_error(str(exc))
-                return None
-
     def _open_clicked(self) -> None:
-        self._run(self.close_mailbox() if self.is_open else self.open_mailbox())
+        if self.open_button.isEnabled():  # Return in the password field too
+            spawn(self.close_mailbox() if self.is_open else self.open_mailbox())
 
     async def added(self) -> None:
         self.user_edit.setFocus()
 
-    async def open_mailbox(self) -> bool:
+    async def open_mailbox(self) -> Outcome | None:
         """Log in with the form's server, user and password, and list the maildrop."""
-        server = self.server_combo.address()
-        user = self.user_edit.text().strip()
-        password = self.password_edit.text()
-        self.open_button.setEnabled(False)
-        self._status(f"Opening {user}…")
+        self.open_button.setEnabled(False)  # until the engine's state says otherwise
         try:
-            rows = await self._call(lambda reader: reader.open(server, user, password))
+            return await self.act("open", **self.fields.values())
         finally:
-            self.open_button.setEnabled(True)
-        if rows is None:
-            self._status("Closed: could not open the mailbox.")
-            return False
-        self.is_open = True
-        self.mailbox = user
-        self._show_rows(rows)
-        return True
+            self._update_controls()
 
-    async def refresh(self) -> None:
-        rows = await self._call(lambda reader: reader.list())
-        if rows is not None:
-            self._show_rows(rows)
-
-    def _show_rows(self, rows: list[Summary]) -> None:
-        self.model.set_rows(rows)
-        self.view.clear()
-        self.shown_number = 0
-        total = sum(s.size for s in rows)
-        self._status(f"{len(rows)} message{'s' if len(rows) != 1 else ''}, "
-                     f"{format_size(total)}")
-        self._update_controls()
+    async def refresh(self) -> Outcome | None:
+        return await self.act("list")
 
     def _selection_changed(self, selected: QItemSelection, _: QItemSelection) -> None:
         self._update_controls()
         number = self.selected_number()
-        if number is not None and number != self.shown_number and self.is_open:
-            self._run(self.read(number))
+        view = self.mailbox_view
+        if (number is not None and view.is_open and number != view.number
+                and number not in view.deleted):
+            spawn(self.read(number))
 
-    async def read(self, number: int) -> bytes | None:
-        """RETR ``number`` and show it."""
-        if number in self.model.deleted:
-            self.view.clear()
-            self._status(f"Message {number} is marked for deletion. {DELETE_NOTE}")
-            return None
-        raw = await self._call(lambda reader: reader.read(number))
-        if raw is None:
-            return None
-        self.shown_number = number
-        self.view.show_message(raw)
-        return raw
+    async def read(self, number: int) -> Outcome | None:
+        """RETR ``number``; the message shows when the engine publishes it."""
+        return await self.act("retr", str(number))
 
-    async def delete_selected(self) -> bool:
+    async def delete_selected(self) -> Outcome | None:
         number = self.selected_number()
-        if number is None:
-            return False
-        text = await self._call(lambda reader: reader.delete(number))
-        if text is None:
-            return False
-        self.model.mark_deleted(number)
-        if self.shown_number == number:
-            self.view.clear()
-            self.shown_number = 0
-        self._status(f"Message {number} marked for deletion. {DELETE_NOTE}")
-        self._update_controls()
-        return True
+        return None if number is None else await self.act("dele", str(number))
 
-    async def close_mailbox(self) -> str:
+    async def close_mailbox(self) -> Outcome | None:
         """QUIT: the server deletes what was marked; the list empties."""
-        deleted = len(self.model.deleted)
-        goodbye = await self._call(lambda reader: reader.close())
-        self.is_open = False
-        self.model.set_rows([])
-        self.view.clear()
-        self.shown_number = 0
-        if goodbye is not None:
-            gone = f" ({deleted} deleted)" if deleted else ""
-            self._status(f"Closed{gone}: +OK {goodbye}".rstrip())
-        self._update_controls()
-        return goodbye or ""
-
+        return await self.act("close")

@@ -1,13 +1,12 @@
 """The WebSocket chat client's panel: a name, a server, Connect/Leave, the room's
-lines as the server pushes them, and a line to send (Enter sends)."""
+lines as the server pushes them, and a line to send (Enter sends). It shows only the
+client's state as the engine publishes it (lab/clients/ws.py: the ChatView)."""
 
 from __future__ import annotations
 
+import functools
 import html
-import re
-from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
@@ -16,58 +15,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.ws import ChatClient, ChatError, ChatEvent
-from lab.engine import Engine, EngineError
-from lab.model import NodeInfo, NodeState, parse_address
+from lab.clients.ws import ChatView
+from lab.model import ClientState, NodeInfo, NodeState
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.base import STATE_TONES, NodePanel, PanelContext
 from ui.panels.log import RichLog
 from ui.panels.mail_common import ServerCombo
 
-NAMES = ("ana", "bob", "cy", "dee", "eli", "fay", "gus", "hal")
 ROOM_LINES = 1000
 #: Close codes that end a chat normally: the user left, or the server stopped.
 NORMAL_ENDS = (1000, 1001)
-
-
-def _chat(engine: Engine, node_id: str) -> ChatClient:
-    chat = engine.client_object(node_id)
-    assert isinstance(chat, ChatClient)
-    return chat
-
-
-async def watch_chat(engine: Engine, node_id: str,
-                     listener: Callable[[ChatEvent], None]) -> Callable[[], None]:
-    """Runs on the engine's loop: call ``listener`` for each line and end; the unsubscriber."""
-    return _chat(engine, node_id).watch(listener)
-
-
-async def join_on_engine(engine: Engine, node_id: str, server: str,
-                         name: str) -> tuple[str, int]:
-    """Runs on the engine's loop: join the room at ``server``; (local address, session)."""
-    chat = _chat(engine, node_id)
-    try:
-        host, port = parse_address(server)
-    except ValueError as exc:
-        raise ChatError(str(exc)) from None
-    local = await chat.connect(host, port, name)
-    return local, chat.session
-
-
-async def say_on_engine(engine: Engine, node_id: str, text: str) -> None:
-    await _chat(engine, node_id).say(text)
-
-
-async def leave_on_engine(engine: Engine, node_id: str) -> None:
-    await _chat(engine, node_id).leave()
-
-
-def default_name(node_name: str) -> str:
-    """A different name for each chat panel: ana for #1, bob for #2…"""
-    number = re.search(r"#(\d+)$", node_name)
-    index = int(number.group(1)) - 1 if number else 0
-    return NAMES[index % len(NAMES)]
 
 
 def line_html(text: str) -> str:
@@ -80,27 +38,21 @@ def line_html(text: str) -> str:
     return html.escape(text)
 
 
+def ended_html(text: str) -> str:
+    return theme.span(f"— {html.escape(text)}", "warn")
+
+
 class WsChatPanel(NodePanel):
-    """Join a chat room and talk; the server's pushes show as they come.
-
-    Signals:
-        chat_event(object): a ChatEvent, emitted on the engine thread; queued to this
-            panel's (Qt) thread, where the room view is updated.
-    """
-
-    chat_event = Signal(object)
+    """Join a chat room and talk; the server's pushes show as they come."""
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
-        self.joined = False
-        self.where = ""
-        self._session = 0  # the newest connection seen (events carry theirs)
-        self._ended = 0  # the newest connection known to have ended
-        self._busy = False
-        self._stop_watch: Callable[[], None] | None = None
+        #: What the room view shows: (session, lines received, ended text).
+        self._room: tuple[int, int, str] = (0, 0, "")
+        self._shown: dict[str, str] = {}  # the settings last put in the fields
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Leave the room and remove this chat client")
-        self.name_edit = QLineEdit(default_name(info.name), self)
+        self.name_edit = QLineEdit(info.name, self)
         self.name_edit.setMaxLength(24)
         self.name_edit.setToolTip("Your name in the room; it goes in the upgrade request "
                                   "as /?name=… (a name already taken gets a number)")
@@ -110,6 +62,7 @@ class WsChatPanel(NodePanel):
                                      "host:port")
         edit = self.server_combo.lineEdit()
         assert edit is not None
+        self.server_edit: QLineEdit = edit
         edit.setPlaceholderText("127.0.0.1:8765")
         self.connect_button = QPushButton("Connect", self)
         self.connect_button.clicked.connect(self._connect_clicked)
@@ -130,7 +83,6 @@ class WsChatPanel(NodePanel):
         self.send_button.clicked.connect(self._send_clicked)
         self._lay_out()
         self.finish_layout()
-        self.chat_event.connect(self._apply_event, Qt.ConnectionType.QueuedConnection)
         self._show_joined()
 
     def _lay_out(self) -> None:
@@ -152,14 +104,29 @@ class WsChatPanel(NodePanel):
 
     # ---- what the panel shows ------------------------------------------------------
 
+    @property
+    def view(self) -> ChatView:
+        view = getattr(self.state, "view", None)
+        return view if isinstance(view, ChatView) else ChatView()
+
+    @property
+    def joined(self) -> bool:
+        return self.view.connected
+
+    @property
+    def busy(self) -> bool:
+        return bool(getattr(self.state, "busy", ""))
+
     def describe(self, info: NodeInfo) -> str:
-        if getattr(self, "joined", False):
-            return f"in the room at {self.where}"
+        if self.busy:
+            return f"{self.state.busy}…"
+        if self.joined:
+            return f"in the room at {self.view.server}"
         return "not connected"
 
     def show_node(self, info: NodeInfo) -> None:
         super().show_node(info)
-        if getattr(self, "joined", False):
+        if self.joined:
             theme.set_tone(self.dot, STATE_TONES[NodeState.RUNNING])
             self.dot.setToolTip("connected")
 
@@ -167,95 +134,86 @@ class WsChatPanel(NodePanel):
         """The room view as plain lines (what the user reads)."""
         return self.room_view.toPlainText().splitlines()
 
+    def show_state(self, state: ClientState) -> None:
+        self._show_settings(state)
+        view = self.view
+        self._show_room(view)
+        if not state.error and view.ended and view.code not in NORMAL_ENDS:
+            self.show_error(view.ended[:1].upper() + view.ended[1:])
+        self._show_joined()
+
+    def _show_settings(self, state: ClientState) -> None:
+        """The nick (the client's name when none is set) and the server, when they
+        changed since last shown and the user is not typing in the field."""
+        nick = state.setting("nick") or self.info.name
+        if self._shown.get("nick") != nick:
+            self._shown["nick"] = nick
+            if not (self.name_edit.hasFocus() and self.name_edit.isModified()):
+                self.name_edit.setText(nick)
+        server = state.setting("server")
+        if self._shown.get("server") != server:
+            self._shown["server"] = server
+            if server and not self.server_edit.hasFocus():
+                self.server_combo.setEditText(server)
+
+    def _show_room(self, view: ChatView) -> None:
+        """Add the lines the room pushed since the last state; a new connection's
+        lines replace the last one's; how a connection ended goes last."""
+        session, received, ended = self._room
+        if view.session != session or view.received < received or ended:
+            if view.session == session and view.received == received and ended == view.ended:
+                return
+            self.room_view.clear()
+            received, ended = view.received - len(view.lines), ""
+        new = min(view.received - received, len(view.lines))
+        for line in view.lines[len(view.lines) - new:] if new > 0 else ():
+            self.room_view.add_line(functools.partial(line_html, line))
+        if view.ended and not ended:
+            self.room_view.add_line(functools.partial(ended_html, view.ended))
+        self._room = (view.session, view.received, view.ended)
+
     def _show_joined(self) -> None:
-        joined = self.joined
+        joined, busy = self.joined, self.busy
         self.connect_button.setText("Leave" if joined else "Connect")
         self.connect_button.setToolTip("Close the connection (close code 1000)" if joined else
                                        "Open a WebSocket to the server and join its room")
-        self.connect_button.setEnabled(not self._busy)
+        self.connect_button.setEnabled(not busy)
         self.name_edit.setEnabled(not joined)
         self.server_combo.setEnabled(not joined)
         self.message_edit.setEnabled(joined)
-        self.send_button.setEnabled(joined and not self._busy)
+        self.send_button.setEnabled(joined and not busy)
         self.show_node(self.info)
-
-    def _apply_event(self, event: object) -> None:
-        if not isinstance(event, ChatEvent) or event.session < self._session:
-            return  # an earlier connection's late news
-        self._session = event.session  # a new one's may come before its join returns
-        if event.kind == "line":
-            line = event.text
-            self.room_view.add_line(lambda: line_html(line))
-            return
-        ended = f"— {html.escape(event.text)}"
-        self.room_view.add_line(lambda: theme.span(ended, "warn"))
-        if event.code not in NORMAL_ENDS:
-            self.show_error(event.text[:1].upper() + event.text[1:])
-        self._ended = event.session
-        self.joined = False
-        self._show_joined()
 
     # ---- what the user does ----------------------------------------------------------
 
     def _connect_clicked(self) -> None:
-        if not self._busy:
+        if not self.busy:
             spawn(self.leave() if self.joined else self.join())
 
     def _send_clicked(self) -> None:
         if self.joined and self.message_edit.text():
             spawn(self.send(self.message_edit.text()))
 
+    def settings(self) -> dict[str, str]:
+        """What the fields say, sent with every action (the name as the nick, unless
+        it is the client's own name, the default)."""
+        name = self.name_edit.text().strip()
+        default = self.info.name[:self.name_edit.maxLength()].strip()
+        return {"nick": "" if name == default else name,
+                "server": self.server_combo.address()}
+
     async def join(self) -> bool:
         """Join the room at the chosen server under the chosen name."""
-        lab = self.context.lab
-        self.show_error("")
-        self.room_view.clear()
-        self._busy = True
-        self._show_joined()
-        try:
-            if self._stop_watch is None:
-                self._stop_watch = await lab.call(watch_chat, lab.engine, self.node_id,
-                                                  self.chat_event.emit)
-            where = self.server_combo.address()
-            _, session = await lab.call(join_on_engine, lab.engine, self.node_id,
-                                        where, self.name_edit.text())
-        except (ChatError, EngineError) as exc:
-            self.show_error(str(exc))
-            return False
-        finally:
-            self._busy = False
-            self._show_joined()
-        self._session = max(self._session, session)
-        self.joined, self.where = self._ended < session, where  # it may be over already
-        self._show_joined()
-        self.message_edit.setFocus()
-        return True
+        outcome = await self.act("connect", **self.settings())
+        if outcome is not None and outcome.ok:
+            self.message_edit.setFocus()
+        return outcome is not None and outcome.ok
 
     async def send(self, text: str) -> bool:
-        lab = self.context.lab
-        self.show_error("")
-        try:
-            await lab.call(say_on_engine, lab.engine, self.node_id, text)
-        except (ChatError, EngineError) as exc:
-            self.show_error(str(exc))
-            return False
-        if self.message_edit.text() == text:
+        outcome = await self.act("say", text)
+        if outcome is not None and outcome.ok and self.message_edit.text() == text:
             self.message_edit.clear()
-        return True
+        return outcome is not None and outcome.ok
 
     async def leave(self) -> None:
-        lab = self.context.lab
-        self._busy = True
-        self._show_joined()
-        try:
-            await lab.call(leave_on_engine, lab.engine, self.node_id)
-        except EngineError as exc:
-            self.show_error(str(exc))
-        finally:
-            self._busy = False
-            self._show_joined()
-
-    async def remove(self) -> None:
-        stop, self._stop_watch = self._stop_watch, None
-        await self.stop_watch(stop)
-        await super().remove()
+        await self.act("leave")
