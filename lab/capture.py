@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import IO, Any
 
 from lab.model import (
+    CaptureCleared,
     Connection,
     ConnectionClosed,
     ConnectionOpened,
@@ -46,6 +47,7 @@ class Capture:
         self._subscribers: list[Subscriber] = []
         self._conn_ids = itertools.count(1)
         self._raw_kept: dict[str, int] = {}
+        self._forgotten: dict[str, Connection] = {}  # closed ones the last clear dropped
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber`` with every later event; returns a function that unsubscribes."""
@@ -63,6 +65,27 @@ class Capture:
                 subscriber(event)
             except Exception as exc:  # a reader's bug must not stop the Wire
                 print(f"cslab: capture subscriber failed: {exc!r}", file=sys.stderr)
+
+    def clear(self) -> None:
+        """Forget every Message and every closed Connection (a lesson starts clean),
+        then publish CaptureCleared.
+
+        Message ids start again at 1, so that a message's id stays its place in
+        ``messages`` plus one (the Wire reads its messages back so) and a store or an
+        export of the capture never holds one id twice. Connection ids go on
+        counting: a connection still open is announced again (ConnectionOpened,
+        after the CaptureCleared) for the messages it may still carry, and a new one
+        never takes its id. A recorder of the whole session (JSON Lines, .cslab)
+        must not be subscribed across a clear: the GUI clears, ``cslab`` never does.
+        """
+        live = [conn for conn in self.connections.values() if conn.closed is None]
+        self._forgotten = {cid: c for cid, c in self.connections.items() if c.closed is not None}
+        self.messages = []
+        self.connections = {conn.id: conn for conn in live}
+        self._raw_kept = {}
+        self.publish(CaptureCleared())
+        for conn in live:
+            self.publish(ConnectionOpened(conn))
 
     def open(
         self,
@@ -89,8 +112,9 @@ class Capture:
         return conn
 
     def close(self, conn_id: str, note: str = "") -> Connection:
-        """Mark a connection closed (once; later calls return it unchanged)."""
-        conn = self.connections[conn_id]
+        """Mark a connection closed (once; later calls return it unchanged, even after
+        a clear forgot it)."""
+        conn = self.connections.get(conn_id) or self._forgotten[conn_id]
         if conn.closed is not None:
             return conn
         conn = replace(conn, closed=self.clock(), note=note or conn.note)

@@ -7,21 +7,30 @@
 
 The headless ``cslab run`` and the window's Next step both drive a Runner; the
 caller shuts the engine down afterwards.
+
+Each run starts from fresh data: a server whose kind keeps some (``FRESH_DATA``: the
+notes database, the mail folder, the FTP folder) and whose lesson names none gets it
+in a temporary folder of the run, made at ``setup`` and removed at ``teardown`` (or
+when the process ends), so that mail sent in one run is not in the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lab.clients import client_kinds
 from lab.engine import Engine, EngineError
 from lab.hold import patient
 from lab.model import Event, Message, MessageCaptured, NodeInfo, Outcome
-from lab.scenario import Scenario, Step
+from lab.paths import resources_dir
+from lab.scenario import Scenario, ServerSpec, Step
 from lab.servers import server_kinds
 
 #: The longest one step may take before it fails as timed out, in seconds.
@@ -29,6 +38,39 @@ STEP_TIMEOUT = 20.0
 #: After an action, how long to keep collecting the step's messages (late ones
 #: still crossing the Wire), in seconds.
 SETTLE = 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class FreshData:
+    """Data a server kind keeps between runs, given fresh to each run: the option
+    naming it, its name in the run's folder (servers giving the same name share it),
+    and the folder under resources/ copied there first ("": it starts empty, or
+    missing for a file, and the server makes what it needs)."""
+
+    option: str
+    name: str
+    seed: str = ""
+
+
+#: The start of a run's data folder's name (in the system's temporary folder).
+FRESH_PREFIX = "cslab-lesson-"
+
+
+def is_fresh_data(value: str) -> bool:
+    """Whether an option's ``value`` is a path in some run's fresh data folder (gone
+    when the run ends: saving a setup as a scenario should leave it out)."""
+    return any(part.startswith(FRESH_PREFIX) for part in Path(value).parts)
+
+
+#: What each server kind keeps, by kind. SMTP and POP3 share the mail folder, as they
+#: share the data dir's by default: the mail one delivers is the mail the other serves.
+#: The HTTP site is read, never written: it stays the sample site.
+FRESH_DATA: dict[str, tuple[FreshData, ...]] = {
+    "http": (FreshData("db", "notes.sqlite3"),),
+    "smtp": (FreshData("root", "mail"),),
+    "pop3": (FreshData("root", "mail"),),
+    "ftp": (FreshData("root", "ftp", seed="ftp"),),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +126,38 @@ class Runner:
         self.addresses: dict[str, str] = {}
         self.client_ids: dict[str, str] = {}
         self._server_of: dict[str, str] = {}  # client name → its server's name
+        self._data: tempfile.TemporaryDirectory[str] | None = None  # this run's data
+
+    @property
+    def data_folder(self) -> Path | None:
+        """The temporary folder of this run's fresh data (None: none was needed)."""
+        return Path(self._data.name) if self._data is not None else None
+
+    def fresh_options(self, spec: ServerSpec) -> dict[str, str]:
+        """``spec``'s options, with a fresh folder (or file) of this run for each kind
+        of data its kind keeps and the lesson does not name."""
+        options = dict(spec.options)
+        for data in FRESH_DATA.get(spec.kind, ()):
+            if options.get(data.option):
+                continue
+            if self._data is None:
+                self._data = tempfile.TemporaryDirectory(
+                    prefix=FRESH_PREFIX, ignore_cleanup_errors=True)
+            path = Path(self._data.name) / data.name
+            if data.seed and not path.exists():
+                shutil.copytree(resources_dir() / data.seed, path)
+            options[data.option] = str(path)
+        return options
 
     async def setup(self) -> list[NodeInfo]:
-        """Start the servers (with the Wire's faults) and make the clients; EngineError
-        (naming the server) if one cannot start."""
+        """Start the servers (with the Wire's faults, on fresh data) and make the
+        clients; EngineError (naming the server) if one cannot start."""
         nodes = []
         wire = self.scenario.wire
         for spec in self.scenario.servers:
             info = await self.engine.add_server(spec.kind, port=spec.port, name=spec.name,
-                                                options=spec.options, start=False)
+                                                options=self.fresh_options(spec),
+                                                start=False)
             self.server_ids[spec.name] = info.id
             if wire.faults and wire.server in ("", spec.name):
                 self.engine.set_faults(info.id, **wire.faults)
@@ -154,8 +219,8 @@ class Runner:
                 await self.engine.client_close(node_id)
 
     async def teardown(self) -> None:
-        """Remove every node this runner made, clients first; one the user removed
-        already is passed over."""
+        """Remove every node this runner made, clients first (one the user removed
+        already is passed over), then the run's fresh data."""
         while self.client_ids:
             _, node_id = self.client_ids.popitem()
             with contextlib.suppress(EngineError):
@@ -164,6 +229,9 @@ class Runner:
             _, node_id = self.server_ids.popitem()
             with contextlib.suppress(EngineError):
                 await self.engine.remove_server(node_id)
+        data, self._data = self._data, None
+        if data is not None:
+            await asyncio.to_thread(data.cleanup)
 
 
 async def run(scenario: Scenario, engine: Engine,

@@ -20,9 +20,10 @@ from typing import Any
 
 from lab.clients import client_kinds
 from lab.engine import Engine
-from lab.faults import Faults
 from lab.model import NodeInfo, parse_address
 from lab.scenario import ACTIONS
+from lab.scenario_run import is_fresh_data
+from lab.wire.faults import Faults
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 GOAL = "What this setup shows (write the goal here)."
@@ -126,6 +127,8 @@ def scenario_text(engine: Engine, title: str = "Saved setup") -> str:
     names: dict[str, str] = {}
     for server in servers:
         port, options = engine.server_setup(server.id)
+        # A lesson run's fresh data folder is gone once the lesson ends: not saved.
+        options = {k: v for k, v in options.items() if not is_fresh_data(v)}
         names[server.id] = _unique(server.name, taken)
         lines += ["", "[[server]]", f"kind = {quote(server.kind)}",
                   f"name = {quote(names[server.id])}", f"port = {port}"]

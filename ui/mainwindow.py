@@ -105,6 +105,8 @@ class MainWindow(QMainWindow):
         bridge.client_changed.connect(self._state_changed)
         bridge.server_changed.connect(self._state_changed)
         self.model.rowsInserted.connect(self._update_wire_hint)
+        self.model.modelReset.connect(self._update_wire_hint)  # a lesson starts clean
+        bridge.cleared.connect(self._update_status)
         self.wire.clicked.connect(self._wire_clicked)
         self.wire.exported.connect(lambda text: self.statusBar().showMessage(text, 10000))
         bridge.connections_changed.connect(lambda _: self.wire.viewport().update())
@@ -196,7 +198,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.export_button)
         self.addToolBar(bar)
         # its presenter's bar goes below; a lesson may turn step mode on
-        self.lessons = LessonControls(self, self.lab, self.wire_controls)
+        self.lessons = LessonControls(self, self.lab, self.wire_controls, self.capture_files)
         first = bar.actions()[0]
         bar.insertWidget(first, self.lessons.button)
         bar.insertSeparator(first)
@@ -285,7 +287,7 @@ class MainWindow(QMainWindow):
         spec = server_kinds()[kind]
         port = spec.default_port if self.server_port is None else self.server_port
         try:
-            info = await self.lab.call(self.lab.engine.add_server, kind, port=port, start=False)
+            info = await self.context.commands.add_server(kind, port=port, start=False)
         except EngineError as exc:
             self.statusBar().showMessage(str(exc), 8000)
             return None
@@ -296,7 +298,7 @@ class MainWindow(QMainWindow):
 
     async def add_client(self, kind: str) -> NodePanel | None:
         try:
-            info = await self.lab.call(self.lab.engine.add_client, kind)
+            info = await self.context.commands.add_client(kind)
         except EngineError as exc:
             self.statusBar().showMessage(str(exc), 8000)
             return None
@@ -306,7 +308,7 @@ class MainWindow(QMainWindow):
         return panel
 
     async def stop_all(self) -> None:
-        await self.lab.call(self.lab.engine.shutdown)
+        await self.context.commands.shutdown()
         self.statusBar().showMessage("Stopped every server and client.", 5000)
 
     def ensure_panel(self, info: NodeInfo) -> NodePanel | None:

@@ -11,6 +11,7 @@ import pytest
 
 from lab.capture import CONNECTION_RAW_BUDGET, SPENT_PREFIX, Capture, JsonLinesWriter
 from lab.model import (
+    CaptureCleared,
     ConnectionClosed,
     ConnectionOpened,
     Event,
@@ -154,3 +155,32 @@ def test_unsubscribe_stops_delivery() -> None:
     unsubscribe()  # twice is harmless
     capture.open(protocol="raw", transport=Transport.TCP, client="c:1", server="s:2")
     assert len(got) == 1
+
+
+def test_clear_empties_the_capture_and_numbers_messages_from_one_again() -> None:
+    capture = Capture()
+    got: list[Event] = []
+    capture.subscribe(got.append)
+    done = capture.open(protocol="raw", transport=Transport.TCP, client="c:1", server="s:2")
+    live = capture.open(protocol="raw", transport=Transport.TCP, client="c:3", server="s:2")
+    capture.add(done, _piece(Sender.CLIENT, b"one"))
+    capture.add(live, _piece(Sender.CLIENT, b"two"))
+    capture.close(done.id)
+    got.clear()
+    capture.clear()
+    # Readers hear the clearing, then the connection still open (it may carry more).
+    assert [type(e) for e in got] == [CaptureCleared, ConnectionOpened]
+    assert isinstance(got[1], ConnectionOpened) and got[1].connection.id == live.id
+    assert capture.messages == [] and list(capture.connections) == [live.id]
+    assert capture.close(done.id).closed is not None  # closed again: no error, no event
+    assert len(got) == 2
+    again = capture.add(live, _piece(Sender.SERVER, b"three"))
+    new = capture.open(protocol="raw", transport=Transport.TCP, client="c:5", server="s:2")
+    first = capture.add(new, _piece(Sender.CLIENT, b"four"))
+    assert (again.id, first.id) == (1, 2)  # a message's id is its place, from 1
+    assert capture.messages[first.id - 1] is first
+    assert new.id == "c3"  # connection ids go on: none taken twice
+    assert capture.close(live.id).closed is not None
+    capture.close(new.id)
+    capture.clear()
+    assert capture.messages == [] and capture.connections == {}

@@ -40,7 +40,7 @@ def test_a_saved_setup_loads_back_and_runs_headless(tmp_path: Path) -> None:
             echo = await engine.add_server("tcp-echo", port=0, name="echo")
             await engine.add_client("http", name="composer")
             nc = await engine.add_client("echo", name="nc")
-            await engine.client_connect(nc.id, echo.address)
+            await engine.client_act(nc.id, "connect", settings={"server": echo.address})
             engine.set_faults(web.id, latency=50.0, reset_at_message=3)
             save(engine, path, title='Saved "setup"')
         finally:
@@ -81,3 +81,28 @@ def test_option_names_are_bare_keys_when_they_can_be() -> None:
     from lab.scenario_save import key
 
     assert key("upload_limit") == "upload_limit" and key("a b") == '"a b"'
+
+
+def test_a_lesson_saved_as_a_setup_keeps_its_clients_settings_but_not_its_fresh_folders(
+        tmp_path: Path) -> None:
+    from lab.scenario_run import Runner
+
+    path = tmp_path / "lesson4.toml"
+
+    async def main() -> None:
+        engine = Engine()
+        runner = Runner(load("04-mail"), engine)
+        try:
+            await runner.setup()
+            save(engine, path)
+        finally:
+            await runner.teardown()
+            await engine.shutdown()
+
+    run_bounded(main)
+    saved = load(str(path))
+    assert all(not spec.options for spec in saved.servers), saved.servers
+    bob = next(c for c in saved.clients if c.name == "Bob's mail program")
+    assert bob.options == {"user": "bob"} and bob.server == "Mailbox server (POP3)"
+    ann = next(c for c in saved.clients if c.name == "Ann's mail program")
+    assert ann.options["subject"] == "Lesson 4"

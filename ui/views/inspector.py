@@ -196,13 +196,27 @@ class InspectorView(QWidget):
         self.count_label.setText(text)
 
     def follow(self, bridge: EngineBridge) -> None:
-        """Show the bridge's sampling ("sampling 1 in K") and its exact message count."""
+        """Show the bridge's sampling ("sampling 1 in K") and its exact message count,
+        and start empty when the capture is cleared (``clear``)."""
 
         def update(*_: object) -> None:
             self.set_sampling(bridge.sampling, bridge.sampled_out)
 
+        def cleared() -> None:
+            self.clear()
+            update()
+
         bridge.sampling_changed.connect(update)
         bridge.messages_added.connect(update)
+        bridge.cleared.connect(cleared)
+
+    def clear(self) -> None:
+        """The capture was emptied: no rows (the wire's diagram over them follows), no
+        filter, no selection, empty details."""
+        self.table.clearSelection()
+        self.model.clear()
+        self.filter_edit.clear()
+        self._show_nothing()
 
     def set_sampling(self, step: int, skipped: int) -> None:
         self.sampling = step
@@ -234,10 +248,7 @@ class InspectorView(QWidget):
         rows = self.table.selectionModel().selectedRows()
         message = rows[0].data(MESSAGE_ROLE) if rows else None
         if not isinstance(message, Message):
-            self.model.set_highlighted(None)
-            self.fields.setRowCount(0)
-            self.hex.clear_bytes()
-            self.explain.show_message(None)
+            self._show_nothing()
             return
         partner = self.model.partner(message.id)
         partner_row = None if partner is None else self.model.row_of(partner)
@@ -247,6 +258,12 @@ class InspectorView(QWidget):
         delta = rows[0].siblingAtColumn(COL_DELTA).data()
         self._show_fields(message, str(delta or ""))
         self.hex.show_bytes(message.raw, message.size)
+
+    def _show_nothing(self) -> None:
+        self.model.set_highlighted(None)
+        self.fields.setRowCount(0)
+        self.hex.clear_bytes()
+        self.explain.show_message(None)
 
     def _show_fields(self, message: Message, delta: str) -> None:
         flags = [n for n in ("malformed", "truncated", "injected", "held") if getattr(message, n)]

@@ -2,7 +2,10 @@
 by one with Next step, the presenter's text shown large above the lab.
 
 A lesson's servers and clients are made on the engine (their panels appear as for
-any node), so the user can still click anything between steps. A lesson whose
+any node), so the user can still click anything between steps. Opening a lesson
+(another, or the same one again with Restart lesson) starts clean: the lesson before
+makes way, and the capture is emptied (saved first if the user asks), so the
+inspector, the wire's lanes, the filter and the selection start empty. A lesson whose
 ``[wire]`` has ``step = true`` turns step mode on for its Wires (every Wire, or the
 one of ``[wire] server``): each message then waits at the Wire for Forward.
 """
@@ -10,20 +13,25 @@ one of ``[wire] server``): each message then waits at the Wire for Forward.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QSizePolicy,
     QToolBar,
     QToolButton,
 )
 
+from lab.commands import run_sync
 from lab.engine import EngineError
 from lab.scenario import Scenario, ScenarioError, lessons, load
 from lab.scenario_save import SaveError, save
@@ -32,9 +40,58 @@ from ui.views.wire_controls import WireControls
 
 if TYPE_CHECKING:  # running a lesson needs every client (aiohttp…): imported when one opens
     from lab.scenario_run import Runner, StepResult
+    from ui.views.capture_file import CaptureFiles
 
 NEXT_SHORTCUT = "F6"
+RESTART_SHORTCUT = "Ctrl+F6"
 OPEN_FILTER = "Scenarios (*.toml);;All (*)"
+CAPTURE_FILTER = "Lab captures (*.cslab)"
+#: The answers to "Save the capture first?".
+SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+
+
+async def finished(dialog: QDialog) -> int:
+    """Show ``dialog`` (window-modal, without a nested event loop: a coroutine waits
+    here while the engine and the window go on) and give its result code."""
+    done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def answered(code: int) -> None:
+        if not done.done():
+            done.set_result(int(code))
+
+    dialog.finished.connect(answered)
+    dialog.open()
+    try:
+        return await done
+    finally:
+        dialog.deleteLater()
+
+
+async def ask_save_first(window: QMainWindow, count: int) -> str:
+    """Ask whether to save the capture (``count`` messages) before a lesson empties it:
+    SAVE, DISCARD or CANCEL (the box is the window's child named "save-first")."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Save the capture first?",
+                      f"Save the capture first? The lesson starts with an empty capture: "
+                      f"its {count} message{'s' if count != 1 else ''} will be gone.",
+                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                      | QMessageBox.StandardButton.Cancel, window)
+    box.setObjectName("save-first")
+    box.setDefaultButton(QMessageBox.StandardButton.Save)
+    answer = await finished(box)
+    if answer == QMessageBox.StandardButton.Save:
+        return SAVE
+    return DISCARD if answer == QMessageBox.StandardButton.Discard else CANCEL
+
+
+async def ask_capture_path(window: QMainWindow, folder: Path) -> str:
+    """Where to save the capture (a .cslab file), or "" if the user cancels."""
+    dialog = QFileDialog(window, "Save the capture", str(folder / "capture.cslab"),
+                         CAPTURE_FILTER)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setDefaultSuffix("cslab")
+    if await finished(dialog) != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+        return ""
+    return dialog.selectedFiles()[0]
 
 
 def step_text(scenario: Scenario, result: StepResult) -> str:
@@ -52,10 +109,21 @@ class LessonControls:
     """The Lesson ▾ button, the Next step action and the presenter's bar of ``window``."""
 
     def __init__(self, window: QMainWindow, lab: EngineThread,
-                 wire_controls: WireControls | None = None) -> None:
+                 wire_controls: WireControls | None = None,
+                 capture_files: CaptureFiles | None = None) -> None:
         self.window = window
         self.lab = lab
         self.wire_controls = wire_controls
+        self.capture_files = capture_files  # how "Save the capture first?" saves
+        #: Asks "Save the capture first?" given the message count: SAVE, DISCARD or
+        #: CANCEL (tests may replace it).
+        self.confirm: Callable[[int], Awaitable[str]] = \
+            lambda count: ask_save_first(window, count)
+        #: Where to save the capture first; "" to cancel (tests may replace it).
+        self.save_path: Callable[[], Awaitable[str]] = \
+            lambda: ask_capture_path(window, capture_files.folder if capture_files
+                                     else Path.home())
+        self.name = ""  # the open lesson's file or built-in name (for Restart)
         self.scenario: Scenario | None = None
         self.runner: Runner | None = None
         self.position = 0
@@ -87,6 +155,14 @@ class LessonControls:
         self.next_action.setEnabled(False)
         self.next_action.triggered.connect(lambda: spawn(self.next_step()))
         window.addAction(self.next_action)
+        self.restart_action = QAction("Restart lesson", window)
+        self.restart_action.setShortcut(QKeySequence(RESTART_SHORTCUT))
+        self.restart_action.setToolTip("Set the lesson up again, fresh, from step 1, with "
+                                       f"an empty capture ({RESTART_SHORTCUT})")
+        self.restart_action.setEnabled(False)
+        self.restart_action.triggered.connect(lambda: spawn(self.restart()))
+        window.addAction(self.restart_action)
+        menu.insertAction(self.open_action, self.restart_action)
 
         self.text = QLabel(window)
         self.text.setWordWrap(True)
@@ -100,6 +176,7 @@ class LessonControls:
         self.bar.setMovable(False)
         self.bar.addWidget(self.text)
         self.bar.addAction(self.next_action)
+        self.bar.addAction(self.restart_action)
         window.addToolBarBreak()
         window.addToolBar(self.bar)
         self.bar.hide()
@@ -132,12 +209,8 @@ class LessonControls:
     async def save(self, path: str) -> bool:
         """Save the current setup as a scenario at ``path``; the outcome (or the
         reason it failed) in the status bar."""
-
-        async def write() -> None:
-            save(self.lab.engine, path)
-
         try:
-            await self.lab.call(write)
+            await self.lab.call(run_sync, save, self.lab.engine, path)
         except (SaveError, ValueError) as exc:
             self.window.statusBar().showMessage(f"Cannot save the setup: {exc}", 10000)
             return False
@@ -151,6 +224,10 @@ class LessonControls:
         async with self._opening:
             return await self._open(name)
 
+    async def restart(self) -> bool:
+        """Set the open lesson up again, fresh, from step 1 (as opening it does)."""
+        return await self.open(self.name) if self.name else False
+
     async def _open(self, name: str) -> bool:
         try:
             scenario = load(name)
@@ -159,11 +236,13 @@ class LessonControls:
             return False
         from lab.scenario_run import Runner
 
+        if not await self._start_clean():
+            return False
         runner = Runner(scenario, self.lab.engine)
-        if self.runner is not None:  # the lesson before makes way: its panels go
-            await self.lab.call(self.runner.teardown)
         self.scenario, self.runner, self.position, self.results = scenario, runner, 0, []
+        self.name = name
         self.next_action.setEnabled(False)
+        self.restart_action.setEnabled(True)
         try:
             await self.lab.call(runner.setup)
         except (EngineError, ValueError) as exc:
@@ -176,6 +255,31 @@ class LessonControls:
         self.next_action.setEnabled(bool(scenario.steps))
         self.window.setWindowTitle(f"{scenario.title} — Client-Server Lab")
         return True
+
+    async def _start_clean(self) -> bool:
+        """Make way for a lesson: ask "Save the capture first?" if it holds messages
+        (False if the user cancels or the save fails: then nothing changed), take the
+        lesson before down and empty the capture (every view drops its rows)."""
+        engine = self.lab.engine
+        held = await self.lab.call(run_sync, len, engine.capture.messages)
+        if held:
+            answer = await self.confirm(held)
+            if answer == CANCEL or (answer == SAVE and not await self._save_capture()):
+                return False
+        if self.runner is not None:  # the lesson before makes way: its panels go
+            runner, self.runner = self.runner, None
+            await self.lab.call(runner.teardown)
+        await self.lab.call(engine.clear_capture)
+        return True
+
+    async def _save_capture(self) -> bool:
+        """Save the capture where the user chooses, as Save… does; False if not saved."""
+        if self.capture_files is None:
+            return False
+        path = await self.save_path()
+        if not path:
+            return False
+        return await self.capture_files.save(path) is not None
 
     async def _step_mode(self, scenario: Scenario, runner: Runner) -> str:
         """Turn step mode on as ``[wire] step`` asks; what to tell the presenter."""
@@ -206,6 +310,8 @@ class LessonControls:
         self._say(f"Step {index + 1} of {len(scenario.steps)} · {step.client}: "
                   f"{step.action}\n{step.say}")
         result = await self.lab.call(runner.step, index)
+        if runner is not self.runner:  # another lesson (or a restart) came meanwhile
+            return result
         self.results.append(result)
         last = self.position >= len(scenario.steps)
         self._say(step_text(scenario, result) + ("\nThe lesson is done." if last else ""))
