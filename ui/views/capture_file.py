@@ -7,7 +7,6 @@ with nothing to start or stop. The lab's window keeps running beside it.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSp
 
 from lab.model import Message, Sender
 from ui.bridge import EngineBridge
+from ui.commands import Commands
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
 from ui.models.sequence import Namer, SequenceModel, host_of
@@ -24,22 +24,10 @@ from ui.views.inspector import InspectorView
 from ui.views.sequence import SequenceView
 
 if TYPE_CHECKING:  # lab.export and lab.store are imported on open and save, not at start-up
-    from lab.engine import Engine
     from lab.store import Stored
 
 SAVE_FILTER = "Lab captures (*.cslab)"
 OPEN_FILTER = "Captures (*.cslab *.jsonl);;Lab captures (*.cslab);;JSON Lines (*.jsonl);;All (*)"
-
-
-async def snapshot_and_save(engine: Engine, endpoints: dict[str, str], path: str) -> int:
-    """Save the engine's capture to ``path`` (run on the engine thread: the copy is taken
-    there, the writing in a worker thread so the Wires keep going)."""
-    from lab.store import Stored, save
-
-    stored = Stored(messages=list(engine.capture.messages),
-                    connections=dict(engine.capture.connections),
-                    nodes={node.id: node for node in engine.nodes()}, endpoints=endpoints)
-    return await asyncio.to_thread(save, path, stored)
 
 
 def stored_namer(stored: Stored) -> Namer:
@@ -141,8 +129,7 @@ class CaptureFiles:
 
         status = self.window.statusBar()
         try:
-            count = await self.lab.call(snapshot_and_save, self.lab.engine,
-                                        dict(self.bridge.endpoints), path)
+            count = await Commands(self.lab).save_capture(dict(self.bridge.endpoints), path)
         except StoreError as exc:
             status.showMessage(f"Save failed: {exc}", 10000)
             return None

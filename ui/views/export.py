@@ -9,9 +9,8 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QToolButton
 
-from lab.capture import Capture
-from lab.export import ExportError, capture_records, write, write_stored
-from lab.store import Stored
+from lab.export import ExportError
+from ui.commands import Commands
 from ui.engine_thread import EngineThread, spawn
 
 #: format → (menu text, file filter, default name, what one item is called)
@@ -21,13 +20,6 @@ FORMATS = {
     "pcapng": ("Packets for Wireshark as pcapng…", "pcapng files (*.pcapng)", "capture.pcapng",
                "packet"),
 }
-
-
-async def _write(capture: Capture, fmt: str, path: str) -> int:
-    if fmt == "pcapng":
-        stored = Stored(messages=list(capture.messages), connections=dict(capture.connections))
-        return write_stored(stored, fmt, path)
-    return write(capture_records(capture), fmt, path)
 
 
 class ExportMenu(QToolButton):
@@ -64,7 +56,7 @@ class ExportMenu(QToolButton):
         """Write the capture to ``path``; says in the status bar how it went."""
         status = self.window_.statusBar()
         try:
-            count = await self.lab.call(_write, self.lab.engine.capture, fmt, path)
+            count = await Commands(self.lab).export_capture(fmt, path)
         except ExportError as exc:
             status.showMessage(f"Export failed: {exc}", 10000)
             return None

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QMainWindow
 
 from lab.engine import EngineError
 from lab.model import Message, Sender
+from ui.commands import Commands
 from ui.engine_thread import EngineThread, spawn
 from ui.models.sequence import SequenceModel
 from ui.views.inspector import InspectorView
@@ -90,7 +91,7 @@ class Replayer:
         what = message.connection if whole else f"#{ids[0] if ids else message.id}"
         self._status(f"Replaying {what}…")
         try:
-            result = await self.lab.call(self.lab.engine.replay, message.connection, ids)
+            result = await Commands(self.lab).replay(message.connection, ids)
         except EngineError as exc:
             self._status(f"Cannot replay {what}: {exc}")
             return None
