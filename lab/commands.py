@@ -2,7 +2,7 @@
 thread (the window's command proxy, ui/commands.py): each is a coroutine to run on
 the engine's loop, so that no caller's code runs there.
 
-    await lab.call(run_sync, engine.set_faults, node_id, latency=200)
+    await lab.call(run_sync, engine.wire_board.set_faults, node_id, latency=200)
     count = await lab.call(save_capture, engine, endpoints, "lesson.cslab")
 """
 

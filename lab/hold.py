@@ -1,30 +1,33 @@
-"""Whether some Wire of this process steps, for the lab clients' timeouts.
+"""How long a lab client waits while step mode may hold its messages.
 
 A Wire in step mode (lab/wire/hold.py) holds what it receives until the user
-acts, which may take minutes. Lab clients read ``patient(timeout)`` when they
-start a request: while any Wire in this process steps, their timeouts are an
-hour, so a held message does not make them give up.
+acts, which may take minutes. Lab clients ask for their timeouts through a
+``Patience`` when they start a request: while some Wire of *their* engine steps,
+it stretches a timeout to STEP_TIMEOUT, so a held message does not make them
+give up. The engine's patience is its wire board's ``patient`` (lab/wire/board.py),
+handed to its clients with their ``Routes`` (lab/clients/__init__.py) and to its
+Wires; nothing here is process-wide. A client or Wire made without an engine
+uses ``as_given``: no Wire of its steps, its timeouts stay as they are.
 
-This is process-wide state (a set of the stepping Wires' ``id()``), kept here,
-apart from the Wire package, so a client reads it without importing the Wire.
+Kept apart from the Wire package so a client reads it without loading the Wire.
 """
 
 from __future__ import annotations
 
-#: A lab client's timeout while some Wire steps (seconds).
+from collections.abc import Callable
+
+#: A lab client's timeout while some Wire of its engine steps (seconds).
 STEP_TIMEOUT = 3600.0
 
-_stepping: set[int] = set()
+#: A timeout (seconds) → the timeout to use now (longer while a Wire steps).
+Patience = Callable[[float], float]
 
 
-def stepping(key: int, on: bool) -> None:
-    """Record that the Wire ``key`` (its ``id()``) steps or stops stepping."""
-    if on:
-        _stepping.add(key)
-    else:
-        _stepping.discard(key)
+def as_given(timeout: float) -> float:
+    """The patience of a client or Wire outside an engine: ``timeout`` itself."""
+    return timeout
 
 
-def patient(timeout: float) -> float:
-    """A lab client's timeout: ``timeout``, or STEP_TIMEOUT while a Wire steps."""
-    return max(timeout, STEP_TIMEOUT) if _stepping else timeout
+def patient_while(stepping: bool, timeout: float) -> float:
+    """``timeout``, or STEP_TIMEOUT (if longer) while ``stepping``."""
+    return max(timeout, STEP_TIMEOUT) if stepping else timeout

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lab.capture import Capture
-from lab.hold import patient
+from lab.hold import Patience, as_given
 from lab.model import Connection, Message, Sender, Transport, format_address
 from lab.wire import TcpWire, UdpWire
 
@@ -132,15 +132,17 @@ def target(conn: Connection, wires: Iterable[TcpWire | UdpWire]) -> tuple[str, i
 async def replay(capture: Capture, connection_id: str,
                  message_ids: Sequence[int] | None = None, *,
                  wires: Iterable[TcpWire | UdpWire],
-                 quiet: float = QUIET, limit: float = LIMIT) -> ReplayResult:
+                 quiet: float = QUIET, limit: float = LIMIT,
+                 patient: Patience = as_given) -> ReplayResult:
     """Re-send connection ``connection_id``'s client messages (or only
-    ``message_ids``) to its server as a new connection, and close it. ReplayError
+    ``message_ids``) to its server as a new connection, and close it; ``patient``
+    stretches the wait for answers while a Wire of the engine steps. ReplayError
     if it cannot start (see ``plan`` and ``target``, or the server refuses); an
     error on the way is in the result, with what was sent until then."""
     conn, greets, steps = plan(capture, connection_id, message_ids)
     host, port = target(conn, wires)
     start = capture.clock()
-    session = _Tcp(quiet, limit) if conn.transport is Transport.TCP else _Udp(quiet, limit)
+    session = (_Tcp if conn.transport is Transport.TCP else _Udp)(quiet, limit, patient)
     await session.connect(host, port)
     error = ""
     try:
@@ -177,9 +179,10 @@ async def _find(capture: Capture, transport: Transport, local: str,
 class _Session(ABC):
     """One new connection: send bytes, wait for answers, count both."""
 
-    def __init__(self, quiet: float, limit: float) -> None:
+    def __init__(self, quiet: float, limit: float, patient: Patience = as_given) -> None:
         self.quiet = quiet
         self.limit = limit
+        self.patient = patient
         self.local = ""
         self.count = 0
         self.sent = 0
@@ -189,7 +192,7 @@ class _Session(ABC):
         """Take what the server sends: if ``expected``, wait for its first bytes (up
         to the limit), then until it has been quiet a while; else only what is there."""
         loop = asyncio.get_running_loop()
-        end = loop.time() + patient(self.limit)
+        end = loop.time() + self.patient(self.limit)
         got = 0
         while True:
             left = end - loop.time()

@@ -27,9 +27,8 @@ import dns.name
 import dns.rcode
 import dns.rdatatype
 
-from lab.clients import Router, Routes, Seen
+from lab.clients import Router, Routes, Seen, patience
 from lab.dissect.dns import why
-from lab.hold import patient
 from lab.model import Outcome, Transport, format_address, parse_address
 from lab.servers.dns import DEFAULT_PORT as LAB_PORT
 
@@ -214,7 +213,7 @@ class DnsClient:
                  if self._upstream_error is not None and local else None)
         try:
             transport.sendto(query.to_wire())
-            return await asyncio.wait_for(protocol.answer, patient(self.timeout))
+            return await asyncio.wait_for(protocol.answer, patience(self._route)(self.timeout))
         except TimeoutError:
             raise DnsClientError(f"no answer from {where} after {self.timeout:g} s"
                                  + server.hint(RUNNING, question=True)) from None
@@ -238,7 +237,7 @@ class DnsClient:
         host, port = await self._route(Transport.TCP, server.host, server.port, "dns")
         writer: asyncio.StreamWriter | None = None
         try:
-            async with asyncio.timeout(patient(self.timeout)):
+            async with asyncio.timeout(patience(self._route)(self.timeout)):
                 reader, writer = await asyncio.open_connection(host, port)
                 self._report(writer.get_extra_info("sockname"))
                 writer.write(query.to_wire(prepend_length=True))

@@ -22,8 +22,7 @@ import aioftp
 from aioftp.client import DataConnectionThrottleStreamIO
 from aioftp.common import async_enterable
 
-from lab.clients import Router, Seen
-from lab.hold import patient
+from lab.clients import Router, Seen, patience
 from lab.model import Outcome, Transport, format_address, parse_address
 
 if TYPE_CHECKING:
@@ -160,6 +159,7 @@ class FtpClient:
             raise FtpClientError(str(exc)) from None
         where = format_address(host, port)
         host, port = await self._route(Transport.TCP, host, port, "ftp")
+        patient = patience(self._route)
         ftp = _Client(socket_timeout=patient(TIMEOUT), connection_timeout=patient(TIMEOUT))
         ftp.active = not passive
         try:

@@ -24,9 +24,8 @@ from urllib.parse import urlencode
 import aiohttp
 from yarl import URL
 
-from lab.clients import Router, Seen
+from lab.clients import Router, Seen, patience
 from lab.clients.dns import DnsClient
-from lab.hold import patient
 from lab.model import Outcome, Transport, format_address
 
 if TYPE_CHECKING:
@@ -174,7 +173,7 @@ class HttpClient:
             async with self._ensure_session().request(
                 method, target, headers=sent, data=body, allow_redirects=False,
                 trace_request_ctx=clock,
-                timeout=aiohttp.ClientTimeout(total=patient(self._timeout)),
+                timeout=aiohttp.ClientTimeout(total=patience(self._route)(self._timeout)),
             ) as response:
                 first_byte = clock.ms()
                 self._report_local()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from email import message_from_bytes, policy
 from typing import TYPE_CHECKING
 
-from lab.clients import Router, Seen
-from lab.hold import patient
+from lab.clients import Router, Seen, patience
+from lab.hold import Patience, as_given
 from lab.model import Outcome, Transport, format_address, parse_address
 
 if TYPE_CHECKING:
@@ -43,7 +43,8 @@ class Summary:
 class Pop3Client:
     """One POP3 session. Commands raise Pop3Error on -ERR."""
 
-    def __init__(self) -> None:
+    def __init__(self, patient: Patience = as_given) -> None:
+        self._patient = patient
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self.greeting = ""
@@ -73,7 +74,7 @@ class Pop3Client:
     async def _line(self) -> bytes:
         assert self._reader is not None
         try:
-            line = await asyncio.wait_for(self._reader.readline(), patient(TIMEOUT))
+            line = await asyncio.wait_for(self._reader.readline(), self._patient(TIMEOUT))
         except (OSError, TimeoutError, ValueError) as exc:
             raise Pop3Error(f"the conversation broke: {exc or 'no answer'}") from None
         if not line:
@@ -132,7 +133,7 @@ class MailReader:
         except ValueError as exc:
             raise Pop3Error(str(exc)) from None
         host, port = await self._route(Transport.TCP, host, port, "pop3")
-        pop = Pop3Client()
+        pop = Pop3Client(patience(self._route))
         try:
             await pop.connect(host, port)
         except Pop3Error as exc:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 import aiosmtplib
 
-from lab.clients import Router, Seen
-from lab.hold import patient
+from lab.clients import Router, Seen, patience
 from lab.model import Outcome, Transport, format_address, parse_address
 
 if TYPE_CHECKING:
@@ -80,8 +79,8 @@ class MailSender:
             return SendResult(ok=False, error="no recipient: type at least one address in To")
         where = format_address(host, port)
         host, port = await self._route(Transport.TCP, host, port, "smtp")
-        smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=patient(TIMEOUT), start_tls=False,
-                               local_hostname="client.lab.test")
+        smtp = aiosmtplib.SMTP(hostname=host, port=port, timeout=patience(self._route)(TIMEOUT),
+                               start_tls=False, local_hostname="client.lab.test")
         try:
             await smtp.connect()
             self._report_local(smtp)

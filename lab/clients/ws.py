@@ -30,9 +30,8 @@ from websockets.exceptions import (
 )
 from websockets.frames import Close, CloseCode
 
-from lab.clients import Router, Seen
+from lab.clients import Router, Seen, patience
 from lab.dissect.ws_frames import close_meaning
-from lab.hold import patient
 from lab.model import Outcome, Transport, format_address, parse_address
 
 if TYPE_CHECKING:
@@ -112,7 +111,7 @@ class ChatClient:
         uri = f"ws://{where}/?name={quote(name.strip(), safe='')}"
         try:
             ws = await connect(uri, host=real_host, port=real_port, compression=None,
-                               proxy=None, open_timeout=patient(TIMEOUT),
+                               proxy=None, open_timeout=patience(self._route)(TIMEOUT),
                                close_timeout=CLOSE_TIMEOUT,
                                create_connection=self._connection_type())
         except InvalidStatus as exc:

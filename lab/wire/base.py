@@ -7,11 +7,12 @@ import errno
 from collections.abc import Callable
 from typing import Any
 
-from lab import hold
 from lab.capture import Capture
 from lab.dissect import DissectorFactory
+from lab.hold import Patience, as_given, patient_while
 from lab.lan import Caps
 from lab.model import Connection, Piece, Sender, format_address
+from lab.wire.budget import PROCESS_BUDGET, ConnectionBudget
 from lab.wire.faults import Faults, FaultState
 from lab.wire.hold import HoldQueue
 
@@ -69,11 +70,13 @@ class _WireBase:
         dissector: DissectorFactory | None = None,
         reverse: bool = False,
         one_shot: bool = False,
+        budget: ConnectionBudget | None = None,
     ) -> None:
         """``parent``: the connection this Wire's connections belong to (an FTP data
         connection's control connection); ``dissector`` replaces the protocol's;
         ``reverse``: the one who connects is the server; ``one_shot``: stop
-        listening after the first connection."""
+        listening after the first connection; ``budget``: the connections this Wire
+        may open, shared with its engine's other Wires (none: PROCESS_BUDGET)."""
         self.capture = capture
         self.listen = listen
         self.target = target
@@ -93,6 +96,15 @@ class _WireBase:
         self.holds = HoldQueue()
         #: Caps on connections per client address and in all (lab.lan; none by default).
         self.caps = Caps()
+        #: Counts this Wire's connections against the open-file ceiling (lab/wire/budget.py).
+        self.budget = budget if budget is not None else PROCESS_BUDGET
+        #: Its engine's patience (the wire board's ``patient``: longer while a Wire of
+        #: the engine steps); on its own, a Wire is patient only while it steps itself.
+        self.engine_patience: Patience = as_given
+
+    def patient(self, timeout: float) -> float:
+        """``timeout``, or STEP_TIMEOUT while this Wire or another of its engine steps."""
+        return patient_while(self.step, self.engine_patience(timeout))
 
     @property
     def faults(self) -> Faults:
@@ -111,13 +123,11 @@ class _WireBase:
     def set_step(self, on: bool) -> None:
         """Turn step mode on or off; off forwards everything held, in order."""
         self.step = on
-        hold.stepping(id(self), on)
         if not on:
             self.holds.forward_all()
 
     def end_holds(self) -> None:
-        """The Wire stops: nothing stays held, and it no longer counts as stepping."""
-        hold.stepping(id(self), False)
+        """The Wire stops: nothing stays held."""
         self.holds = HoldQueue()
 
     def inject(self, conn: Connection, sender: Sender, summary: str, *,

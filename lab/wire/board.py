@@ -7,8 +7,9 @@ and ``known_ids()``. It remembers what the user set per id, so a Wire made later
 (a server restarted, a client's outbound Wire) takes it (``apply_saved``).
 Errors a user can act on are ``lab.errors.EngineError``.
 
-``WireCommands`` gives the Engine the board's commands under its own name
-(``engine.set_faults`` …) for the callers that still use them.
+The board is also its engine's *patience* (``patient``): a timeout stretched to an
+hour while a Wire of this engine steps, which the engine's clients and Wires use,
+so step mode in one engine never makes another engine's clients wait.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lab.errors import EngineError
+from lab.hold import patient_while
 from lab.wire.faults import Faults, FaultState
 from lab.wire.hold import HeldMessage
 from lab.wire.relay import TcpWire
@@ -54,8 +56,14 @@ class WireBoard:
         """The faults set on a server or relay (none set: all off)."""
         return self._faults_by_id.get(node_id, Faults())
 
+    def patient(self, timeout: float) -> float:
+        """``timeout``, or STEP_TIMEOUT (lab/hold.py) while a Wire of this engine steps."""
+        return patient_while(any(w.step for w in self._wires_of(None)), timeout)
+
     def apply_saved(self, node_id: str, wire: Wire) -> None:
-        """A Wire just made for ``node_id`` takes the faults and step mode set on it."""
+        """A Wire just made for ``node_id`` takes the faults and step mode set on it,
+        and the engine's patience."""
+        wire.engine_patience = self.patient
         faults = self._faults_by_id.get(node_id)
         if faults is not None:
             wire.fault_state = FaultState(faults)
@@ -116,49 +124,3 @@ class WireBoard:
         wire.holds.forward(message_id, data)
         return new_id
 
-
-class WireCommands:
-    """The wire board's commands on the Engine itself (``engine.set_faults`` is
-    ``engine.wire_board.set_faults``), for callers not yet moved to the board.
-    The Engine makes ``wire_board`` and provides ``_wires_of`` and ``_known_ids``."""
-
-    def _wires_of(self, node_id: str | None) -> list[Wire]:
-        raise NotImplementedError  # the Engine's
-
-    def _known_ids(self) -> set[str]:
-        raise NotImplementedError  # the Engine's
-
-    #: The Engine's wire board: ``WireBoard(self._wires_of, self._known_ids)``.
-    wire_board: WireBoard
-
-    def set_faults(self, node_id: str, **settings: Any) -> Faults:
-        """See ``WireBoard.set_faults``."""
-        return self.wire_board.set_faults(node_id, **settings)
-
-    def faults(self, node_id: str) -> Faults:
-        return self.wire_board.faults(node_id)
-
-    def apply_saved(self, node_id: str, wire: Wire) -> None:
-        self.wire_board.apply_saved(node_id, wire)
-
-    def set_step(self, node_id: str | None, on: bool) -> None:
-        """See ``WireBoard.set_step``."""
-        self.wire_board.set_step(node_id, on)
-
-    def stepping(self, node_id: str | None) -> bool:
-        return self.wire_board.stepping(node_id)
-
-    def held(self, node_id: str | None = None) -> list[HeldMessage]:
-        return self.wire_board.held(node_id)
-
-    def forward(self, message_id: int) -> None:
-        self.wire_board.forward(message_id)
-
-    def forward_all(self, node_id: str | None = None) -> int:
-        return self.wire_board.forward_all(node_id)
-
-    def drop(self, message_id: int) -> None:
-        self.wire_board.drop(message_id)
-
-    def edit(self, message_id: int, data: bytes) -> int:
-        return self.wire_board.edit(message_id, data)

@@ -13,11 +13,10 @@ The user then forwards it (as it is or edited) or drops it. Each Wire keeps a
 ``HoldQueue``, which a connection's Tap (lab/wire/tap.py) fills; the engine's
 wire board (lab/wire/board.py) finds a held chunk by the id of its Message.
 
-Lab clients read ``lab.hold.patient(timeout)`` when they start a request: while
-any Wire in this process steps, their timeouts are an hour, so a held message
-does not make them give up. That process-wide record stays in lab/hold.py (it
-imports nothing of the Wire, so a client can read it without loading the Wire);
-a Wire writes it through ``lab.hold.stepping``.
+Lab clients ask their engine's patience (the wire board's ``patient``, given
+them with their ``Routes``) for a timeout when they start a request: while a Wire
+of their engine steps, their timeouts are an hour, so a held message does not
+make them give up (lab/hold.py).
 """
 
 from __future__ import annotations

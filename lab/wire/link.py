@@ -27,6 +27,7 @@ from lab import dissect
 from lab.dissect import DissectorFactory
 from lab.model import Connection, Sender, Transport, format_address
 from lab.wire.base import CONNECT_TIMEOUT
+from lab.wire.budget import ConnectionBudget
 from lab.wire.faults import Faults, FaultState, Outbox
 from lab.wire.leg import _Leg
 from lab.wire.tap import Tap, TapWire
@@ -71,6 +72,8 @@ class LinkWire(TapWire, Protocol):
     one_shot: bool
     target: tuple[str, int]
     fault_state: FaultState
+    #: The connection budget it counts in (lab/wire/budget.py), for Wires it makes.
+    budget: ConnectionBudget
     #: The layers each link gets, outermost (nearest the receiving Leg) first.
     layers: tuple[LayerFactory, ...]
 

@@ -21,7 +21,7 @@ incomplete ``slow_after`` seconds after its first byte, whose bytes came slower
 than ``min_rate`` bytes a second, is cut by the Wire with a note in the capture.
 Below that nobody waits for a place, so a person typing a request or a mail by
 hand in telnet is never cut; nor is a slow upload that keeps its rate, nor
-anything while a Wire steps (lab.hold.patient), stalls, or its server is not
+anything while a Wire of its engine steps (``patient``), stalls, or its server is not
 reading. The guard watches the client through the link's tap: it wraps the
 tap's dissector (``_Watched``).
 """
@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
-from lab import hold
 from lab.capture import Capture
 from lab.dissect import Dissector
 from lab.lan import connection_ceiling
@@ -85,12 +84,9 @@ class _Watched:
 class TcpWire(_WireBase):
     """A TCP relay from ``listen`` to ``target`` that captures every connection.
 
-    Beyond its caps, every TcpWire of the process refuses connections past
-    ``lab.lan.connection_ceiling()`` (all Wires' connections together), so the
+    Beyond its caps, a TcpWire refuses connections once its ``budget`` (lab/wire/budget.py,
+    shared by the Wires of its engine) is at ``lab.lan.connection_ceiling()``, so the
     process never runs out of open files."""
-
-    #: Connections open through every TcpWire of this process.
-    open_in_process: ClassVar[int] = 0
 
     def __init__(self, capture: Capture, **kwargs: Any) -> None:
         super().__init__(capture, **kwargs)
@@ -128,7 +124,7 @@ class TcpWire(_WireBase):
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(max(0.05, min(1.0, self.slow_after / 4)))
-            after = hold.patient(self.slow_after)
+            after = self.patient(self.slow_after)
             if not self.slow_after or self.step or self.faults.stall:
                 continue
             bandwidth = self.faults.bandwidth
@@ -148,9 +144,8 @@ class TcpWire(_WireBase):
     def _crowded_hosts(self) -> set[str] | None:
         """Where slow clients keep others out: None when the Wire (or the process) holds
         half the connections it may, else the client hosts holding half their cap."""
-        ceiling = connection_ceiling()
-        if (self.caps.total and 2 * len(self.links) >= self.caps.total) or (
-                ceiling and 2 * TcpWire.open_in_process >= ceiling):
+        if (self.caps.total and 2 * len(self.links) >= self.caps.total) or \
+                self.budget.half_full():
             return None
         per_host: dict[str, int] = {}
         if self.caps.per_client:
@@ -208,9 +203,9 @@ class TcpWire(_WireBase):
         from_host = sum(1 for other in self.links if other.conn is not None
                         and parse_address(other.conn.client)[0] == host)
         refusal = "" if self.reverse else self.caps.refusal(host, from_host, len(self.links))
-        ceiling = connection_ceiling()
-        if not refusal and ceiling and TcpWire.open_in_process >= ceiling:
-            refusal = (f"Wire refused {host}: {ceiling:,} connections are open in the lab, "
+        if not refusal and self.budget.full():
+            refusal = (f"Wire refused {host}: {self.budget.ceiling:,} connections are open "
+                       "in the lab, "
                        "as many as this system's open-file limit allows")
         if refusal:
             self.inject(link.conn, leg.sender, refusal)
@@ -229,14 +224,14 @@ class TcpWire(_WireBase):
         if self._sweeper is not None:
             link.tap.dissector = _Watched(link.tap.dissector, asyncio.get_running_loop().time)
         if link not in self.links:
-            TcpWire.open_in_process += 1
+            self.budget.opened()
         self.links.add(link)
         self._idle.clear()
         self._count_changed(len(self.links))
 
     def link_closed(self, link: _TcpLink) -> None:
         if link in self.links:
-            TcpWire.open_in_process -= 1
+            self.budget.closed()
         self.links.discard(link)
         if not self.links:
             self._idle.set()

@@ -21,7 +21,7 @@ def test_curl_keep_alive_is_reset_at_its_second_request() -> None:
         engine = Engine()
         try:
             info = await engine.add_server("http", port=0)
-            engine.set_faults(info.id, reset_at_message=3)
+            engine.wire_board.set_faults(info.id, reset_at_message=3)
             url = f"http://{info.address}/"
             curl = await asyncio.create_subprocess_exec(
                 "curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-o", "/dev/null",

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-import lab.engine
+import lab.engine.servers
 from lab.clients.echo import EchoView
 from lab.engine import Engine, EngineError
 from lab.model import Event, NodeChanged, NodeRemoved, NodeState, Sender, Transport
@@ -205,7 +205,7 @@ def test_a_failed_or_cancelled_goodbye_still_frees_the_port(
 
     rude = ServerKind("rude", "Rude server", Transport.TCP, 0, start, protocol="raw")
     kinds = {**server_kinds(), "rude": rude}
-    monkeypatch.setattr(lab.engine, "server_kinds", lambda: kinds)
+    monkeypatch.setattr(lab.engine.servers, "server_kinds", lambda: kinds)
 
     async def main() -> list[int]:
         engine = Engine()

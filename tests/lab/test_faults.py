@@ -302,18 +302,18 @@ def test_the_engine_sets_faults_on_a_server_and_keeps_them_across_a_restart() ->
         engine = Engine()
         try:
             info = await engine.add_server("tcp-echo", port=0)
-            engine.set_faults(info.id, latency=200)
+            engine.wire_board.set_faults(info.id, latency=200)
             assert await round_trip(parse(info.address)) >= 0.18
             await engine.stop_server(info.id)
             info = await engine.start_server(info.id)
-            assert engine.faults(info.id).latency == 200
+            assert engine.wire_board.faults(info.id).latency == 200
             assert await round_trip(parse(info.address)) >= 0.18
-            engine.set_faults(info.id, latency=0)
+            engine.wire_board.set_faults(info.id, latency=0)
             assert await round_trip(parse(info.address)) < 0.15
             with pytest.raises(EngineError):
-                engine.set_faults("s99", latency=1)
+                engine.wire_board.set_faults("s99", latency=1)
             with pytest.raises(ValueError):
-                engine.set_faults(info.id, loss=2)
+                engine.wire_board.set_faults(info.id, loss=2)
         finally:
             await engine.shutdown()
 
@@ -327,7 +327,7 @@ def test_the_engine_sets_faults_on_a_relay() -> None:
             async with EchoServer() as echo:
                 wire = await engine.relay(("127.0.0.1", 0), ("127.0.0.1", echo.port))
                 assert isinstance(wire, TcpWire) and wire.wire_id == "r1"
-                engine.set_faults("r1", latency=200)
+                engine.wire_board.set_faults("r1", latency=200)
                 assert await round_trip(wire.address) >= 0.18
         finally:
             await engine.shutdown()
@@ -378,7 +378,7 @@ def test_an_ftp_download_takes_the_sessions_bandwidth_cap(tmp_path: Path) -> Non
         engine = Engine()
         try:
             info = await engine.add_server("ftp", port=0, options={"root": str(tmp_path)})
-            engine.set_faults(info.id, bandwidth=100_000)
+            engine.wire_board.set_faults(info.id, bandwidth=100_000)
             host, port = parse(info.address)
             data, took = await asyncio.to_thread(download, host, port)
             assert len(data) == 40_000

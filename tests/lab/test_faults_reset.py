@@ -37,7 +37,7 @@ def test_reset_at_message_3_answers_the_first_request_and_resets_the_second() ->
         engine = Engine()
         try:
             info = await engine.add_server("http", port=0)
-            engine.set_faults(info.id, reset_at_message=3)
+            engine.wire_board.set_faults(info.id, reset_at_message=3)
             reader, writer = await asyncio.open_connection(*parse(info.address))
             assert await get(reader, writer) == b"HTTP/1.1 200 OK"
             with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):

@@ -10,7 +10,7 @@ import pytest
 
 from lab.capture import Capture
 from lab.engine import Engine, EngineError
-from lab.hold import STEP_TIMEOUT, patient
+from lab.hold import STEP_TIMEOUT
 from lab.model import NodeInfo, Sender
 from lab.servers.echo import start_udp_echo
 from lab.wire import UdpWire
@@ -23,7 +23,7 @@ needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is no
 
 async def held_soon(engine: Engine, node: str | None, count: int = 1) -> list[HeldMessage]:
     for _ in range(500):
-        held = engine.held(node)
+        held = engine.wire_board.held(node)
         if len(held) >= count:
             return held
         await asyncio.sleep(0.01)
@@ -38,7 +38,7 @@ async def curl(url: str) -> asyncio.subprocess.Process:
 
 async def stepping_http(engine: Engine) -> NodeInfo:
     info = await engine.add_server("http", port=0)
-    engine.set_step(info.id, True)
+    engine.wire_board.set_step(info.id, True)
     return info
 
 
@@ -55,12 +55,12 @@ def test_curl_through_a_stepping_wire_completes_only_after_forward() -> None:
             assert "GET /index.html" in request.summary
             await asyncio.sleep(0.5)
             assert proc.returncode is None  # curl still waits
-            engine.forward(request.id)
+            engine.wire_board.forward(request.id)
             # the answer is held too (step mode holds both ways): forward what comes
             while proc.returncode is None:
-                for held in engine.held(info.id):
+                for held in engine.wire_board.held(info.id):
                     assert held.sender is Sender.SERVER
-                    engine.forward(held.id)
+                    engine.wire_board.forward(held.id)
                 await asyncio.sleep(0.02)
             out, err = await proc.communicate()
             assert proc.returncode == 0, err
@@ -69,7 +69,7 @@ def test_curl_through_a_stepping_wire_completes_only_after_forward() -> None:
             assert any(m.held and m.summary.startswith("GET /index.html") for m in messages)
             assert any(m.held and m.sender is Sender.SERVER for m in messages)
             with pytest.raises(EngineError):
-                engine.forward(request.id)  # not held any more
+                engine.wire_board.forward(request.id)  # not held any more
         finally:
             await engine.shutdown()
 
@@ -84,13 +84,13 @@ def test_drop_resets_the_connection_and_curl_reports_it() -> None:
             info = await stepping_http(engine)
             proc = await curl(f"http://{info.address}/")
             request = (await held_soon(engine, info.id))[0]
-            engine.drop(request.id)
+            engine.wire_board.drop(request.id)
             _, err = await proc.communicate()
             assert proc.returncode in (52, 56), err  # 56: recv failure (reset)
             assert b"reset" in err.lower() or b"empty reply" in err.lower()
             notes = [m.summary for m in engine.capture.messages if m.injected]
             assert notes == [f"Wire dropped #{request.id} and reset the connection"]
-            assert engine.held(info.id) == []
+            assert engine.wire_board.held(info.id) == []
         finally:
             await engine.shutdown()
 
@@ -106,8 +106,8 @@ def test_edit_changes_what_the_server_gets_and_the_capture_keeps_both() -> None:
             proc = await curl(f"http://{info.address}/index.html")
             request = (await held_soon(engine, info.id))[0]
             edited = request.data.replace(b"/index.html", b"/edited-by-the-class.html", 1)
-            new_id = engine.edit(request.id, edited)
-            engine.set_step(info.id, False)  # forwards what comes next at once
+            new_id = engine.wire_board.edit(request.id, edited)
+            engine.wire_board.set_step(info.id, False)  # forwards what comes next at once
             out, err = await proc.communicate()
             assert proc.returncode == 0, err
             assert b"edited-by-the-class.html" in out  # the server's 404 names the path
@@ -129,7 +129,7 @@ def test_turning_step_mode_off_forwards_everything_held_in_order() -> None:
         async with EchoServer() as echo, wired(echo.port, capture) as wire:
             wire.wire_id = "r1"
             wire.set_step(True)
-            assert patient(30.0) == STEP_TIMEOUT
+            assert wire.patient(30.0) == STEP_TIMEOUT
             reader, writer = await asyncio.open_connection(*wire.address)
             writer.write(b"first\n")
             await asyncio.sleep(0.2)
@@ -138,7 +138,7 @@ def test_turning_step_mode_off_forwards_everything_held_in_order() -> None:
             assert [m.data for m in wire.holds.messages()] == [b"first\n"]
             wire.set_step(False)
             assert await asyncio.wait_for(reader.readexactly(13), 5) == b"first\nsecond\n"
-            assert patient(30.0) == 30.0
+            assert wire.patient(30.0) == 30.0
             writer.close()
             await writer.wait_closed()
 
@@ -183,20 +183,20 @@ def test_a_udp_datagram_is_held_until_forwarded_and_lost_when_dropped() -> None:
 
 
 def test_a_lab_http_client_does_not_time_out_while_its_request_is_held() -> None:
-    from lab.clients import Routes
     from lab.clients.http import HttpClient
 
     async def main() -> None:
         engine = Engine()
-        client = HttpClient(Routes(engine.route, engine.upstream_error).route, timeout=0.3)
+        # Made with the engine's Routes, the client takes the engine's patience.
+        client = HttpClient(engine.routing.routes(engine.wire_board.patient), timeout=0.3)
         try:
             info = await stepping_http(engine)
             task = asyncio.create_task(client.request("GET", f"http://{info.address}/"))
             request = (await held_soon(engine, info.id))[0]
             await asyncio.sleep(0.6)  # twice the client's own timeout
             assert not task.done()
-            engine.forward(request.id)
-            engine.set_step(info.id, False)
+            engine.wire_board.forward(request.id)
+            engine.wire_board.set_step(info.id, False)
             result = await asyncio.wait_for(task, 10)
             assert result.status == 200, result.error
         finally:
@@ -210,19 +210,19 @@ def test_step_mode_on_every_wire_reaches_a_server_added_later() -> None:
     async def main() -> None:
         engine = Engine()
         try:
-            engine.set_step(None, True)
+            engine.wire_board.set_step(None, True)
             info = await engine.add_server("tcp-echo", port=0)
             host, _, port = info.address.rpartition(":")
             reader, writer = await asyncio.open_connection(host, int(port))
             writer.write(b"hello\n")
             [request] = await held_soon(engine, None)
             assert request.node == info.id and request.data == b"hello\n"
-            assert engine.forward_all(None) == 1
+            assert engine.wire_board.forward_all(None) == 1
             [echo] = await held_soon(engine, info.id)
             assert echo.sender is Sender.SERVER
-            engine.set_step(None, False)
+            engine.wire_board.set_step(None, False)
             assert await asyncio.wait_for(reader.readexactly(6), 5) == b"hello\n"
-            assert engine.held() == [] and not engine.stepping(info.id)
+            assert engine.wire_board.held() == [] and not engine.wire_board.stepping(info.id)
             writer.close()
             await writer.wait_closed()
         finally:

@@ -80,13 +80,13 @@ def test_the_faults_dock_sets_the_chosen_servers_wire(  # type: ignore[no-untype
     controls.form.latency.setValue(250)
     controls.form.refuse.setChecked(True)
     engine = window.lab.engine
-    qtbot.waitUntil(lambda: engine.faults(info.id).latency == 250
-                    and engine.faults(info.id).refuse, timeout=WAIT)
+    qtbot.waitUntil(lambda: engine.wire_board.faults(info.id).latency == 250
+                    and engine.wire_board.faults(info.id).refuse, timeout=WAIT)
     controls.form.reset.setChecked(True)
-    qtbot.waitUntil(lambda: engine.faults(info.id).reset_after == 1000, timeout=WAIT)
+    qtbot.waitUntil(lambda: engine.wire_board.faults(info.id).reset_after == 1000, timeout=WAIT)
     assert controls.form.reset_message.specialValueText() == "off"
     controls.form.reset_message.setValue(3)
-    qtbot.waitUntil(lambda: engine.faults(info.id).reset_at_message == 3, timeout=WAIT)
+    qtbot.waitUntil(lambda: engine.wire_board.faults(info.id).reset_at_message == 3, timeout=WAIT)
 
 
 def test_the_edit_dialog_keeps_line_ends_and_reads_hex(qtbot) -> None:  # type: ignore[no-untyped-def]

@@ -161,7 +161,7 @@ class FtpLayer:
             control.capture, listen=(listen_host, 0), target=target, protocol="ftp-data",
             node=control.node, parent=conn.id if conn is not None else None,
             dissector=lambda: FtpDataDissector(command=lambda: self.transfer),
-            reverse=sender is Sender.CLIENT, one_shot=True)
+            reverse=sender is Sender.CLIENT, one_shot=True, budget=control.budget)
         wire.fault_state = control.fault_state  # the session's faults slow its data too
         await wire.start()
         self.data_wires.append(wire)
