@@ -24,10 +24,13 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
+from lab import kinds as kind_table
 from lab.cli_output import capture_file, printer, record_file
+from lab.dissect import FALLBACK
 from lab.engine import Engine, EngineError
+from lab.kinds import ServerSide
 from lab.model import Transport, parse_address
 from lab.servers import server_kinds
 
@@ -66,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                    if (value := getattr(args, name)) is not None}
         info = await engine.add_server(args.kind, host=args.host, port=args.port,
                                        options=options, start=False)
-        engine.set_faults(info.id, **_fault_settings(args))
+        engine.wire_board.set_faults(info.id, **_fault_settings(args))
         await engine.share_server(info.id, args.host, max_per_client=args.max_per_client,
                                   max_total=args.max_total)
         address = (await engine.start_server(info.id)).address
@@ -83,7 +86,7 @@ def cmd_relay(args: argparse.Namespace) -> int:
         target = parse_address(args.to)
         transport = Transport.UDP if args.udp else Transport.TCP
         wire = await engine.relay(listen, target, protocol=args.protocol, transport=transport)
-        engine.set_faults(wire.wire_id, **_fault_settings(args))
+        engine.wire_board.set_faults(wire.wire_id, **_fault_settings(args))
         return wire.public_address
 
     return asyncio.run(_run(args, start))
@@ -146,6 +149,12 @@ def _fault_settings(args: argparse.Namespace) -> dict[str, float | int | None]:
             for name in ("latency", "jitter", "bandwidth", "loss", "seed")}
 
 
+def _option_help(sides: Mapping[str, ServerSide], option: str) -> str:
+    """What ``option`` means to each kind that takes it: "http: the site; ftp: …"."""
+    return "; ".join(f"{name}: {side.options[option]}"
+                     for name, side in sides.items() if option in side.options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cslab",
@@ -157,21 +166,25 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument("scenario", nargs="?", help="a lesson or scenario to open")
     gui.set_defaults(func=cmd_gui)
 
-    kinds = sorted(server_kinds())
-    serve = sub.add_parser("serve", help="run one server behind a Wire, headless")
-    serve.add_argument("kind", choices=kinds, help="the kind of server")
+    kinds = server_kinds()
+    sides = kind_table.servers()
+    serve = sub.add_parser(
+        "serve", help="run one server behind a Wire, headless",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="kinds:\n" + "\n".join(
+            f"  {name:<10} {spec.title} (port {spec.default_port})"
+            + (f": {sides[name].note}" if sides[name].note else "")
+            for name, spec in kinds.items()))
+    serve.add_argument("kind", choices=sorted(kinds), help="the kind of server")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (127.0.0.1); an address of this machine "
                             "or 0.0.0.0 shares the server on the network")
+    both = ", ".join(name for name, spec in kinds.items() if spec.tcp_dissector)
     serve.add_argument("--port", type=int, default=None,
-                       help="port to listen on (the kind's default; 0 picks a free one); "
-                            "dns takes it for UDP and for TCP")
-    serve.add_argument("--root", metavar="DIR",
-                       help="the site (http), the mail folder (smtp, pop3), "
-                            "the served folder (ftp)")
-    serve.add_argument("--user", metavar="U", help="the ftp lab user (default student)")
-    serve.add_argument("--password", metavar="PW",
-                       help="the ftp lab user's password, the pop3 password (default lab)")
+                       help="port to listen on (the kind's default; 0 picks a free one)"
+                            + (f"; {both} takes it for UDP and for TCP" if both else ""))
+    for option, metavar in (("root", "DIR"), ("user", "U"), ("password", "PW")):
+        serve.add_argument(f"--{option}", metavar=metavar, help=_option_help(sides, option))
     serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     serve.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
     serve.add_argument("--max-per-client", type=int, default=None, metavar="N",
@@ -185,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     relay = sub.add_parser("relay", help="a bare Wire between two outside programs")
     relay.add_argument("--listen", required=True, metavar="H:P", help="where clients connect")
     relay.add_argument("--to", required=True, metavar="H:P", help="the server to forward to")
-    relay.add_argument("--protocol", default="raw", help="dissector to use (raw)")
+    relay.add_argument("--protocol", default=FALLBACK, help=f"dissector to use ({FALLBACK})")
     relay.add_argument("--udp", action="store_true", help="relay UDP datagrams instead of TCP")
     relay.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     relay.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)

@@ -1,6 +1,7 @@
 """The notes behind :mod:`lab.explain`: ``resources/explain/*.toml``, read once.
 
-A file says which protocols it explains; a protocol's notes are ``common.toml``'s
+The files read are ``GENERAL`` and those the kinds name (lab/kinds.py). A file says
+which protocols it explains; a protocol's notes are ``common.toml``'s
 overlaid by each of its own files (in name order). A file holds:
 
 - ``[explain]``: ``protocols`` (the Message.protocol values it explains),
@@ -46,10 +47,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lab import kinds
 from lab.paths import resources_dir
 
 #: Where the notes live, under resources/.
 NOTES_DIR = "explain"
+#: The notes files no one kind owns: the common notes and the raw bytes'.
+GENERAL = ("common.toml", "raw.toml")
 
 T = TypeVar("T")
 
@@ -148,10 +152,26 @@ def load_files(folder: Path | None = None) -> dict[str, dict[str, Any]]:
             for path in sorted(folder.glob("*.toml"))}
 
 
+def kind_files() -> dict[str, dict[str, Any]]:
+    """The notes every kind shares (``GENERAL``) and each kind's own files (lab/kinds.py:
+    a name under resources/explain, or a path), parsed: name → its TOML."""
+    return _kind_files((*GENERAL, *kinds.explain_files()))
+
+
 @cache
+def _kind_files(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    return {name: tomllib.loads((notes_dir() / name).read_text(encoding="utf-8"))
+            for name in names}
+
+
 def catalogue() -> dict[str, Notes]:
-    """Protocol → its Notes ("*": the common ones alone), loaded once."""
-    files = load_files()
+    """Protocol → its Notes ("*": the common ones alone), loaded once per table."""
+    return _catalogue((*GENERAL, *kinds.explain_files()))
+
+
+@cache
+def _catalogue(names: tuple[str, ...]) -> dict[str, Notes]:
+    files = dict(_kind_files(names))
     common = files.pop("common.toml", {})
     result = {"*": merge(Notes(), common, "*")}
     for protocol in sorted({p for data in files.values() for p in _protocols(data)}):

@@ -15,6 +15,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from lab import kinds
+
 ALL_INTERFACES = "0.0.0.0"
 LOOPBACK = "127.0.0.1"
 #: The caps a shared Wire gets unless told otherwise; loopback has none.
@@ -65,11 +67,12 @@ def is_shared(host: str) -> bool:
 
 
 def share_addresses(protocol: str, host: str, port: int) -> list[str]:
-    """What to tell students: ``http://H:P/`` for HTTP (``ws://H:P/`` for WebSocket),
-    ``H:P`` otherwise; one per LAN address when ``host`` is all interfaces."""
+    """What to tell students: ``SCHEME://H:P/`` for a kind or protocol with a URL scheme
+    (lab/kinds.py), ``H:P`` otherwise; one per LAN address when ``host`` is all
+    interfaces."""
     hosts = ([face.address for face in interfaces() if not face.loopback]
              if host in {ALL_INTERFACES, ""} else [host])
-    scheme = {"http": "http", "ws": "ws", "websocket": "ws"}.get(protocol)
+    scheme = kinds.scheme(protocol)
     return [f"{scheme}://{h}:{port}/" if scheme else f"{h}:{port}" for h in hosts]
 
 

@@ -13,47 +13,16 @@ keeps only its newest ``KEYED_KEPT`` waiting ones.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from lab.kinds import Rule, pairing_rule
 from lab.model import FieldValue
 
 #: Keyed questions kept waiting per connection; past this the oldest is forgotten.
 KEYED_KEPT = 1000
 
 
-def _final_status(value: FieldValue) -> bool:
-    """A final HTTP answer: not 100 Continue and friends (101 does end the exchange)."""
-    return isinstance(value, int) and (value >= 200 or value == 101)
-
-
-def _always(value: FieldValue) -> bool:
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    questions: frozenset[str]  # a client message whose first field is named so asks
-    answer: str  # a server message whose first field has this name answers…
-    final: Callable[[FieldValue], bool] = _always  # …when this holds for its value
-    keyed: bool = False  # the answer's value must equal its question's (a DNS id)
-
-
-RULES: dict[str, Rule] = {
-    "http": Rule(frozenset({"method"}), "status", _final_status),
-    # The upgrade request and its 101 pair as in HTTP; frames (first field
-    # "opcode") neither ask nor answer.
-    "websocket": Rule(frozenset({"method"}), "status", _final_status),
-    # Each SMTP line gets its reply (DATA its 354, the message its 250); the
-    # greeting answers nothing, since nothing waits when it comes.
-    "smtp": Rule(frozenset({"command", "content"}), "code"),
-    "pop3": Rule(frozenset({"command"}), "status"),
-    # A 150 "opening the data connection" is preliminary: the 226 answers.
-    "ftp": Rule(frozenset({"command"}), "code", lambda code: isinstance(code, int)
-                and code >= 200),
-    # A DNS response carries its query's id; over UDP answers may come in any order.
-    "dns": Rule(frozenset({"id"}), "id", keyed=True),
-}
+#: The rules live in the kind table (lab/kinds.py), one per protocol that pairs.
+__all__ = ["KEYED_KEPT", "Pairer", "Rule"]
 
 
 class _KeyedWaits:
@@ -98,7 +67,7 @@ class Pairer:
         first_field: tuple[str, FieldValue] | None,
     ) -> int | None:
         """The id of the question this message answers, or None."""
-        rule = RULES.get(protocol)
+        rule = pairing_rule(protocol)
         if rule is None or first_field is None:
             return None
         name, value = first_field

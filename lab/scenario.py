@@ -23,27 +23,28 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from lab import kinds as kind_table
 from lab.paths import resources_dir
 from lab.wire.faults import Faults
 
-#: Each client kind's verbs: (verb, arguments; the last one takes the rest of the line).
-ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "http": {"get": ("PATH",), "head": ("PATH",), "delete": ("PATH",),
-             "post": ("PATH", "BODY"), "put": ("PATH", "BODY"), "patch": ("PATH", "BODY")},
-    "browser": {"open": ("PATH",)},
-    "smtp": {"send": ("mail",)},
-    "pop3": {"list": (), "retr": ("N",), "dele": ("N",)},
-    "ftp": {"list": (), "retr": ("NAME",), "cd": ("PATH",)},
-    "dns": {"query": ("NAME", "TYPE?")},
-    "ws": {"say": ("TEXT",)},
-    "echo": {"send": ("TEXT",)},
-}
 #: What a step may expect, and the type its value must have.
 EXPECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "status": int, "reply": (int, str), "rcode": str, "contains": str, "ok": bool,
 }
 FAULT_NAMES = frozenset(f.name for f in fields(Faults))
 LESSONS_DIR = "lessons"
+
+
+def actions() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Each client kind's verbs (lab/kinds.py): (verb, arguments; the last one takes
+    the rest of the line), for the kinds a scenario can drive."""
+    return {name: dict(side.verbs) for name, side in kind_table.clients().items() if side.verbs}
+
+
+def __getattr__(name: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    if name == "ACTIONS":  # the table's view
+        return actions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ScenarioError(Exception):
@@ -216,9 +217,9 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
     for n, raw in enumerate(check.get(data, "client", 0, "client", list, [])):
         check.known(raw, "client", n, {"kind", "name", "server", "options"})
         kind = check.get(raw, "client", n, "kind", str)
-        if kind not in client_kinds() or kind not in ACTIONS:
+        if kind not in client_kinds() or kind not in actions():
             raise check.fail("client", n, "kind", f"unknown kind {kind!r}; known: "
-                             + ", ".join(sorted(ACTIONS)))
+                             + ", ".join(sorted(actions())))
         name = check.get(raw, "client", n, "name", str, kind)
         if any(c.name == name for c in clients):
             raise check.fail("client", n, "name", f"{name!r} is used twice")
@@ -244,9 +245,8 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
 
 
 def _default_server(kind: str, servers: list[ServerSpec]) -> str:
-    wanted = {"http": "http", "browser": "http", "smtp": "smtp", "pop3": "pop3",
-              "ftp": "ftp", "dns": "dns", "ws": "ws"}.get(kind)
-    fits = [s for s in servers if s.kind == wanted or (kind == "echo" and "echo" in s.kind)]
+    wanted = kind_table.fits(kind)
+    fits = [s for s in servers if s.kind in wanted]
     return (fits or servers or [ServerSpec("", "")])[0].name
 
 
@@ -257,7 +257,7 @@ def _step(check: _Checker, n: int, raw: dict[str, Any], kinds: dict[str, str]) -
         raise check.fail("step", n, "client", f"no client named {client!r}; the scenario "
                          f"has: {', '.join(kinds) or 'none'}")
     action = check.get(raw, "step", n, "action", str).strip()
-    verbs = ACTIONS[kinds[client]]
+    verbs = actions()[kinds[client]]
     verb, *rest = action.split(None, 1) or [""]
     if verb.lower() not in verbs:
         usage = "; ".join(" ".join((v, *a)) for v, a in verbs.items())

@@ -8,10 +8,10 @@
 The headless ``cslab run`` and the window's Next step both drive a Runner; the
 caller shuts the engine down afterwards.
 
-Each run starts from fresh data: a server whose kind keeps some (``FRESH_DATA``: the
-notes database, the mail folder, the FTP folder) and whose lesson names none gets it
-in a temporary folder of the run, made at ``setup`` and removed at ``teardown`` (or
-when the process ends), so that mail sent in one run is not in the next.
+Each run starts from fresh data: a server whose kind keeps some (its ``fresh`` in
+lab/kinds.py: the notes database, the mail folder, the FTP folder) and whose lesson
+names none gets it in a temporary folder of the run, made at ``setup`` and removed at
+``teardown`` (or when the process ends), so that mail sent in one run is not in the next.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 from lab.clients import client_kinds
 from lab.engine import Engine, EngineError
-from lab.hold import patient
+from lab.kinds import fresh_data
 from lab.model import Event, Message, MessageCaptured, NodeInfo, Outcome
 from lab.paths import resources_dir
 from lab.scenario import Scenario, ServerSpec, Step
@@ -40,18 +40,6 @@ STEP_TIMEOUT = 20.0
 SETTLE = 0.15
 
 
-@dataclass(frozen=True, slots=True)
-class FreshData:
-    """Data a server kind keeps between runs, given fresh to each run: the option
-    naming it, its name in the run's folder (servers giving the same name share it),
-    and the folder under resources/ copied there first ("": it starts empty, or
-    missing for a file, and the server makes what it needs)."""
-
-    option: str
-    name: str
-    seed: str = ""
-
-
 #: The start of a run's data folder's name (in the system's temporary folder).
 FRESH_PREFIX = "cslab-lesson-"
 
@@ -62,15 +50,9 @@ def is_fresh_data(value: str) -> bool:
     return any(part.startswith(FRESH_PREFIX) for part in Path(value).parts)
 
 
-#: What each server kind keeps, by kind. SMTP and POP3 share the mail folder, as they
-#: share the data dir's by default: the mail one delivers is the mail the other serves.
-#: The HTTP site is read, never written: it stays the sample site.
-FRESH_DATA: dict[str, tuple[FreshData, ...]] = {
-    "http": (FreshData("db", "notes.sqlite3"),),
-    "smtp": (FreshData("root", "mail"),),
-    "pop3": (FreshData("root", "mail"),),
-    "ftp": (FreshData("root", "ftp", seed="ftp"),),
-}
+#: What each server kind keeps is its row's ``fresh`` (lab/kinds.py: FreshData, the
+#: option naming it, its name in the run's folder, where servers giving the same name
+#: share it, and the folder under resources/ copied there first, "": it starts empty).
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +119,7 @@ class Runner:
         """``spec``'s options, with a fresh folder (or file) of this run for each kind
         of data its kind keeps and the lesson does not name."""
         options = dict(spec.options)
-        for data in FRESH_DATA.get(spec.kind, ()):
+        for data in fresh_data(spec.kind):
             if options.get(data.option):
                 continue
             if self._data is None:
@@ -160,7 +142,7 @@ class Runner:
                                                 start=False)
             self.server_ids[spec.name] = info.id
             if wire.faults and wire.server in ("", spec.name):
-                self.engine.set_faults(info.id, **wire.faults)
+                self.engine.wire_board.set_faults(info.id, **wire.faults)
             try:
                 info = await self.engine.start_server(info.id)
             except EngineError as exc:
@@ -197,9 +179,10 @@ class Runner:
         unsubscribe = self.engine.capture.subscribe(collect)
         try:
             if step.faults:
-                self.engine.set_faults(self.server_ids[self._server_of[step.client]],
-                                       **step.faults)
-            limit = patient(STEP_TIMEOUT)  # a step held at a stepping Wire waits for Forward
+                self.engine.wire_board.set_faults(
+                    self.server_ids[self._server_of[step.client]], **step.faults)
+            # A step held at a stepping Wire of this engine waits for Forward.
+            limit = self.engine.wire_board.patient(STEP_TIMEOUT)
             try:
                 outcome = await asyncio.wait_for(
                     self.engine.client_act(node_id, step.verb, step.args), limit)

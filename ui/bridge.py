@@ -5,7 +5,7 @@ subscriber only appends to a deque. A timer on the Qt thread drains the deque
 about 30 times a second and re-emits what happened as batched Qt signals, so
 10,000 messages a second become ~30 model inserts, not 10,000.
 
-A load test's clients (a node of a kind in ``SAMPLED_KINDS``, which names each of
+A load test's clients (a node of a kind marked ``sampled`` in lab/kinds.py, which names each of
 its connections as it connects) can send more than the views should show: above
 ``sample_above`` of their messages a second (the app sets it; tests choose) the
 bridge samples them: it passes on 1 of their messages in K (K from
@@ -30,6 +30,7 @@ from collections import deque
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from lab import kinds as kind_table
 from lab.capture import Capture
 from lab.model import (
     CaptureCleared,
@@ -54,8 +55,6 @@ from lab.model import (
 DRAIN_INTERVAL_MS = 33
 #: The app's limit: more load messages a second than this and the views see a sample.
 SAMPLE_ABOVE = 300
-#: Client kinds whose traffic is sampled (by the local addresses they name).
-SAMPLED_KINDS = frozenset({"load"})
 #: The sampling rates (1 in K) the bridge chooses from.
 SAMPLING_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 #: How many captured messages before the first ``gc.freeze``, and between two.
@@ -231,7 +230,7 @@ class EngineBridge(QObject):
         for client in {m.client for m in messages}:
             node_id = self.endpoints.get(client, "")
             node = nodes[node_id] if node_id in nodes else self.nodes.get(node_id)
-            if node is not None and node.kind in SAMPLED_KINDS:
+            if node is not None and kind_table.sampled(node.kind):
                 load.add(client)
         return load
 

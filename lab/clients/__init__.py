@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from lab import kinds
+from lab.hold import Patience, as_given
 from lab.model import Outcome, Transport
 
 if TYPE_CHECKING:
@@ -41,15 +43,23 @@ UpstreamResult = Callable[[tuple[str, int], str], Awaitable[str]]
 
 @dataclass(frozen=True, slots=True)
 class Routes:
-    """A Router (call it as one) with ``upstream_error`` beside it."""
+    """A Router (call it as one) with ``upstream_error`` beside it, and the engine's
+    ``patient``: a client's timeout, stretched while a Wire of *its* engine steps."""
 
     route: Router
     upstream_error: UpstreamError
     upstream_result: UpstreamResult | None = None
+    patient: Patience = as_given
 
     def __call__(self, transport: Transport, host: str, port: int,
                  protocol: str) -> Awaitable[tuple[str, int]]:
         return self.route(transport, host, port, protocol)
+
+
+def patience(route: Router) -> Patience:
+    """How a client made with ``route`` stretches its timeouts: its engine's
+    ``Routes.patient``; a bare router (no engine, no stepping Wire): as given."""
+    return route.patient if isinstance(route, Routes) else as_given
 
 
 class ClientObject(Protocol):
@@ -61,8 +71,8 @@ Act = Callable[["ClientHandle", str, Sequence[str]], Awaitable[Outcome]]
 
 @dataclass(frozen=True, slots=True)
 class ClientKind:
-    """One client kind: ``module`` (under lab.clients) has the factory ``factory``
-    and ``act``; ``defaults`` are the settings a new client starts with."""
+    """One client kind: ``module`` has the factory ``factory`` and ``act``;
+    ``defaults`` are the settings a new client starts with (a view of lab/kinds.py)."""
 
     kind: str
     title: str
@@ -73,37 +83,26 @@ class ClientKind:
     def make(self, route: Router, seen: Seen) -> ClientObject:
         """A new client object; the kind's module is imported on first use."""
         factory: Callable[[Router, Seen], ClientObject] = getattr(
-            importlib.import_module(f"lab.clients.{self.module}"), self.factory)
+            importlib.import_module(self.module), self.factory)
         return factory(route, seen)
 
     @property
     def act(self) -> Act:
         """The kind's ``act(handle, verb, args)``."""
-        action: Act = importlib.import_module(f"lab.clients.{self.module}").act
+        action: Act = importlib.import_module(self.module).act
         return action
 
 
-#: Every client kind, in menu order, without importing their modules (see
-#: lab.servers.SERVER_KINDS): a kind's module is imported when its first client is made.
-CLIENT_KINDS = (
-    ClientKind("echo", "Echo client", "echo", "EchoSession",
-               {"server": "", "transport": "tcp", "hex": "false"}),
-    ClientKind("http", "Request composer", "http", "HttpClient",
-               {"server": "", "host": "", "dns": ""}),
-    ClientKind("browser", "Mini browser", "browser", "new_browser", {"server": ""}),
-    ClientKind("smtp", "Mail composer", "smtp", "MailSender",
-               {"server": "", "from": "ann@lab.test", "to": "bob@lab.test",
-                "subject": "Hello from the lab", "body": "Hello!"}),
-    ClientKind("pop3", "Mailbox reader", "pop3", "MailReader",
-               {"server": "", "user": "ann", "password": "lab"}),
-    ClientKind("ftp", "FTP client", "ftp", "FtpClient",
-               {"server": "", "user": "student", "password": "lab", "passive": "true"}),
-    ClientKind("ws", "WebSocket chat client", "ws", "ChatClient", {"server": "", "nick": ""}),
-    ClientKind("dns", "DNS lookup (dig)", "dns", "DnsClient", {"server": ""}),
-    ClientKind("load", "Load test (many clients)", "load", "LoadClient", {"server": ""}),
-)
-
-
 def client_kinds() -> dict[str, ClientKind]:
-    """Every client kind the lab knows, by name."""
-    return {k.kind: k for k in CLIENT_KINDS}
+    """Every client kind the lab knows (lab/kinds.py), by name, in menu order, without
+    importing their modules: a kind's module is imported when its first client is made."""
+    return {row.name: ClientKind(row.name, row.client.title, row.client.module,
+                                 row.client.factory.partition(":")[2],
+                                 dict(row.client.defaults))
+            for row in kinds.kinds() if row.client is not None}
+
+
+def __getattr__(name: str) -> tuple[ClientKind, ...]:
+    if name == "CLIENT_KINDS":  # the table's view, as a tuple in menu order
+        return tuple(client_kinds().values())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

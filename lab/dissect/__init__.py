@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import importlib
 
+from lab import kinds
 from lab.dissect.base import REGISTRY, Dissector, DissectorFactory, register
 
-#: The dissector modules, imported by name (importing one registers it) when a
-#: dissector is first asked for.
-MODULES = ("dns", "ftp", "ftp_data", "http", "pop3", "raw", "smtp", "websocket")
+#: The dissector for a protocol without its own (and a relay's default).
+FALLBACK = "raw"
+#: The dissector modules every kind shares; each kind names its own in lab/kinds.py.
+#: All are imported by name (importing one registers it) when a dissector is asked for.
+MODULES = ("lab.dissect.raw",)
 
 
 def _load() -> None:
-    for name in MODULES:
-        importlib.import_module(f"lab.dissect.{name}")
+    for name in (*MODULES, *kinds.dissector_modules()):
+        importlib.import_module(name)
 
 
 def make(protocol: str) -> Dissector:
     """A fresh dissector for ``protocol``; the raw one for protocols without their own."""
     _load()
-    return REGISTRY.get(protocol, REGISTRY["raw"])()
+    return REGISTRY.get(protocol, REGISTRY[FALLBACK])()
 
 
 def protocols() -> list[str]:
@@ -32,4 +35,4 @@ def protocols() -> list[str]:
     return sorted(REGISTRY)
 
 
-__all__ = ["Dissector", "DissectorFactory", "make", "protocols", "register"]
+__all__ = ["FALLBACK", "Dissector", "DissectorFactory", "make", "protocols", "register"]

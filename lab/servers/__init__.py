@@ -1,7 +1,7 @@
 """Server kinds: each is one module that starts a real server on a hidden port.
 
 The engine puts a Wire in front of every backend, on the port the user chose.
-Adding a server kind means one module here and one entry in SERVER_KINDS.
+Adding a server kind means one module here and one row in lab/kinds.py.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from lab import kinds
 from lab.model import Transport
 
 log = logging.getLogger(__name__)
@@ -105,31 +106,23 @@ def _lazy(module: str, name: str) -> BackendStarter:
     return start
 
 
-#: Every server kind, in menu order. The table imports none of the kinds' modules (the
-#: window and ``cslab --help`` list the kinds at start-up, and aiohttp, aiosmtpd,
-#: websockets and dnspython take a while to import); a kind's module is imported when
-#: its first server starts.
-SERVER_KINDS = (
-    ServerKind("tcp-echo", "TCP echo server", Transport.TCP, 7007,
-               _lazy("lab.servers.echo", "start_tcp_echo")),
-    ServerKind("udp-echo", "UDP echo server", Transport.UDP, 7007,
-               _lazy("lab.servers.echo", "start_udp_echo")),
-    ServerKind("http", "HTTP server", Transport.TCP, 8080, _lazy("lab.servers.http", "start_http"),
-               module="lab.servers.http_live"),
-    ServerKind("smtp", "SMTP server", Transport.TCP, 2525, _lazy("lab.servers.smtp", "start_smtp"),
-               module="lab.servers.mail_live"),
-    ServerKind("pop3", "POP3 server", Transport.TCP, 1110, _lazy("lab.servers.pop3", "start_pop3"),
-               module="lab.servers.mail_live"),
-    ServerKind("ftp", "FTP server", Transport.TCP, 2121, _lazy("lab.servers.ftp", "start_ftp"),
-               module="lab.servers.ftp_live"),
-    ServerKind("ws", "WebSocket chat server", Transport.TCP, 8765,
-               _lazy("lab.servers.ws", "start_ws"), protocol="websocket",
-               module="lab.servers.ws_live"),
-    ServerKind("dns", "DNS server", Transport.UDP, 5300, _lazy("lab.servers.dns", "start_dns"),
-               tcp_dissector="dns-tcp", module="lab.servers.dns_live"),
-)
+def _server_kind(row: kinds.Kind, side: kinds.ServerSide) -> ServerKind:
+    module, _, name = side.start.partition(":")
+    return ServerKind(row.name, side.title, side.transport, side.default_port,
+                      _lazy(module, name), protocol=row.protocol,
+                      tcp_dissector=side.tcp_dissector, module=side.live)
 
 
 def server_kinds() -> dict[str, ServerKind]:
-    """Every server kind the lab knows, by its command-line name."""
-    return {k.kind: k for k in SERVER_KINDS}
+    """Every server kind the lab knows (lab/kinds.py), by its command-line name, in menu
+    order. Listing them imports none of the kinds' modules (the window and ``cslab
+    --help`` list the kinds at start-up, and aiohttp, aiosmtpd, websockets and dnspython
+    take a while to import); a kind's module is imported when its first server starts."""
+    return {row.name: _server_kind(row, row.server) for row in kinds.kinds()
+            if row.server is not None}
+
+
+def __getattr__(name: str) -> tuple[ServerKind, ...]:
+    if name == "SERVER_KINDS":  # the table's view, as a tuple in menu order
+        return tuple(server_kinds().values())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
