@@ -21,6 +21,7 @@ from lab.model import (
     Connection,
     ConnectionClosed,
     ConnectionOpened,
+    EndpointNamed,
     Event,
     Message,
     MessageCaptured,
@@ -48,6 +49,9 @@ class Capture:
         self._conn_ids = itertools.count(1)
         self._raw_kept: dict[str, int] = {}
         self._forgotten: dict[str, Connection] = {}  # closed ones the last clear dropped
+        #: A lab client's local address → its node id (from the EndpointNamed events
+        #: published here): later Messages from that address carry the node.
+        self.endpoints: dict[str, str] = {}
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber`` with every later event; returns a function that unsubscribes."""
@@ -60,11 +64,28 @@ class Capture:
         return unsubscribe
 
     def publish(self, event: Event) -> None:
+        if isinstance(event, EndpointNamed):
+            self.endpoints[event.address] = event.node_id
         for subscriber in tuple(self._subscribers):
             try:
                 subscriber(event)
             except Exception as exc:  # a reader's bug must not stop the Wire
                 print(f"cslab: capture subscriber failed: {exc!r}", file=sys.stderr)
+
+    def name_endpoint(self, address: str, node_id: str) -> None:
+        """``address`` is one end of lab client ``node_id``: publish EndpointNamed (the
+        Capture keeps the name, and its later Messages from there carry the node)."""
+        self.publish(EndpointNamed(address, node_id))
+
+    def client_node(self, conn: Connection) -> str | None:
+        """The lab client node ``conn`` comes from, if known: by its client address, or
+        (an FTP data connection from an unnamed port) by its control connection's."""
+        node = self.endpoints.get(conn.client)
+        if node is None and conn.parent is not None:
+            control = self.connections.get(conn.parent) or self._forgotten.get(conn.parent)
+            if control is not None:
+                node = self.endpoints.get(control.client)
+        return node
 
     def clear(self) -> None:
         """Forget every Message and every closed Connection (a lesson starts clean),
@@ -146,6 +167,9 @@ class Capture:
             malformed=piece.malformed,
             injected=injected,
             held=held,
+            node=conn.node,
+            client_node=self.client_node(conn) if self.endpoints else None,
+            parent=conn.parent,
         )
         self.messages.append(message)
         self.publish(MessageCaptured(message))
@@ -153,7 +177,8 @@ class Capture:
 
 
 def message_record(message: Message) -> dict[str, Any]:
-    """The JSON Lines object for a Message (see DESIGN.md, 'Capture JSON Lines')."""
+    """The JSON Lines object for a Message (see DESIGN.md, 'Capture JSON Lines');
+    ``node``, ``client_node`` and ``parent`` only when the message has them."""
     return {
         "type": "message",
         "id": message.id,
@@ -171,6 +196,9 @@ def message_record(message: Message) -> dict[str, Any]:
         "malformed": message.malformed,
         "injected": message.injected,
         "held": message.held,
+        **{key: value for key, value in (("node", message.node),
+                                          ("client_node", message.client_node),
+                                          ("parent", message.parent)) if value is not None},
     }
 
 

@@ -2,9 +2,9 @@
 
 A capture is read from its JSON Lines file (see DESIGN.md) or from a .cslab
 file (told apart by SQLite's header, not by the name); ``load_capture`` imports
-either as Messages and Connections. HAR pairs each HTTP response with the
-oldest unanswered request of its connection, which is how HTTP/1.1 orders
-them, pipelining included.
+either as Messages and Connections. HAR pairs each HTTP response with its
+request as the inspector does (lab/pairs.py: the oldest unanswered request of
+its connection, which is how HTTP/1.1 orders them, pipelining included).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from lab import __version__, pcapng
 from lab.capture import Capture, connection_record, message_record
 from lab.model import Connection, Message, Sender, Transport
-from lab.pairing import Pairer
+from lab.pairs import Pairs
 from lab.store import Stored, StoreError, is_sqlite, load, save
 
 Record = dict[str, Any]
@@ -142,18 +142,18 @@ def _entry(request: Record, response: Record | None) -> dict[str, Any]:
 
 
 def to_har(records: Iterable[Record]) -> dict[str, Any]:
-    """HAR 1.2 for the HTTP messages among ``records`` (others are skipped)."""
-    pairer = Pairer()
+    """HAR 1.2 for the HTTP messages among ``records`` (others are skipped; a malformed
+    request makes no entry, though its answer is its own, as the inspector pairs it)."""
+    pairing = Pairs()
     pairs: list[tuple[Record, Record | None]] = []
     index: dict[int, int] = {}  # request's message id → its place in pairs
     for record in records:
+        answered = pairing.add_record(record)
         if record.get("type") != "message" or record.get("protocol") != "http":
             continue
         if record.get("malformed") or not record.get("fields"):
             continue
         first = next(iter(record["fields"].items()))
-        answered = pairer.add(record["id"], protocol="http", connection=record["connection"],
-                              from_client=record.get("sender") == "client", first_field=first)
         if record.get("sender") == "client" and first[0] == "method":
             index[record["id"]] = len(pairs)
             pairs.append((record, None))
@@ -190,8 +190,16 @@ def stored_records(stored: Stored) -> list[Record]:
     return records_of(stored.connections.values(), stored.messages)
 
 
-def _message(record: Record, number: int) -> Message:
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _message(record: Record, number: int, conn: Connection | None) -> Message:
+    """A message record as a Message; where it belongs (``node``, ``parent``) from its
+    connection when the record does not say (a file written before they were kept)."""
     fields = record.get("fields") or {}
+    node = record.get("node", conn.node if conn is not None else None)
+    parent = record.get("parent", conn.parent if conn is not None else None)
     return Message(
         id=int(record.get("id", number)), time=float(record["time"]),
         connection=str(record["connection"]), protocol=str(record.get("protocol", "raw")),
@@ -200,7 +208,9 @@ def _message(record: Record, number: int) -> Message:
         size=int(record.get("size", 0)), raw=base64.b64decode(record.get("raw", "")),
         fields=tuple((str(k), v) for k, v in fields.items()),
         truncated=bool(record.get("truncated")), malformed=bool(record.get("malformed")),
-        injected=bool(record.get("injected")), held=bool(record.get("held")))
+        injected=bool(record.get("injected")), held=bool(record.get("held")),
+        node=_optional(node), client_node=_optional(record.get("client_node")),
+        parent=_optional(parent))
 
 
 def stored_from_records(records: Iterable[Record]) -> Stored:
@@ -220,7 +230,7 @@ def stored_from_records(records: Iterable[Record]) -> Stored:
                 stored.connections[conn_id] = replace(stored.connections[conn_id],
                                                       closed=float(record["time"]))
             elif kind == "message":
-                message = _message(record, number)
+                message = _message(record, number, stored.connections.get(conn_id))
                 stored.messages.append(message)
                 if conn_id not in stored.connections:
                     udp = message.protocol in UDP_PROTOCOLS

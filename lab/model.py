@@ -71,7 +71,14 @@ class Connection:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
-    """One protocol message, numbered by the Capture (``id`` counts from 1)."""
+    """One protocol message, numbered by the Capture (``id`` counts from 1).
+
+    It knows where it belongs, set once by the Capture: ``node`` is the lab server
+    node of its Wire (None for a bare relay), ``client_node`` the lab client node
+    whose local address it came from (None while not known: a client often names
+    its address after its first message), ``parent`` its connection's parent (an
+    FTP data connection's control connection).
+    """
 
     id: int
     time: float
@@ -88,6 +95,9 @@ class Message:
     malformed: bool = False
     injected: bool = False
     held: bool = False
+    node: str | None = None
+    client_node: str | None = None
+    parent: str | None = None
 
     @property
     def source(self) -> str:

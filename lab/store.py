@@ -42,8 +42,10 @@ from lab.model import (
 )
 
 FORMAT = "cslab"
-#: Bumped when the tables change so that an older lab cannot read the file.
-FORMAT_VERSION = 1
+#: Bumped when the tables change so that an older lab cannot read the file
+#: (2: messages gained ``node``, ``client_node`` and ``parent``; version 1 files still
+#: read, their messages' node and parent taken from their connections).
+FORMAT_VERSION = 2
 #: SQLite's application_id for .cslab files: "cslb".
 APPLICATION_ID = 0x63736C62
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -61,7 +63,7 @@ CREATE TABLE messages (
     protocol TEXT NOT NULL, sender TEXT NOT NULL, client TEXT NOT NULL, server TEXT NOT NULL,
     summary TEXT NOT NULL, size INTEGER NOT NULL, raw BLOB NOT NULL, fields TEXT NOT NULL,
     truncated INTEGER NOT NULL, malformed INTEGER NOT NULL, injected INTEGER NOT NULL,
-    held INTEGER NOT NULL);
+    held INTEGER NOT NULL, node TEXT, client_node TEXT, parent TEXT);
 CREATE INDEX messages_by_connection ON messages (connection, id);
 CREATE TABLE nodes (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
@@ -70,7 +72,9 @@ CREATE TABLE endpoints (address TEXT PRIMARY KEY, node TEXT NOT NULL);
 """
 
 _CONNECTION_SQL = "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?)"
-_MESSAGE_SQL = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_MESSAGE_SQL = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_MESSAGE_COLUMNS = ("id, time, connection, protocol, sender, client, server, summary, size, "
+                    "raw, fields, truncated, malformed, injected, held")
 _NODE_SQL = "INSERT OR REPLACE INTO nodes VALUES (?,?,?,?,?,?)"
 _ENDPOINT_SQL = "INSERT OR REPLACE INTO endpoints VALUES (?,?)"
 
@@ -109,7 +113,7 @@ def _connection_row(conn: Connection) -> tuple[Any, ...]:
 def _message_row(m: Message) -> tuple[Any, ...]:
     return (m.id, m.time, m.connection, m.protocol, m.sender.value, m.client, m.server,
             m.summary, m.size, m.raw, json.dumps([list(pair) for pair in m.fields]),
-            m.truncated, m.malformed, m.injected, m.held)
+            m.truncated, m.malformed, m.injected, m.held, m.node, m.client_node, m.parent)
 
 
 def _node_row(node: NodeInfo) -> tuple[Any, ...]:
@@ -259,15 +263,22 @@ def _open_read_only(path: str | Path) -> sqlite3.Connection:
     return db
 
 
-def _messages(db: sqlite3.Connection) -> Iterator[Message]:
-    for row in db.execute("SELECT * FROM messages ORDER BY id"):
+def _messages(db: sqlite3.Connection, connections: dict[str, Connection],
+              version: int) -> Iterator[Message]:
+    """The messages, each knowing where it belongs as the capture knew it (a version 1
+    file did not keep it: node and parent come from the message's connection)."""
+    kept = ", node, client_node, parent" if version >= 2 else ", NULL, NULL, NULL"
+    for row in db.execute(f"SELECT {_MESSAGE_COLUMNS}{kept} FROM messages ORDER BY id"):
         (id_, time_, connection, protocol, sender, client, server, summary, size, raw,
-         fields, truncated, malformed, injected, held) = row
+         fields, truncated, malformed, injected, held, node, client_node, parent) = row
+        if version < 2 and (conn := connections.get(connection)) is not None:
+            node, parent = conn.node, conn.parent
         yield Message(id=id_, time=time_, connection=connection, protocol=protocol,
                       sender=Sender(sender), client=client, server=server, summary=summary,
                       size=size, raw=bytes(raw), fields=_fields(fields),
                       truncated=bool(truncated), malformed=bool(malformed),
-                      injected=bool(injected), held=bool(held))
+                      injected=bool(injected), held=bool(held),
+                      node=node, client_node=client_node, parent=parent)
 
 
 def _connections(db: sqlite3.Connection) -> Iterable[Connection]:
@@ -289,7 +300,8 @@ def load(path: str | Path) -> Stored:
         with closing(db):
             stored = Stored(meta=dict(db.execute("SELECT key, value FROM meta").fetchall()))
             stored.connections = {c.id: c for c in _connections(db)}
-            stored.messages = list(_messages(db))
+            version = int(stored.meta.get("version", FORMAT_VERSION))
+            stored.messages = list(_messages(db, stored.connections, version))
             for id_, kind, role, name, address, detail in db.execute("SELECT * FROM nodes"):
                 stored.nodes[id_] = NodeInfo(id=id_, kind=kind, role=role, name=name,
                                              state=NodeState.STOPPED, address=address,

@@ -17,16 +17,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lab import kinds as kind_table
 from lab.clients import client_kinds
 from lab.engine import EngineError
 from lab.model import ClientState, Message, NodeInfo, Sender, ServerState
+from lab.naming import Namer
 from lab.servers import server_kinds
 from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
-from ui.models.sequence import SequenceModel, host_of
-from ui.panels import NodePanel, PanelContext, has_panel, panel_class
+from ui.models.sequence import SequenceModel
+from ui.panels import NodePanel, PanelContext, has_panel, panel_class, shortcut
 from ui.viewmenu import ViewControls
 from ui.views.capture_file import CaptureFiles
 from ui.views.column import PanelColumn, column_header, share_compactly
@@ -39,19 +41,6 @@ from ui.views.share_banner import ShareBanner
 from ui.views.wire_controls import WireControls
 
 TITLE = "Client-Server Lab"
-SERVER_SHORTCUTS = {"tcp-echo": "Ctrl+Shift+T", "udp-echo": "Ctrl+Shift+U",
-                    "http": "Ctrl+Shift+H", "smtp": "Ctrl+Shift+M", "pop3": "Ctrl+Shift+P",
-                    "ftp": "Ctrl+Shift+F"}
-CLIENT_SHORTCUTS = {"echo": "Ctrl+Shift+E", "http": "Ctrl+Shift+R", "browser": "Ctrl+Shift+B",
-                    "smtp": "Ctrl+Shift+N", "pop3": "Ctrl+Shift+I", "ftp": "Ctrl+Shift+L"}
-SERVER_NOTES = {"smtp": "mail goes in: it stores mail for @lab.test in one mailbox each",
-                "pop3": "mail comes out: log in as ann with the password lab",
-                "ftp": "files: log in as student / lab, or anonymous (download only)",
-                "dns": "names to addresses: answers for lab.test from a zone you edit"}
-CLIENT_NOTES = {"smtp": "write a mail and send it with SMTP",
-                "pop3": "open a mailbox with POP3, read and delete",
-                "ftp": "list, download and upload files with FTP",
-                "dns": "look a name up, like dig, and read the whole answer"}
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 
@@ -72,11 +61,11 @@ class MainWindow(QMainWindow):
         self._sized = False
         self.setWindowTitle(TITLE)
         self.model = MessageTableModel(self)
-        self.model.parent_of = self.parent_of
         self.inspector = InspectorView(self.model, self)
+        self.namer = Namer(bridge.nodes, bridge.endpoints, bridge.connections)
+        self.inspector.namer = self.name_of
         # the wire: a sequence diagram over the inspector's filtered rows, sharing its selection
-        self.diagram = SequenceModel(self.inspector.proxy, self.name_of, self.parent_of,
-                                     self.is_closed, self)
+        self.diagram = SequenceModel(self.inspector.proxy, self.name_of, self.is_closed, self)
         self.wire = SequenceView(self.diagram, self.inspector.table.selectionModel(), self)
         self.replayer = Replayer(self, lab, self.inspector, self.diagram)
         self.clients = PanelColumn("Clients", "they ask", "Start a server first (right), then "
@@ -117,16 +106,17 @@ class MainWindow(QMainWindow):
     # ---- actions and toolbar -----------------------------------------------------
 
     def _make_actions(self) -> None:
+        server_sides, client_sides = kind_table.servers(), kind_table.clients()
         self.server_actions: dict[str, QAction] = {}
         for kind, spec in server_kinds().items():
             if not has_panel("server", kind):
                 continue  # an engine kind without a panel yet: serve it with cslab serve
             action = QAction(spec.title, self)
-            note = f": {SERVER_NOTES[kind]}" if kind in SERVER_NOTES else ""
+            note = server_sides[kind].note if kind in server_sides else ""
             action.setToolTip(f"Add a {spec.title} on port {spec.default_port} and start it"
-                              f"{note}")
-            if kind in SERVER_SHORTCUTS:
-                action.setShortcut(QKeySequence(SERVER_SHORTCUTS[kind]))
+                              + (f": {note}" if note else ""))
+            if keys := shortcut("server", kind):
+                action.setShortcut(QKeySequence(keys))
                 action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             self.addAction(action)
             action.triggered.connect(lambda _=False, k=kind: spawn(self.add_server(k)))
@@ -138,10 +128,10 @@ class MainWindow(QMainWindow):
             action = QAction(client_spec.title, self)
             title = client_spec.title.lower()
             article = "an" if title[:1] in "aeiou" else "a"
-            note = f": {CLIENT_NOTES[kind]}" if kind in CLIENT_NOTES else ""
-            action.setToolTip(f"Add {article} {title}{note}")
-            if kind in CLIENT_SHORTCUTS:
-                action.setShortcut(QKeySequence(CLIENT_SHORTCUTS[kind]))
+            note = client_sides[kind].note if kind in client_sides else ""
+            action.setToolTip(f"Add {article} {title}" + (f": {note}" if note else ""))
+            if keys := shortcut("client", kind):
+                action.setShortcut(QKeySequence(keys))
             self.addAction(action)
             action.triggered.connect(lambda _=False, k=kind: spawn(self.add_client(k)))
             self.client_actions[kind] = action
@@ -344,34 +334,18 @@ class MainWindow(QMainWindow):
             column.remove(panel)
         self._update_status()
 
-    def parent_of(self, connection: str) -> str | None:
-        """The control connection of an FTP data connection (None for any other)."""
-        conn = self.bridge.connections.get(connection)
-        return conn.parent if conn is not None else None
-
     def is_closed(self, connection: str) -> bool:
         conn = self.bridge.connections.get(connection)
         return conn is not None and conn.closed is not None
 
     def name_of(self, message: Message, side: Sender) -> str:
-        """What the wire calls one end of ``message``: a lab node's name (servers with
-        their port), else the address (a client's host only: one lane a host)."""
-        if side is Sender.SERVER:
-            conn = self.bridge.connections.get(message.connection)
-            node = self.bridge.nodes.get(conn.node or "") if conn is not None else None
-            if node is None:
-                return message.server
-            return f"{node.name} :{message.server.rpartition(':')[2]}"
-        client = message.client
-        replay = self.replayer.name(message)
-        if replay is not None:
-            return replay
-        conn = self.bridge.connections.get(message.connection)
-        control = self.bridge.connections.get(conn.parent or "") if conn is not None else None
-        if control is not None and client not in self.bridge.endpoints:
-            client = control.client  # an FTP data connection: named after its session
-        node = self.bridge.nodes.get(self.bridge.endpoints.get(client, ""))
-        return node.name if node is not None else host_of(message.client)
+        """What the wire calls one end of ``message``: the lab's names (lab/naming.py),
+        except a replay's client, named after the connection it replays."""
+        if side is Sender.CLIENT:
+            replay = self.replayer.name(message)
+            if replay is not None:
+                return replay
+        return self.namer(message, side)
 
     # ---- status ------------------------------------------------------------------
 

@@ -184,3 +184,24 @@ def test_clear_empties_the_capture_and_numbers_messages_from_one_again() -> None
     capture.close(new.id)
     capture.clear()
     assert capture.messages == [] and capture.connections == {}
+
+
+def test_a_message_record_says_where_it_belongs_only_when_known() -> None:
+    from lab.capture import message_record
+    from lab.export import stored_from_records
+
+    capture = Capture()
+    capture.name_endpoint("127.0.0.1:5000", "n1")
+    control = capture.open(protocol="ftp", transport=Transport.TCP, client="127.0.0.1:5000",
+                           server="127.0.0.1:2121", node="s1")
+    data = capture.open(protocol="ftp-data", transport=Transport.TCP, client="127.0.0.1:5002",
+                        server="127.0.0.1:40001", parent=control.id, node="s1")
+    bare = capture.open(protocol="raw", transport=Transport.TCP, client="1.2.3.4:5",
+                        server="5.6.7.8:9")
+    messages = [capture.add(conn, _piece(Sender.CLIENT, b"x")) for conn in (control, data, bare)]
+    records = [message_record(m) for m in messages]
+    assert {k: records[1][k] for k in ("node", "client_node", "parent")} == {
+        "node": "s1", "client_node": "n1", "parent": control.id}
+    assert "parent" not in records[0] and records[0]["node"] == "s1"
+    assert not {"node", "client_node", "parent"} & set(records[2])
+    assert stored_from_records(records).messages == messages

@@ -161,3 +161,41 @@ def test_dns_questions_never_answered_are_forgotten_past_the_newest_thousand() -
     for n in range(KEYED_KEPT + 2):
         add(20_000 + n, 9, "c3")
     assert add(30_000, 9, "c3", from_client=False) == 20_002
+
+
+def http_and_dns() -> Capture:
+    """A pipelined HTTP exchange, a malformed request answered 400, and DNS lookups
+    answered out of order, interleaved in one capture."""
+    capture = Capture()
+    http = capture.open(protocol="http", transport=Transport.TCP, client="c:1", server="s:2")
+    bad = capture.open(protocol="http", transport=Transport.TCP, client="c:3", server="s:2")
+    udp = capture.open(protocol="dns", transport=Transport.UDP, client="c:4", server="s:53")
+    dissectors = {conn.id: make(conn.protocol) for conn in (http, bad, udp)}
+    steps = [(http, Sender.CLIENT, PIPELINED), (udp, Sender.CLIENT, _dns("a.lab.test", 1)),
+             (udp, Sender.CLIENT, _dns("b.lab.test", 2)),
+             (bad, Sender.CLIENT, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"),
+             (udp, Sender.SERVER, _dns("b.lab.test", 2, answer=True)),
+             (http, Sender.SERVER, ANSWERS),
+             (bad, Sender.SERVER, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+             (udp, Sender.SERVER, _dns("a.lab.test", 1, answer=True))]
+    for time, (conn, sender, data) in enumerate(steps):
+        for piece in dissectors[conn.id].feed(sender, data, float(time)):
+            capture.add(conn, piece)
+    return capture
+
+
+def test_pairs_over_messages_and_over_records_agree() -> None:
+    from lab.capture import message_record
+    from lab.pairs import Pairs
+
+    capture = http_and_dns()
+    by_message, by_record = Pairs(), Pairs()
+    for m in capture.messages:
+        assert by_message.add(m) == by_record.add_record(message_record(m))
+    summary = {m.id: m.summary for m in capture.messages}
+    got = {summary[m.id]: summary[p] for m in capture.messages
+           if m.sender is Sender.SERVER and (p := by_message.partner(m.id)) is not None}
+    assert got["200 OK"] == "GET /a" and got["404 Not Found"] == "GET /b"
+    assert "400 Bad Request" not in got  # its request was unreadable: no method to answer
+    assert len(by_message) == len(got) == 4
+    assert all(by_record.partner(m.id) == by_message.partner(m.id) for m in capture.messages)

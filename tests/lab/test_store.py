@@ -120,3 +120,27 @@ def test_files_that_are_not_captures_are_named(tmp_path: Path) -> None:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'version'")
     with pytest.raises(StoreError, match="format version 99, newer"):
         load(newer)
+
+
+def test_messages_load_knowing_their_node_parent_and_client(tmp_path: Path) -> None:
+    capture = Capture()
+    capture.name_endpoint("127.0.0.1:5000", "n1")
+    control = capture.open(protocol="ftp", transport=Transport.TCP, client="127.0.0.1:5000",
+                           server="127.0.0.1:2121", node="s1")
+    data = capture.open(protocol="ftp-data", transport=Transport.TCP, client="127.0.0.1:5002",
+                        server="127.0.0.1:40001", parent=control.id, node="s1")
+    piece = Piece(sender=Sender.SERVER, time=1.0, summary="x", raw=b"x", size=1)
+    messages = [capture.add(control, piece), capture.add(data, piece)]
+    path = tmp_path / "now.cslab"
+    save(path, Stored(messages=messages, connections=dict(capture.connections)))
+    assert load(path).messages == messages
+    # A version 1 file (no such columns) still reads; node and parent come
+    # from the connections.
+    with sqlite3.connect(path) as db:
+        for column in ("node", "client_node", "parent"):
+            db.execute(f"ALTER TABLE messages DROP COLUMN {column}")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'version'")
+    db.close()
+    old = load(path).messages
+    assert [(m.node, m.parent, m.client_node) for m in old] == [
+        ("s1", None, None), ("s1", control.id, None)]

@@ -48,6 +48,12 @@ def test_save_then_open_shows_the_rows_read_only(  # type: ignore[no-untyped-def
     assert viewer.diagram.namer(first, Sender.SERVER) == window.name_of(live, Sender.SERVER)
     viewer.inspector.select_message(2)
     assert viewer.inspector.table.selectionModel().hasSelection()
+    # the inspector names them so too, after the address (lab/naming.py, once for all)
+    fields = {viewer.inspector.fields.item(r, 0).text(): viewer.inspector.fields.item(r, 1).text()
+              for r in range(viewer.inspector.fields.rowCount())}
+    server_name = window.name_of(live, Sender.SERVER)
+    assert fields["from"] == f"{server_name} ({first.server})"
+    assert first.node is not None and first.node == live.node
     viewer.close()
     qtbot.waitUntil(lambda: not files.viewers, timeout=WAIT)
     assert no_dialogs()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 
+from lab.model import Sender
 from ui.models.messages import MessageTableModel
 from ui.views.hexview import hex_dump
 from ui.views.inspector import FILTER_HINT, InspectorView, first_visible_index
@@ -86,6 +89,21 @@ def test_follows_at_bottom_while_the_selected_row_stays_in_view(qtbot, make_mess
     assert [index.row() for index in view.table.selectionModel().selectedRows()] == [298]
 
 
+def test_details_name_the_ends_and_the_control_connection(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """The ends as the lab names them (the window gives its lab/naming.py namer), and
+    a data connection by its control connection, both from the Message itself."""
+    view = make_inspector(qtbot, make_message)
+    view.namer = lambda message, side: "Echo server #1 :7007" if side is Sender.SERVER else (
+        "127.0.0.1")  # an outside client, named by its host: the address alone
+    view.model.append([replace(make_message(1, "data"), connection="c5", parent="c1")])
+    view.table.selectRow(0)
+    fields = {view.fields.item(r, 0).text(): view.fields.item(r, 1).text()
+              for r in range(view.fields.rowCount())}
+    assert fields["connection"] == "c1 ↳ c5"
+    assert fields["to"] == "Echo server #1 :7007 (127.0.0.1:7007)"
+    assert fields["from"] == "127.0.0.1:50000"
+
+
 def test_details_show_fields_and_bytes(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
     view = make_inspector(qtbot, make_message)
     view.model.append([make_message(1, "hello"), make_message(2, "hello world!")])
@@ -95,6 +113,7 @@ def test_details_show_fields_and_bytes(qtbot, make_message) -> None:  # type: ig
     assert fields["message"] == "#2"
     assert fields["connection"] == "c1"
     assert fields["sender"] == "client"
+    assert fields["from"] == "127.0.0.1:50000" and fields["to"] == "127.0.0.1:7007"
     assert fields["size"] == "12 bytes"
     assert fields["flags"] == "none"
     assert fields["length"] == "12"

@@ -5,6 +5,7 @@ is matched against is the same as the one the user reads."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from PySide6.QtCore import Qt
 
@@ -67,9 +68,8 @@ def test_the_filter_matches_across_the_summary_and_the_connection(qapp, make_mes
 
 def test_a_control_connection_keeps_its_data_connections(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
     model = MessageTableModel()
-    model.parent_of = lambda conn: "c1" if conn == "c5" else None
     model.append([make_message(1, "LIST", connection="c1"),
-                  make_message(2, "file.txt", connection="c5"),
+                  replace(make_message(2, "file.txt", connection="c5"), parent="c1"),
                   make_message(3, "other", connection="c2")])
     proxy = MessageFilterProxy()
     proxy.setSourceModel(model)

@@ -109,3 +109,33 @@ def test_filter_applies_to_new_rows(make_message) -> None:  # type: ignore[no-un
     proxy.set_filter_text("world")
     model.append([make_message(5, "world again"), make_message(6, "other")])
     assert proxy.rowCount() == 2
+
+
+def test_the_pairs_the_inspector_shows_are_the_pairs_the_har_export_writes(qapp) -> None:  # type: ignore[no-untyped-def]
+    """One pairing (lab/pairs.py) for the model and HAR: on a captured HTTP+DNS
+    conversation (pipelined requests, an unreadable one, DNS answered out of order)."""
+    from lab.export import capture_records, to_har
+    from tests.lab.test_pairing import http_and_dns
+
+    capture = http_and_dns()
+    model = MessageTableModel()
+    model.append(capture.messages)
+    by_id = {m.id: m for m in capture.messages}
+    shown = []
+    for m in capture.messages:
+        if m.protocol == "http" and not m.malformed and m.fields[0][0] == "method":
+            partner = model.partner(m.id)
+            answer = by_id[partner] if partner is not None else None
+            shown.append((dict(m.fields)["target"], None if answer is None
+                          else dict(answer.fields)["status"]))
+    entries = to_har(capture_records(capture))["log"]["entries"]
+    written = [(entry["request"]["url"].removeprefix("http://x"), entry["response"]["status"])
+               for entry in entries]
+    assert shown == written == [("/a", 200), ("/b", 404)]
+    dns = {m.summary: by_id[p].summary for m in capture.messages
+           if m.protocol == "dns" and m.sender is Sender.SERVER
+           and (p := model.partner(m.id)) is not None}
+    assert dns == {"Response 0x0002 NOERROR A b.lab.test (no records)":
+                   "Query 0x0002 A b.lab.test?",
+                   "Response 0x0001 NOERROR A a.lab.test (no records)":
+                   "Query 0x0001 A a.lab.test?"}

@@ -11,11 +11,12 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from lab.model import Message, Sender
+from lab.naming import host_of
 from tests.ui.demo_conversations import conversations, http_conversation
 from ui.engine_thread import spawn
 from ui.mainwindow import MainWindow
 from ui.models.messages import MESSAGE_ROLE, MessageFilterProxy, MessageTableModel
-from ui.models.sequence import SequenceModel, host_of
+from ui.models.sequence import SequenceModel
 from ui.views.sequence_export import describe
 
 NAMES = {"127.0.0.1:50000": "HTTP client #1", "127.0.0.1:51000": "Mail composer #1",
@@ -111,14 +112,13 @@ def test_renaming_an_address_names_again_only_its_connections(  # type: ignore[n
     """A lab client reports its address after its first message: naming it costs its
     connections (and their data connections), not all of them."""
     names: dict[str, str] = {}
-    parents = {"d1": "lab"}
     namer = Namer(names)
-    model, _, seq = diagram(qapp, namer=namer, parent_of=parents.get)
+    model, _, seq = diagram(qapp, namer=namer)
     lab = ("127.0.0.1:50000", "127.0.0.1:2121")
     model.append([*outside(make_message, 1000),
                   message(make_message, 1001, "PASV", "lab", Sender.CLIENT, *lab),
                   message(make_message, 1002, "LIST", "d1", Sender.SERVER,
-                          "127.0.0.1:50002", "127.0.0.1:40001")])
+                          "127.0.0.1:50002", "127.0.0.1:40001", parent="lab")])
     assert labels(seq)[:2] == ["client: 10.0.0.9", "client: 127.0.0.1"]
     calls = namer.calls
     names["127.0.0.1:50000"] = "FTP client #1"
@@ -148,14 +148,13 @@ def test_marks_faults_and_malformed(qapp, make_message) -> None:  # type: ignore
 
 
 def test_ftp_data_connections_run_between_their_control_lanes(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
-    parents = {"c2": "c1"}
-    model, _, seq = diagram(qapp, namer=Namer(), parent_of=parents.get)
+    model, _, seq = diagram(qapp, namer=Namer())
     control = ("127.0.0.1:50000", "127.0.0.1:2121")
     model.append([message(make_message, 1, "PASV", "c1", Sender.CLIENT, *control),
                   message(make_message, 2, "227 Entering Passive Mode", "c1",
                           Sender.SERVER, *control),
                   message(make_message, 3, "LIST: 3 entries", "c2", Sender.SERVER,
-                          "127.0.0.1:50002", "127.0.0.1:40001")])
+                          "127.0.0.1:50002", "127.0.0.1:40001", parent="c1")])
     assert labels(seq) == ["client: HTTP client #1", "server: 127.0.0.1:2121"]
     data = seq.arrow(2)
     assert data and data.data and (data.start, data.end) == (1, 0)

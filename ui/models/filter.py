@@ -28,7 +28,7 @@ from PySide6.QtCore import (
 from lab.model import Message
 
 Index = QModelIndex | QPersistentModelIndex
-#: What a row shares with others: (connection, protocol, client, server, sender).
+#: What a row shares with others: (connection label, protocol, client, server, sender).
 Key = tuple[str, str, str, str, str]
 #: The signature of layout(AboutToBe)Changed that carries a hint.
 _PARENTS, _HINT = "QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint"
@@ -37,16 +37,16 @@ _PARENTS, _HINT = "QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutCha
 class SearchIndex:
     """The searchable text of every row, in row order; the model feeds it."""
 
-    def __init__(self, label: Callable[[str], str]) -> None:
-        self.label = label  # a connection's label, as the Connection column shows it
+    def __init__(self) -> None:
         self.summaries: list[str] = []  # casefolded
         self.keys: list[int] = []
         self._key_ids: dict[Key, int] = {}
         self._key_list: list[Key] = []
 
     def add(self, message: Message) -> None:
-        key = (message.connection, message.protocol, message.client, message.server,
-               message.sender.value)
+        conn = message.connection  # labelled as the Connection column shows it
+        key = (f"{message.parent} ↳ {conn}" if message.parent else conn, message.protocol,
+               message.client, message.server, message.sender.value)
         number = self._key_ids.get(key)
         if number is None:
             number = self._key_ids[key] = len(self._key_list)
@@ -61,8 +61,7 @@ class SearchIndex:
         self._key_list.clear()
 
     def _rest(self, key: int) -> str:
-        conn, protocol, client, server, sender = self._key_list[key]
-        return " ".join((self.label(conn), protocol, client, server, sender)).casefold()
+        return " ".join(self._key_list[key]).casefold()
 
     def matches(self, needle: str, first: int, end: int) -> list[int]:
         """The rows in ``first``..``end - 1`` whose text contains ``needle`` (casefolded)."""

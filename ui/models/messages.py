@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -22,7 +21,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from lab.model import Message, Sender
-from lab.pairing import Pairer
+from lab.pairs import Pairs
 from ui import theme
 from ui.models.filter import MessageFilterProxy, SearchIndex
 
@@ -44,14 +43,6 @@ _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 
 Index = QModelIndex | QPersistentModelIndex
-
-#: The connection a connection belongs to (an FTP data connection's control
-#: connection), or None; the main window gives the model one over its bridge.
-ParentOf = Callable[[str], str | None]
-
-
-def no_parent(connection: str) -> str | None:
-    return None
 
 
 def malformed_tint() -> QColor:
@@ -92,20 +83,15 @@ class MessageTableModel(QAbstractTableModel):
         self._messages: list[Message] = []
         self._deltas: list[float | None] = []
         self._last_time: dict[str, float] = {}
-        self._pairer = Pairer()
-        self._partner: dict[int, int] = {}  # message id ↔ the id it answers / is answered by
+        #: Which message answers which (the HAR export pairs the same way).
+        self.pairs = Pairs()
         self._highlighted: int | None = None  # a row shown as the selected row's partner
-        self.parent_of: ParentOf = no_parent
         #: Every row's searchable text, for the filter (MessageFilterProxy).
-        self.search = SearchIndex(self.label_of)
+        self.search = SearchIndex()
 
     def connection_label(self, message: Message) -> str:
         """The Connection column: ``c1 ↳ c3`` for data connection c3 of control c1."""
-        return self.label_of(message.connection)
-
-    def label_of(self, connection: str) -> str:
-        parent = self.parent_of(connection)
-        return f"{parent} ↳ {connection}" if parent else connection
+        return connection_label(message.connection, message.parent)
 
     # ---- feeding ---------------------------------------------------------------
 
@@ -121,21 +107,12 @@ class MessageTableModel(QAbstractTableModel):
             self._last_time[message.connection] = message.time
             self._messages.append(message)
             self.search.add(message)
-            self._pair(message)
+            self.pairs.add(message)
         self.endInsertRows()
-
-    def _pair(self, message: Message) -> None:
-        question = self._pairer.add(
-            message.id, protocol=message.protocol, connection=message.connection,
-            from_client=message.sender is Sender.CLIENT,
-            first_field=message.fields[0] if message.fields else None)
-        if question is not None:
-            self._partner[question] = message.id
-            self._partner[message.id] = question
 
     def partner(self, message_id: int) -> int | None:
         """The id of the request this message answers, or of the response answering it."""
-        return self._partner.get(message_id)
+        return self.pairs.partner(message_id)
 
     def row_of(self, message_id: int) -> int | None:
         row = message_id - 1  # ids count from 1 in capture order
@@ -157,8 +134,7 @@ class MessageTableModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._partner.clear()
-        self._pairer = Pairer()
+        self.pairs = Pairs()
         self._highlighted = None
         self._messages.clear()
         self.search.clear()
@@ -216,9 +192,9 @@ class MessageTableModel(QAbstractTableModel):
         if role == _TOOLTIP and column == COL_SUMMARY:
             return message.summary
         if role == _TOOLTIP and column == COL_CONN:
-            parent = self.parent_of(message.connection)
-            if parent:
-                return f"Data connection {message.connection} of control connection {parent}"
+            if message.parent:
+                return (f"Data connection {message.connection} of control connection "
+                        f"{message.parent}")
         return None
 
     def _display(self, message: Message, row: int, column: int) -> str | None:
@@ -239,6 +215,11 @@ class MessageTableModel(QAbstractTableModel):
         if column == COL_BYTES:
             return str(message.size)
         return None
+
+
+def connection_label(connection: str, parent: str | None) -> str:
+    """``c1 ↳ c3`` for data connection c3 of control c1, else the connection's id."""
+    return f"{parent} ↳ {connection}" if parent else connection
 
 
 def _flags(message: Message) -> str:

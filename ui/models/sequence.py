@@ -26,31 +26,15 @@ from PySide6.QtCore import (
 )
 
 from lab.model import Message, Sender
-from ui.models.messages import (
-    MESSAGE_ROLE,
-    MessageFilterProxy,
-    MessageTableModel,
-    ParentOf,
-    no_parent,
-)
+from lab.naming import by_address, host_of
+from ui.models.messages import MESSAGE_ROLE, MessageFilterProxy, MessageTableModel
 
 #: What the user calls one end of a message (``Sender.CLIENT``: its client, else its
 #: server), e.g. a lab node's name; the plain address when nothing better is known.
+#: The lab names them so (lab/naming.py: Namer) for every view and export.
 Namer = Callable[[Message, Sender], str]
 #: Whether a connection has closed (the window asks its bridge).
 IsClosed = Callable[[str], bool]
-
-
-def host_of(address: str) -> str:
-    """``address`` without its port ("10.0.0.5:50312" → "10.0.0.5")."""
-    host, sep, _ = address.rpartition(":")
-    return host if sep and host else address
-
-
-def by_address(message: Message, side: Sender) -> str:
-    """A client by its host (each connection of an outside client comes from a new
-    port: one lane per host, not per connection), a server by host:port."""
-    return host_of(message.client) if side is Sender.CLIENT else message.server
 
 
 def never_closed(connection: str) -> bool:
@@ -97,12 +81,10 @@ class SequenceModel(QObject):
     lanes_changed = Signal()
 
     def __init__(self, rows: QAbstractItemModel, namer: Namer = by_address,
-                 parent_of: ParentOf = no_parent, closed: IsClosed = never_closed,
-                 parent: QObject | None = None) -> None:
+                 closed: IsClosed = never_closed, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.rows = rows
         self.namer = namer
-        self.parent_of = parent_of
         self.closed = closed
         source = rows.sourceModel() if isinstance(rows, QAbstractProxyModel) else rows
         self.source = source if isinstance(source, MessageTableModel) else None
@@ -140,7 +122,7 @@ class SequenceModel(QObject):
                 client, server = self._lanes_of(conn, message)
                 self._client_at.setdefault(client, len(self._client_at))
                 self._server_at.setdefault(server, len(self._server_at))
-                if self.parent_of(conn) is None:
+                if message.parent is None:
                     self._addresses.setdefault(server, message.server)
             left = len(self._client_at)
             self._server_at = {name: left + i for name, i in self._server_at.items()}
@@ -178,7 +160,7 @@ class SequenceModel(QObject):
         start, end = (c, s) if message.sender is Sender.CLIENT else (s, c)
         first = self._first.get(conn) or self._shown.get(conn)
         return Arrow(row=row, message=message, start=start, end=end,
-                     data=self.parent_of(conn) is not None,
+                     data=message.parent is not None,
                      opens=first is not None and first.id == message.id,
                      closes=self._last.get(conn) == message.id and self.closed(conn))
 
@@ -252,7 +234,7 @@ class SequenceModel(QObject):
         control connection."""
         names = self._names.get(conn)
         if names is None:
-            parent = self.parent_of(conn)
+            parent = message.parent
             control = (self._first.get(parent) or self._shown.get(parent)) if parent else None
             if parent and control is not None:
                 names = self._lanes_of(parent, control)

@@ -14,12 +14,12 @@ from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
-from lab.model import Message, Sender
+from lab.naming import Namer
 from ui.bridge import EngineBridge
 from ui.commands import Commands
 from ui.engine_thread import EngineThread, spawn
 from ui.models.messages import MESSAGE_ROLE, MessageTableModel
-from ui.models.sequence import Namer, SequenceModel, host_of
+from ui.models.sequence import SequenceModel
 from ui.views.inspector import InspectorView
 from ui.views.sequence import SequenceView
 
@@ -31,24 +31,9 @@ OPEN_FILTER = "Captures (*.cslab *.jsonl);;Lab captures (*.cslab);;JSON Lines (*
 
 
 def stored_namer(stored: Stored) -> Namer:
-    """What the diagram calls one end of a message in a saved capture: the lab node's
-    name as it was when saved (servers with their port), else the address (a
-    client's host only)."""
-
-    def name_of(message: Message, side: Sender) -> str:
-        conn = stored.connections.get(message.connection)
-        if side is Sender.SERVER:
-            node = stored.nodes.get(conn.node or "") if conn is not None else None
-            return (f"{node.name} :{message.server.rpartition(':')[2]}" if node is not None
-                    else message.server)
-        client = message.client
-        control = stored.connections.get(conn.parent or "") if conn is not None else None
-        if control is not None and client not in stored.endpoints:
-            client = control.client  # an FTP data connection: named after its session
-        node = stored.nodes.get(stored.endpoints.get(client, ""))
-        return node.name if node is not None else host_of(message.client)
-
-    return name_of
+    """What the diagram calls one end of a message in a saved capture: the lab's names
+    (lab/naming.py) over the nodes and client addresses the file kept."""
+    return Namer(stored.nodes, stored.endpoints, stored.connections)
 
 
 class CaptureViewer(QMainWindow):
@@ -61,10 +46,9 @@ class CaptureViewer(QMainWindow):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle(f"{Path(path).name} (read-only) — Client-Server Lab")
         self.model = MessageTableModel(self)
-        self.model.parent_of = self.parent_of
         self.inspector = InspectorView(self.model, self)
-        self.diagram = SequenceModel(self.inspector.proxy, stored_namer(stored),
-                                     self.parent_of, self.is_closed, self)
+        self.inspector.namer = namer = stored_namer(stored)
+        self.diagram = SequenceModel(self.inspector.proxy, namer, self.is_closed, self)
         self.wire = SequenceView(self.diagram, self.inspector.table.selectionModel(), self)
         self.wire.clicked.connect(self._wire_clicked)
         self.wire.exported.connect(lambda text: self.statusBar().showMessage(text, 10000))
@@ -80,10 +64,6 @@ class CaptureViewer(QMainWindow):
             f"{count} message{'s' if count != 1 else ''}  ·  {conns} connection"
             f"{'s' if conns != 1 else ''}" + (f"  ·  saved {made}" if made else ""), self))
         self.resize(1200, 900)
-
-    def parent_of(self, connection: str) -> str | None:
-        conn = self.stored.connections.get(connection)
-        return conn.parent if conn is not None else None
 
     def is_closed(self, connection: str) -> bool:
         conn = self.stored.connections.get(connection)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt
 from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -55,6 +57,9 @@ class InspectorView(QWidget):
     def __init__(self, model: MessageTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
+        #: What the lab calls each end of a message (lab/naming.py via the window):
+        #: the fields show "name (address)"; None shows addresses only.
+        self.namer: Callable[[Message, Sender], str] | None = None
         self.proxy = MessageFilterProxy(self)
         self.proxy.setSourceModel(model)
         self.filter_edit = QLineEdit(self)
@@ -271,11 +276,12 @@ class InspectorView(QWidget):
             ("message", f"#{message.id}"),
             ("time", format_time(message.time)),
             ("Δt", delta or "first on this connection"),
-            ("connection", message.connection),
+            ("connection", self.model.connection_label(message)),
             ("protocol", message.protocol),
             ("sender", message.sender.value),
-            ("from", message.source),
-            ("to", message.destination),
+            ("from", self._end(message, message.sender)),
+            ("to", self._end(message, Sender.SERVER if message.sender is Sender.CLIENT
+                             else Sender.CLIENT)),
             ("size", f"{message.size} bytes"),
             ("flags", ", ".join(flags) or "none"),
             *self._pairing(message),
@@ -286,6 +292,13 @@ class InspectorView(QWidget):
             self.fields.setItem(row, 0, QTableWidgetItem(name))
             self.fields.setItem(row, 1, QTableWidgetItem("" if value is None else str(value)))
         self.fields.resizeColumnToContents(0)
+
+    def _end(self, message: Message, side: Sender) -> str:
+        """One end of ``message``: its address, after the lab's name for it if any."""
+        address = message.client if side is Sender.CLIENT else message.server
+        name = self.namer(message, side) if self.namer is not None else address
+        return address if name in (address, address.rpartition(":")[0]) else (
+            f"{name} ({address})")
 
     def _pairing(self, message: Message) -> list[tuple[str, object]]:
         partner = self.model.partner(message.id)
