@@ -154,8 +154,8 @@ def scenario_text(engine: Engine, title: str = "Saved setup") -> str:
 def _wire(engine: Engine, servers: list[NodeInfo], names: dict[str, str]) -> list[str]:
     """The [wire] table: the faults (on every server if all have the same ones, else
     on the first server that has any) and step mode; [] when nothing is set."""
-    faulted = [(s, f) for s in servers if (f := changed_faults(engine.faults(s.id)))]
-    step = engine.stepping(None)
+    faulted = [(s, f) for s in servers if (f := changed_faults(engine.wire_board.faults(s.id)))]
+    step = engine.wire_board.stepping(None)
     if not faulted and not step:
         return []
     lines = ["", "[wire]"]

@@ -89,6 +89,7 @@ class Commands:
         await self._lab.call(self._lab.engine.shutdown)
 
     async def run_sync(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Call one of the engine's plain methods (``engine.set_faults``…) on its loop."""
+        """Call one of the engine's plain methods (``engine.wire_board.set_faults``…) on
+        its loop."""
         return await self._lab.call(run_sync, fn, *args, **kwargs)
 

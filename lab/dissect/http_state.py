@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import h11
 
-from lab.dissect.base import Dissector
 from lab.dissect import http_fields as hf
+from lab.dissect.base import Dissector
 from lab.model import RAW_LIMIT, Piece, Sender
 
 #: Largest head h11 will wait for before calling the message malformed.

@@ -39,8 +39,8 @@ from websockets.frames import CTRL_OPCODES, Frame, Opcode
 from websockets.streams import StreamReader
 from websockets.typing import ExtensionName
 
-from lab.dissect.base import Dissector, register
 from lab.dissect import ws_frames as wf
+from lab.dissect.base import Dissector, register
 from lab.dissect.http import UPGRADES, HttpDissector
 from lab.dissect.raw import RawDissector
 from lab.model import RAW_LIMIT, Piece, Sender

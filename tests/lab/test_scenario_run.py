@@ -91,20 +91,20 @@ def test_a_step_held_at_a_stepping_wire_waits_for_forward(
     async def main() -> list[StepResult]:
         engine = Engine()
         try:
-            engine.set_step(None, True)
+            engine.wire_board.set_step(None, True)
 
             async def presenter() -> None:
-                while not engine.held():  # the request waits at the Wire…
+                while not engine.wire_board.held():  # the request waits at the Wire…
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.6)  # …longer than the step timeout
-                engine.set_step(None, False)  # step mode off forwards it
+                engine.wire_board.set_step(None, False)  # step mode off forwards it
 
             waiting = asyncio.ensure_future(presenter())
             results = await run(scenario, engine, lambda r: None)
             await waiting
             return results
         finally:
-            engine.set_step(None, False)
+            engine.wire_board.set_step(None, False)
             await engine.shutdown()
 
     (only,) = run_bounded(main)

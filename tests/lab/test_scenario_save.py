@@ -41,7 +41,7 @@ def test_a_saved_setup_loads_back_and_runs_headless(tmp_path: Path) -> None:
             await engine.add_client("http", name="composer")
             nc = await engine.add_client("echo", name="nc")
             await engine.client_act(nc.id, "connect", settings={"server": echo.address})
-            engine.set_faults(web.id, latency=50.0, reset_at_message=3)
+            engine.wire_board.set_faults(web.id, latency=50.0, reset_at_message=3)
             save(engine, path, title='Saved "setup"')
         finally:
             await engine.shutdown()
@@ -67,7 +67,7 @@ def test_a_saved_setup_loads_back_and_runs_headless(tmp_path: Path) -> None:
 def test_an_empty_lab_saves_a_scenario_with_no_servers(tmp_path: Path) -> None:
     async def main() -> Path:
         engine = Engine()
-        engine.set_step(None, True)
+        engine.wire_board.set_step(None, True)
         try:
             return save(engine, tmp_path / "empty-lab.toml")
         finally:

@@ -23,6 +23,8 @@ def add_panel(window: MainWindow, qtbot, role: str, kind: str, cls: type,  # typ
     panel = next(p for p in column.panels() if isinstance(p, cls))
     if role == "server":
         qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=timeout)
+    else:  # a user types once the panel shows its client's settings (its first state)
+        qtbot.waitUntil(lambda: panel.state is not None, timeout=timeout)
     return panel
 
 

@@ -69,7 +69,7 @@ def test_a_lesson_with_wire_step_turns_step_mode_on_for_every_wire(
     qtbot.waitUntil(task.done, timeout=WAIT)
     assert task.result() is True
     assert controls.step_action.isChecked()
-    assert window.lab.engine.stepping(None)
+    assert window.lab.engine.wire_board.stepping(None)
     assert "Step mode is on for every Wire" in lessons.text.text()
 
     lessons.next_action.trigger()  # the browser's request waits at the Wire
@@ -84,7 +84,7 @@ def test_a_lesson_with_wire_step_turns_step_mode_on_for_every_wire(
     qtbot.waitUntil(forward_until_done, timeout=WAIT)
     assert lessons.results[0].passed
     controls.step_action.setChecked(False)
-    qtbot.waitUntil(lambda: not window.lab.engine.stepping(None), timeout=WAIT)
+    qtbot.waitUntil(lambda: not window.lab.engine.wire_board.stepping(None), timeout=WAIT)
 
 
 def test_a_lesson_with_wire_step_on_one_server_steps_that_wire_alone(
@@ -95,11 +95,12 @@ def test_a_lesson_with_wire_step_on_one_server_steps_that_wire_alone(
     assert task.result() is True
     assert lessons.runner is not None
     server = lessons.runner.server_ids["Web server"]
-    assert window.lab.engine.stepping(server) and not window.lab.engine.stepping(None)
+    board = window.lab.engine.wire_board
+    assert board.stepping(server) and not board.stepping(None)
     assert not controls.step_action.isChecked()
     assert "Web server's Wire" in lessons.text.text()
     spawn(controls.set_step(server, False))
-    qtbot.waitUntil(lambda: not window.lab.engine.stepping(server), timeout=WAIT)
+    qtbot.waitUntil(lambda: not window.lab.engine.wire_board.stepping(server), timeout=WAIT)
 
 
 def test_a_lesson_without_wire_step_leaves_step_mode_off(
@@ -107,7 +108,7 @@ def test_a_lesson_without_wire_step_leaves_step_mode_off(
     task = spawn(window.lessons.open("01-first-request"))
     qtbot.waitUntil(task.done, timeout=WAIT)
     assert not window.wire_controls.step_action.isChecked()
-    assert not window.lab.engine.stepping(None)
+    assert not window.lab.engine.wire_board.stepping(None)
     assert "Step mode" not in window.lessons.text.text()
 
 
@@ -333,3 +334,24 @@ def test_restart_lesson_sets_it_up_fresh_from_step_one(window: MainWindow, qtbot
     assert all(result.passed for result in lessons.results)
     assert "1 message(s)" in lessons.results[1].outcome.shown
     assert window.model.message(0).id == 1
+
+
+def test_next_step_scrolls_the_clients_column_to_the_panel_doing_the_step(
+        window: MainWindow, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window.resize(1280, 720)
+    lessons = window.lessons
+    task = spawn(lessons.open("04-mail"))
+    qtbot.waitUntil(task.done, timeout=WAIT)
+    qtbot.waitUntil(lambda: len(window.panels) == 4, timeout=WAIT)
+    by_name = {p.info.name: p for p in window.panels.values()}
+    ann, bob = by_name["Ann's mail program"], by_name["Bob's mail program"]
+    column = window.clients.scroll_area
+
+    def in_view(panel) -> bool:  # type: ignore[no-untyped-def]
+        top = panel.mapTo(column.viewport(), panel.rect().topLeft()).y()
+        return 0 <= top < column.viewport().height()
+
+    for number, panel in ((1, ann), (2, bob)):
+        lessons.next_action.trigger()
+        qtbot.waitUntil(lambda n=number: len(lessons.results) == n, timeout=WAIT)
+        qtbot.waitUntil(lambda p=panel: in_view(p), timeout=WAIT)

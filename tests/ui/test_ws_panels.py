@@ -21,6 +21,8 @@ def add_chat(window: MainWindow, qtbot) -> WsChatPanel:  # type: ignore[no-untyp
     qtbot.waitUntil(lambda: len(window.clients.panels()) > len(before), timeout=WAIT)
     (panel,) = set(window.clients.panels()) - before
     assert isinstance(panel, WsChatPanel)
+    # A user types once the panel shows its client's settings (its first state).
+    qtbot.waitUntil(lambda: panel.state is not None, timeout=WAIT)
     return panel
 
 

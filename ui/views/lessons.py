@@ -309,6 +309,7 @@ class LessonControls:
         step = scenario.steps[index]
         self._say(f"Step {index + 1} of {len(scenario.steps)} · {step.client}: "
                   f"{step.action}\n{step.say}")
+        self.show_panel(runner.client_ids.get(step.client, ""))
         result = await self.lab.call(runner.step, index)
         if runner is not self.runner:  # another lesson (or a restart) came meanwhile
             return result
@@ -316,4 +317,12 @@ class LessonControls:
         last = self.position >= len(scenario.steps)
         self._say(step_text(scenario, result) + ("\nThe lesson is done." if last else ""))
         self.next_action.setEnabled(not last)
+        self.show_panel(runner.client_ids.get(step.client, ""))
         return result
+
+    def show_panel(self, node_id: str) -> None:
+        """Scroll the clients' column to the panel of ``node_id`` (the one doing a step)."""
+        panel = getattr(self.window, "panels", {}).get(node_id)
+        column = getattr(self.window, "clients", None)
+        if panel is not None and column is not None:
+            column.scroll_to(panel)
