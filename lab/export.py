@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from lab import __version__, pcapng
+from lab import __version__, kinds, pcapng
 from lab.capture import Capture, connection_record, message_record
 from lab.model import Connection, Message, Sender, Transport
 from lab.pairs import Pairs
@@ -27,7 +27,6 @@ from lab.store import Stored, StoreError, is_sqlite, load, save
 
 Record = dict[str, Any]
 FORMATS = ("jsonl", "har", "pcapng", "cslab")
-UDP_PROTOCOLS = ("dns", "udp-echo")
 
 
 class ExportError(Exception):
@@ -233,10 +232,9 @@ def stored_from_records(records: Iterable[Record]) -> Stored:
                 message = _message(record, number, stored.connections.get(conn_id))
                 stored.messages.append(message)
                 if conn_id not in stored.connections:
-                    udp = message.protocol in UDP_PROTOCOLS
                     stored.connections[conn_id] = Connection(
                         id=conn_id, protocol=message.protocol,
-                        transport=Transport.UDP if udp else Transport.TCP,
+                        transport=kinds.transport(message.protocol),
                         client=message.client, server=message.server, opened=message.time)
         except (KeyError, ValueError, TypeError, binascii.Error) as exc:
             raise ExportError(f"record {number}: not a capture record ({exc!r})") from None

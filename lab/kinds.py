@@ -111,6 +111,9 @@ class Kind:
     explain: tuple[str, ...] = ()
     #: The URL scheme a shared server is announced with ("" : plain host:port).
     scheme: str = ""
+    #: Modules of the layers its Wires put on each link, outermost first (each has
+    #: ``make(link, send)``; lab/wire/layers): FTP's data-address rewrite.
+    layers: tuple[str, ...] = ()
     server: ServerSide | None = None
     client: ClientSide | None = None
 
@@ -173,6 +176,7 @@ _KINDS: list[Kind] = [
     # A 150 "opening the data connection" is preliminary: the 226 answers.
     Kind("ftp", dissectors=("lab.dissect.ftp", "lab.dissect.ftp_data"),
          pairing=Rule(frozenset({"command"}), "code", completion), explain=("ftp.toml",),
+         layers=("lab.wire.layers.ftp",),
          server=ServerSide("FTP server", "lab.servers.ftp:start_ftp", Transport.TCP, 2121,
                            live="lab.servers.ftp_live",
                            note="files: log in as student / lab, or anonymous (download only)",
@@ -275,6 +279,18 @@ def scheme(name: str) -> str:
     if found is not None and not found.scheme:
         found = owner(found.dissector)
     return (found or owner(name) or Kind("")).scheme
+
+
+def layers(protocol: str) -> tuple[str, ...]:
+    """The layer modules a Wire dissecting ``protocol`` puts on its links."""
+    found = owner(protocol)
+    return found.layers if found is not None else ()
+
+
+def transport(protocol: str) -> Transport:
+    """The transport ``protocol``'s servers use (TCP when no server kind speaks it)."""
+    return next((k.server.transport for k in _KINDS
+                 if k.server is not None and k.dissector == protocol), Transport.TCP)
 
 
 def fresh_data(name: str) -> tuple[FreshData, ...]:

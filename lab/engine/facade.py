@@ -134,7 +134,7 @@ class Engine:
 
     # ---- clients -------------------------------------------------------------------
 
-    async def add_client(self, kind: str = "echo", *, name: str | None = None,
+    async def add_client(self, kind: str, *, name: str | None = None,
                          settings: Mapping[str, object] | None = None) -> NodeInfo:
         """Make a client of ``kind`` with the kind's default settings, updated by
         ``settings`` (a lesson's options, a saved setup); its state is published."""

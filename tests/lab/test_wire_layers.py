@@ -64,7 +64,6 @@ def make(link: _TcpLink, send: Send) -> _Upper:
 def test_layers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Give the ``raw`` protocol two layers: this module's ``make`` and ``_Mark``."""
     SEEN.clear()
-    monkeypatch.setitem(layers.LAYERS, "raw", (__name__,))
     monkeypatch.setattr(layers, "_loaded", {"raw": (make, _Mark)})
 
 
