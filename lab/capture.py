@@ -72,6 +72,12 @@ class Capture:
             except Exception as exc:  # a reader's bug must not stop the Wire
                 print(f"cslab: capture subscriber failed: {exc!r}", file=sys.stderr)
 
+    def forget_endpoints(self, node_id: str) -> None:
+        """A lab client is gone: its addresses name nobody now (a later client that
+        reuses one of its ports must not be taken for it)."""
+        for address in [a for a, n in self.endpoints.items() if n == node_id]:
+            del self.endpoints[address]
+
     def name_endpoint(self, address: str, node_id: str) -> None:
         """``address`` is one end of lab client ``node_id``: publish EndpointNamed (the
         Capture keeps the name, and its later Messages from there carry the node)."""

@@ -185,7 +185,12 @@ class FtpClient:
         return self.cwd
 
     async def close(self) -> None:
-        """QUIT and disconnect (quietly if the connection is already gone)."""
+        """Stop a transfer under way, QUIT and disconnect (quietly if the connection
+        is already gone)."""
+        task = self._transfer
+        if task is not None and not task.done():
+            self._cancelling = True
+            task.cancel()
         ftp, self._ftp = self._ftp, None
         if ftp is None:
             return

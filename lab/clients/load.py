@@ -38,11 +38,15 @@ class LoadClient:
         return None if self.run is None else await self.run.wait()
 
     async def stop(self) -> LoadSummary | None:
-        """Cancel the run (if any) and wait for it to end."""
+        """Cancel the run (if any) and wait for it to end. A run that failed does not
+        fail its stop (its error was shown when it ended)."""
         if self.run is None:
             return None
         self.run.cancel()
-        return await self.run.wait()
+        try:
+            return await self.run.wait()
+        except Exception:
+            return None
 
     async def close(self) -> None:
         await self.stop()
@@ -81,7 +85,9 @@ async def _follow(handle: ClientHandle, run: LoadRun, target: str) -> None:
     newer run has started meanwhile."""
     try:
         summary = await run.wait()
-    except (OSError, ValueError) as exc:  # the router found no way to the server
+    except asyncio.CancelledError:
+        return
+    except Exception as exc:  # no way to the server, or the run failed: say why
         if handle.memory.get("run") is run:
             handle.show(view=_view(run, target, error=str(exc)), error=str(exc))
         return

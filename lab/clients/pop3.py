@@ -49,6 +49,7 @@ class Pop3Client:
         self._writer: asyncio.StreamWriter | None = None
         self.greeting = ""
         self.local = ""
+        self.busy = False  # a command waits for its answer
 
     async def connect(self, host: str, port: int) -> str:
         try:
@@ -66,10 +67,14 @@ class Pop3Client:
         """Send ``line``; return the +OK text and, if ``multiline``, the unstuffed body."""
         if self._writer is None:
             raise Pop3Error("not connected")
-        self._writer.write(line.encode("utf-8") + b"\r\n")
-        await self._writer.drain()
-        text = await self._status()
-        return text, (await self._body() if multiline else b"")
+        self.busy = True
+        try:
+            self._writer.write(line.encode("utf-8") + b"\r\n")
+            await self._writer.drain()
+            text = await self._status()
+            return text, (await self._body() if multiline else b"")
+        finally:
+            self.busy = False
 
     async def _line(self) -> bytes:
         assert self._reader is not None
@@ -179,11 +184,15 @@ class MailReader:
         pop, self._pop = self._pop, None
         if pop is None:
             return ""
+        if pop.busy:  # a command still waits for its answer (held in step mode, say)
+            await pop.close()
+            return "closed without QUIT while a command waited: nothing was deleted"
         try:
             text, _ = await pop.command("QUIT")
         except Pop3Error as exc:
             text = str(exc)
-        await pop.close()
+        finally:
+            await pop.close()
         return text
 
     def _need(self) -> Pop3Client:

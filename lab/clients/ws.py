@@ -178,8 +178,13 @@ class ChatClient:
         await self._wait_reader()
 
     async def close(self) -> None:
+        """Leave (1000), and stop reading if the close handshake did not end it."""
         await self.leave()
         self._ws = None
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
 
     async def _wait_reader(self) -> None:
         if self._reader is not None:
@@ -285,7 +290,14 @@ async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
     the client's name)."""
     chat: ChatClient = handle.obj
     try:
-        if verb in ("leave", "close"):
+        if verb == "close":  # the client goes: nothing more to watch
+            unwatch = handle.memory.pop("watching", None)
+            if unwatch is not None:
+                unwatch()
+            await chat.close()
+            _show(handle, chat)
+            return Outcome("closed")
+        if verb == "leave":
             await chat.leave()
             _show(handle, chat)
             return Outcome("left the room")

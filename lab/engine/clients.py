@@ -63,24 +63,42 @@ class ClientControl:
     async def act(self, node_id: str, verb: str, args: Sequence[str] = (), *,
                   settings: Mapping[str, object] | None = None) -> Outcome:
         node = self._registry.client(node_id)
-        # Closing does not queue behind an action (one held in step mode waits long):
-        # it ends what is under way.
-        async with contextlib.nullcontext() if verb in ("close", "cancel") else node.lock:
-            handle = node.handle
-            if settings:
-                handle.configure(settings)
-            handle.show(busy=" ".join((verb, *args)), error="")
+        if verb in ("close", "cancel"):
+            # Closing does not queue behind an action (one held in step mode waits
+            # long): it ends what is under way, which keeps its busy line.
+            return await self._run(node, verb, args, settings, quick=True)
+        async with node.lock:
+            if node.gone:  # removed while this action waited for its turn
+                return Outcome("the client was removed", {"ok": False, "text": ""})
+            node.running = asyncio.current_task()
             try:
-                outcome = await client_kinds()[node.info.kind].act(handle, verb, args)
-            except asyncio.CancelledError:
-                handle.show(busy="", error=f"{verb}: cancelled")
-                raise
-            except Exception as exc:  # a kind's bug: say so, keep the lab running
-                traceback.print_exc(file=sys.stderr)
-                outcome = Outcome(f"{verb} failed: {exc!r}", {"ok": False, "text": ""})
+                return await self._run(node, verb, args, settings)
+            finally:
+                node.running = None
+
+    async def _run(self, node: ClientNode, verb: str, args: Sequence[str],
+                   settings: Mapping[str, object] | None, *, quick: bool = False) -> Outcome:
+        """Run the kind's action, showing it (unless ``quick``) and its outcome."""
+        handle = node.handle
+        if settings:
+            handle.configure(settings)
+        if not quick:
+            handle.show(busy=" ".join((verb, *args)), error="")
+        try:
+            outcome = await client_kinds()[node.info.kind].act(handle, verb, args)
+        except asyncio.CancelledError:
+            handle.show(busy="", error=f"{verb}: cancelled")
+            raise
+        except Exception as exc:  # a kind's bug: say so, keep the lab running
+            traceback.print_exc(file=sys.stderr)
+            outcome = Outcome(f"{verb} failed: {exc!r}", {"ok": False, "text": ""})
+        if quick:
+            if not outcome.ok:
+                handle.show(error=outcome.shown)
+        else:
             handle.show(busy="", status=outcome.shown if outcome.ok else handle.state.status,
                         error="" if outcome.ok else outcome.shown)
-            return outcome
+        return outcome
 
     async def close(self, node_id: str) -> NodeInfo:
         node = self._registry.client(node_id)
@@ -88,9 +106,19 @@ class ClientControl:
         return self._registry.set(node, state=NodeState.STOPPED, detail="")
 
     async def remove(self, node_id: str) -> None:
+        """Close the client, end the action under way and those queued, then forget it."""
+        node = self._registry.client(node_id)
+        node.gone = True
         await self.close(node_id)
-        self._registry.client(node_id).handle.forget_folder()
+        running = node.running
+        if running is not None and running is not asyncio.current_task():
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await running
+        async with node.lock:  # queued actions see ``gone`` and return
+            node.handle.forget_folder()
         self._registry.remove(node_id)
+        self._capture.forget_endpoints(node_id)
 
     async def close_all(self) -> None:
         for node_id in list(self._registry.clients):

@@ -178,7 +178,10 @@ class Engine:
     # ---- the capture, replay, shutting down ----------------------------------------
 
     async def clear_capture(self) -> None:
-        """Empty the capture (a lesson starts clean); every reader hears CaptureCleared."""
+        """Empty the capture (a lesson starts clean); every reader hears CaptureCleared.
+        What a stepping Wire still holds is forwarded first: held chunks go by their
+        message's id, and the ids start again at 1."""
+        self.wire_board.forward_all(None)
         self.capture.clear()
 
     async def replay(self, connection_id: str,

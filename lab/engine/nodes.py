@@ -54,6 +54,10 @@ class ClientNode:
     handle: ClientHandle
     #: One action at a time per client: a lesson step and a click queue up.
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The action holding the lock (removing the client cancels it).
+    running: asyncio.Task[object] | None = None
+    #: Set when the client is being removed: actions still queued do nothing.
+    gone: bool = False
 
     @property
     def obj(self) -> ClientObject:

@@ -256,3 +256,27 @@ def test_the_echo_client_kind_logs_what_it_did_in_its_view() -> None:
             await engine.shutdown()
 
     run(main)
+
+
+def test_removing_a_client_ends_its_held_action_and_the_ones_queued_behind_it() -> None:
+    async def main() -> None:
+        engine = Engine()
+        server = await engine.add_server("tcp-echo", port=0)
+        client = await engine.add_client("echo", settings={"server": server.address})
+        assert (await engine.client_act(client.id, "connect")).ok
+        engine.wire_board.set_step(server.id, True)
+        held = asyncio.ensure_future(engine.client_act(client.id, "send", ["held"]))
+        while not engine.wire_board.held(None):  # the first send waits at the Wire
+            await asyncio.sleep(0.01)
+        queued = asyncio.ensure_future(engine.client_act(client.id, "send", ["queued"]))
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(engine.remove_client(client.id), 10)
+        done, _ = await asyncio.wait({held, queued}, timeout=10)
+        assert done == {held, queued}
+        assert held.cancelled() or not held.result().ok
+        assert queued.result().shown == "the client was removed"
+        assert not [m for m in engine.capture.messages if m.raw == b"queued"]
+        assert client.id not in {n.id for n in engine.nodes()}
+        await engine.shutdown()
+
+    run(main)

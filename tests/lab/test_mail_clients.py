@@ -163,3 +163,30 @@ def test_reader_verbs_change_its_view(tmp_path: Path) -> None:
         await engine.shutdown()
 
     run(main)
+
+
+def test_closing_the_reader_while_a_command_is_held_closes_without_quit(
+        tmp_path: Path) -> None:
+    """Close while a RETR waits at a stepping Wire: the socket closes at once (no
+    second read on the same stream), the reader says nothing was deleted."""
+    import asyncio
+
+    async def main() -> None:
+        engine = Engine()
+        pop3 = await engine.add_server("pop3", port=0,
+                                       options={"root": str(tmp_path / "mail")})
+        bob = await engine.add_client("pop3", settings={"server": pop3.address, "user": "bob"})
+        assert (await engine.client_act(bob.id, "open")).ok
+        engine.wire_board.set_step(pop3.id, True)
+        listing = asyncio.ensure_future(engine.client_act(bob.id, "list"))
+        while not engine.wire_board.held(None):
+            await asyncio.sleep(0.01)
+        closed = await asyncio.wait_for(engine.client_act(bob.id, "close"), 10)
+        assert closed.ok and "without QUIT" in closed.shown
+        assert not engine.client_state(bob.id).view.is_open
+        engine.wire_board.forward_all(None)
+        outcome = await asyncio.wait_for(listing, 10)
+        assert not outcome.ok
+        await engine.shutdown()
+
+    run(main)
