@@ -93,10 +93,16 @@ class ClientSide:
     fits: tuple[str, ...] = ()
     #: Its traffic may be sampled in the views (a load test's many clients).
     sampled: bool = False
+    #: The module with its ``act`` (default: the factory's module).
+    actions: str = ""
 
     @property
     def module(self) -> str:
         return self.factory.partition(":")[0]
+
+    @property
+    def actions_module(self) -> str:
+        return self.actions or self.module
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +194,8 @@ _KINDS: list[Kind] = [
                            {"server": "", "user": "student", "password": "lab",
                             "passive": "true"},
                            {"list": (), "retr": ("NAME",), "cd": ("PATH",)},
-                           note="list, download and upload files with FTP")),
+                           note="list, download and upload files with FTP",
+                           actions="lab.clients.ftp_actions")),
     # The upgrade request and its 101 pair as in HTTP; frames neither ask nor answer.
     Kind("ws", protocol="websocket", dissectors=("lab.dissect.websocket",),
          pairing=_HTTP_RULE, explain=("websocket.toml",), scheme="ws",

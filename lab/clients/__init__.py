@@ -79,6 +79,8 @@ class ClientKind:
     module: str
     factory: str
     defaults: dict[str, str] = field(default_factory=dict)
+    #: The module with its ``act`` (default: ``module``).
+    actions: str = ""
 
     def make(self, route: Router, seen: Seen) -> ClientObject:
         """A new client object; the kind's module is imported on first use."""
@@ -89,7 +91,7 @@ class ClientKind:
     @property
     def act(self) -> Act:
         """The kind's ``act(handle, verb, args)``."""
-        action: Act = importlib.import_module(self.module).act
+        action: Act = importlib.import_module(self.actions or self.module).act
         return action
 
 
@@ -98,7 +100,7 @@ def client_kinds() -> dict[str, ClientKind]:
     importing their modules: a kind's module is imported when its first client is made."""
     return {row.name: ClientKind(row.name, row.client.title, row.client.module,
                                  row.client.factory.partition(":")[2],
-                                 dict(row.client.defaults))
+                                 dict(row.client.defaults), row.client.actions_module)
             for row in kinds.kinds() if row.client is not None}
 
 

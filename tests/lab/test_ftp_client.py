@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.clients.ftp import Entry, FtpClient, FtpClientError, FtpView
+from lab.clients.ftp import Entry, FtpClient, FtpClientError
+from lab.clients.ftp_actions import FtpView
 from lab.engine import Engine
 from lab.model import Message, Outcome
 from tests.lab.helpers import run

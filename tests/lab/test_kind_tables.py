@@ -36,7 +36,8 @@ def test_listing_the_kinds_imports_none_of_their_libraries() -> None:
 def test_every_client_kind_names_a_factory_and_actions_that_exist(kind: ClientKind) -> None:
     module = importlib.import_module(kind.module)
     assert callable(getattr(module, kind.factory))
-    assert callable(module.act)
+    assert callable(importlib.import_module(kind.actions or kind.module).act)
+    assert kind.act is importlib.import_module(kind.actions or kind.module).act
 
 
 @pytest.mark.parametrize("kind", SERVER_KINDS, ids=[kind.kind for kind in SERVER_KINDS])

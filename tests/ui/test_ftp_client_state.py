@@ -8,7 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from lab.clients.ftp import Entry, FtpView
+from lab.clients.ftp import Entry
+from lab.clients.ftp_actions import FtpView
 from lab.engine import Engine
 from lab.model import NodeInfo
 from lab.scenario import lessons_dir, load

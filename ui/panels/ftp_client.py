@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.ftp import Entry, FtpView
+from lab.clients.ftp import Entry
+from lab.clients.ftp_actions import FtpView
 from lab.model import ClientState, NodeInfo
 from ui import theme
 from ui.engine_thread import spawn

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lab.clients.ftp import Entry, FtpView
+from lab.clients.ftp import Entry
+from lab.clients.ftp_actions import FtpView
 from ui import theme
 from ui.models.rows import RowTableModel
 from ui.panels.http_body import format_size
