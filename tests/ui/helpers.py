@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QMessageBox
 from lab.model import NodeState
 from ui.mainwindow import MainWindow
 
-WAIT = 8000
+WAIT = 15000
 
 
 def add_panel(window: MainWindow, qtbot, role: str, kind: str, cls: type,  # type: ignore[no-untyped-def]

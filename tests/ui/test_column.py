@@ -13,7 +13,7 @@ from ui.panels.http_browser import HttpBrowserPanel
 from ui.panels.http_composer import HttpComposerPanel
 from ui.views.column import COMPACT_WIDTH, MIN_WIDTH, PanelColumn
 
-WAIT = 8000
+WAIT = 15000
 
 
 def wide_panel(width: int) -> QGroupBox:

@@ -20,7 +20,7 @@ from ui.panels.dns_server import DnsServerPanel
 from ui.panels.http_composer import HttpComposerPanel
 from ui.panels.http_server import HttpServerPanel
 
-WAIT = 8000
+WAIT = 15000
 
 
 def ask(qtbot, panel: DnsClientPanel, name: str, rdtype: str = "A") -> None:  # type: ignore[no-untyped-def]

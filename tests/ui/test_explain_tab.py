@@ -15,7 +15,7 @@ from ui.mainwindow import MainWindow
 from ui.panels.http_server import HttpServerPanel
 from ui.views.explain import EMPTY_TEXT, explain_text, rfc_link
 
-WAIT = 8000
+WAIT = 15000
 
 
 def fetch(url: str) -> None:

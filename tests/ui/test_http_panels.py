@@ -26,7 +26,7 @@ from ui.panels.http_composer import HttpComposerPanel
 from ui.panels.http_request import encode_body
 from ui.panels.http_server import HttpServerPanel
 
-WAIT = 8000
+WAIT = 15000
 
 PAGE = b"""<!doctype html><html><head><title>Outside</title>
 <link rel="stylesheet" href="style.css"></head>

@@ -8,7 +8,7 @@ from ui.mainwindow import MainWindow
 from ui.panels.http_server import HttpServerPanel
 from ui.panels.load import LoadPanel
 
-WAIT = 8000
+WAIT = 15000
 
 
 def test_ten_clients_for_two_seconds_plot_and_summarise(  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from ui.mainwindow import MainWindow
 from ui.panels.http_composer import HttpComposerPanel
 from ui.panels.http_server import HttpServerPanel
 
-WAIT = 8000
+WAIT = 15000
 LOOKS = (theme.Look.DARK, theme.Look.HIGH_CONTRAST, theme.Look.LIGHT)
 
 

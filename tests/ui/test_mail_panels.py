@@ -19,7 +19,7 @@ from ui.panels.mail_composer import MailComposerPanel, result_html
 from ui.panels.mail_reader import MailReaderPanel
 from ui.panels.mail_server import Pop3ServerPanel, SmtpServerPanel
 
-WAIT = 8000
+WAIT = 15000
 SUBJECT = "Lunch at noon?"
 BODY = "Hi Ann,\n\nshall we meet at noon?\n.\nA line with a lone dot above.\n"
 

@@ -11,7 +11,7 @@ from ui.mainwindow import MainWindow
 from ui.panels.echo_client import EchoClientPanel
 from ui.panels.echo_server import EchoServerPanel
 
-WAIT = 5000
+WAIT = 15000
 
 
 def server_panels(window: MainWindow) -> list[EchoServerPanel]:

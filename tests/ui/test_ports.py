@@ -15,7 +15,7 @@ from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
 from ui.panels.echo_server import EchoServerPanel
 
-WAIT = 5000
+WAIT = 15000
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from tests.ui.test_mainwindow import add_running_server
 from ui.mainwindow import MainWindow
 from ui.views import qr
 
-WAIT = 8000
+WAIT = 15000
 
 
 def test_sharing_a_server_shows_the_banner_until_it_is_unshared(

@@ -12,11 +12,18 @@ from PySide6.QtWidgets import QDialog
 from lab.model import NodeInfo, NodeState, Sender
 from lab.wire.hold import HeldMessage
 from tests.ui.helpers import click
-from tests.ui.test_mainwindow import WAIT
 from ui.mainwindow import MainWindow
 from ui.views.edit_dialog import EditDialog, from_hex, from_text, to_hex, to_text
 
+#: Generous: curl starts and the held bar polls every 150 ms, on a busy machine too.
+WAIT = 15000
+
 needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+
+
+def stepping(window: MainWindow) -> bool:
+    """Step mode is on at the engine's Wires (the toggle's command has been carried out)."""
+    return window.lab.engine.wire_board.stepping(None)
 
 
 def running_http(window: MainWindow, qtbot) -> NodeInfo:  # type: ignore[no-untyped-def]
@@ -39,7 +46,7 @@ def test_the_held_bar_holds_curl_until_forward_is_clicked(  # type: ignore[no-un
     controls = window.wire_controls
     assert controls.step_action.text() == "Step mode"
     controls.step_action.trigger()
-    qtbot.waitUntil(lambda: controls.timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: controls.timer.isActive() and stepping(window), timeout=WAIT)
     curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -112,6 +119,7 @@ def test_drop_in_the_held_bar_makes_curl_fail(  # type: ignore[no-untyped-def]
     info = running_http(window, qtbot)
     controls = window.wire_controls
     controls.step_action.trigger()
+    qtbot.waitUntil(lambda: controls.timer.isActive() and stepping(window), timeout=WAIT)
     curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -142,7 +150,8 @@ def test_edit_in_the_held_bar_forwards_the_edited_request(  # type: ignore[no-un
     controls.faults_action.trigger()
     qtbot.waitUntil(lambda: controls.node_id() == info.id, timeout=WAIT)
     controls.step_one.setChecked(True)  # this server's Wire alone
-    qtbot.waitUntil(lambda: controls.timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: controls.timer.isActive()
+                    and window.lab.engine.wire_board.stepping(info.id), timeout=WAIT)
     curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
