@@ -68,15 +68,18 @@ class ShareRow(QWidget):
 
     def _changed(self) -> None:
         self.interfaces.setEnabled(self.switch.isChecked())
-        spawn(self.apply())
+        # The host as chosen now: a node state arriving before the command runs shows
+        # the old address and would turn the switch back.
+        spawn(self.apply(self.chosen_host()))
 
-    async def apply(self) -> None:
-        """Share (or stop sharing) the node on the chosen host; errors show in the panel."""
+    async def apply(self, host: str | None = None) -> None:
+        """Share (or stop sharing) the node on ``host`` (default: the chosen one);
+        errors show in the panel."""
         self.panel.show_error("")
         self.setEnabled(False)
         try:
-            info = await self.panel.context.commands.share_server(self.panel.node_id,
-                                                                  self.chosen_host())
+            info = await self.panel.context.commands.share_server(
+                self.panel.node_id, self.chosen_host() if host is None else host)
         except EngineError as exc:
             self.panel.show_error(f"Could not share: {exc}")
         else:
