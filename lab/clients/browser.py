@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urldefrag, urljoin
 
 from lab.clients import Router, Seen
-from lab.clients.http import HttpClient, HttpResult
+from lab.clients.http import HttpClient, HttpResult, request_url
 from lab.model import Outcome
 
 if TYPE_CHECKING:
@@ -160,18 +160,6 @@ class BrowserView:
     can_forward: bool = False
 
 
-def page_url(handle: ClientHandle, target: str) -> str:
-    """``target`` as a URL: a path is on the client's server (``server`` setting, by
-    the ``host`` setting's name if there is one); a URL stays as it is."""
-    if target.startswith(("http://", "https://")):
-        return target
-    server = handle.address("server") or "127.0.0.1:8080"
-    host = handle.setting("host")
-    if host:
-        server = f"{host}:{server.rpartition(':')[2]}"
-    return f"http://{server}{target if target.startswith('/') else '/' + target}"
-
-
 def _page_outcome(page: Page) -> Outcome:
     doc = page.document
     if doc.error:
@@ -193,7 +181,7 @@ async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
         return Outcome("closed")
     page: Page | None
     if verb == "open":
-        url = page_url(handle, args[0] if args else handle.setting("url") or "/")
+        url = request_url(handle, args[0] if args else handle.setting("url") or "/")
         handle.configure({"url": url})
         page = await browser.load(url)
     elif verb == "back":

@@ -21,8 +21,11 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QApplication
 
 from lab.model import NodeState
 from ui.mainwindow import MainWindow
@@ -136,8 +139,27 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CSLAB_DATA_DIR"] = str(scratch / "data")
     (scratch / "downloads").mkdir()
 
+    async def play(window: MainWindow, app: QApplication) -> None:
+        await conversations(window, scratch / "downloads")
+        if args.select:
+            select(window, args.select)
+        if args.present:
+            window.view.presentation.enter()
+        if args.zoom:
+            window.view.presentation.set_zoom(args.zoom)
+        if args.quit_after:
+            await asyncio.sleep(args.quit_after)
+            app.quit()
+
+    return run_window(scratch, args.look, play)
+
+
+def run_window(scratch: Path, look: str,
+               play: Callable[[MainWindow, QApplication], Coroutine[Any, Any, None]]) -> int:
+    """Open the lab's window (settings kept in ``scratch``, ``look`` over the remembered
+    one), run ``play(window, app)`` on its loop until the app quits, then shut down."""
     import qasync
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QSettings
 
     from ui.app import shutdown
     from ui.bridge import EngineBridge
@@ -150,27 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     lab = EngineThread()
     bridge = EngineBridge(lab.engine.capture)
     lab.start()
-    from PySide6.QtCore import QSettings
     settings = QSettings(str(scratch / "cslab.ini"), QSettings.Format.IniFormat)
     window = MainWindow(lab, bridge, server_port=0, settings=settings)
-    if args.look:  # after the window, which applies the look it remembers
+    if look:  # after the window, which applies the look it remembers
         from ui import theme
-        theme.apply(app, theme.Look(args.look))
+        theme.apply(app, theme.Look(look))
     window.show()
-
-    async def play() -> None:
-        await conversations(window, scratch / "downloads")
-        if args.select:
-            select(window, args.select)
-        if args.present:
-            window.view.presentation.enter()
-        if args.zoom:
-            window.view.presentation.set_zoom(args.zoom)
-        if args.quit_after:
-            await asyncio.sleep(args.quit_after)
-            app.quit()
-
-    spawn(play())
+    spawn(play(window, app))
     try:
         loop.run_forever()
     finally:

@@ -17,7 +17,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.ui.demo_conversations import wait_for
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.demo_conversations import run_window, wait_for
+from ui.mainwindow import MainWindow
 
 SETTLE_S = 0.8  # after a step: the bridge's batches, the diagram's scroll, a repaint
 
@@ -34,36 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="cslab-shots-"))
     os.environ["CSLAB_DATA_DIR"] = str(scratch / "data")
 
-    import qasync
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    async def play(window: MainWindow, app: QApplication) -> None:
+        async def shoot(number: int) -> None:
+            await asyncio.sleep(SETTLE_S)
+            path = args.out / f"step-{number}.png"
+            window.grab().save(str(path))
+            print(f"saved {path}", flush=True)
 
-    from ui.app import shutdown
-    from ui.bridge import EngineBridge
-    from ui.engine_thread import EngineThread, spawn
-    from ui.mainwindow import MainWindow
-
-    app = QApplication.instance() or QApplication(sys.argv)
-    assert isinstance(app, QApplication)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    lab = EngineThread()
-    bridge = EngineBridge(lab.engine.capture)
-    lab.start()
-    settings = QSettings(str(scratch / "cslab.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(lab, bridge, server_port=0, settings=settings)
-    if args.look:
-        from ui import theme
-        theme.apply(app, theme.Look(args.look))
-    window.show()
-
-    async def shoot(number: int) -> None:
-        await asyncio.sleep(SETTLE_S)
-        path = args.out / f"step-{number}.png"
-        window.grab().save(str(path))
-        print(f"saved {path}", flush=True)
-
-    async def play() -> None:
         try:
             window.view.presentation.enter()
             lessons = window.lessons
@@ -75,19 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             assert scenario is not None
             for number in range(1, len(scenario.steps) + 1):
                 lessons.next_action.trigger()
-                await wait_for(lambda n=number: len(lessons.results) == n, 60)
+                await wait_for(lambda: len(lessons.results) >= number, 60)  # noqa: B023
                 await shoot(number)
         finally:
             app.quit()
 
-    spawn(play())
-    try:
-        loop.run_forever()
-    finally:
-        shutdown(window, bridge, lab)
-        asyncio.set_event_loop(None)
-        loop.close()
-    return 0
+    return run_window(scratch, args.look, play)
 
 
 if __name__ == "__main__":

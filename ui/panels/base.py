@@ -106,6 +106,7 @@ class NodePanel(QGroupBox):
         #: The node's state as the engine published it (a ClientState or ServerState;
         #: None until the first arrives).
         self.state: Any = None
+        self._settings_shown: dict[str, str] = {}  # what the fields last took, by setting
 
     @property
     def node_id(self) -> str:
@@ -132,6 +133,17 @@ class NodePanel(QGroupBox):
             self.show_error(state.error)
         self.show_state(state)
         self.state_label.setText(self.describe(self.info))
+
+    def setting_changed(self, state: ClientState, name: str, default: str = "",
+                        value: str | None = None) -> str | None:
+        """The setting ``name`` (or ``value``, what the panel shows for it) when it
+        differs from what the fields last took, else None: a state that repeats the
+        settings leaves what the user typed and has not sent yet."""
+        value = state.setting(name, default) if value is None else value
+        if self._settings_shown.get(name) == value:
+            return None
+        self._settings_shown[name] = value
+        return value
 
     def show_state(self, state: Any) -> None:
         """Show ``state`` (a ClientState for a client panel, a ServerState for a

@@ -74,7 +74,6 @@ class DnsClientPanel(NodePanel):
 
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
-        self._shown: dict[str, str] = {}  # the settings last put in the fields
         self._result_shown: DnsResult | None = None
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Remove this DNS lookup")
@@ -165,25 +164,18 @@ class DnsClientPanel(NodePanel):
                                      "over TCP.")
             self._show_header()
 
-    def _changed(self, state: ClientState, name: str) -> str | None:
-        """The setting ``name`` if it changed since the fields last showed it."""
-        value = state.setting(name)
-        if self._shown.get(name) == value:
-            return None
-        self._shown[name] = value
-        return value
 
     def _show_settings(self, state: ClientState) -> None:
-        name = self._changed(state, "name")
+        name = self.setting_changed(state, "name")
         if name and not (self.name_edit.hasFocus() and self.name_edit.isModified()):
             self.name_edit.setText(name)
-        rdtype = self._changed(state, "type")
+        rdtype = self.setting_changed(state, "type")
         if rdtype:
             self.type_combo.setCurrentText(rdtype.upper())
-        tcp = self._changed(state, "tcp")
+        tcp = self.setting_changed(state, "tcp")
         if tcp is not None:
             self.tcp_check.setChecked(tcp == "true")
-        server = self._changed(state, "server")
+        server = self.setting_changed(state, "server")
         if server and not self.server_edit.hasFocus():
             self.server_combo.setEditText(server)
 

@@ -74,7 +74,6 @@ class EchoClientPanel(NodePanel):
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
         self._logged = 0  # the log lines shown (EchoView.total when they were)
-        self._shown: dict[str, str] = {}  # the settings last put in the fields
         self._targets: list[tuple[str, str, str]] | None = None
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Disconnect and remove this client")
@@ -175,24 +174,17 @@ class EchoClientPanel(NodePanel):
         self._show_log(self.view)
         self.show_node(self.info)
 
-    def _changed(self, state: ClientState, name: str) -> str | None:
-        """The setting ``name`` if it changed since the fields last showed it."""
-        value = state.setting(name)
-        if self._shown.get(name) == value:
-            return None
-        self._shown[name] = value
-        return value
 
     def _show_settings(self, state: ClientState) -> None:
-        server = self._changed(state, "server")
+        server = self.setting_changed(state, "server")
         if server and not self.target_edit.hasFocus():
             self.show_server(server)
-        transport = self._changed(state, "transport")
+        transport = self.setting_changed(state, "transport")
         if transport:
             index = self.transport_combo.findData(transport)
             if index >= 0:
                 self.transport_combo.setCurrentIndex(index)
-        as_hex = self._changed(state, "hex")
+        as_hex = self.setting_changed(state, "hex")
         if as_hex is not None:
             self.hex_box.setChecked(as_hex == "true")
 

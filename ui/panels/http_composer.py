@@ -67,8 +67,8 @@ class HttpComposerPanel(NodePanel):
         self._history_shown: tuple[Sent, ...] = ()
         # The settings last put in the fields, from what a new form shows: a state
         # that comes late (after the user has typed) changes only what it changes.
-        self._applied = {"method": "GET", "url": "", "headers": "", "mode": "raw",
-                         "body": "", "dns": ""}
+        self._settings_shown.update({"method": "GET", "url": "", "headers": "",
+                                     "mode": "raw", "body": "", "dns": ""})
         self._state_seen: asyncio.Future[None] | None = None
         self._urls: list[tuple[str, str]] | None = None
         self._make_request_row()
@@ -250,34 +250,26 @@ class HttpComposerPanel(NodePanel):
         if self._state_seen is not None and not self._state_seen.done():
             self._state_seen.set_result(None)
 
-    def _changed(self, state: ClientState, name: str, default: str = "",
-                 value: str | None = None) -> str | None:
-        """The setting ``name`` (or ``value`` shown for it) if it changed since the
-        fields last showed it, else None."""
-        value = state.setting(name, default) if value is None else value
-        if self._applied.get(name) == value:
-            return None
-        self._applied[name] = value
-        return value
 
     def _show_settings(self, state: ClientState) -> None:
         """The settings the engine holds, in the fields; what the user is typing stays."""
         server, host = state.setting("server"), state.setting("host")
         self.target_label.setText(target_text(server, host))
         self.target_label.setVisible(bool(server))
-        if (method := self._changed(state, "method", "GET")) is not None:
+        if (method := self.setting_changed(state, "method", "GET")) is not None:
             set_combo(self.method_combo, method)
-        url = self._changed(state, "url", value=state.setting("url") or start_url(server, host))
+        url = self.setting_changed(state, "url",
+                                   value=state.setting("url") or start_url(server, host))
         if url:  # none yet: the first running lab server's URL stays
             set_combo(self.url_combo, url)
-        headers = self._changed(state, "headers")
+        headers = self.setting_changed(state, "headers")
         if headers is not None:
             self.headers_table.show_pairs(parse_headers(headers))
-        if (mode := self._changed(state, "mode", "raw")) is not None:
+        if (mode := self.setting_changed(state, "mode", "raw")) is not None:
             self.mode_combo.setCurrentText(mode)
-        if (body := self._changed(state, "body")) is not None:
+        if (body := self.setting_changed(state, "body")) is not None:
             set_plain(self.body_edit, body)
-        if (dns := self._changed(state, "dns")) is not None:
+        if (dns := self.setting_changed(state, "dns")) is not None:
             self.look_up.check.setChecked(bool(dns))
             if dns:
                 set_combo(self.look_up.combo, dns)

@@ -36,7 +36,6 @@ class LoadPanel(NodePanel):
     def __init__(self, info: NodeInfo, context: PanelContext,
                  parent: QWidget | None = None) -> None:
         self._plotted: tuple[object, ...] | None = None  # the samples plotted
-        self._shown: dict[str, str] = {}  # the settings last put in the fields
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Remove this load test")
         self.server_combo = QComboBox(self)
@@ -161,24 +160,17 @@ class LoadPanel(NodePanel):
             self._plot(run)
         self.show_node(self.info)
 
-    def _changed(self, state: ClientState, name: str) -> str | None:
-        """The setting ``name`` if it changed since the fields last showed it."""
-        value = state.setting(name)
-        if self._shown.get(name) == value:
-            return None
-        self._shown[name] = value
-        return value
 
     def _show_settings(self, state: ClientState) -> None:
-        server = self._changed(state, "server")
+        server = self.setting_changed(state, "server")
         edit = self.server_combo.lineEdit()
         if server and not (edit is not None and edit.hasFocus()):
             self.server_combo.setEditText(server)
-        path = self._changed(state, "path")
+        path = self.setting_changed(state, "path")
         if path and not (self.path_edit.hasFocus() and self.path_edit.isModified()):
             self.path_edit.setText(path)
         for name, spin in (("clients", self.clients_spin), ("seconds", self.seconds_spin)):
-            value = self._changed(state, name)
+            value = self.setting_changed(state, name)
             if value and not spin.hasFocus():
                 try:
                     spin.setValue(round(float(value)))

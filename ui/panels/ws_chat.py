@@ -49,7 +49,6 @@ class WsChatPanel(NodePanel):
                  parent: QWidget | None = None) -> None:
         #: What the room view shows: (session, lines received, ended text).
         self._room: tuple[int, int, str] = (0, 0, "")
-        self._shown: dict[str, str] = {}  # the settings last put in the fields
         super().__init__(info, context, parent)
         self.remove_button.setToolTip("Leave the room and remove this chat client")
         self.name_edit = QLineEdit(info.name, self)
@@ -145,16 +144,14 @@ class WsChatPanel(NodePanel):
     def _show_settings(self, state: ClientState) -> None:
         """The nick (the client's name when none is set) and the server, when they
         changed since last shown and the user is not typing in the field."""
-        nick = state.setting("nick") or self.info.name
-        if self._shown.get("nick") != nick:
-            self._shown["nick"] = nick
-            if not (self.name_edit.hasFocus() and self.name_edit.isModified()):
-                self.name_edit.setText(nick)
-        server = state.setting("server")
-        if self._shown.get("server") != server:
-            self._shown["server"] = server
-            if server and not self.server_edit.hasFocus():
-                self.server_combo.setEditText(server)
+        nick = self.setting_changed(state, "nick", value=state.setting("nick")
+                                    or self.info.name)
+        if nick is not None and not (self.name_edit.hasFocus()
+                                     and self.name_edit.isModified()):
+            self.name_edit.setText(nick)
+        server = self.setting_changed(state, "server")
+        if server and not self.server_edit.hasFocus():
+            self.server_combo.setEditText(server)
 
     def _show_room(self, view: ChatView) -> None:
         """Add the lines the room pushed since the last state; a new connection's
