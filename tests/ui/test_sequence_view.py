@@ -297,3 +297,17 @@ def test_a_hundred_thousand_messages_paint_only_the_rows_in_view(  # type: ignor
         view.viewport().grab()
         assert 0 < len(painted) <= visible + 2
     assert painted[-1] == 99_999
+
+
+def test_a_shorter_view_keeps_the_newest_arrow_in_view(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """A lesson's text above the diagram grows after a step, so the diagram gets
+    shorter: at the bottom, the newest row stays in view; scrolled up, nothing moves."""
+    view = make_view(qtbot, make_message, rows=60)
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0 and bar.value() == bar.maximum())
+    view.resize(700, 250)
+    qtbot.waitUntil(lambda: view.row_at(view.viewport().height() - 1) == 59, timeout=2000)
+    bar.setValue(0)
+    view.resize(700, 200)
+    qtbot.waitUntil(lambda: bar.maximum() > 0)
+    assert bar.value() == 0

@@ -22,7 +22,9 @@ class RowFollower(QObject):
     """Scrolls ``view`` to the bottom when rows arrive, if it was at the bottom just
     before they came, whether or not a row is selected (the selection stays; in
     presentation mode a message is always selected, and new traffic must still come
-    into view); scrolled up, the view stays exactly where the user left it.
+    into view); scrolled up, the view stays exactly where the user left it. The same
+    when the view itself grows shorter (a lesson's text above it grew): at the bottom
+    it stays at the bottom.
 
     With ``keep_selected`` (the inspector's table, where one reads a row) it follows
     only while the selected row stays in view: a row selected near the top keeps
@@ -43,10 +45,23 @@ class RowFollower(QObject):
         model.rowsAboutToBeInserted.connect(self._before_insert)
         model.rowsInserted.connect(self._after_insert)
         model.modelReset.connect(self._after_insert)
+        bar = view.verticalScrollBar()
+        self._at_end = True  # the view showed its last row when last scrolled or sized
+        bar.valueChanged.connect(self._moved)
+        bar.rangeChanged.connect(self._range_changed)
 
     def at_bottom(self) -> bool:
         bar = self._view.verticalScrollBar()
         return bar.value() >= bar.maximum() - 2
+
+    def _moved(self, *_: object) -> None:
+        self._at_end = self.at_bottom()
+
+    def _range_changed(self, *_: object) -> None:
+        """The rows or the view's height changed: keep the end in view if it was."""
+        if self._at_end and not self._pending and not self.at_bottom():
+            self._pending = True
+            self._timer.start()
 
     def _before_insert(self, *_: object) -> None:
         if not self._pending:
