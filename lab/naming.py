@@ -3,8 +3,10 @@ wire and inspector, the capture viewer (a saved file keeps its nodes and its
 clients' addresses) and any export that names ends.
 
 A lab server is its node's name with the port ("HTTP server #1 :8080"); a lab
-client its node's name; anything else by address, an outside client by its host
-only (each of its connections comes from a new port: one name a host).
+client its node's name (a lesson's role); anything else by address: an outside
+server by its real host:port (an outbound Wire captures its connections so), an
+outside client as "outside client 10.0.0.7", by its host only (each of its
+connections comes from a new port: one name a host).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ def host_of(address: str) -> str:
     """``address`` without its port ("10.0.0.5:50312" → "10.0.0.5")."""
     host, sep, _ = address.rpartition(":")
     return host if sep and host else address
+
+
+def outside_client(address: str) -> str:
+    """What a client that is no lab node is called: "outside client 10.0.0.7"."""
+    return f"outside client {host_of(address)}"
 
 
 def by_address(message: Message, side: Sender) -> str:
@@ -51,7 +58,7 @@ class Namer:
 
     def client(self, message: Message) -> str:
         node = self.nodes.get(self.client_node(message) or "")
-        return node.name if node is not None else host_of(message.client)
+        return node.name if node is not None else outside_client(message.client)
 
     def client_node(self, message: Message) -> str | None:
         """The lab client node ``message`` came from: as the Capture knew it, else by

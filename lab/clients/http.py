@@ -119,6 +119,17 @@ def parse_url(text: str) -> URL:
     return url
 
 
+def _source_for(family: int, destination: Any) -> str | None:
+    """The local address this machine sends from to ``destination`` (a connected UDP
+    socket tells, sending nothing), or None."""
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(destination)
+            return str(probe.getsockname()[0])
+    except (OSError, TypeError, ValueError):
+        return None
+
+
 class HttpClient:
     """Send HTTP requests through the lab. ``close`` when done."""
 
@@ -215,8 +226,21 @@ class HttpClient:
         return found[0], f"{name} → {found[0]} (A from {result.server}, {result.ms:.1f} ms)"
 
     def _make_socket(self, info: tuple[Any, ...]) -> socket.socket:
+        """A socket for a new connection to ``info``'s address, bound (before it
+        connects) to the local address it will use, which is reported at once: the
+        capture knows this client's end before its first byte, even on a connection
+        reset or held at once. Where that cannot be known, it is reported after."""
         family, kind, proto = info[:3]
         sock = socket.socket(family, kind, proto)
+        local = _source_for(family, info[4]) if len(info) > 4 else None
+        if local is not None:
+            try:
+                sock.bind((local, 0))
+                if self._seen is not None:
+                    self._seen(format_address(*sock.getsockname()[:2]))
+                return sock
+            except OSError:
+                pass
         self._new_sockets.append(sock)
         return sock
 

@@ -2,7 +2,9 @@
 
 A lab client asks ``route`` where to connect: a lab server's Wire directly, or
 anything else through an *outbound* Wire made on first use (one per transport,
-address and protocol), so that every exchange is captured. Bare relays (``cslab
+address and protocol), so that every exchange is captured; an outbound Wire
+captures its connections as going to the real server (``stands_for``), not to
+its own port. Bare relays (``cslab
 relay``) are Wires too. Every Wire routing makes takes what the wire board saved
 for its id (``adopt``: faults, step mode, the engine's patience) and counts its
 connections in the engine's budget. ``wires_of`` finds any Wire of the engine, a
@@ -107,6 +109,7 @@ class Routing:
             wire = await self.relay((LOOPBACK, 0), (host, port), transport=transport,
                                     protocol=protocol)
             self._relays.remove(wire)
+            wire.stands_for = (host, port)  # its connections go there, as captured
             self._outbound[key] = wire
         return wire
 

@@ -103,6 +103,14 @@ class TcpWire(_WireBase):
         self.slow_after = SLOW_AFTER
         self.min_rate = MIN_RATE
         self._sweeper: asyncio.Task[None] | None = None
+        #: An outbound Wire: the outside server it stands for (see ``public_address``).
+        self.stands_for: tuple[str, int] | None = None
+
+    @property
+    def public_address(self) -> str:
+        """Where clients reach this Wire; for an outbound Wire, the outside server it
+        stands for: its connections are captured as going there, not to its own port."""
+        return format_address(*self.stands_for) if self.stands_for else super().public_address
 
     async def start(self) -> None:
         """Bind and listen; PortInUseError with a clear message if the port is taken."""

@@ -138,6 +138,14 @@ class UdpWire(_WireBase):
         self._reaper: asyncio.Task[None] | None = None
         #: Client addresses refused by a cap, until a session ends (lets them retry).
         self._refused: set[tuple[str, int]] = set()
+        #: An outbound Wire: the outside server it stands for (see ``public_address``).
+        self.stands_for: tuple[str, int] | None = None
+
+    @property
+    def public_address(self) -> str:
+        """Where clients reach this Wire; for an outbound Wire, the outside server it
+        stands for: its sessions are captured as going there, not to its own port."""
+        return format_address(*self.stands_for) if self.stands_for else super().public_address
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()

@@ -53,12 +53,13 @@ def test_the_namer_names_nodes_and_outside_hosts() -> None:
     endpoints: dict[str, str] = {}
     namer = Namer(NODES, endpoints, capture.connections)
     assert namer(first, Sender.SERVER) == "FTP server #1 :2121"
-    assert namer(first, Sender.CLIENT) == "127.0.0.1"  # not named yet: by host
+    assert namer(first, Sender.CLIENT) == "outside client 127.0.0.1"  # not named yet
     endpoints["127.0.0.1:5000"] = "n1"  # named after the first message: read when asked
     assert namer(first, Sender.CLIENT) == "FTP client #1"
     assert namer(listing, Sender.CLIENT) == "FTP client #1"  # by its control connection
     assert namer(listing, Sender.SERVER) == "FTP server #1 :40001"
-    assert namer(curl, Sender.CLIENT) == "10.0.0.9" == by_address(curl, Sender.CLIENT)
+    assert namer(curl, Sender.CLIENT) == "outside client 10.0.0.9"
+    assert by_address(curl, Sender.CLIENT) == "10.0.0.9"  # no nodes known: a bare address
     assert namer(curl, Sender.SERVER) == "10.0.0.1:80" == by_address(curl, Sender.SERVER)
 
 

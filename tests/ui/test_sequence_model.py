@@ -98,12 +98,14 @@ def outside(make_message, count: int, host: str = "10.0.0.9") -> list[Message]: 
 
 def test_an_outside_host_gets_one_lane_however_many_connections(  # type: ignore[no-untyped-def]
         qapp, make_message, window: MainWindow) -> None:
-    """100 curl runs from one host: one client lane, as the window names it too."""
+    """100 curl runs from one host: one client lane; the window (which knows the lab's
+    nodes) says it is an outside client."""
     model, _, seq = diagram(qapp)
     model.append(outside(make_message, 100))
     assert labels(seq) == ["client: 10.0.0.9", "server: 127.0.0.1:8080"]
     window.model.append(outside(make_message, 100))
-    assert labels(window.diagram) == ["client: 10.0.0.9", "server: 127.0.0.1:8080"]
+    assert labels(window.diagram) == ["client: outside client 10.0.0.9",
+                                      "server: 127.0.0.1:8080"]
     assert window.inspector.proxy.index(99, 0).data(MESSAGE_ROLE).client == "10.0.0.9:40100"
 
 

@@ -26,7 +26,7 @@ from PySide6.QtCore import (
 )
 
 from lab.model import Message, Sender
-from lab.naming import by_address, host_of
+from lab.naming import by_address, host_of, outside_client
 from ui.models.messages import MESSAGE_ROLE, MessageFilterProxy, MessageTableModel
 
 #: What the user calls one end of a message (``Sender.CLIENT``: its client, else its
@@ -248,7 +248,7 @@ class SequenceModel(QObject):
     def _index(self, conn: str, message: Message, names: tuple[str, str]) -> None:
         """Remember which addresses still name ``conn`` (so ``rename`` finds it)."""
         client, server = names
-        if client in (message.client, host_of(message.client)):
+        if client in (message.client, host_of(message.client), outside_client(message.client)):
             self._by_address.setdefault(message.client, set()).add(conn)
         if server == message.server:
             self._by_address.setdefault(message.server, set()).add(conn)
