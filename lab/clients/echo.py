@@ -2,24 +2,33 @@
 
 Like netcat with a reply timer: over TCP it keeps one connection open and
 reads until as many bytes came back as were sent (or the wait runs out); over
-UDP each send is one datagram and the reply is the next datagram.
+UDP each send is one datagram and the reply is the next datagram. UDP has no
+connection: "connect" only opens a socket aimed at the server.
+
+While a Wire of its engine steps (lab/hold.py), the wait for a reply does not run
+out: the message may be held at the Wire until the user forwards it. The client
+says once that it keeps waiting, and looks again every STEP_LOOK seconds whether
+step mode is still on; once it is off, the reply gets REPLY_WAIT more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lab.clients import Router, Routes, Seen
+from lab.clients import Router, Routes, Seen, patience
+from lab.hold import Patience, as_given
 from lab.model import Outcome, Transport, format_address, parse_address
 
 if TYPE_CHECKING:
     from lab.clients.handle import ClientHandle
 
 REPLY_WAIT = 2.0
+#: How often a wait stretched by step mode looks whether step mode is still on (s).
+STEP_LOOK = 0.25
 
 
 class EchoClientError(Exception):
@@ -36,6 +45,32 @@ class _UdpReceiver(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         self.error = exc
+
+
+class _ReplyClock:
+    """A reply's wait: ``wait`` seconds, or for as long as step mode is on (asked of
+    ``patient``), then ``wait`` more; ``waiting()`` is called once when the plain
+    wait has run out while stepping."""
+
+    def __init__(self, wait: float, patient: Patience,
+                 waiting: Callable[[], None] | None) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.wait, self.patient, self.waiting = wait, patient, waiting
+        self.start = self.loop.time()
+        self.end = self.start + wait
+        self.told = False
+
+    def left(self) -> float:
+        """Seconds to wait now before asking again (0 or less: the wait is over)."""
+        now = self.loop.time()
+        if self.patient(self.wait) <= self.wait:  # no Wire steps
+            return self.end - now
+        if not self.told and now >= self.start + self.wait:
+            self.told = True
+            if self.waiting is not None:
+                self.waiting()
+        self.end = max(self.end, now + self.wait)
+        return min(self.end - now, STEP_LOOK)
 
 
 class EchoClient:
@@ -79,38 +114,47 @@ class EchoClient:
         self.local = format_address(*sock[:2])
         self.remote = where
 
-    async def send(self, data: bytes, wait: float = REPLY_WAIT) -> bytes:
-        """Send ``data``; return what came back within ``wait`` seconds (maybe less)."""
+    async def send(self, data: bytes, wait: float = REPLY_WAIT, *,
+                   patient: Patience = as_given,
+                   waiting: Callable[[], None] | None = None) -> bytes:
+        """Send ``data``; return what came back within ``wait`` seconds (maybe less),
+        or for as long as ``patient`` says a Wire steps (``waiting()`` once then)."""
+        clock = _ReplyClock(wait, patient, waiting)
         if self._writer is not None and self._reader is not None:
             try:
                 self._writer.write(data)
                 await self._writer.drain()
-                return await self._collect_tcp(self._reader, len(data), wait)
+                return await self._collect_tcp(self._reader, len(data), clock)
             except ConnectionError as exc:
                 await self.close()
                 raise EchoClientError(f"{self.remote}: {exc.strerror or exc}") from None
         if self._udp is not None and self._udp_rx is not None:
             self._udp.sendto(data)
-            try:
-                return await asyncio.wait_for(self._udp_rx.queue.get(), wait)
-            except TimeoutError:
-                if self._udp_rx.error is not None:
-                    raise EchoClientError(f"{self.remote}: {self._udp_rx.error}") from None
-                return b""
+            return await self._next_datagram(self._udp_rx, clock)
         raise EchoClientError("not connected: connect to a server first")
 
-    async def _collect_tcp(self, reader: asyncio.StreamReader, want: int, wait: float) -> bytes:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
+    async def _next_datagram(self, rx: _UdpReceiver, clock: _ReplyClock) -> bytes:
+        """The next datagram, or b"" when none came in time (or the socket closed)."""
+        while (left := clock.left()) > 0 and self._udp_rx is rx:
+            try:
+                return await asyncio.wait_for(rx.queue.get(), left)
+            except TimeoutError:
+                continue
+        if rx.error is not None:
+            raise EchoClientError(f"{self.remote}: {rx.error}") from None
+        return b""
+
+    async def _collect_tcp(self, reader: asyncio.StreamReader, want: int,
+                           clock: _ReplyClock) -> bytes:
         got = bytearray()
         while len(got) < want:
-            left = deadline - loop.time()
-            if left <= 0:
+            left = clock.left()
+            if left <= 0 or self._reader is not reader:
                 break
             try:
                 chunk = await asyncio.wait_for(reader.read(65536), left)
             except TimeoutError:
-                break
+                continue
             if not chunk:
                 await self.close()
                 if not got:
@@ -182,6 +226,8 @@ class EchoSession:
     def __init__(self, route: Router, seen: Seen | None = None) -> None:
         self._route = route
         self._seen = seen
+        #: A reply's timeout, stretched while a Wire of the engine steps.
+        self.patient = patience(route)
         self.client: EchoClient | None = None
         self.log: list[LogLine] = []
         self.total = 0
@@ -236,8 +282,12 @@ async def _connect(handle: ClientHandle, session: EchoSession) -> EchoClient:
     """Connect to the ``server`` setting over the ``transport`` setting, and log it."""
     transport = Transport(handle.setting("transport", "tcp") or "tcp")
     client = await session.connect(handle.address("server"), transport)
-    session.note("note", text=f"connected over {transport.value.upper()} from "
-                              f"{client.local} to {client.remote}")
+    if transport is Transport.UDP:
+        session.note("note", text=f"UDP socket open on {client.local}, sending to "
+                                  f"{client.remote} (UDP has no connection)")
+    else:
+        session.note("note", text=f"connected over TCP from {client.local} to "
+                                  f"{client.remote}")
     _show(handle, session)
     return client
 
@@ -252,7 +302,14 @@ async def _send(handle: ClientHandle, session: EchoSession, text: str) -> bytes:
     assert client is not None
     session.note("sent", data)
     _show(handle, session)
-    reply = await client.send(data)
+
+    def waiting() -> None:
+        session.note("note", text=f"still waiting: step mode is on, so the Wire may hold "
+                                  f"the message until it is forwarded (no {REPLY_WAIT:g} s "
+                                  f"limit while stepping)")
+        _show(handle, session)
+
+    reply = await client.send(data, patient=session.patient, waiting=waiting)
     session.note("came back" if reply else "nothing came back", reply)
     if not client.connected:
         session.note("note", text="the server closed the connection")
@@ -267,13 +324,16 @@ async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
     try:
         if verb == "close":
             if session.client is not None:
+                udp = session.client.transport is Transport.UDP
                 await session.close()
-                session.note("note", text="disconnected")
+                session.note("note", text="socket closed" if udp else "disconnected")
             _show(handle, session)
             return Outcome("closed")
         if verb == "connect":
             client = await _connect(handle, session)
-            return Outcome(f"connected to {client.remote}", {"ok": True, "text": ""})
+            said = (f"ready to send to {client.remote} (UDP: no connection)"
+                    if client.transport is Transport.UDP else f"connected to {client.remote}")
+            return Outcome(said, {"ok": True, "text": ""})
         if verb != "send":
             return Outcome(f"the echo client cannot {verb!r}", {"ok": False, "text": ""})
         reply = await _send(handle, session, " ".join(args))

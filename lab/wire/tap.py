@@ -22,6 +22,12 @@ from lab.model import RAW_LIMIT, Connection, Piece, Sender
 from lab.wire.hold import HeldMessage, HoldQueue
 
 
+def held_note(size: int) -> str:
+    """The summary of the Wire's note for a held chunk that completes no message: what
+    is true of it while held and after (the UI marks it held, then stepped)."""
+    return f"{size:,} byte{'' if size == 1 else 's'} of a message, read and held by the Wire"
+
+
 class TapWire(Protocol):
     """What a Tap uses of its Wire (lab/wire/base.py: ``_WireBase``)."""
 
@@ -64,12 +70,13 @@ class Tap:
     def hold(self, sender: Sender, data: bytes, ids: list[int], *,
              release: Callable[[bytes], None], drop: Callable[[int], None]) -> HeldMessage:
         """Hold a chunk whose Messages are ``ids`` (none: part of a message, captured
-        as "N bytes held"): ``release(data)`` sends the bytes on (edited or not),
-        ``drop(id)`` discards it."""
+        as the Wire's note ``held_note``): ``release(data)`` sends the bytes on
+        (edited or not), ``drop(id)`` discards it."""
         wire, conn = self.wire, self.conn
         assert conn is not None
-        if not ids:  # part of a message: the capture shows the held bytes anyway
-            ids = [wire.inject(conn, sender, f"{len(data):,} bytes held",
+        if not ids:  # part of a message: the capture shows the held bytes anyway, as
+            # the Wire's note (injected and held: read by the Wire, not delivered yet)
+            ids = [wire.inject(conn, sender, held_note(len(data)),
                                raw=data[:RAW_LIMIT], held=True)]
         summary = " · ".join(m.summary for m in wire.capture.messages[ids[0] - 1:ids[-1]]
                              if m.connection == conn.id)

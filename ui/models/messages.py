@@ -88,6 +88,11 @@ class MessageTableModel(QAbstractTableModel):
         self._highlighted: int | None = None  # a row shown as the selected row's partner
         #: Every row's searchable text, for the filter (MessageFilterProxy).
         self.search = SearchIndex()
+        #: Step mode: the ids a Wire holds now, and the last id known when that was
+        #: asked (None: nothing is known live, as in a capture file: none is held).
+        self._held_now: frozenset[int] = frozenset()
+        self._held_known: int | None = None
+        self._held_rows: list[int] = []  # rows of messages flagged held
 
     def connection_label(self, message: Message) -> str:
         """The Connection column: ``c1 ↳ c3`` for data connection c3 of control c1."""
@@ -105,6 +110,8 @@ class MessageTableModel(QAbstractTableModel):
             previous = self._last_time.get(message.connection)
             self._deltas.append(None if previous is None else max(0.0, message.time - previous))
             self._last_time[message.connection] = message.time
+            if message.held:
+                self._held_rows.append(len(self._messages))
             self._messages.append(message)
             self.search.add(message)
             self.pairs.add(message)
@@ -124,6 +131,30 @@ class MessageTableModel(QAbstractTableModel):
             return row
         return next((r for r, m in enumerate(self._messages) if m.id == message_id), None)
 
+    def holding(self, message: Message) -> bool:
+        """Whether ``message`` is held at a Wire now (read by it, not yet delivered);
+        a message flagged ``held`` that is no longer was *stepped* (forwarded, edited
+        or dropped by the user)."""
+        if not message.held:
+            return False
+        known = self._held_known
+        if known is None:
+            return False
+        return message.id in self._held_now or message.id > known
+
+    def show_holds(self, held: frozenset[int], known: int) -> None:
+        """What the Wires hold now (``held``, message ids), asked when the capture's
+        last id was ``known`` (a later message may be held: it shows held until the
+        next asking). The rows whose state changed are repainted."""
+        if (held, known) == (self._held_now, self._held_known):
+            return
+        before = [(row, self.holding(self._messages[row])) for row in self._held_rows]
+        self._held_now, self._held_known = held, known
+        last = len(COLUMNS) - 1
+        for row, was in before:
+            if self.holding(self._messages[row]) != was:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
     def set_highlighted(self, row: int | None) -> None:
         """Tint ``row`` (the selected message's partner); None clears it."""
         old, self._highlighted = self._highlighted, row
@@ -137,6 +168,9 @@ class MessageTableModel(QAbstractTableModel):
         self.pairs = Pairs()
         self._highlighted = None
         self._messages.clear()
+        self._held_rows.clear()
+        if self._held_known is not None:  # ids count from 1 again
+            self._held_now, self._held_known = frozenset(), 0
         self.search.clear()
         self._deltas.clear()
         self._last_time.clear()
@@ -211,7 +245,7 @@ class MessageTableModel(QAbstractTableModel):
         if column == COL_PROTO:
             return message.protocol
         if column == COL_SUMMARY:
-            return _flags(message) + message.summary
+            return _flags(message, self.holding(message)) + message.summary
         if column == COL_BYTES:
             return str(message.size)
         return None
@@ -222,9 +256,15 @@ def connection_label(connection: str, parent: str | None) -> str:
     return f"{parent} ↳ {connection}" if parent else connection
 
 
-def _flags(message: Message) -> str:
-    marks = [name for name in ("malformed", "truncated", "injected", "held")
-             if getattr(message, name)]
+def _flags(message: Message, holding: bool = False) -> str:
+    """The marks before a summary. A message step mode held says "[held]" while a
+    Wire holds it and "[stepped]" once the user let it go (or dropped it); the Wire's
+    note of held bytes (injected and held) is marked as held, not as injected."""
+    marks = [name for name in ("malformed", "truncated") if getattr(message, name)]
+    if message.injected and not message.held:
+        marks.append("injected")
+    if message.held:
+        marks.append("held" if holding else "stepped")
     return "".join(f"[{mark}] " for mark in marks)
 
 

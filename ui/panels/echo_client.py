@@ -99,6 +99,8 @@ class EchoClientPanel(NodePanel):
                                         "single datagrams, no connection")
         self.connect_button = QPushButton("Connect", self)
         self.connect_button.clicked.connect(self._connect_clicked)
+        self.transport_combo.currentIndexChanged.connect(
+            lambda _: self.show_node(self.info))  # Connect, or Open socket for UDP
         self.input = QLineEdit(self)
         self.input.setPlaceholderText("text to send (Enter sends)")
         self.input.returnPressed.connect(self._send_clicked)
@@ -151,6 +153,8 @@ class EchoClientPanel(NodePanel):
         busy = getattr(self.state, "busy", "")
         if busy:
             return f"{busy}…"
+        if view.connected and view.transport == Transport.UDP.value:
+            return f"ready to send (UDP: no connection) → {view.remote}"
         if view.connected:
             return f"connected ({view.transport} → {view.remote})"
         return "not connected"
@@ -158,10 +162,19 @@ class EchoClientPanel(NodePanel):
     def show_node(self, info: NodeInfo) -> None:
         super().show_node(info)
         view = self.view
+        udp = (view.transport if view.connected
+               else self.transport_combo.currentData()) == Transport.UDP.value
         if view.connected:
             theme.set_tone(self.dot, STATE_TONES[NodeState.RUNNING])
-            self.dot.setToolTip("connected")
+            self.dot.setToolTip("UDP socket open (no connection)" if udp else "connected")
         self.state_label.setToolTip(f"from {view.local}" if view.connected else "")
+        if udp:  # UDP has no connection: the button opens and closes a socket
+            self.connect_button.setText("Close socket" if view.connected else "Open socket")
+            self.connect_button.setToolTip(
+                "Close this client's UDP socket" if view.connected else
+                "Open a UDP socket aimed at the server chosen on the left (UDP sets up "
+                "no connection: each send is one datagram)")
+            return
         self.connect_button.setText("Disconnect" if view.connected else "Connect")
         self.connect_button.setToolTip("Close the connection" if view.connected
                                        else "Connect to the server chosen on the left")

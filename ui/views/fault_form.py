@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QSpinBox,
+    QWidget,
+)
 
 from lab.wire.faults import Faults
 
@@ -17,7 +25,14 @@ def _spin(parent: QWidget, top: int, suffix: str, tip: str, special: str = "") -
     box.setKeyboardTracking(False)  # apply on Enter, arrows or leaving the field
     if special:
         box.setSpecialValueText(special)
+    _narrow(box)
     return box
+
+
+def _narrow(box: QAbstractSpinBox) -> None:
+    """No wider than need be: the form sits in a narrow dock beside the diagram (a
+    long range's digits would otherwise set the dock's width)."""
+    box.setMinimumWidth(box.fontMetrics().averageCharWidth() * 12)
 
 
 class FaultForm(QWidget):
@@ -28,6 +43,8 @@ class FaultForm(QWidget):
         super().__init__(parent)
         self._changed = changed
         form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.latency = _spin(self, 60_000, " ms", "Added to each round trip: half on the "
                              "way to the server, half on the way back", "none")
         self.jitter = _spin(self, 10_000, " ms", "A random part of the latency, up to this "
@@ -39,6 +56,7 @@ class FaultForm(QWidget):
         self.loss.setSuffix(" %")
         self.loss.setKeyboardTracking(False)
         self.loss.setToolTip("The chance that the Wire drops a UDP datagram (DNS, UDP echo)")
+        _narrow(self.loss)
         self.seed = _spin(self, 2_000_000_000, "", "Seed for jitter and loss: the same seed "
                           "and traffic give the same delays and drops", "random")
         self.stall = QCheckBox("Stall (TCP)", self)

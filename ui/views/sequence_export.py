@@ -134,9 +134,13 @@ def describe(arrow: Arrow, lanes: list[Lane], answering: Message | None = None) 
     lines = [f"#{m.id}  {format_time(m.time)}  {m.protocol}  {m.connection}",
              f"{lanes[arrow.start].label} → {lanes[arrow.end].label}",
              f"{source} → {destination}", m.summary]
-    flags = [n for n in ("malformed", "truncated", "injected", "held") if getattr(m, n)]
+    flags = [n for n in ("malformed", "truncated", "injected") if getattr(m, n)
+             and not (n == "injected" and m.held)]  # a held-bytes note is no fault
     if flags:
         lines.append("flags: " + ", ".join(flags))
+    if m.held:
+        lines.append("Step mode held it at the Wire until you let it go (dotted while "
+                     "held: read by the Wire, not yet delivered).")
     if arrow.opens:
         lines.append(f"Connection {m.connection} begins here (the hollow dot).")
     if arrow.closes:

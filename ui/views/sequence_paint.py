@@ -291,11 +291,13 @@ class DiagramPainter:
         if current:
             colour = self.palette.highlightedText().color()
         else:
-            colour = meaning("fault" if arrow.fault else message.sender.value, self.palette,
-                             self.look)
+            colour = meaning("fault" if self.fault(arrow) else message.sender.value,
+                             self.palette, self.look)
         pen = QPen(colour, 2.0 if current else 1.6)
         if arrow.data:
             pen.setStyle(Qt.PenStyle.DashLine)
+        if self.holding(arrow):  # read by the Wire, not delivered yet: pending
+            pen.setStyle(Qt.PenStyle.DotLine)
         p.setPen(pen)
         p.drawLine(QPointF(x0, line_y), QPointF(x1 - direction * 6, line_y))
         p.setPen(QPen(colour, 1))
@@ -316,12 +318,29 @@ class DiagramPainter:
         p.setBrush(Qt.BrushStyle.NoBrush)
         self._paint_label(p, lay, arrow, x0, x1, y, dx, back, current)
 
+    def holding(self, arrow: Arrow) -> bool:
+        """Whether a Wire holds the arrow's message now (step mode, not yet let go)."""
+        source = self.model.source
+        return source is not None and source.holding(arrow.message)
+
+    def fault(self, arrow: Arrow) -> bool:
+        """Drawn red: the lab injected it, but not the Wire's note of held bytes (step
+        mode holds what the user asked it to; nothing went wrong)."""
+        return arrow.fault and not arrow.message.held
+
+    def label_text(self, arrow: Arrow) -> str:
+        """The words above an arrow: a held message says so until it is let go (the
+        Wire's note of held bytes says it in its summary)."""
+        message = arrow.message
+        held = "held: " if self.holding(arrow) and not message.injected else ""
+        return held + ("⚠ " if message.malformed else "") + message.summary
+
     def _paint_label(self, p: QPainter, lay: Layout, arrow: Arrow, x0: float, x1: float,
                      y: int, dx: int, back: QColor, current: bool) -> None:
         """The summary above the arrow, centred on it; a row has one arrow, so a long
         summary may reach past the arrow's ends, across the whole row if need be."""
         message = arrow.message
-        text = ("⚠ " if message.malformed else "") + message.summary
+        text = self.label_text(arrow)
         left, right = lay.gutter + 2.0 - dx, lay.width - 2.0 - dx  # the whole row
         room = int(min(right - left - 8, max(abs(x1 - x0) - 28,
                                              self.fm.horizontalAdvance(text) + 4)))
@@ -332,7 +351,7 @@ class DiagramPainter:
         p.fillRect(box, back)
         if current:
             p.setPen(self.palette.highlightedText().color())
-        elif arrow.fault or message.malformed:
+        elif self.fault(arrow) or message.malformed:
             p.setPen(meaning("fault", self.palette, self.look))
         else:
             p.setPen(self.palette.text().color())

@@ -2,12 +2,15 @@
 
 ``WireControls`` owns three things the main window places:
 - ``step_action``: the toolbar's "Step mode" (Ctrl+Shift+K): step mode on every Wire;
-- ``dock``: a dock with the faults of the chosen server's Wire (latency, jitter,
-  bandwidth, loss, seed; stall, reset after N bytes, refuse) and a checkbox to
-  step that Wire alone; every change applies at once;
+- ``dock``: a narrow dock with the faults of the chosen server's Wire (latency,
+  jitter, bandwidth, loss, seed; stall, reset after N bytes, refuse) and a checkbox
+  to step that Wire alone; every change applies at once. ``faults_action``
+  (Ctrl+Shift+W) shows and hides it, checked while it shows;
 - ``bar``: the held message, with Forward (F8), Forward all (Shift+F8),
   Drop (F7) and Edit… (F9). It shows while something is held.
-The engine is asked on its own thread; what is held is polled while stepping.
+The engine is asked on its own thread; what is held is polled while stepping, and
+the window's message model is told (its rows and the diagram's arrows say "held"
+while held, "stepped" after).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -35,15 +38,37 @@ from PySide6.QtWidgets import (
 from lab.commands import run_sync
 from lab.engine import EngineError
 from lab.model import NodeInfo, Sender
+from lab.naming import outside_client
 from lab.wire.hold import HeldMessage
 from ui import theme
 from ui.bridge import EngineBridge
 from ui.engine_thread import EngineThread, spawn
+from ui.models.messages import MessageTableModel
 from ui.views.edit_dialog import EditDialog
 from ui.views.fault_form import FaultForm
+from ui.views.sequence import SequenceView
 
 #: How often the held queue is asked for while stepping (ms).
 POLL_MS = 150
+#: The faults dock's widest, in average characters of its font (about 300 px at
+#: 100% zoom): it takes its room from the diagram, and grows with a zoom.
+DOCK_CHARS = 44
+
+
+class _Narrow(QWidget):
+    """The faults dock's body: no wider than DOCK_CHARS of its font (a zoom too)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._fit()
+
+    def _fit(self) -> None:
+        self.setMaximumWidth(self.fontMetrics().averageCharWidth() * DOCK_CHARS)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._fit()
+        super().changeEvent(event)
 
 
 class HeldBar(QWidget):
@@ -91,13 +116,24 @@ class HeldBar(QWidget):
         if not held:
             self.hide()
             return
-        first = held[0]
-        more = f"  ·  {len(held) - 1} more held" if len(held) > 1 else ""
-        summary = first.summary if len(first.summary) <= 100 else first.summary[:99] + "…"
-        self.label.setText(f"Held at the Wire: #{first.id} {names(first)}: {summary} "
-                           f"({len(first.data):,} bytes){more}")
-        self.label.setToolTip(first.summary)
+        self.label.setText(held_text(held, names))
+        self.label.setToolTip(f"#{held[0].id} {held[0].summary}\nThe Wire has read these "
+                              f"bytes and holds them: the other side has not received "
+                              f"them yet.")
         self.show()
+
+
+def held_text(held: list[HeldMessage], names: Callable[[HeldMessage], str]) -> str:
+    """What the held bar says of the oldest of ``held``: what it is, once, and what to do.
+    The size only when the summary does not already give it (a raw chunk's does)."""
+    first = held[0]
+    summary = first.summary if len(first.summary) <= 100 else first.summary[:99] + "…"
+    size = len(first.data)
+    counted = any(f"{number} byte" in first.summary for number in (f"{size:,}", str(size)))
+    size_text = "" if counted else f" ({size:,} byte{'' if size == 1 else 's'})"
+    more = f"  ·  {len(held) - 1} more held" if len(held) > 1 else ""
+    return (f"Held at the Wire (read, not yet delivered): #{first.id} {names(first)}: "
+            f"{summary}{size_text} — Forward (F8) · Drop (F7) · Edit (F9){more}")
 
 
 class WireControls:
@@ -114,8 +150,9 @@ class WireControls:
                                     "Forward (F8), Drop (F7) or Edit (F9) it (Ctrl+Shift+K)")
         self.step_action.toggled.connect(lambda on: spawn(self.set_step(None, on)))
         self.faults_action = QAction("Faults…", window)
+        self.faults_action.setCheckable(True)  # checked while the dock shows
         self.faults_action.setShortcut(QKeySequence("Ctrl+Shift+W"))
-        self.faults_action.setToolTip("Slow down or break a server's Wire: latency, "
+        self.faults_action.setToolTip("Show or hide the faults of a server's Wire: latency, "
                                       "bandwidth, loss, stall, reset, refuse (Ctrl+Shift+W)")
         self.bar = HeldBar(window)
         self.bar.forward_button.clicked.connect(lambda: self._act("forward"))
@@ -123,8 +160,13 @@ class WireControls:
         self.bar.drop_button.clicked.connect(lambda: self._act("drop"))
         self.bar.edit_button.clicked.connect(self.edit)
         self._make_dock()
-        self.faults_action.triggered.connect(self._show_dock)
+        self.faults_action.toggled.connect(self._show_dock)
+        self.dock.visibilityChanged.connect(self._dock_shown)
         self._stepping: set[str | None] = set()
+        self._first_held: int | None = None
+        #: Told the id of each message that becomes the first held (the window
+        #: selects it, so the diagram shows it and Explain says what it is).
+        self.held_now: Callable[[int], None] = lambda _id: None
         self.timer = QTimer(window)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(lambda: spawn(self.refresh()))
@@ -134,10 +176,14 @@ class WireControls:
     def _make_dock(self) -> None:
         self.dock = QDockWidget("Wire controls", self.window)
         self.dock.setObjectName("wire-controls")
-        body = QWidget(self.dock)
+        body = _Narrow(self.dock)
         layout = QFormLayout(body)
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.target = QComboBox(body)
         self.target.setToolTip("The server whose Wire these settings change")
+        self.target.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.target.setMinimumContentsLength(12)  # a long name is cut, not the diagram
         self.target.currentIndexChanged.connect(lambda _: spawn(self._load()))
         layout.addRow("Wire of", self.target)
         self.form = FaultForm(lambda name, value: spawn(self.set_fault(name, value)), body)
@@ -152,9 +198,18 @@ class WireControls:
         self.dock.hide()
         self._fill_servers()
 
-    def _show_dock(self) -> None:
-        self.dock.show()
-        self.dock.raise_()
+    def _show_dock(self, on: bool) -> None:
+        """Ctrl+Shift+W shows the dock, and hides it again."""
+        if on == (not self.dock.isHidden()):
+            return
+        self.dock.setVisible(on)
+        if on:
+            self.dock.raise_()
+
+    def _dock_shown(self, _: bool) -> None:
+        """The dock was shown or closed (its X, too): the action follows it."""
+        if shiboken6.isValid(self.faults_action):
+            self.faults_action.setChecked(not self.dock.isHidden())
 
     # ---- the chosen server -------------------------------------------------------
 
@@ -239,15 +294,40 @@ class WireControls:
     async def refresh(self) -> None:
         if not self._alive():  # the lab or the window is closing: nothing to ask
             return
-        held = await self.lab.call(run_sync, self.lab.engine.wire_board.held, None)
+        held, known = await self.lab.call(run_sync, self._ask_held)
         if self._alive():
             self.bar.show_held(held, self._names)
+            self._show_holds(frozenset(m.id for m in held), known)
+            first = held[0].id if held else None
+            if first is not None and first != self._first_held:
+                self.held_now(first)  # what Forward acts on: selected, explained
+            self._first_held = first
+
+    def _ask_held(self) -> tuple[list[HeldMessage], int]:
+        """What the Wires hold, and the capture's last message id then (engine's loop)."""
+        engine = self.lab.engine
+        messages = engine.capture.messages
+        return engine.wire_board.held(None), messages[-1].id if messages else 0
+
+    def _show_holds(self, held: frozenset[int], known: int) -> None:
+        """Rows and arrows show held while held and stepped after (ui/models/messages.py);
+        the diagram paints them from the model, so it is repainted when they change."""
+        model = self.window.findChild(MessageTableModel)
+        if model is None:
+            return
+        model.show_holds(held, known)
+        for view in self.window.findChildren(SequenceView):
+            view.viewport().update()
 
     def _names(self, held: HeldMessage) -> str:
+        """The held message's ends as the diagram's lanes name them."""
         conn = self.bridge.connections.get(held.connection)
         node = self.bridge.nodes.get(held.node)
         server = node.name if node is not None else (conn.server if conn else "server")
-        client = conn.client if conn is not None else "client"
+        client = "client"
+        if conn is not None:
+            maker = self.bridge.nodes.get(self.bridge.endpoints.get(conn.client, ""))
+            client = maker.name if maker is not None else outside_client(conn.client)
         return (f"{client} → {server}" if held.sender is Sender.CLIENT
                 else f"{server} → {client}")
 
