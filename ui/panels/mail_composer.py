@@ -1,5 +1,6 @@
-"""The mail composer: From, To (several), Subject and Body, sent over SMTP; the
-server's final reply shows under the form, in green, and what went wrong in red.
+"""The mail composer: From, To (several), Subject and Body, sent over SMTP with the
+Send button at the panel's top; the server's final reply shows under the form, in
+green, and what went wrong in red.
 
 The panel shows the client's state only (ClientState: the settings in the fields, the
 last SendResult in the result line), so a lesson's send looks like a click on Send."""
@@ -108,10 +109,13 @@ class MailComposerPanel(NodePanel):
         self.send_button.setToolTip("Send the mail: one SMTP conversation (Ctrl+Enter)")
         self.send_button.clicked.connect(self._send_clicked)
         self.send_button.setEnabled(False)  # until the first state fills the fields
-        row = QHBoxLayout()
-        row.addWidget(self.result_label, 1)
-        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignTop)
-        self.body.addLayout(row)
+        self.body.addWidget(self.result_label)
+        # Send at the top, beside what was sent: in reach whenever the panel's top is,
+        # however short the column (the form and the result line may scroll below)
+        item = self.body.itemAt(0)
+        header = item.layout() if item is not None else None
+        assert isinstance(header, QHBoxLayout)
+        header.insertWidget(header.count() - 1, self.send_button)
 
     # ---- state ---------------------------------------------------------------------
 
