@@ -166,6 +166,10 @@ class Runner:
             nodes.append(info)
         return nodes
 
+    def server_id(self, client: str) -> str:
+        """The node id of the server the lesson's ``client`` (by name) talks to, or ""."""
+        return self.server_ids.get(self._server_of.get(client, ""), "")
+
     async def step(self, index: int) -> StepResult:
         """Run step ``index`` (from 0): its faults, its action, its expectations."""
         step = self.scenario.steps[index]

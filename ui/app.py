@@ -103,10 +103,8 @@ def main(scenario: str | None = None) -> int:
     bridge = EngineBridge(lab.engine.capture, sample_above=SAMPLE_ABOVE)
     lab.start()
     window = MainWindow(lab, bridge)
-    if scenario:
+    if scenario:  # else the status bar says what to add first, until it is done
         spawn(window.lessons.open(scenario))
-    else:
-        window.statusBar().showMessage("Add a server and a client to begin.", 10000)
     wakeup = _quit_on_signals(app)
     window.show()
     if os.environ.get(REPORT_SHOWN_ENV) == "1":

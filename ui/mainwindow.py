@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QDockWidget,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -31,7 +32,15 @@ from ui.models.sequence import SequenceModel
 from ui.panels import NodePanel, PanelContext, has_panel, panel_class, shortcut
 from ui.viewmenu import ViewControls
 from ui.views.capture_file import CaptureFiles
-from ui.views.column import PanelColumn, column_header, share_compactly
+from ui.views.column import (
+    SERVERS_HINT,
+    STEP_HINTS,
+    PanelColumn,
+    clients_hint,
+    column_header,
+    next_step,
+    share_compactly,
+)
 from ui.views.export import ExportMenu
 from ui.views.inspector import InspectorView
 from ui.views.lessons import LessonControls
@@ -41,6 +50,10 @@ from ui.views.share_banner import ShareBanner
 from ui.views.wire_controls import WireControls
 
 TITLE = "Client-Server Lab"
+#: Presenting, the share (percent) of the middle's height for the selected message
+#: in words, below the diagram, and its least height in pixels.
+EXPLAIN_SHARE = 25
+EXPLAIN_LEAST = 120
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 
@@ -68,10 +81,8 @@ class MainWindow(QMainWindow):
         self.diagram = SequenceModel(self.inspector.proxy, self.name_of, self.is_closed, self)
         self.wire = SequenceView(self.diagram, self.inspector.table.selectionModel(), self)
         self.replayer = Replayer(self, lab, self.inspector, self.diagram)
-        self.clients = PanelColumn("Clients", "they ask", "Start a server first (right), then "
-                                   "add a client with + Client to talk to it.", self)
-        self.servers = PanelColumn("Servers", "they answer", "Add a server with + Server: "
-                                   "try the HTTP server (Ctrl+Shift+H).", self)
+        self.clients = PanelColumn("Clients", "they ask", clients_hint(), self)
+        self.servers = PanelColumn("Servers", "they answer", SERVERS_HINT, self)
         self._make_actions()
         self._make_toolbar()
         self._make_layout()
@@ -82,6 +93,12 @@ class MainWindow(QMainWindow):
         self.view.presentation.toggled.connect(self._presenting)
         self.diagram.lanes_changed.connect(self.view.presentation.relayout_soon)
         self._tab_before = 0
+        self._split_before: list[int] = []
+        self._select_soon: int | None = None  # a step's last message, once it arrives
+        self.model.rowsInserted.connect(self._select_coming)
+        self.wire_controls.dock.visibilityChanged.connect(self._dock_changed)
+        self.lessons.focus = self.focus_step
+        self.wire_controls.held_now = self._held_now
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.view.present_action)
         self.toolbar.addWidget(self.view.button)
@@ -209,18 +226,24 @@ class MainWindow(QMainWindow):
         self.diagram_button.setStyleSheet("QToolButton::menu-indicator { image: none; width: 0; }")
         self.diagram_button.setMenu(self.wire.export_menu(self.diagram_button))
         self.diagram_button.menu().aboutToShow.connect(self.wire.update_export_actions)
-        heading = QHBoxLayout()
+        self.wire_heading = QWidget(middle)  # presentation mode hides it: room for rows
+        heading = QHBoxLayout(self.wire_heading)
+        heading.setContentsMargins(0, 0, 0, 0)
         heading.addWidget(column_header("The wire", "clients ⟷ servers, time flows down",
                                         middle), 1)
         heading.addWidget(self.diagram_button)
-        wire_layout.addLayout(heading)
+        wire_layout.addWidget(self.wire_heading)
         self.share_banner = ShareBanner(self.bridge, middle)  # while any server is shared
         wire_layout.addWidget(self.share_banner)
         wire_layout.addWidget(self.wire_controls.bar)  # the held message, when stepping
         wire_layout.addWidget(self.wire_hint)
         wire_layout.addWidget(self.wire, 1)
+        # the middle: the wire, and (presentation mode) the selected message below it
+        self.middle = QSplitter(Qt.Orientation.Vertical, self)
+        self.middle.addWidget(middle)
+        self.middle.setChildrenCollapsible(False)
         self.top = QSplitter(Qt.Orientation.Horizontal, self)
-        for widget in (self.clients, middle, self.servers):
+        for widget in (self.clients, self.middle, self.servers):
             self.top.addWidget(widget)
         self.top.setStretchFactor(0, 0)
         self.top.setStretchFactor(1, 1)
@@ -248,27 +271,79 @@ class MainWindow(QMainWindow):
     # ---- presentation mode -------------------------------------------------------
 
     def _secondary(self) -> list[QWidget]:
-        """What presentation mode hides: the message list (the diagram shows the
-        messages, the details pane the selected one) and the status bar."""
-        return [self.inspector.table, self.inspector.count_label, self.statusBar()]
+        """What presentation mode hides: the message list and its filter (the diagram
+        shows the messages, the details pane the selected one), the wire's heading and
+        the status bar."""
+        return [self.inspector.table, self.inspector.heading, self.wire_heading,
+                self.statusBar()]
 
     def _present_layout(self) -> None:
-        """Presentation mode's shares: most of the height for the panels and the
-        diagram, the diagram widest and never narrower than its lanes need (the panel
-        columns go compact for it), the selected message below it."""
-        height = self.split.height()
-        self.split.setSizes([height * 64 // 100, height * 36 // 100])
+        """Presentation mode's shares: the panels' columns the whole height beside the
+        middle, where the diagram takes all but EXPLAIN_SHARE (the selected message in
+        words, below it); the diagram widest and never narrower than its lanes need
+        (the panel columns go compact for it)."""
+        if self.inspector.parent() is self.middle:
+            height = self.middle.height()
+            below = max(EXPLAIN_LEAST, height * EXPLAIN_SHARE // 100)
+            self.middle.setSizes([height - below, below])
         share_compactly(self.top, self.wire.painter.layout(0).width, self.wire)
 
     def _presenting(self, on: bool) -> None:
-        """The selected message is explained in words while presenting."""
+        """Presenting, the details pane moves below the diagram and explains the
+        selected message in words; leaving, it goes back below everything."""
         details = self.inspector.details
         if on:
             self._tab_before = details.currentIndex()
             details.setCurrentWidget(self.inspector.explain)
+            self._split_before = self.split.sizes()
+            self.middle.addWidget(self.inspector)
+            self.view.presentation.relayout_soon()
         else:
             details.setCurrentIndex(self._tab_before)
+            self.split.addWidget(self.inspector)
+            if len(self._split_before) == 2:
+                self.split.setSizes(self._split_before)
             self.clients.compact = self.servers.compact = False
+        self.wire.follower.follow()  # the newest arrow stays in view
+
+    def _dock_changed(self, _visible: bool) -> None:
+        """A dock (the faults) came or went: in presentation mode share the room
+        again; else, while one shows, the columns give the diagram the room it loses."""
+        if self.view.presentation.active:
+            self.view.presentation.relayout_soon()
+            return
+        docked = any(d.isVisible() and not d.isFloating() for d in self.findChildren(QDockWidget))
+        if docked:
+            share_compactly(self.top, self.wire.painter.layout(0).width, self.wire)
+        else:
+            self.clients.compact = self.servers.compact = False
+            width = self.top.width()
+            self.top.setSizes([width * 27 // 100, width * 49 // 100, width * 24 // 100])
+        self.wire.follower.follow()
+
+    def focus_step(self, client: str, server: str, message: int | None) -> None:
+        """Show what a lesson step is about: the panels of its ``client`` and
+        ``server`` (node ids) scrolled into view, and its last message (an id, once
+        the bridge has brought it) selected, so Explain says what it means; the
+        diagram follows the newest arrow again (a step is what the class looks at)."""
+        self.wire.follower.follow()
+        for column, node in ((self.clients, client), (self.servers, server)):
+            panel = self.panels.get(node)
+            if panel is not None:
+                column.scroll_to(panel)
+        self._select_soon = message
+        if message is not None and self.inspector.select_message(message):
+            self._select_soon = None
+
+    def _held_now(self, message: int) -> None:
+        """Step mode holds ``message`` first: select it (and follow), as after a step."""
+        self.wire.follower.follow()
+        self._select_soon = None if self.inspector.select_message(message) else message
+
+    def _select_coming(self, *_: object) -> None:
+        """The message a step ended with arrived: select it."""
+        if self._select_soon is not None and self.inspector.select_message(self._select_soon):
+            self._select_soon = None
 
     # ---- nodes -------------------------------------------------------------------
 
@@ -359,6 +434,14 @@ class MainWindow(QMainWindow):
             f"{open_now} open connection{'s' if open_now != 1 else ''} ({seen} in all)  ·  "
             f"{running} server{'s' if running != 1 else ''} running"
         )
+        # what to do next, in the status bar until it is done (other messages first)
+        roles = [node.role for node in self.bridge.nodes.values()]
+        hint = next_step(roles.count("server"), roles.count("client"))
+        shown = self.statusBar().currentMessage()
+        if shown != hint and (not shown or shown in STEP_HINTS):
+            self.statusBar().showMessage(hint)  # "" clears it
+        servers = self.bridge.running_servers()
+        self.clients.set_hint(clients_hint(servers[0].name if servers else None))
 
     def _update_wire_hint(self, *_: object) -> None:
         self.wire_hint.setVisible(self.model.rowCount() == 0)

@@ -88,6 +88,8 @@ TONES: dict[str, str] = {
     "info": "color: {info};",
     "hint": "color: {faint}; padding: 12px;",
     "box": "background: {box}; border: 1px solid {box-border}; padding: 4px;",
+    "primary": "font-weight: bold; color: {info}; border: 2px solid {info}; "
+               "border-radius: 4px; padding: 6px 16px;",
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtGui import QColor, QContextMenuEvent, QImage
-from PySide6.QtWidgets import QApplication, QMenu, QWidget
+from PySide6.QtWidgets import QAbstractSlider, QApplication, QMenu, QWidget
 
 from lab.model import Sender
 from tests.ui.test_sequence_model import Namer, diagram, message, outside
@@ -68,7 +68,7 @@ def test_follows_new_rows_at_the_bottom_even_with_a_selection(qtbot, make_messag
     source.append([make_message(n) for n in range(300, 400)])
     qtbot.waitUntil(lambda: view.row_at(view.viewport().height() - 1) == 398, timeout=2000)
     assert view.current_row() == 290
-    bar.setValue(0)  # the user scrolled up: stays there, selection or not
+    bar.triggerAction(QAbstractSlider.SliderAction.SliderToMinimum)  # the user scrolled up
     source.append([make_message(n) for n in range(400, 500)])
     qtbot.wait(50)
     assert bar.value() == 0 and view.current_row() == 290
@@ -76,6 +76,38 @@ def test_follows_new_rows_at_the_bottom_even_with_a_selection(qtbot, make_messag
     source.append([make_message(n) for n in range(500, 600)])
     qtbot.wait(50)
     assert bar.value() == 0
+    assert view.follow_button.isVisibleTo(view)  # the way back to the newest arrow
+    qtbot.mouseClick(view.follow_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.row_at(view.viewport().height() - 1) == 598, timeout=5000)
+    assert not view.follow_button.isVisibleTo(view)
+    source.append([make_message(n) for n in range(600, 650)])
+    qtbot.waitUntil(lambda: view.row_at(view.viewport().height() - 1) == 648, timeout=5000)
+
+
+def test_following_survives_the_view_shrinking_growing_and_a_zoom(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]
+    """Only the user stops following: a shorter view (a lesson's banner), a taller one
+    (full screen), a larger font (zoom) and a moment with no room at all keep the
+    newest arrow in view; keys up stop it, End starts it again."""
+    view = make_view(qtbot, make_message, rows=200)
+    bar = view.verticalScrollBar()
+    last_shown = lambda: view.row_at(view.viewport().height() - 1)  # noqa: E731
+    qtbot.waitUntil(lambda: last_shown() == 199)
+    for height in (120, 40, 0, 600, 300):
+        view.resize(view.width(), height)
+        if height > 60:
+            qtbot.waitUntil(lambda: last_shown() == 199, timeout=5000)
+    font = view.font()
+    font.setPointSizeF(font.pointSizeF() * 1.5)
+    view.setFont(font)
+    qtbot.waitUntil(lambda: last_shown() == 199, timeout=5000)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Home)
+    assert bar.value() == 0 and not view.follower.following
+    view.diagram.source.append([make_message(n) for n in range(201, 210)])
+    qtbot.wait(50)
+    assert bar.value() == 0
+    qtbot.keyClick(view, Qt.Key.Key_End)
+    assert view.follower.following
 
 
 def test_a_larger_font_makes_larger_rows(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]

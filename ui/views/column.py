@@ -5,16 +5,21 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
+    QAbstractSpinBox,
     QApplication,
+    QComboBox,
     QFrame,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QPlainTextEdit,
     QScrollArea,
     QSizePolicy,
     QSplitter,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +33,37 @@ MIN_WIDTH = 300
 #: A compact column's least width (pixels): presentation mode gives the diagram
 #: the room its lanes need, and the panels squeeze (their text elides) instead.
 COMPACT_WIDTH = 160
+#: The fields in a panel over which the wheel scrolls the column unless they have
+#: the focus: a combo or spin box would change its value, a text box scroll itself
+#: (a read-only one, a page or reply to read, still does).
+WHEEL_FIELDS = (QLineEdit, QComboBox, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
+WHEEL_WATCHED = "cslab-column-wheel"  # a field's property, once its wheel is watched
+
+#: What the status bar suggests first, before any server or client is added.
+START_HINT = "Add a server and a client to begin."
+#: ... once there is a server and no client, or a client and no server.
+CLIENT_NEXT = "Add a client with + Client (Ctrl+Shift+C) to talk to the server."
+SERVER_NEXT = "Add a server with + Server (Ctrl+Shift+S) for the client to talk to."
+#: Every suggestion the status bar makes (so that other messages are left alone).
+STEP_HINTS = (START_HINT, CLIENT_NEXT, SERVER_NEXT)
+#: The Servers column's words while it is empty.
+SERVERS_HINT = "Add a server with + Server: try the HTTP server (Ctrl+Shift+H)."
+
+
+def next_step(servers: int, clients: int) -> str:
+    """What the status bar suggests with ``servers`` servers and ``clients`` clients
+    in the lab: the next thing to add, or nothing once there are both."""
+    if not servers:
+        return SERVER_NEXT if clients else START_HINT
+    return "" if clients else CLIENT_NEXT
+
+
+def clients_hint(server: str | None = None) -> str:
+    """The Clients column's words while it is empty: start a server first or, once
+    ``server`` (a running server's name) is there, add a client to talk to it."""
+    if server is None:
+        return "Start a server first (right), then add a client with + Client to talk to it."
+    return f"Add a client with + Client (Ctrl+Shift+C) to talk to {server}."
 
 
 def title_font() -> QFont:
@@ -65,7 +101,10 @@ class PanelColumn(QWidget):
     asks for the width its widest panel needs (at the zoom in use), so a splitter
     never makes it narrower; panels keep that need small by wrapping and eliding.
     A ``compact`` column (presentation mode) asks for COMPACT_WIDTH only, so that
-    the diagram beside it can have what its lanes need."""
+    the diagram beside it can have what its lanes need.
+
+    The wheel over a panel's field that does not have the focus scrolls the column
+    (a combo or spin box keeps its value); a field the user clicked into takes it."""
 
     def __init__(self, title: str, caption: str, hint: str,
                  parent: QWidget | None = None) -> None:
@@ -122,10 +161,44 @@ class PanelColumn(QWidget):
         need = (panels + outer.left() + outer.right() + inner.left() + inner.right() + bar)
         return max(MIN_WIDTH, super().minimumSizeHint().width(), need)
 
+    def set_hint(self, text: str) -> None:
+        """Say ``text`` while the column has no panels."""
+        self.hint.setText(text)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(event, QWheelEvent):
+            return self._wheel(watched, event)
         if watched is self._holder and event.type() == QEvent.Type.LayoutRequest:
             self.updateGeometry()
+            for panel in self.panels():  # a panel may have grown fields
+                self._watch_wheel(panel)
         return False
+
+    def _watch_wheel(self, panel: QWidget) -> None:
+        """Pass the wheel over ``panel``'s fields (and their viewports) through
+        ``_wheel``; a combo or spin box no longer takes the focus from the wheel."""
+        for field in panel.findChildren(QWidget):
+            if not isinstance(field, WHEEL_FIELDS) or field.property(WHEEL_WATCHED):
+                continue
+            field.setProperty(WHEEL_WATCHED, True)
+            if field.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            field.installEventFilter(self)
+            if isinstance(field, QAbstractScrollArea):
+                field.viewport().installEventFilter(self)
+
+    def _wheel(self, watched: QObject, event: QWheelEvent) -> bool:
+        """The wheel over a field without the focus scrolls the column, at the
+        column's own speed; True when the field must not see it."""
+        field = watched.parent() if not isinstance(watched, WHEEL_FIELDS) else watched
+        if not isinstance(field, WHEEL_FIELDS) or field.hasFocus():
+            return False
+        if isinstance(field, (QPlainTextEdit, QTextEdit)) and field.isReadOnly():
+            return False  # a page or a reply to read, not a field: it scrolls itself
+        if event.angleDelta().y():
+            QApplication.sendEvent(self.scroll_area.verticalScrollBar(), event)
+        # sideways: nothing to scroll here, but a combo or spin box must not change
+        return bool(event.angleDelta().y()) or isinstance(field, (QComboBox, QAbstractSpinBox))
 
     def panels(self) -> list[QWidget]:
         found = []
@@ -143,6 +216,7 @@ class PanelColumn(QWidget):
         for header in panel.findChildren(QHeaderView):  # a narrow table's column titles
             header.setTextElideMode(Qt.TextElideMode.ElideRight)  # end in "…", not cut
         self.hint.hide()
+        self._watch_wheel(panel)
         self._coming = panel
 
     def _range_changed(self, *_: object) -> None:

@@ -1,11 +1,11 @@
-"""Keep a view at its newest row only while the user is watching the end."""
+"""Keep a view at its newest row until the user scrolls away from it."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QObject, QTimer
-from PySide6.QtWidgets import QAbstractItemView, QScrollBar
+from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QObject, QTimer, Signal
+from PySide6.QtWidgets import QAbstractItemView, QAbstractSlider, QScrollBar
 
 
 class Followable(Protocol):
@@ -19,62 +19,75 @@ class Followable(Protocol):
 
 
 class RowFollower(QObject):
-    """Scrolls ``view`` to the bottom when rows arrive, if it was at the bottom just
-    before they came, whether or not a row is selected (the selection stays; in
-    presentation mode a message is always selected, and new traffic must still come
-    into view); scrolled up, the view stays exactly where the user left it. The same
-    when the view itself grows shorter (a lesson's text above it grew): at the bottom
-    it stays at the bottom.
+    """Keeps ``view`` scrolled to its bottom while it is *following*.
 
-    With ``keep_selected`` (the inspector's table, where one reads a row) it follows
-    only while the selected row stays in view: a row selected near the top keeps
-    its place. Attach it after the view's model is set; ``view`` (a QObject) owns it.
+    Only the user changes that: scrolling with the scroll bar or the wheel (its
+    actions), or a view's own keys (it calls ``user_moved``), stops following when
+    it leaves the bottom and starts it again at the bottom; ``follow()`` (a Follow
+    button) starts it again anywhere. Nothing else does: rows arriving, the view
+    getting shorter or taller (a lesson's banner, a zoom, full screen, a dock), a
+    reset, the range shrinking to nothing for a moment. While following, each of
+    those scrolls to the bottom again, once the events in flight are handled.
+
+    A selected row does not stop following (presentation mode always has one). With
+    ``keep_selected`` (the inspector's table, where one reads a row) it follows only
+    while the selected row stays in view: a row selected near the top keeps its place.
+    Attach it after the view's model is set; ``view`` (a QObject) owns it.
+
+    Signals:
+        changed(bool): following started (True) or stopped (False).
     """
+
+    changed = Signal(bool)
 
     def __init__(self, view: Followable, keep_selected: bool = False) -> None:
         super().__init__(view if isinstance(view, QObject) else None)
         self._view = view
         self._keep_selected = keep_selected
-        self._follow = True
-        self._pending = False
+        self.following = True
         self._timer = QTimer(self)  # owned, so it dies with the view
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._scroll_now)
         model = view.model()
-        model.rowsAboutToBeInserted.connect(self._before_insert)
-        model.rowsInserted.connect(self._after_insert)
-        model.modelReset.connect(self._after_insert)
+        model.rowsInserted.connect(self._soon)
+        model.modelReset.connect(self._soon)
         bar = view.verticalScrollBar()
-        self._at_end = True  # the view showed its last row when last scrolled or sized
-        bar.valueChanged.connect(self._moved)
-        bar.rangeChanged.connect(self._range_changed)
+        bar.rangeChanged.connect(self._soon)
+        bar.actionTriggered.connect(self._user_scrolled)
 
-    def at_bottom(self) -> bool:
+    def at_bottom(self, value: int | None = None) -> bool:
         bar = self._view.verticalScrollBar()
-        return bar.value() >= bar.maximum() - 2
+        return (bar.value() if value is None else value) >= bar.maximum() - 2
 
-    def _moved(self, *_: object) -> None:
-        self._at_end = self.at_bottom()
+    def follow(self) -> None:
+        """Follow from now on: to the bottom, and stay there as rows come."""
+        self._set(True)
+        self._soon()
 
-    def _range_changed(self, *_: object) -> None:
-        """The rows or the view's height changed: keep the end in view if it was."""
-        if self._at_end and not self._pending and not self.at_bottom():
-            self._pending = True
-            self._timer.start()
+    def user_moved(self) -> None:
+        """The user moved the view (a key): follow only if it is at the bottom now."""
+        self._set(self.at_bottom())
 
-    def _before_insert(self, *_: object) -> None:
-        if not self._pending:
-            self._follow = self.at_bottom()
+    def _user_scrolled(self, action: int) -> None:
+        if action == QAbstractSlider.SliderAction.SliderNoAction.value:
+            return
+        # the slider's position has moved; its value follows just after this signal
+        self._set(self.at_bottom(self._view.verticalScrollBar().sliderPosition()))
 
-    def _after_insert(self, *_: object) -> None:
-        if self._follow and not self._pending:
-            self._pending = True
+    def _set(self, on: bool) -> None:
+        if on != self.following:
+            self.following = on
+            self.changed.emit(on)
+
+    def _soon(self, *_: object) -> None:
+        if self.following and not self._timer.isActive():
             self._timer.start()
 
     def _scroll_now(self) -> None:
-        self._pending = False
         bar = self._view.verticalScrollBar()
+        if not self.following or bar.value() == bar.maximum():
+            return
         before, shown = bar.value(), self._keep_selected and self._selected_in_view()
         self._view.scrollToBottom()
         if shown and not self._selected_in_view():

@@ -139,7 +139,9 @@ class InspectorView(QWidget):
         return tabs
 
     def _layout(self) -> None:
-        top = QHBoxLayout()
+        self.heading = QWidget(self)  # the title and the filter (presentation hides it)
+        top = QHBoxLayout(self.heading)
+        top.setContentsMargins(0, 0, 0, 0)
         title = QLabel("<b>Inspector</b>", self)
         top.addWidget(title)
         top.addWidget(self.filter_edit, 1)
@@ -154,7 +156,7 @@ class InspectorView(QWidget):
         self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
-        layout.addLayout(top)
+        layout.addWidget(self.heading)
         layout.addWidget(self.splitter, 1)
 
     # ---- behaviour -------------------------------------------------------------

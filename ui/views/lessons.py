@@ -17,16 +17,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QSizePolicy,
     QToolBar,
     QToolButton,
 )
@@ -36,6 +33,7 @@ from lab.engine import EngineError
 from lab.scenario import Scenario, ScenarioError, lessons, load
 from lab.scenario_save import SaveError, save
 from ui.engine_thread import EngineThread, spawn
+from ui.views.banner import Banner
 from ui.views.wire_controls import WireControls
 
 if TYPE_CHECKING:  # running a lesson needs every client (aiohttp…): imported when one opens
@@ -94,15 +92,22 @@ async def ask_capture_path(window: QMainWindow, folder: Path) -> str:
     return dialog.selectedFiles()[0]
 
 
-def step_text(scenario: Scenario, result: StepResult) -> str:
-    """What the presenter's bar shows after a step: its text, what came back, the checks."""
+def step_words(scenario: Scenario, result: StepResult) -> str:
+    """The banner's words after a step: which step, and what it is about."""
     step = result.step
     lines = [f"Step {result.number} of {len(scenario.steps)} · {step.client}: {step.action}"]
     if step.say:
         lines.append(step.say)
-    lines.append("⇒ " + result.outcome.shown.splitlines()[0] if result.outcome.shown else "")
-    lines.extend(str(check) for check in result.checks)
-    return "\n".join(line for line in lines if line)
+    return "\n".join(lines)
+
+
+def step_result(result: StepResult) -> str:
+    """The banner's result box after a step: the checks, then all the client got
+    back (as ``cslab run`` prints it)."""
+    lines = [str(check) for check in result.checks]
+    if result.outcome.shown:
+        lines.append("⇒ " + result.outcome.shown.replace("\r\n", "\n"))
+    return "\n".join(lines)
 
 
 class LessonControls:
@@ -129,6 +134,9 @@ class LessonControls:
         self.position = 0
         self.results: list[StepResult] = []
         self._opening = asyncio.Lock()
+        #: Shows what a step is about: given the client's and the server's node ids
+        #: and, once the step is done, its last message's id (the window sets it).
+        self.focus: Callable[[str, str, int | None], None] = lambda *_: None
 
         menu = QMenu(window)
         self.menu = menu
@@ -164,19 +172,12 @@ class LessonControls:
         window.addAction(self.restart_action)
         menu.insertAction(self.open_action, self.restart_action)
 
-        self.text = QLabel(window)
-        self.text.setWordWrap(True)
-        self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = QFont(self.text.font())
-        font.setPointSizeF(font.pointSizeF() * 1.5)
-        self.text.setFont(font)
+        self.banner = Banner(self.next_action, self.restart_action, window)
+        self.text = self.banner.text  # the words (tests read them)
         self.bar = QToolBar("Lesson", window)
         self.bar.setObjectName("lesson-bar")
         self.bar.setMovable(False)
-        self.bar.addWidget(self.text)
-        self.bar.addAction(self.next_action)
-        self.bar.addAction(self.restart_action)
+        self.bar.addWidget(self.banner)
         window.addToolBarBreak()
         window.addToolBar(self.bar)
         self.bar.hide()
@@ -191,8 +192,8 @@ class LessonControls:
             action.triggered.connect(lambda _=False, p=str(path): spawn(self.open(p)))
             self.menu.insertAction(self._lessons_end, action)
 
-    def _say(self, text: str) -> None:
-        self.text.setText(text)
+    def _say(self, text: str, result: str = "") -> None:
+        self.banner.say(text, result)
         self.bar.show()
 
     def _choose(self) -> None:
@@ -253,6 +254,8 @@ class LessonControls:
         self._say(f"{scenario.title}{goal}{stepping}\n"
                   f"Press Next step ({NEXT_SHORTCUT}) to begin.")
         self.next_action.setEnabled(bool(scenario.steps))
+        if scenario.steps:
+            self._focus(runner, scenario.steps[0].client, None)
         self.window.setWindowTitle(f"{scenario.title} — Client-Server Lab")
         return True
 
@@ -309,20 +312,19 @@ class LessonControls:
         step = scenario.steps[index]
         self._say(f"Step {index + 1} of {len(scenario.steps)} · {step.client}: "
                   f"{step.action}\n{step.say}")
-        self.show_panel(runner.client_ids.get(step.client, ""))
+        self._focus(runner, step.client, None)
         result = await self.lab.call(runner.step, index)
         if runner is not self.runner:  # another lesson (or a restart) came meanwhile
             return result
         self.results.append(result)
         last = self.position >= len(scenario.steps)
-        self._say(step_text(scenario, result) + ("\nThe lesson is done." if last else ""))
+        self._say(step_words(scenario, result) + ("\nThe lesson is done." if last else ""),
+                  step_result(result))
         self.next_action.setEnabled(not last)
-        self.show_panel(runner.client_ids.get(step.client, ""))
+        self._focus(runner, step.client, result.messages[-1].id if result.messages else None)
         return result
 
-    def show_panel(self, node_id: str) -> None:
-        """Scroll the clients' column to the panel of ``node_id`` (the one doing a step)."""
-        panel = getattr(self.window, "panels", {}).get(node_id)
-        column = getattr(self.window, "clients", None)
-        if panel is not None and column is not None:
-            column.scroll_to(panel)
+    def _focus(self, runner: Runner, client: str, message: int | None) -> None:
+        """Show the panels of ``client`` (a lesson's name) and of its server, and
+        select ``message`` once it is in the window."""
+        self.focus(runner.client_ids.get(client, ""), runner.server_id(client), message)

@@ -31,7 +31,14 @@ from PySide6.QtGui import (
     QPaintEvent,
     QResizeEvent,
 )
-from PySide6.QtWidgets import QAbstractScrollArea, QFileDialog, QMenu, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFileDialog,
+    QMenu,
+    QToolButton,
+    QToolTip,
+    QWidget,
+)
 
 from ui.models.sequence import SequenceModel
 from ui.views.follow import RowFollower
@@ -89,6 +96,15 @@ class SequenceView(QAbstractScrollArea):
         self.export_actions: dict[str, QAction] = make_actions(self, self.choose_export)
         self._menu: QMenu | None = None
         self.follower = RowFollower(self)
+        self.follow_button = QToolButton(self)
+        self.follow_button.setObjectName("follow-newest")
+        self.follow_button.setText("⤓ Newest")
+        self.follow_button.setToolTip("Scroll to the newest arrow and keep it in view as "
+                                      "messages come (End)")
+        self.follow_button.setAutoRaise(False)
+        self.follow_button.clicked.connect(self.follower.follow)
+        self.follow_button.hide()
+        self.follower.changed.connect(self._following_changed)
         self._place_header()
         self._update_ranges()
 
@@ -101,8 +117,11 @@ class SequenceView(QAbstractScrollArea):
         return self.selection
 
     def scrollToBottom(self) -> None:
+        """The newest arrow into view: at the bottom, and sideways if it needs."""
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+        if self.diagram.row_count():
+            self._scroll_sideways_to(self.diagram.row_count() - 1)
 
     # ---- geometry ------------------------------------------------------------------
 
@@ -124,6 +143,17 @@ class SequenceView(QAbstractScrollArea):
     def row_y(self, row: int) -> int:
         """The top of row ``row`` in viewport coordinates (negative above the view)."""
         return row * self.painter.row_height - self.verticalScrollBar().value()
+
+    def _following_changed(self, on: bool) -> None:
+        self.follow_button.setVisible(not on)
+        self._place_follow_button()
+
+    def _place_follow_button(self) -> None:
+        """At the viewport's bottom right corner, over the rows."""
+        button, port = self.follow_button, self.viewport().geometry()
+        button.adjustSize()
+        button.move(port.right() - button.width() - 8, port.bottom() - button.height() - 8)
+        button.raise_()
 
     def _place_header(self) -> None:
         height = self.painter.header_height
@@ -157,6 +187,7 @@ class SequenceView(QAbstractScrollArea):
         self._layout = None
         self._place_header()
         self._update_ranges()
+        self._place_follow_button()
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -285,6 +316,7 @@ class SequenceView(QAbstractScrollArea):
             self.select_row(target,
                             extend=bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier))
             self.clicked.emit(self.diagram.rows.index(max(0, min(target, count - 1)), 0))
+        self.follower.user_moved()  # up and away stops following; End starts it again
 
     # ---- tooltip and menu --------------------------------------------------------------
 
