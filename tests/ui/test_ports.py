@@ -56,6 +56,13 @@ def test_port_in_use_shows_error_naming_it(window: MainWindow, qtbot, busy_port:
     click(qtbot, panel.start_button)
     qtbot.waitUntil(lambda: panel.info.state is NodeState.RUNNING, timeout=WAIT)
     assert panel.error_text == "" and panel.error_label.isHidden()
+    # running, the Port box says the port it got, never "0 (any free port)"
+    port = int(panel.info.address.rpartition(":")[2])
+    assert port > 0 and panel.port_spin.value() == port
+    assert panel.port_spin.text() == str(port)
+    click(qtbot, panel.start_button)  # Stop: back to what was asked for
+    qtbot.waitUntil(lambda: panel.info.state is NodeState.STOPPED, timeout=WAIT)
+    assert panel.port_spin.value() == 0
 
 
 def test_default_port_busy_from_the_menu(lab: EngineThread, bridge: EngineBridge, qtbot) -> None:  # type: ignore[no-untyped-def]

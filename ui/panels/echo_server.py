@@ -48,6 +48,7 @@ class EchoServerPanel(NodePanel):
         self.port_spin.setSpecialValueText("0 (any free port)")
         self.port_spin.setToolTip("The port clients connect to; 0 lets the system pick one")
         self.port_spin.setMinimumWidth(130)
+        self._asked: int | None = None
         self.share = ShareRow(self)
         self.start_button = QPushButton("Start", self)
         self.start_button.clicked.connect(self._start_stop_clicked)
@@ -80,6 +81,11 @@ class EchoServerPanel(NodePanel):
         self.start_button.setToolTip("Stop listening and close every connection" if running
                                      else "Listen on the port above")
         self.port_spin.setEnabled(not running)
+        if self._asked is None:
+            self._asked = self.port_spin.value()  # what starting asks for (0: any)
+        port = _port_of(info.address, 0) if info.state is NodeState.RUNNING else 0
+        # running: the port it listens on (never "0"); stopped: the one asked for
+        self.port_spin.setValue(port or self._asked)
         self.share.show_address(info.address)
         noun = "peers" if self.udp else "connections"
         self.count_label.setText(f"{noun}: {info.connections}")
@@ -103,6 +109,7 @@ class EchoServerPanel(NodePanel):
         """Start on the port in the spin box; a failure shows in the panel, in red."""
         self.show_error("")
         self.start_button.setEnabled(False)
+        self._asked = self.port_spin.value()
         try:
             info = await self.context.commands.start_server(self.node_id,
                                                             port=self.port_spin.value())
