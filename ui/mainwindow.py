@@ -52,7 +52,7 @@ from ui.views.wire_controls import WireControls
 TITLE = "Client-Server Lab"
 #: Presenting, the share (percent) of the middle's height for the selected message
 #: in words, below the diagram, and its least height in pixels.
-EXPLAIN_SHARE = 25
+EXPLAIN_SHARE = 23
 EXPLAIN_LEAST = 120
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
