@@ -47,7 +47,9 @@ from lab.dissect.http_state import (
     Message,
     PieceMaker,
     Side,
+    check_request,
     give_up,
+    persistent,
 )
 from lab.dissect.raw import RawDissector
 from lab.model import Piece, Sender
@@ -73,6 +75,10 @@ class HttpDissector(PieceMaker):
             self._resp.to_h11()
         self._exchanges: deque[Exchange] = deque()
         self._probed = False  # the response parser has been sent _exchanges[0]
+        #: The exchange of the newest request read, and the one whose answer kept the
+        #: connection although h11 would close it (an HTTP/1.0 keep-alive).
+        self._last: Exchange | None = None
+        self._kept: Exchange | None = None
         #: After a protocol switch, the dissector both directions go to.
         self._upgraded: Dissector | None = None
 
@@ -127,6 +133,17 @@ class HttpDissector(PieceMaker):
         while side.fallback is None:
             if side is self._resp:
                 self._probe()
+            elif conn.their_state is h11.MUST_CLOSE and conn.trailing_data[0]:
+                if self._kept is not None and self._kept is self._last:
+                    self._kept = None
+                    side.to_h11()  # an HTTP/1.0 keep-alive both ends agreed to
+                    conn = _conn(side)
+                elif any(e is self._last for e in self._exchanges):
+                    break  # whether the connection persists: its response will say
+                else:
+                    raise h11.RemoteProtocolError(
+                        "sent after a request that ends the connection (RFC 9112 §9.3): "
+                        "the server does not read it as a request")
             event = conn.next_event()
             if not isinstance(event, h11.Event):  # NEED_DATA or PAUSED
                 break
@@ -167,7 +184,8 @@ class HttpDissector(PieceMaker):
                 if side is self._req and self._resp.fallback is None:
                     assert isinstance(msg.head, FastRequest)
                     started = now if msg.started is None else msg.started
-                    self._exchanges.append(Exchange.of(msg.head, started))
+                    msg.exchange = self._last = Exchange.of(msg.head, started)
+                    self._exchanges.append(msg.exchange)
             if msg.remaining:
                 if not unread:
                     return moved
@@ -176,7 +194,10 @@ class HttpDissector(PieceMaker):
                 msg.remaining -= len(taken)
                 if msg.remaining:
                     return moved
-            pieces.append(self._piece(side, now, final=True))
+            if side is self._resp:
+                pieces += self._answer(now, final=True)
+            else:
+                pieces.append(self._piece(side, now, final=True))
             moved = True
 
     def _plain(self, side: Side) -> bool:
@@ -207,9 +228,11 @@ class HttpDissector(PieceMaker):
 
     def _request_head(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.Request)
+        check_request(side, event)
         side.msg.head = event
         started = side.msg.started
         exchange = Exchange.of(event, now if started is None else started)
+        side.msg.exchange = self._last = exchange
         if self._resp.fallback is None:
             self._exchanges.append(exchange)
         if exchange.switch is None or self._resp.fallback is not None:
@@ -233,7 +256,7 @@ class HttpDissector(PieceMaker):
         side.msg.head = event
         if _conn(side).their_state is h11.SWITCHED_PROTOCOL:
             return self._switch(side, now)
-        return [self._piece(side, now)]
+        return self._answer(now)
 
     def _response_head(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.Response)
@@ -245,15 +268,25 @@ class HttpDissector(PieceMaker):
     def _response_end(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         assert isinstance(event, h11.EndOfMessage)
         side.msg.trailers = event.headers.raw_items()
-        switch = self._exchanges[0].switch if self._exchanges else None
-        piece = self._piece(side, now, final=True)
+        exchange = self._exchanges[0] if self._exchanges else None
+        head = side.msg.head
+        assert head is not None
+        pieces = self._answer(now, final=True)
         conn = self._req.conn
-        if switch is not None and self._req.fallback is None and conn is not None:
-            _stand_in_response(conn)  # the switch was refused: read requests on
+        kept = exchange is not None and exchange.persist and persistent(head)
+        if exchange is not None and exchange.switch is not None and self._req.fallback is None \
+                and conn is not None and conn.our_state is h11.SEND_RESPONSE:
+            # the switch was refused: read requests on, unless the server closes
+            _stand_in_response(conn, close=not kept)
             _next_cycle(conn)
         if _next_cycle(_conn(side)):
             self._probed = False
-        return [piece]
+        elif kept and _conn(side).their_state is h11.MUST_CLOSE:
+            side.to_h11()  # HTTP/1.0 keep-alive, which h11 does not follow
+            self._probed = False
+        if kept and conn is not None and exchange is self._last:
+            self._kept = exchange  # the request parser goes on too (see _read)
+        return pieces
 
     def _closed(self, side: Side, event: h11.Event, now: float) -> list[Piece]:
         return []
@@ -298,6 +331,9 @@ class HttpDissector(PieceMaker):
             with suppress(Exception):  # h11 saying "cut short" is what _incomplete reports
                 side.conn.receive_data(b"")
                 self._read(side, now, pieces)
+        msg = side.msg
+        if msg.apart is not None and not msg.size and not side.unread:
+            return pieces  # the rest of a body that never came: nothing crossed
         if side.fallback is None and side.half:
             pieces.append(self._incomplete(side, now))
         return pieces
@@ -308,7 +344,7 @@ class HttpDissector(PieceMaker):
         From here on both directions go to ``self._upgraded``.
         """
         token = (self._exchanges[0].switch if self._exchanges else None) or "raw"
-        pieces = [self._piece(side, now, final=True)]
+        pieces = self._answer(now, final=True)
         upgraded = self._upgraded = UPGRADES.get(token, RawDissector)()
         for each in (self._req, self._resp):
             if each.msg.head is not None:  # a request whose body was still coming
@@ -326,9 +362,10 @@ def _conn(side: Side) -> h11.Connection:
     return side.conn
 
 
-def _stand_in_response(conn: h11.Connection) -> None:
-    """Let a request parser finish its cycle without the real response."""
-    conn.send(h11.Response(status_code=204, headers=[]))
+def _stand_in_response(conn: h11.Connection, *, close: bool = False) -> None:
+    """Let a request parser finish its cycle without the real response (one that
+    ends the connection if ``close``)."""
+    conn.send(h11.Response(status_code=204, headers=[(b"connection", b"close")] if close else []))
     conn.send(h11.EndOfMessage())
 
 

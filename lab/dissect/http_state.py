@@ -38,6 +38,12 @@ class Message:
     trailers: list[tuple[bytes, bytes]] = field(default_factory=list)
     #: Body bytes still to come (fast path only).
     remaining: int = 0
+    #: The request's exchange (requests only), to know when its answer comes first.
+    exchange: Exchange | None = None
+    #: The request's summary once its head went out as its own Piece because the
+    #: server answered before its body ended (100-continue, an early 4xx): this
+    #: Message is then the rest of that body.
+    apart: str | None = None
 
     def take(self, data: bytes | bytearray) -> None:
         room = RAW_LIMIT - len(self.raw)
@@ -55,7 +61,18 @@ class Message:
         if self.head is None:
             return []
         trailers = hf.header_fields("trailer", self.trailers)
+        if self.apart is not None:
+            return [("body of", self.apart), *self.body_fields(), *trailers]
         return [*hf.head_fields(self.head), *trailers, *self.body_fields()]
+
+    def split(self) -> None:
+        """The head (and the body so far) went out as a Piece: keep counting the rest."""
+        assert self.head is not None
+        self.apart = hf.summary(self.head)
+        self.raw = bytearray()
+        self.size = 0
+        self.body = bytearray()
+        self.body_length = 0
 
     def body_fields(self) -> hf.FieldList:
         return hf.body_fields(self.head, bytes(self.body), self.body_length)
@@ -138,15 +155,17 @@ class Exchange:
     switch: str | None  # the Upgrade token or "connect" when it proposes a switch
     #: Its response may be read by the fast path: HTTP/1.1, keep-alive, not HEAD.
     plain: bool = False
+    #: The client asks to keep the connection (RFC 9112 §9.3): HTTP/1.1 without
+    #: ``close``, or HTTP/1.0 with ``keep-alive``.
+    persist: bool = False
 
     @classmethod
     def of(cls, request: hf.RequestHead, started: float) -> Exchange:
         switch = _switch_token(request)
+        persist = persistent(request)
         plain = (switch is None and request.http_version == b"1.1"
-                 and request.method != b"HEAD"
-                 and not any(b"close" in value.lower() for key, value in request.headers
-                             if key == b"connection"))
-        return cls(hf.summary(request), started, request, switch, plain)
+                 and request.method != b"HEAD" and persist)
+        return cls(hf.summary(request), started, request, switch, plain, persist)
 
     def probe(self) -> h11.Request:
         """What the response parser is told of the request: no body, framing headers."""
@@ -154,10 +173,21 @@ class Exchange:
         if request is None:
             return h11.Request(method="GET", target="/", headers=[("Host", "-")])
         headers = [(k, v) for k, v in request.headers if k in _PROBE_HEADERS]
-        if request.http_version != b"1.1":  # h11 sends only 1.1; 1.0 means one exchange
-            headers += [(b"connection", b"close")]
+        if request.http_version != b"1.1":  # h11 sends only 1.1: say what 1.0 means
+            headers += [] if self.persist else [(b"connection", b"close")]
             headers += [] if hf.header(request, b"host") else [(b"host", b"-")]
         return h11.Request(method=request.method, target=request.target, headers=headers)
+
+
+def persistent(head: hf.Head) -> bool:
+    """Whether the sender of ``head`` keeps the connection after it (RFC 9112 §9.3):
+    not if it says ``close``; with HTTP/1.1 yes; with HTTP/1.0 only if it says
+    ``keep-alive``."""
+    tokens = {token.strip().lower() for key, value in head.headers if key == b"connection"
+              for token in value.split(b",")}
+    if b"close" in tokens:
+        return False
+    return head.http_version != b"1.0" or b"keep-alive" in tokens
 
 
 def _switch_token(request: hf.RequestHead) -> str | None:
@@ -175,8 +205,30 @@ class PieceMaker:
     """The HttpDissector's Pieces: a side's finished or cut-off message, paired with
     the request it answers."""
 
+    _req: Side
     _resp: Side
     _exchanges: deque[Exchange]
+
+    def _answer(self, now: float, *, final: bool = False) -> list[Piece]:
+        """The response side's finished message, after the head of the request it
+        answers when that request's body has not ended (it is numbered first)."""
+        return [*self._head_first(now), self._piece(self._resp, now, final=final)]
+
+    def _head_first(self, now: float) -> list[Piece]:
+        """The request being read, as far as it came, when its answer begins now."""
+        req = self._req
+        msg = req.msg
+        if (req.fallback is not None or msg.head is None or msg.apart is not None
+                or not self._exchanges or self._exchanges[0] is not msg.exchange):
+            return []
+        req.settle()
+        fields = [*msg.fields(), ("body continues", "in the next message, sent after "
+                                  "the server's answer began")]
+        piece = Piece(sender=req.sender, time=now, summary=hf.summary(msg.head),
+                      raw=bytes(msg.raw), size=msg.size, fields=tuple(fields),
+                      truncated=msg.size > len(msg.raw))
+        msg.split()
+        return [piece]
 
     def _piece(self, side: Side, now: float, *, final: bool = False) -> Piece:
         """The finished message of ``side``; ``final`` ends its exchange."""
@@ -185,10 +237,13 @@ class PieceMaker:
         fields = msg.fields()
         if side is self._resp:
             fields += self._pairing(now, final=final)
+        summary = hf.summary(msg.head)
+        if msg.apart is not None:
+            summary = f"body of {msg.apart}: {msg.body_length} bytes"
         return Piece(
             sender=side.sender,
             time=now,
-            summary=hf.summary(msg.head),
+            summary=summary,
             raw=bytes(msg.raw),
             size=msg.size,
             fields=tuple(fields),
@@ -209,6 +264,8 @@ class PieceMaker:
         msg = give_up(side)
         if msg.head is None:
             summary = f"incomplete {side.noun}: head cut off after {msg.size} bytes"
+        elif msg.apart is not None:
+            summary = f"incomplete body of {msg.apart}: {msg.body_length} bytes"
         else:
             expected = hf.content_length(msg.head)
             of = "" if expected is None else f" of {expected}"
@@ -235,3 +292,27 @@ def give_up(side: Side) -> Message:
     with suppress(Exception):  # a parser in a bad state: count the rest as unread
         side.settle()
     return side.finish(0.0, rest=True)
+
+
+def check_request(side: Side, request: h11.Request) -> None:
+    """Refuse what the lab's server (aiohttp) refuses and h11 would read on, so the
+    capture never shows requests the server did not see (RFC 9112 §6.1, §5.2)."""
+    names = [key for key, _ in request.headers]
+    conn = side.conn
+    assert conn is not None  # h11 read this head
+    head = bytes(side.unread[:len(side.unread) - len(conn.trailing_data[0])])
+    if b"transfer-encoding" in names and b"content-length" in names:
+        raise h11.RemoteProtocolError(
+            "Content-Length and Transfer-Encoding together (RFC 9112 §6.1): the server "
+            "rejects the request and reads nothing after it")
+    body = head.rstrip(b"\r\n")
+    if b"\n " in body or b"\n\t" in body:
+        raise h11.RemoteProtocolError(
+            "a header line folded onto the next (obs-fold, RFC 9112 §5.2): the server "
+            "rejects the request and reads nothing after it")
+    for line in body.split(b"\n"):
+        name, colon, value = line.rstrip(b"\r").partition(b":")
+        if colon and name.lower() == b"transfer-encoding" and value != value.rstrip(b" \t"):
+            raise h11.RemoteProtocolError(
+                "Transfer-Encoding with white space after its value: the server does not "
+                "take it as chunked, rejects the request and reads nothing after it")

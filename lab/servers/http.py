@@ -29,10 +29,12 @@ from urllib.parse import unquote
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from yarl import URL
 
 from lab.paths import data_dir, site_dir
 from lab.servers import Backend, quiet_client_faults
 from lab.servers.http_api import MAX_BODY, NotesListener, NotesStore, api_app, api_index
+from lab.servers.http_conn import HalfCloseRunner, no_switch, proposes_switch
 
 CHUNK = 64 * 1024
 # A request aiohttp rejects gets its 400 and shows in the capture; no traceback on stderr.
@@ -89,13 +91,28 @@ def method_not_allowed(request: web.Request) -> web.Response:
 
 # ---- where a request target leads ----------------------------------------------------
 
+def origin_path(raw_path: str) -> str:
+    """The path (and query) of a request target: an absolute-form target
+    (``http://host/a``, RFC 9112 §3.2.2, which a server must accept) names ``/a``."""
+    if raw_path.startswith("/") or "://" not in raw_path:
+        return raw_path
+    try:
+        url = URL(raw_path, encoded=True)
+    except ValueError:
+        return raw_path
+    if url.scheme.lower() not in ("http", "https") or not url.host:
+        return raw_path
+    path = url.raw_path or "/"
+    return f"{path}?{url.raw_query_string}" if url.raw_query_string else path
+
+
 def resolve_target(root: Path, raw_path: str) -> Path | str:
     """The file ``raw_path`` names inside ``root`` (already resolved), or why it is refused.
 
     ``raw_path`` is the request target as it came off the wire (aiohttp's ``path`` is
     already decoded and normalised, which would hide ``%2e%2e`` and ``%2f``).
     """
-    target = raw_path.split("?", 1)[0].split("#", 1)[0]
+    target = origin_path(raw_path).split("?", 1)[0].split("#", 1)[0]
     if not target.startswith("/"):
         return "the address does not start with /."
     try:
@@ -226,8 +243,9 @@ class StaticSite:
     def _file_for(self, request: web.Request, path: Path) -> Path | web.StreamResponse | None:
         """The file to send, a page saying why there is none, or None (no such file)."""
         if path.is_dir():
-            if not request.raw_path.split("?", 1)[0].endswith("/"):
-                location = request.raw_path.split("?", 1)[0] + "/"
+            target = origin_path(request.raw_path).split("?", 1)[0]
+            if not target.endswith("/"):
+                location = target + "/"
                 raise web.HTTPMovedPermanently(location)
             path = path / "index.html"
             if not path.is_file():
@@ -271,6 +289,8 @@ class StaticSite:
             headers["Content-Range"] = f"bytes {first}-{last}/{size}"
 
         response = web.StreamResponse(status=status, headers=headers)
+        if proposes_switch(request):
+            response.force_close()  # see no_switch
         response.content_type = content_type or "application/octet-stream"
         if content_type is not None and (content_type.startswith("text/")
                                          or content_type in ("application/javascript",
@@ -323,14 +343,14 @@ class HttpBackend:
         return self.notes.rows()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY)
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[no_switch])
         app.router.add_get("/api", api_index)
         app.add_subapp("/api/", api_app(self.notes))
         app.router.add_route("*", "/{tail:.*}", self.site.handle)
         return app
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=1.0)
+        self._runner = HalfCloseRunner(self.app(), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()

@@ -171,18 +171,20 @@ def test_304_has_no_body_even_with_a_content_length() -> None:
     assert pieces[1].raw == not_modified
 
 
-def test_100_continue_is_its_own_piece_before_the_final_response() -> None:
+def test_100_continue_comes_after_the_request_head_and_the_body_after_it() -> None:
+    """The request's head is numbered before the 100 Continue that answers it, and
+    is not truncated; the body the client sends after the 100 is a message of its own."""
     head = (
         b"POST /upload HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
     )
     cont = b"HTTP/1.1 100 Continue\r\n\r\n"
     done = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     pieces = run([(C, head), (S, cont), (C, b"data"), (S, done)])
-    assert summaries(pieces) == ["100 Continue", "POST /upload", "200 OK"]
-    assert [p.raw for p in pieces] == [cont, head + b"data", done]
-    assert fields(pieces[0])["request"] == fields(pieces[2])["request"] == "POST /upload"
-    assert fields(pieces[0])["latency ms"] == 1000.0
-    assert fields(pieces[2])["latency ms"] == 3000.0
+    assert summaries(pieces) == ["POST /upload", "100 Continue",
+                                 "body of POST /upload: 4 bytes", "200 OK"]
+    assert [p.raw for p in pieces] == [head, cont, b"data", done]
+    assert not any(p.truncated for p in pieces)
+    assert fields(pieces[1])["request"] == fields(pieces[3])["request"] == "POST /upload"
 
 
 # -- many exchanges on one connection -------------------------------------------
