@@ -24,8 +24,10 @@ from lab.model import (
     EndpointNamed,
     Event,
     Message,
+    MessageAmended,
     MessageCaptured,
     Piece,
+    Sender,
     Transport,
 )
 
@@ -36,6 +38,8 @@ Subscriber = Callable[[Event], None]
 CONNECTION_RAW_BUDGET = 4 * 1024 * 1024
 #: The prefix kept once a connection's budget is spent.
 SPENT_PREFIX = 256
+#: How far back ``undelivered`` looks for a connection's last messages.
+UNDELIVERED_LOOKBACK = 100_000
 
 
 class Capture:
@@ -181,6 +185,27 @@ class Capture:
         self.publish(MessageCaptured(message))
         return message
 
+    def undelivered(self, conn: Connection, sender: Sender, count: int) -> list[Message]:
+        """The last ``count`` bytes ``sender`` sent on ``conn`` were read by the Wire and
+        never delivered: set ``undelivered`` on the Messages they were part of, newest
+        first, publishing each as MessageAmended; the amended Messages."""
+        amended: list[Message] = []
+        stop = max(-1, len(self.messages) - 1 - UNDELIVERED_LOOKBACK)
+        for at in range(len(self.messages) - 1, stop, -1):
+            if count <= 0:
+                break
+            message = self.messages[at]
+            if message.connection != conn.id or message.sender is not sender \
+                    or message.injected or message.size <= message.undelivered:
+                continue
+            more = min(count, message.size - message.undelivered)
+            count -= more
+            message = replace(message, undelivered=message.undelivered + more)
+            self.messages[at] = message
+            amended.append(message)
+            self.publish(MessageAmended(message))
+        return amended
+
 
 def message_record(message: Message) -> dict[str, Any]:
     """The JSON Lines object for a Message (see DESIGN.md, 'Capture JSON Lines');
@@ -202,6 +227,7 @@ def message_record(message: Message) -> dict[str, Any]:
         "malformed": message.malformed,
         "injected": message.injected,
         "held": message.held,
+        **({"undelivered": message.undelivered} if message.undelivered else {}),
         **{key: value for key, value in (("node", message.node),
                                           ("client_node", message.client_node),
                                           ("parent", message.parent)) if value is not None},
@@ -225,6 +251,10 @@ def event_record(event: Event) -> dict[str, Any] | None:
     """The JSON Lines object for a capture event, or None for events not recorded."""
     if isinstance(event, MessageCaptured):
         return message_record(event.message)
+    if isinstance(event, MessageAmended):
+        message = event.message
+        return {"type": "amend", "id": message.id, "time": message.time,
+                "connection": message.connection, "undelivered": message.undelivered}
     if isinstance(event, ConnectionOpened):
         return connection_record("open", event.connection)
     if isinstance(event, ConnectionClosed):

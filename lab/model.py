@@ -98,6 +98,9 @@ class Message:
     node: str | None = None
     client_node: str | None = None
     parent: str | None = None
+    #: Of ``size``, the bytes the Wire read but never delivered to the other side (the
+    #: last ones: the peer had closed or reset, or the Wire reset); 0 when all went on.
+    undelivered: int = 0
 
     @property
     def source(self) -> str:
@@ -110,6 +113,14 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class MessageCaptured:
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAmended:
+    """A Message captured before learned more: ``message`` replaces the one of its id
+    (its ``undelivered`` bytes, known only once the connection ends)."""
+
     message: Message
 
 
@@ -233,7 +244,7 @@ class CaptureCleared:
 
 
 Event = (MessageCaptured | ConnectionOpened | ConnectionClosed | NodeChanged | NodeRemoved
-         | EndpointNamed | ClientChanged | ServerChanged | CaptureCleared)
+         | EndpointNamed | ClientChanged | ServerChanged | CaptureCleared | MessageAmended)
 
 
 def format_address(host: str, port: int) -> str:

@@ -4,13 +4,17 @@ The lab captures messages at the Wire, not packets, so the packets are made up
 from them: per TCP connection a SYN, SYN-ACK, ACK handshake when it opened,
 each message's bytes in segments of at most ``MSS`` bytes with sequence and
 acknowledgement numbers that follow the stream, and FIN, FIN-ACK, ACK when it
-closed; per UDP message one datagram. Addresses and ports are the connection's
-client and server, times the messages'. Only the bytes the capture kept are
-written: a truncated message (a body past RAW_LIMIT, or a connection past its
-budget) gives its kept prefix, with a packet comment saying so, and the stream
-goes on after it. Messages the lab injected (its own notes, faults) carry no
-bytes that crossed, and are left out, but for the FTP helper's rewritten
-control lines, which replace the lines they rewrote.
+closed, or RST when it ended with a reset (the Wire's, or a peer's); per UDP
+message one datagram. Addresses and ports are the connection's client and
+server, times the messages'. Only the bytes the capture kept are written: a
+truncated message (a body past RAW_LIMIT, or a connection past its budget) gives
+its kept prefix, with a packet comment saying so, and the sequence numbers go on
+over the bytes not kept, so Wireshark marks the gap ("previous segment not
+captured") and dissects what follows. Bytes the Wire read and never delivered
+(``Message.undelivered``) did not cross to the other side: they are not written
+and take no sequence numbers. Messages the lab injected (its own notes, faults)
+carry no bytes that crossed, and are left out, but for the FTP helper's
+rewritten control lines, which replace the lines they rewrote.
 
 The file format is small enough to write by hand (a section header, one
 interface, an enhanced packet block per packet; see the pcapng draft RFC).
@@ -113,11 +117,14 @@ def udp_packet(src: Endpoint, dst: Endpoint, payload: bytes) -> bytes:
 
 
 def _note(message: Message, written: int) -> str:
-    if message.truncated or written < message.size:
-        return (f"cslab #{message.id}: truncated, {written} of {message.size} bytes kept: "
-                f"{message.summary}")
+    lost = (f", {message.undelivered} bytes read by the Wire never delivered"
+            if message.undelivered else "")
+    if message.truncated or written < message.size - message.undelivered:
+        return (f"cslab #{message.id}: truncated, {written} of {message.size} bytes kept"
+                f"{lost}: {message.summary}")
     return f"cslab #{message.id}: {message.summary}" + (" [malformed]"
-                                                        if message.malformed else "")
+                                                        if message.malformed else "") + (
+        f" [{lost[2:]}]" if lost else "")
 
 
 def _isn(conn_id: str, sender: Sender) -> int:
@@ -125,7 +132,27 @@ def _isn(conn_id: str, sender: Sender) -> int:
     return zlib.crc32(f"{conn_id}/{sender.value}".encode())
 
 
-def _tcp(conn: Connection, messages: list[Message]) -> list[Packet]:
+def _resets(conn: Connection, notes: list[Message]) -> set[Sender]:
+    """Who ended ``conn`` with a reset (RST), from the Wire's notes and the connection's
+    note: the Wire resets both sockets, so each end gets one; a peer's reset is its own."""
+    wire = [note.summary for note in notes if note.summary.startswith("Wire ")]
+    if any(text.startswith("Wire refused") and "reset" in text for text in wire):
+        return {Sender.SERVER}  # the client's connection, reset as it came
+    if any("reset" in text for text in wire):
+        return set(Sender)
+    text = conn.note.lower()
+    if "reset by peer" in text or "broken pipe" in text:
+        for side in Sender:
+            if text.startswith(side.value):
+                return {side}
+    for note in notes:  # the Wire's note of bytes it could not deliver: the other end reset
+        if "never delivered" in note.summary and "connection (reset)" in note.summary:
+            return {Sender.CLIENT if note.sender is Sender.SERVER else Sender.SERVER}
+    return set()
+
+
+def _tcp(conn: Connection, messages: list[Message],
+         resets: set[Sender] | None = None) -> list[Packet]:
     client, server = _endpoint(conn.client), _endpoint(conn.server)
     ends = {Sender.CLIENT: (client, server), Sender.SERVER: (server, client)}
     seq = {side: _isn(conn.id, side) for side in Sender}
@@ -143,7 +170,8 @@ def _tcp(conn: Connection, messages: list[Message]) -> list[Packet]:
         now = max(now, message.time)
         src, dst = ends[message.sender]
         other = Sender.SERVER if message.sender is Sender.CLIENT else Sender.CLIENT
-        raw = message.raw
+        crossed = max(0, message.size - message.undelivered)  # what reached the other side
+        raw = message.raw[:crossed]
         for at in range(0, len(raw), MSS):
             chunk = raw[at:at + MSS]
             last = at + MSS >= len(raw)
@@ -151,13 +179,23 @@ def _tcp(conn: Connection, messages: list[Message]) -> list[Packet]:
                                                   ACK | (PSH if last else 0), chunk),
                                   _note(message, len(raw)) if at == 0 else ""))
             seq[message.sender] += len(chunk)
+        seq[message.sender] += max(0, crossed - len(raw))  # crossed, not kept: a gap
     if conn.closed is not None:
         now = max(now, conn.closed)
         c, s = seq[Sender.CLIENT], seq[Sender.SERVER]
-        packets += [Packet(now, tcp_packet(client, server, c, s, FIN | ACK)),
-                    Packet(now, tcp_packet(server, client, s, c + 1, FIN | ACK)),
-                    Packet(now, tcp_packet(client, server, c + 1, s + 1, ACK))]
+        if resets:
+            order = [side for side in Sender if side in resets]
+            packets += [Packet(now, tcp_packet(*ends[side], seq[side], seq[_other(side)],
+                                               RST | ACK)) for side in order]
+        else:
+            packets += [Packet(now, tcp_packet(client, server, c, s, FIN | ACK)),
+                        Packet(now, tcp_packet(server, client, s, c + 1, FIN | ACK)),
+                        Packet(now, tcp_packet(client, server, c + 1, s + 1, ACK))]
     return packets
+
+
+def _other(side: Sender) -> Sender:
+    return Sender.SERVER if side is Sender.CLIENT else Sender.CLIENT
 
 
 def _udp(conn: Connection, messages: list[Message]) -> list[Packet]:
@@ -197,12 +235,18 @@ def _as_sent(mine: list[Message], message: Message) -> None:
 def packets(messages: Iterable[Message], connections: dict[str, Connection]) -> list[Packet]:
     """The packets of a capture, oldest first (a connection's own stay in order)."""
     by_conn: dict[str, list[Message]] = {}
+    notes: dict[str, list[Message]] = {}
     for message in messages:
         _as_sent(by_conn.setdefault(message.connection, []), message)
+        if message.injected:
+            notes.setdefault(message.connection, []).append(message)
     out: list[Packet] = []
     for conn_id, conn in connections.items():
         mine = by_conn.pop(conn_id, [])
-        out += (_udp if conn.transport is Transport.UDP else _tcp)(conn, mine)
+        if conn.transport is Transport.UDP:
+            out += _udp(conn, mine)
+        else:
+            out += _tcp(conn, mine, _resets(conn, notes.get(conn_id, [])))
     for conn_id, mine in by_conn.items():  # messages whose connection was not recorded
         first = mine[0]
         conn = Connection(id=conn_id, protocol=first.protocol, transport=Transport.TCP,

@@ -33,6 +33,7 @@ from lab.model import (
     Event,
     FieldValue,
     Message,
+    MessageAmended,
     MessageCaptured,
     NodeChanged,
     NodeInfo,
@@ -44,8 +45,9 @@ from lab.model import (
 FORMAT = "cslab"
 #: Bumped when the tables change so that an older lab cannot read the file
 #: (2: messages gained ``node``, ``client_node`` and ``parent``; version 1 files still
-#: read, their messages' node and parent taken from their connections).
-FORMAT_VERSION = 2
+#: read, their messages' node and parent taken from their connections; 3: messages
+#: gained ``undelivered``, the bytes read but never delivered, 0 in older files).
+FORMAT_VERSION = 3
 #: SQLite's application_id for .cslab files: "cslb".
 APPLICATION_ID = 0x63736C62
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -63,7 +65,8 @@ CREATE TABLE messages (
     protocol TEXT NOT NULL, sender TEXT NOT NULL, client TEXT NOT NULL, server TEXT NOT NULL,
     summary TEXT NOT NULL, size INTEGER NOT NULL, raw BLOB NOT NULL, fields TEXT NOT NULL,
     truncated INTEGER NOT NULL, malformed INTEGER NOT NULL, injected INTEGER NOT NULL,
-    held INTEGER NOT NULL, node TEXT, client_node TEXT, parent TEXT);
+    held INTEGER NOT NULL, node TEXT, client_node TEXT, parent TEXT,
+    undelivered INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX messages_by_connection ON messages (connection, id);
 CREATE TABLE nodes (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, role TEXT NOT NULL, name TEXT NOT NULL,
@@ -72,7 +75,7 @@ CREATE TABLE endpoints (address TEXT PRIMARY KEY, node TEXT NOT NULL);
 """
 
 _CONNECTION_SQL = "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?)"
-_MESSAGE_SQL = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_MESSAGE_SQL = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _MESSAGE_COLUMNS = ("id, time, connection, protocol, sender, client, server, summary, size, "
                     "raw, fields, truncated, malformed, injected, held")
 _NODE_SQL = "INSERT OR REPLACE INTO nodes VALUES (?,?,?,?,?,?)"
@@ -113,7 +116,8 @@ def _connection_row(conn: Connection) -> tuple[Any, ...]:
 def _message_row(m: Message) -> tuple[Any, ...]:
     return (m.id, m.time, m.connection, m.protocol, m.sender.value, m.client, m.server,
             m.summary, m.size, m.raw, json.dumps([list(pair) for pair in m.fields]),
-            m.truncated, m.malformed, m.injected, m.held, m.node, m.client_node, m.parent)
+            m.truncated, m.malformed, m.injected, m.held, m.node, m.client_node, m.parent,
+            m.undelivered)
 
 
 def _node_row(node: NodeInfo) -> tuple[Any, ...]:
@@ -134,7 +138,7 @@ def _create(db: sqlite3.Connection) -> None:
 
 
 def _rows(event: Event) -> tuple[str, tuple[Any, ...]] | None:
-    if isinstance(event, MessageCaptured):
+    if isinstance(event, MessageCaptured | MessageAmended):  # amended: the row again
         return _MESSAGE_SQL, _message_row(event.message)
     if isinstance(event, ConnectionOpened | ConnectionClosed):
         return _CONNECTION_SQL, _connection_row(event.connection)
@@ -268,9 +272,11 @@ def _messages(db: sqlite3.Connection, connections: dict[str, Connection],
     """The messages, each knowing where it belongs as the capture knew it (a version 1
     file did not keep it: node and parent come from the message's connection)."""
     kept = ", node, client_node, parent" if version >= 2 else ", NULL, NULL, NULL"
+    kept += ", undelivered" if version >= 3 else ", 0"
     for row in db.execute(f"SELECT {_MESSAGE_COLUMNS}{kept} FROM messages ORDER BY id"):
         (id_, time_, connection, protocol, sender, client, server, summary, size, raw,
-         fields, truncated, malformed, injected, held, node, client_node, parent) = row
+         fields, truncated, malformed, injected, held, node, client_node, parent,
+         undelivered) = row
         if version < 2 and (conn := connections.get(connection)) is not None:
             node, parent = conn.node, conn.parent
         yield Message(id=id_, time=time_, connection=connection, protocol=protocol,
@@ -278,7 +284,8 @@ def _messages(db: sqlite3.Connection, connections: dict[str, Connection],
                       size=size, raw=bytes(raw), fields=_fields(fields),
                       truncated=bool(truncated), malformed=bool(malformed),
                       injected=bool(injected), held=bool(held),
-                      node=node, client_node=client_node, parent=parent)
+                      node=node, client_node=client_node, parent=parent,
+                      undelivered=int(undelivered))
 
 
 def _connections(db: sqlite3.Connection) -> Iterable[Connection]:

@@ -42,6 +42,7 @@ from lab.model import (
     EndpointNamed,
     Event,
     Message,
+    MessageAmended,
     MessageCaptured,
     NodeChanged,
     NodeInfo,
@@ -110,6 +111,7 @@ class EngineBridge(QObject):
     client_changed = Signal(object)
     server_changed = Signal(object)
     cleared = Signal()
+    messages_amended = Signal(list)
 
     def __init__(self, capture: Capture, parent: QObject | None = None, *,
                  sample_above: int | None = None) -> None:
@@ -161,6 +163,7 @@ class EngineBridge(QObject):
         nodes: dict[str, NodeInfo | None] = {}
         named: dict[str, str] = {}
         states: dict[str, ClientState | ServerState] = {}
+        amended: dict[int, Message] = {}  # learned later of messages (undelivered bytes)
         for _ in range(count):
             event = self._queue.popleft()
             if isinstance(event, MessageCaptured):
@@ -182,12 +185,18 @@ class EngineBridge(QObject):
                 nodes[event.node_id] = None
             elif isinstance(event, EndpointNamed):
                 named[event.address] = event.node_id
+            elif isinstance(event, MessageAmended):
+                amended[event.message.id] = event.message
         if named:  # before sampling, which goes by names: a load client's connection
             self.endpoints.update(named)  # is named before its first message
         messages = self._sample(messages, nodes)
         if named:  # before the messages, so their rows are named when first painted
             self.endpoints_named.emit(named)
+        if amended:  # one of this batch: its row starts amended
+            messages = [amended.pop(m.id, m) for m in messages]
         self._emit(messages, connections, nodes)
+        if amended:
+            self.messages_amended.emit(list(amended.values()))
         self._emit_states(states)
         if self.message_count >= self._freeze_at:
             self._freeze_at = self.message_count + FREEZE_EVERY

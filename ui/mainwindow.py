@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self.toolbar.addAction(self.view.present_action)
         self.toolbar.addWidget(self.view.button)
         bridge.messages_added.connect(self.model.append)
+        bridge.messages_amended.connect(self.model.amend)
         bridge.messages_added.connect(self._update_status)
         self.inspector.follow(bridge)  # "sampling 1 in K" when messages come too fast
         bridge.connections_changed.connect(self._update_status)

@@ -1,5 +1,15 @@
 """One socket of a relayed TCP connection: reads pause for several reasons at once,
-and a reset closes with RST."""
+a reset closes with RST, and it counts what it passed on and what its peer got.
+
+What a Leg can know of the bytes it writes: ``written`` is what it handed to its
+transport. Closed in good order, asyncio first hands the kernel all of it and the
+kernel goes on sending it after the close, so all of it is on its way. Ended by a
+reset (the peer's, or the Wire's own), asyncio and the kernel throw away what they
+still held: then what was passed to the network is what the kernel sent (Linux's
+TCP_INFO ``tcpi_bytes_sent`` less ``tcpi_bytes_retrans``, read before the socket
+closes: ``sent``), of which the peer's TCP acknowledged ``acked``; a byte sent and
+not acknowledged may or may not have reached it, and of what it acknowledged the
+Wire cannot know how much the peer's program read. None: the system does not say."""
 
 from __future__ import annotations
 
@@ -7,7 +17,8 @@ import asyncio
 import contextlib
 import socket
 import struct
-from typing import Protocol
+import sys
+from typing import Any, Protocol
 
 from lab.model import Sender
 
@@ -19,6 +30,27 @@ from lab.model import Sender
 #: message, or part of one) go on whole, as they come.
 SLICE = 8 * 1024
 MANY = 64
+#: Where ``tcpi_bytes_acked`` (Linux 4.1), ``tcpi_bytes_sent`` and
+#: ``tcpi_bytes_retrans`` (Linux 4.19) sit in Linux's ``struct tcp_info``.
+_ACKED_AT, _SENT_AT, _RETRANS_AT = 120, 200, 208
+
+
+def sent_and_acked(sock: Any) -> tuple[int | None, int | None]:
+    """Bytes the kernel sent on ``sock`` (each once) and bytes the peer's TCP
+    acknowledged; None where the system does not say (not Linux, an old kernel)."""
+    if sock is None or not sys.platform.startswith("linux") or \
+            not hasattr(socket, "TCP_INFO"):
+        return None, None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    except (OSError, ValueError):
+        return None, None
+    acked = struct.unpack_from("=Q", info, _ACKED_AT)[0] if len(info) >= _ACKED_AT + 8 \
+        else None
+    if len(info) < _RETRANS_AT + 8:
+        return None, acked
+    sent, again = struct.unpack_from("=QQ", info, _SENT_AT)
+    return max(0, sent - again), acked
 
 
 class LegOwner(Protocol):
@@ -54,6 +86,44 @@ class _Leg(asyncio.Protocol):
         self._waiting = False  # a slice waits for the other pauses to end
         self._dense = True  # the last read made MANY messages or more per SLICE (a first
         # large read is looked at a slice first)
+        #: Bytes handed to this socket's transport (what the other side sent, passed on).
+        self.written = 0
+        #: Ended by a reset (the peer's or the Wire's): the kernel dropped what it held.
+        self.cut = False
+        #: Why it was cut, for the capture's note ("" while it was not).
+        self.why = ""
+        #: Cut by the Wire itself (a reset fault, a drop, a stop), which notes it already.
+        self.own = False
+        #: Of ``written``, once the socket is gone, what was passed to the network and
+        #: what the peer's TCP acknowledged (see the module's doc); None: not known.
+        self.sent: int | None = None
+        self.acked: int | None = None
+
+    def shortfall(self, owed: int) -> tuple[int, int, int | None, str]:
+        """Of ``owed`` bytes the Wire took in for this socket's peer (as it would write
+        them), once the socket is gone: how many never left the Wire, how many were
+        passed to the network and may not have reached the peer, what the peer's TCP
+        acknowledged before a reset (None: not known, or no reset), and why."""
+        who = self.sender.value
+        if self.transport is None:
+            return owed, 0, None, self.why or f"the {who} was never reached"
+        why = self.why or f"the connection to the {who} closed before they could be written"
+        if self.sent is None:  # cut, and the system does not say what was sent
+            return owed - self.written, self.written, None, why
+        acked = self.acked if self.cut else None
+        return owed - self.sent, 0 if acked is None else self.sent - acked, acked, why
+
+    def send(self, data: bytes) -> None:
+        """Hand ``data`` to the socket, counting it."""
+        assert self.transport is not None
+        self.transport.write(data)
+        self.written += len(data)
+
+    def abort(self, why: str = "the Wire cut the connection") -> None:
+        """Close at once: what is buffered is dropped."""
+        if self.transport is not None and not self.lost:
+            self.cut, self.why, self.own = True, self.why or why, True
+            self.transport.abort()
 
     def pause(self, reason: str) -> None:
         if not self.pauses and self.transport is not None and not self.transport.is_closing():
@@ -74,6 +144,8 @@ class _Leg(asyncio.Protocol):
         """Close with a TCP reset (RST), not a FIN: the peer sees 'connection reset'."""
         if self.transport is None or self.lost:
             return
+        self.cut, self.why = True, self.why or "the Wire reset the connection"
+        self.own = True
         sock = self.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -135,6 +207,18 @@ class _Leg(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._drain_slices()
         self.lost = True
+        if exc is not None and not self.cut:
+            who = self.sender.value
+            self.cut, self.why = True, f"the {who} had closed the connection (reset)" \
+                if isinstance(exc, ConnectionResetError | BrokenPipeError) \
+                else f"the connection to the {who} was lost ({exc})"
+        if not self.cut:
+            self.sent = self.written  # flushed to the kernel, which sends it on
+        elif self.transport is not None:  # the socket is closed after this returns
+            sent, acked = sent_and_acked(self.transport.get_extra_info("socket"))
+            self.sent = None if sent is None else min(sent, self.written)
+            self.acked = None if acked is None else min(acked, self.written if sent is None
+                                                        else self.sent or 0)
         self.link.lost(self, exc)
 
     def pause_writing(self) -> None:

@@ -118,6 +118,11 @@ class _TcpLink:
             on_full=functools.partial(leg.pause, "queue"),
             on_drain=functools.partial(leg.resume, "queue")) for leg in (self.client, self.server)}
         self.forwarded = 0  # bytes written on, both ways (for ``reset_after``)
+        #: Per sender: bytes read and captured, passed into the layers (as read), and
+        #: pushed into its Outbox (as the layers made them): what was never delivered.
+        self.read = dict.fromkeys(Sender, 0)
+        self.taken = dict.fromkeys(Sender, 0)
+        self.queued = dict.fromkeys(Sender, 0)
         self.messages = 0  # dissected, both ways (for ``reset_at_message``)
         self.resetting = False
         self._shaping = (0.0, 0.0, 0)  # the latency, jitter, bandwidth last noted
@@ -196,9 +201,10 @@ class _TcpLink:
         if "reset" in leg.pauses:
             return 0
         tap = self.tap
+        self.read[leg.sender] += len(data)
         step, cut = self.wire.step, self.wire.faults.reset_at_message
         if not step and not cut:
-            self._first(leg.sender, data)  # first: dissecting must not add to the wait
+            self.pass_on(leg.sender, data)  # first: dissecting must not add to the wait
         pieces = tap.dissect(leg.sender, data)
         before, self.messages = self.messages, self.messages + len(pieces)
         if cut and before < cut <= self.messages:
@@ -212,19 +218,25 @@ class _TcpLink:
             self.pass_on(leg.sender, data)
         return len(pieces)
 
-    def pass_on(self, sender: Sender, data: bytes) -> None:
+    def pass_on(self, sender: Sender, data: bytes, size: int | None = None) -> None:
         """What the Wire received from ``sender``, on its way: through the layers (each
-        may rewrite it), then the faults."""
+        may rewrite it), then the faults. ``size``: the bytes it stands for as read
+        (a held chunk edited in step mode), when not ``len(data)``."""
+        self.taken[sender] += len(data) if size is None else size
         self._first(sender, data)
 
     def forward(self, sender: Sender, data: bytes) -> None:
         """Send ``data`` on to the other side of whoever sent it (after the faults)."""
         self._note_faults(sender)
-        self.outbox[sender].push(data)
+        outbox = self.outbox[sender]
+        if not outbox.closed:
+            self.queued[sender] += len(data)
+        outbox.push(data)
 
     def _write(self, leg: _Leg, data: bytes) -> None:
         """Write what ``leg`` sent to the other socket, counting for ``reset_after``."""
-        target = self.other(leg).transport
+        other = self.other(leg)
+        target = other.transport
         if target is None or target.is_closing() or self.resetting:
             return
         limit = self.wire.faults.reset_after
@@ -232,7 +244,7 @@ class _TcpLink:
             data = data[:max(0, limit - self.forwarded)]
             self.resetting = True
             self._task(self._reset(leg.sender, limit))
-        target.write(data)
+        other.send(data)
         self.forwarded += len(data)
 
     async def _reset(self, sender: Sender, limit: int) -> None:
@@ -305,13 +317,14 @@ class _TcpLink:
 
     def _hold(self, leg: _Leg, data: bytes, ids: list[int]) -> None:
         leg.pause("held")
-        self.tap.hold(leg.sender, data, ids, release=lambda out: self._release(leg, out),
+        self.tap.hold(leg.sender, data, ids,
+                      release=lambda out: self._release(leg, out, len(data)),
                       drop=lambda message_id: self._drop(leg, message_id))
 
-    def _release(self, leg: _Leg, data: bytes) -> None:
+    def _release(self, leg: _Leg, data: bytes, size: int) -> None:
         if leg.lost or self.resetting:
             return
-        self.pass_on(leg.sender, data)
+        self.pass_on(leg.sender, data, size)
         leg.resume("held")
 
     def _drop(self, leg: _Leg, message_id: int) -> None:
@@ -350,9 +363,21 @@ class _TcpLink:
             self.note = f"{who} connection lost: {exc}"
         other = self.other(leg)
         if other.transport is not None and not other.lost:
-            self._close_leg(other)
+            if isinstance(exc, ConnectionResetError):
+                self._pass_reset(leg, other)
+            else:
+                self._close_leg(other)
         if self.client.lost and (self.server.lost or self.server.transport is None):
             self._finish()
+
+    def _pass_reset(self, leg: _Leg, other: _Leg) -> None:
+        """``leg``'s peer reset the connection: reset ``other`` too, as the network path
+        would carry the RST (a FIN would tell that side the stream ended cleanly: an FTP
+        server would then say 226 for a transfer its client cut short)."""
+        other.why = other.why or (f"the {leg.sender.value} reset the connection and the "
+                                  "Wire passed the reset on")
+        other.reset()
+        other.own = False  # not the Wire's doing: the capture says so
 
     def _close_leg(self, leg: _Leg) -> None:
         if leg.transport is not None and not leg.transport.is_closing():
@@ -368,19 +393,28 @@ class _TcpLink:
 
     def abort(self) -> None:
         for leg in (self.client, self.server):
-            if leg.transport is not None:
-                leg.transport.abort()
+            leg.abort("the Wire stopped")
         for task in list(self._tasks):
             task.cancel()
+
+    def _undelivered(self, sender: Sender) -> None:
+        """Say in the capture what ``sender`` sent that the Wire read and the other side
+        never got (see lab/wire/leg.py for what can be known of it)."""
+        to = self.other(self.leg_of(sender))
+        kept = self.read[sender] - self.taken[sender]  # held, or stopped at a reset
+        never, unsure, acked, why = to.shortfall(kept + self.queued[sender])
+        self.tap.undelivered(sender, never, why, unsure=unsure, acked=acked,
+                             note=not to.own)  # the Wire's own reset has its note already
 
     def _finish(self) -> None:
         if self.conn is None or self.conn.closed is not None:
             return
+        self.tap.flush()
+        for sender in Sender:
+            self._undelivered(sender)
         self.tap.close(self.note)
         for layer in self.layers:
             layer.close()
         for outbox in self.outbox.values():
             outbox.close()
         self.wire.link_closed(self)
-
-

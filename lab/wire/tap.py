@@ -43,7 +43,7 @@ class TapWire(Protocol):
 class Tap:
     """Dissects, captures and holds one connection's chunks (``conn`` once it is open)."""
 
-    __slots__ = ("conn", "dissector", "wire")
+    __slots__ = ("_flushed", "conn", "dissector", "wire")
 
     def __init__(self, wire: TapWire, dissector: Dissector,
                  conn: Connection | None = None) -> None:
@@ -51,6 +51,7 @@ class Tap:
         #: The slow-client guard (lab/wire/relay.py) may wrap it to watch the client.
         self.dissector = dissector
         self.conn = conn
+        self._flushed = False
 
     def dissect(self, sender: Sender, data: bytes) -> list[Piece]:
         """The Messages ``data`` from ``sender`` completes (or begins), not yet captured."""
@@ -93,15 +94,56 @@ class Tap:
         """The connection is going: its held chunks go nowhere."""
         self.wire.holds.forget(self)
 
+    def flush(self) -> None:
+        """The connection is ending: capture what the dissector still had (once)."""
+        conn = self.conn
+        if self._flushed or conn is None or conn.closed is not None:
+            return
+        self._flushed = True
+        capture = self.wire.capture
+        for piece in self.dissector.close(capture.clock()):
+            capture.add(conn, piece)
+
+    def undelivered(self, sender: Sender, count: int, why: str, *, unsure: int = 0,
+                    acked: int | None = None, note: bool = True) -> None:
+        """The last ``count`` bytes the Wire read from ``sender`` were never passed on to
+        the other side (``why``: "the client had closed the connection"): mark the
+        Messages they were part of and say so in a note. ``unsure``: bytes before them
+        passed to the network that the other side may not have got (not acknowledged,
+        or not known); ``acked``: bytes the other side's TCP acknowledged before it
+        reset (its program may not have read them all); ``note``: False when the Wire's
+        own reset already has its note."""
+        conn = self.conn
+        if conn is None or (count <= 0 and unsure <= 0):
+            return
+        self.flush()
+        other = "client" if sender is Sender.SERVER else "server"
+        parts = []
+        if count > 0:
+            self.wire.capture.undelivered(conn, sender, count)
+            parts.append(f"{count:,} byte{'' if count == 1 else 's'} read from the "
+                         f"{sender.value} {'was' if count == 1 else 'were'} never "
+                         f"delivered: {why}")
+        else:
+            parts.append(why)
+        if unsure > 0:
+            before = "before them " if count > 0 else ""
+            how = "but not acknowledged: they" if acked is not None else "and"
+            parts.append(f"{unsure:,} byte{'' if unsure == 1 else 's'} {before}were passed "
+                         f"to the network {how} may not have reached the {other}")
+        if acked:
+            parts.append(f"the {other}'s program may not have read all of the {acked:,} "
+                         "bytes its TCP acknowledged")
+        if note:
+            self.wire.inject(conn, sender, "; ".join(parts))
+
     def close(self, note: str) -> Connection | None:
         """The connection ended: capture what the dissector still had, close the
         Connection with ``note``, forget held chunks; the closed Connection."""
         self.forget()
+        self.flush()
         conn = self.conn
         if conn is None or conn.closed is not None:
             return conn
-        capture = self.wire.capture
-        for piece in self.dissector.close(capture.clock()):
-            capture.add(conn, piece)
-        self.conn = capture.close(conn.id, note)
+        self.conn = self.wire.capture.close(conn.id, note)
         return self.conn

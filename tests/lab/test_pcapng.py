@@ -85,9 +85,9 @@ def test_a_tcp_conversation_has_handshake_segments_and_teardown(tmp_path: Path) 
     assert [s[2] for s in segments] == [server_isn + 1, server_isn + 1 + MSS,
                                         server_isn + 1 + 2 * MSS]
     assert all(s[3] == client_isn + 1 + 18 for s in segments)  # acks what the client sent
-    fin = parsed[7]
-    assert fin[2:4] == (client_isn + 19, server_isn + 1 + 4096)
-    assert parsed[8][3] == client_isn + 20 and parsed[9][3] == server_isn + 4098
+    fin = parsed[7]  # the sequence goes on over the 4904 bytes not kept (a gap)
+    assert fin[2:4] == (client_isn + 19, server_isn + 1 + 9000)
+    assert parsed[8][3] == client_isn + 20 and parsed[9][3] == server_isn + 9002
     assert [s.time for s in seen] == [10.0] * 3 + [11.0, 12.0, 12.0, 12.0] + [12.0] * 3
     assert seen[3].comment == "cslab #1: GET /"
     assert seen[4].comment.startswith("cslab #2: truncated, 4096 of 9000 bytes kept")

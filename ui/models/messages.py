@@ -131,6 +131,15 @@ class MessageTableModel(QAbstractTableModel):
             return row
         return next((r for r, m in enumerate(self._messages) if m.id == message_id), None)
 
+    def amend(self, messages: list[Message]) -> None:
+        """Messages learned more of (bytes never delivered): their rows show it."""
+        last = len(COLUMNS) - 1
+        for message in messages:
+            row = self.row_of(message.id)
+            if row is not None:
+                self._messages[row] = message
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
     def holding(self, message: Message) -> bool:
         """Whether ``message`` is held at a Wire now (read by it, not yet delivered);
         a message flagged ``held`` that is no longer was *stepped* (forwarded, edited
@@ -265,6 +274,8 @@ def _flags(message: Message, holding: bool = False) -> str:
         marks.append("injected")
     if message.held:
         marks.append("held" if holding else "stepped")
+    if message.undelivered:
+        marks.append(f"{message.undelivered:,} B never delivered")
     return "".join(f"[{mark}] " for mark in marks)
 
 
