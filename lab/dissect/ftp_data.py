@@ -12,7 +12,8 @@
 Data Pieces: summary ``data: 1,234 bytes`` (``data: 812 bytes, listing: 12
 entries`` when the bytes are a LIST or MLSD listing); fields ``direction``
 ("download" from the server, "upload" from the client), ``length``, ``entries``
-(listings), ``preview``.
+(listings), ``preview``; ``opened by`` when the server opened the connection (active
+mode: the roles stay FTP's, the server is the one that connected).
 """
 
 from __future__ import annotations
@@ -186,9 +187,11 @@ class FtpDataDissector:
     (the Wire's FTP helper knows it), so the summary can say ``RETR a.pdf: 1.2 MB``.
     """
 
-    def __init__(self, command: Callable[[], str] | None = None) -> None:
+    def __init__(self, command: Callable[[], str] | None = None,
+                 opened_by: str = "") -> None:
         self._kept: dict[Sender, Bounded] = {}
         self._command = command
+        self._opened_by = opened_by
 
     def feed(self, sender: Sender, data: bytes, now: float) -> list[Piece]:
         """Count and keep a prefix of ``data``; the Pieces come at ``close``."""
@@ -209,6 +212,8 @@ class FtpDataDissector:
                 if command:
                     summary = summarise_transfer(command, kept.size, bytes(kept.raw))
                     fields = [("command", command), *fields]
+                if self._opened_by:
+                    fields.append(("opened by", self._opened_by))
                 pieces.append(kept.piece(sender, now, summary, fields))
         return pieces
 

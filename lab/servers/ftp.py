@@ -2,7 +2,8 @@
 
 aioftp's ``Server`` listens on 127.0.0.1 at a port the system picks; the user reaches
 it through its Wire. Our subclass adds what aioftp lacks (PORT, EPRT: see
-:mod:`lab.servers.ftp_active`; NLST, SIZE, MDTM, FEAT, NOOP, OPTS) and does every
+:mod:`lab.servers.ftp_active`; NLST, SIZE, MDTM, FEAT, NOOP, OPTS; MODE, STRU, HELP,
+STAT: see :mod:`lab.servers.ftp_commands`) and does every
 transfer itself (LIST, NLST, MLSD, RETR with REST, STOR, APPE: see
 :mod:`lab.servers.ftp_transfer`) so that each ends with a clear reply: 226, 426 when
 the data connection vanishes, 552 over the upload cap. Passive replies name 127.0.0.1,
@@ -35,7 +36,8 @@ from aioftp.common import Connection
 
 from lab.paths import data_dir, resources_dir
 from lab.servers import Backend, quiet_client_faults
-from lab.servers.ftp_active import open_active
+from lab.servers.ftp_active import forget_data, open_active
+from lab.servers.ftp_commands import MoreCommands
 from lab.servers.ftp_transfer import BLOCK, Transfers, mtime_text
 
 DEFAULT_USER = "student"
@@ -76,7 +78,7 @@ class LabUsers(AbstractUserManager):
         return hmac.compare_digest(password.encode(), (self.lab.password or "").encode())
 
 
-class LabFtpServer(Transfers, Server):
+class LabFtpServer(MoreCommands, Transfers, Server):
     """aioftp's Server, sandboxed, with active mode and the commands it lacks."""
 
     def __init__(self, root: Path, users: LabUsers, upload_limit: int) -> None:
@@ -93,10 +95,12 @@ class LabFtpServer(Transfers, Server):
         mine: dict[str, Command] = {
             "port": self.port, "eprt": self.eprt, "nlst": self.nlst, "size": self.size,
             "mdtm": self.mdtm, "feat": self.feat, "noop": self.noop, "opts": self.opts,
+            "pasv": self.pasv_,
             "mkd": self._guarded("mkd", self.mkd_), "epsv": self.epsv_,
             "list": self.list_, "mlsd": self.mlsd_, "retr": self.retr_,
             "stor": self.stor_, "appe": self.appe_,
         }
+        mine.update(self.more_commands())
         self.commands_mapping.update({name: self._safe(f) for name, f in mine.items()})
         self.commands_mapping[TOO_LONG] = self._too_long
 
@@ -112,7 +116,10 @@ class LabFtpServer(Transfers, Server):
         except ValueError:  # longer than the reader's limit (64 KiB): answered, then closed
             self._ending.add(stream)
             return TOO_LONG, ""
-        if not line:
+        if not line:  # the client closed: the session ends (the dispatcher may be ending
+            task = asyncio.current_task()  # already after QUIT: nobody reads it then)
+            if task is not None:
+                task.add_done_callback(lambda done: done.cancelled() or done.exception())
             raise ConnectionResetError
         cmd, _, rest = line.decode(self.encoding, errors="replace").rstrip().partition(" ")
         return cmd.lower(), rest
@@ -242,7 +249,14 @@ class LabFtpServer(Transfers, Server):
                 connection.response("257", f'"{virtual}" created')
         return True
 
+    async def pasv_(self, connection: Connection, rest: str) -> bool:
+        if connection.future.logged.done():
+            forget_data(connection)
+        return await self.pasv(connection, rest)
+
     async def epsv_(self, connection: Connection, rest: str) -> bool:
+        if connection.future.logged.done():
+            forget_data(connection)
         if rest.strip().upper() == "ALL":
             connection.response("200", "EPSV ALL: fine, only EPSV from now on")
             return True

@@ -1,11 +1,11 @@
 """Active-mode FTP for aioftp's server: PORT and EPRT, which aioftp lacks.
 
 In active mode the client listens and names its data address; the server connects
-to it. Like pyftpdlib, the server connects as soon as it gets PORT/EPRT (the client is
-already listening) and answers 200 once connected, so the next LIST/RETR/STOR finds
-its data connection ready, just as after PASV. Only the client's own address (or a
-loopback one, where the lab's Wires live) is accepted: connecting to a third host on
-a client's word is the "FTP bounce" attack.
+to it. Like vsftpd, the server answers 200 at once (naming the address it will connect
+to) and connects when the next LIST/RETR/STOR begins (425 if it cannot), so the data
+connection follows the reply, as Wireshark expects to link it to the PORT. Only the
+client's own address (or a loopback one, where the lab's Wires live) is accepted:
+connecting to a third host on a client's word is the "FTP bounce" attack.
 """
 
 from __future__ import annotations
@@ -64,7 +64,8 @@ def refusal(connection: Connection, host: str, port: int) -> str | None:
 
 
 async def open_active(connection: Connection, verb: str, rest: str) -> None:
-    """Handle PORT or EPRT: connect to the client's data address, reply 200 or an error."""
+    """Handle PORT or EPRT: note the client's data address (the next transfer connects
+    to it), reply 200 or an error."""
     parsed = parse_port(rest) if verb == "PORT" else parse_eprt(rest)
     if isinstance(parsed, str):
         connection.response("501", parsed)
@@ -74,22 +75,33 @@ async def open_active(connection: Connection, verb: str, rest: str) -> None:
     if why is not None:
         connection.response("501", why)
         return
-    if connection.future.data_connection.done():  # an unused one from before
-        connection.data_connection.close()
+    forget_data(connection)
+    connection.active_address = (host, port)
+    connection.response("200", f"{verb} OK: the server will connect to your data port "
+                               f"{host}:{port} when a transfer begins")
+
+
+def forget_data(connection: Connection) -> None:
+    """A new PORT, EPRT, PASV or EPSV: an unused data connection or address goes."""
+    if connection.future.active_address.done():
+        del connection.active_address
+    if connection.future.data_connection.done():
+        with contextlib.suppress(Exception):
+            connection.data_connection.close()
         del connection.data_connection
+
+
+async def connect_active(connection: Connection) -> ThrottleStreamIO | None:
+    """The data connection to the address of the last PORT/EPRT (used up); None when
+    it could not be opened (425 sent)."""
+    host, port = connection.active_address
+    del connection.active_address
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
                                                 CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         connection.response("425", f"could not open the data connection to {host}:{port} "
                                    f"({getattr(exc, 'strerror', None) or 'timed out'})")
-        return
-    if connection.future.data_connection.done():  # raced with a passive one: keep ours
-        with contextlib.suppress(Exception):
-            connection.data_connection.close()
-        del connection.data_connection
-    connection.data_connection = ThrottleStreamIO(
-        reader, writer, throttles=connection.command_connection.throttles,
-        timeout=connection.socket_timeout)
-    connection.response("200", f"{verb} OK: the server connected to your data port "
-                               f"{host}:{port}")
+        return None
+    return ThrottleStreamIO(reader, writer, throttles=connection.command_connection.throttles,
+                            timeout=connection.socket_timeout)

@@ -11,6 +11,17 @@ connection, named after the command it served (``RETR a.pdf: 1.2 MB``).
 Lines are passed on in order: while a Wire is being opened for one line, what
 follows it in the same direction waits behind it.
 
+Active mode (PORT, EPRT) is captured as the client saw it: the server side of the data
+connection is the Wire's socket that connected to the client (the FTP server's data
+port as the client sees it), the client side the address the client named; the roles
+stay FTP's (the FTP server is the server) and the data Messages say the server opened
+it (field ``opened by``). The server's reply to PORT/EPRT names the address it
+connected to, the Wire's: the Wire writes the client's own address back into it, as it
+wrote the data Wire's into the command. A rewritten 227/229 or reply is what the client
+got (field ``line``, which the pcapng export puts in place of the original); a
+rewritten PORT/EPRT is what the server got (field ``sent to the server``): the client's
+own line is what crossed the captured connection.
+
 The first layer on a link (lab/wire/link.py: ``Layer``); the table in
 lab/wire/layers/__init__.py gives it to every ``ftp`` Wire's links.
 """
@@ -18,8 +29,14 @@ lab/wire/layers/__init__.py gives it to every ``ftp`` Wire's links.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
 from collections import deque
+from dataclasses import replace
+from typing import Any
 
+from lab.capture import Capture
 from lab.dissect.ftp_data import (
     FtpDataDissector,
     format_227,
@@ -28,7 +45,8 @@ from lab.dissect.ftp_data import (
     format_port,
     parse_data_address,
 )
-from lab.model import Piece, Sender, format_address
+from lab.model import ConnectionOpened, Piece, Sender, format_address
+from lab.wire.leg import _Leg
 from lab.wire.link import Send, _TcpLink
 from lab.wire.relay import TcpWire
 
@@ -36,9 +54,83 @@ from lab.wire.relay import TcpWire
 MAX_LINE = 4096
 #: A data Wire nobody connects to within this many seconds stops listening.
 DATA_WAIT = 60.0
+#: The data Wires whose address the layer writes back into replies (the latest).
+WRITE_BACKS = 8
 #: Commands whose data connection the helper names.
 TRANSFERS = {"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"}
 _WATCHED = {Sender.SERVER: (b"227", b"229"), Sender.CLIENT: (b"PORT", b"EPRT")}
+#: Who opened an active-mode data connection (the data Messages' ``opened by`` field).
+OPENED_BY_SERVER = "the server (active mode: it connected to the client's PORT/EPRT address)"
+
+
+class DataWire(TcpWire):
+    """The one-connection Wire of a data connection. A side that resets it (a client
+    that stops reading, ``curl -r 0-99``) is passed on as a reset, so the other side
+    knows the transfer did not complete: the server then answers 426, not 226, as it
+    would were the client its direct peer. (A Wire hook: lab/wire/link.py closes the
+    other side gently on any loss.)"""
+
+    def link_opened(self, link: _TcpLink) -> None:
+        super().link_opened(link)
+        if getattr(link, "_mirrors_reset", False):
+            return
+        lost = link.lost
+
+        def mirrored(leg: _Leg, exc: Exception | None) -> None:
+            other = link.other(leg)
+            broken = exc is not None or bool(getattr(leg, "cut", False))
+            if broken and other.transport is not None and not other.lost:
+                reset(other.transport)
+            lost(leg, exc)
+
+        link.lost = mirrored  # type: ignore[method-assign]
+        link._mirrors_reset = True  # type: ignore[attr-defined]
+
+
+def reset(transport: asyncio.Transport) -> None:
+    """Close with RST, not FIN (SO_LINGER 0: what the kernel does for a close with
+    unread bytes), so the peer reads ECONNRESET."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class ActiveDataWire(DataWire):
+    """The one-connection Wire of an active-mode data connection: the FTP server
+    connects to it, it connects on to the client. Its Connection is captured as the
+    client saw it: the client's data address (``stands_for``) and, once the Wire has
+    connected to it, the Wire's own end of that socket as the server's address."""
+
+    def __init__(self, capture: Capture, **kwargs: Any) -> None:
+        super().__init__(capture, reverse=True, **kwargs)
+        self.stands_for = self.target
+
+    def upstream_done(self, client: str, note: str) -> None:
+        if not note:
+            for link in self.links:
+                conn = link.conn
+                transport = link.server.transport
+                if conn is not None and conn.client == client and transport is not None:
+                    sockname = transport.get_extra_info("sockname")
+                    if sockname:
+                        readdress(link, format_address(*sockname[:2]))
+        super().upstream_done(client, note)
+
+
+def readdress(link: _TcpLink, server: str) -> None:
+    """Give the link's Connection (open, no Messages yet) its server address and the
+    time the client saw it open, announced again (ConnectionOpened with the same id:
+    the views, stores and JSON Lines readers take the later one)."""
+    conn = link.conn
+    if conn is None or conn.server == server:
+        return
+    capture = link.wire.capture
+    new = replace(conn, server=server, opened=capture.clock())
+    capture.connections[conn.id] = new
+    link.tap.conn = new
+    capture.publish(ConnectionOpened(new))
 
 
 class FtpLayer:
@@ -52,6 +144,9 @@ class FtpLayer:
             sender: deque() for sender in Sender}
         self.data_wires: list[TcpWire] = []
         self.transfer = ""  # the last transfer command, e.g. "RETR a.pdf"
+        #: After a rewritten PORT/EPRT: the data Wire's address (as the server's replies
+        #: name it: 200, 425) → the client's own, to write back into those replies.
+        self._write_backs: dict[str, str] = {}
 
     # ---- the bytes -------------------------------------------------------------
 
@@ -63,7 +158,13 @@ class FtpLayer:
             line = bytes(buf[:end + 1])
             del buf[:end + 1]
             self._note_transfer(sender, line)
-            if line[:4].upper().startswith(_WATCHED[sender]):
+            back = self._named(sender, line)
+            if back is not None:
+                self._emit(sender, bytes(out))
+                out.clear()
+                self._emit(sender, asyncio.get_running_loop().create_task(
+                    self._write_back(line, *back)))
+            elif line[:4].upper().startswith(_WATCHED[sender]):
                 self._emit(sender, bytes(out))
                 out.clear()
                 self._emit(sender, asyncio.get_running_loop().create_task(
@@ -87,6 +188,23 @@ class FtpLayer:
             text = line.decode("utf-8", errors="replace").strip()
             if text.split(" ", 1)[0].upper() in TRANSFERS:
                 self.transfer = text
+
+    def _named(self, sender: Sender, line: bytes) -> tuple[str, str] | None:
+        """The (data Wire, client) addresses of a server reply naming a data Wire."""
+        if sender is Sender.SERVER and self._write_backs and _final(line):
+            for wire, own in self._write_backs.items():
+                if wire.encode() in line:
+                    return wire, own
+        return None
+
+    async def _write_back(self, line: bytes, wire: str, own: str) -> bytes:
+        """The server's reply to a rewritten PORT/EPRT, naming the client's address
+        ``own`` where it named the data Wire's (captured as the Wire's rewrite, after
+        the reply: a task runs once the tap has captured what the server sent)."""
+        text = line.decode("latin-1")
+        new = text.replace(wire, own).encode("latin-1")
+        self._capture_note(Sender.SERVER, new, f"Wire rewrote {text[:3]}: {wire} → {own}")
+        return new
 
     def _emit(self, sender: Sender, item: bytes | asyncio.Task[bytes]) -> None:
         if isinstance(item, bytes) and not item:
@@ -129,8 +247,13 @@ class FtpLayer:
             return line
         host, port = address
         was = format_address(host or self.link.wire.target[0], port)
+        now = format_address(*wire.address)
+        if sender is Sender.CLIENT:
+            self._write_backs[now] = was
+            while len(self._write_backs) > WRITE_BACKS:
+                del self._write_backs[next(iter(self._write_backs))]
         self._capture_note(sender, new, f"Wire rewrote {line[:4].decode().strip()}: "
-                                        f"{was} → {format_address(*wire.address)}")
+                                        f"{was} → {now}")
         return new
 
     def _refusal(self, sender: Sender, host: str | None) -> str:
@@ -157,11 +280,15 @@ class FtpLayer:
         listen_host = near.transport.get_extra_info("sockname")[0]
         target = (host or control.target[0], port)
         conn = self.link.conn
-        wire = TcpWire(
+        active = sender is Sender.CLIENT
+        kind = ActiveDataWire if active else DataWire
+        opened_by = OPENED_BY_SERVER if active else ""
+        wire = kind(
             control.capture, listen=(listen_host, 0), target=target, protocol="ftp-data",
             node=control.node, parent=conn.id if conn is not None else None,
-            dissector=lambda: FtpDataDissector(command=lambda: self.transfer),
-            reverse=sender is Sender.CLIENT, one_shot=True, budget=control.budget)
+            dissector=lambda: FtpDataDissector(command=lambda: self.transfer,
+                                               opened_by=opened_by),
+            one_shot=True, budget=control.budget)
         wire.fault_state = control.fault_state  # the session's faults slow its data too
         await wire.start()
         self.data_wires.append(wire)
@@ -180,19 +307,27 @@ class FtpLayer:
         return format_eprt(host, port)
 
     def _capture_note(self, sender: Sender, raw: bytes, summary: str) -> None:
+        """The Wire's rewrite as an injected Message: ``line`` is what the client got
+        instead (a reply), ``sent to the server`` what the server got (a command)."""
         conn = self.link.conn
         if conn is None:
             return
         capture = self.link.wire.capture
+        key = "line" if sender is Sender.SERVER else "sent to the server"
         piece = Piece(sender=sender, time=capture.clock(), summary=summary, raw=raw,
                       size=len(raw), fields=(("wire", summary),
-                                             ("line", raw.decode("latin-1").strip())))
+                                             (key, raw.decode("latin-1").strip())))
         capture.add(conn, piece, injected=True)
 
     def close(self) -> None:
         """The control connection ended: its data Wires take no new connections."""
         for wire in self.data_wires:
             wire.stop_listening()
+
+
+def _final(line: bytes) -> bool:
+    """A reply's last line (``200 …``), not a ``200-`` continuation or a 1xx."""
+    return len(line) >= 4 and line[:3].isdigit() and line[3:4] == b" " and line[:1] != b"1"
 
 
 def make(link: _TcpLink, send: Send) -> FtpLayer:
