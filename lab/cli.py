@@ -2,7 +2,7 @@
 
     cslab [gui]                      open the window
     cslab serve KIND [--host H] [--port P] [--root DIR] [--user U] [--password PW]
-                     [--capture FILE.jsonl] [--record FILE.cslab]
+                     [--auth] [--capture FILE.jsonl] [--record FILE.cslab]
                      [--max-per-client N] [--max-total N] [-q]
     cslab relay --listen H:P --to H:P [--protocol KIND] [--udp] [--capture FILE.jsonl]
                 [--record FILE.cslab] [-q]
@@ -67,6 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def start(engine: Engine) -> str:
         options = {name: value for name in ("root", "user", "password")
                    if (value := getattr(args, name)) is not None}
+        if args.auth:
+            if args.kind != "smtp":
+                raise ValueError(f"--auth is for smtp, not {args.kind}")
+            options["auth"] = "on"
         info = await engine.add_server(args.kind, host=args.host, port=args.port,
                                        options=options, start=False)
         engine.wire_board.set_faults(info.id, **_fault_settings(args))
@@ -185,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
                             + (f"; {both} takes it for UDP and for TCP" if both else ""))
     for option, metavar in (("root", "DIR"), ("user", "U"), ("password", "PW")):
         serve.add_argument(f"--{option}", metavar=metavar, help=_option_help(sides, option))
+    serve.add_argument("--auth", action="store_true",
+                       help="smtp: offer AUTH PLAIN and LOGIN and require it before MAIL "
+                            "(log in as --user / --password, default student / lab); "
+                            "without TLS the password crosses in the clear")
     serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     serve.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
     serve.add_argument("--max-per-client", type=int, default=None, metavar="N",

@@ -78,12 +78,14 @@ MailListener = Callable[[MailEvent], None]
 class MailView:
     """A running mail server (SMTP or POP3) as its panel shows it: the mail folder
     ``root``, the ``domain`` it takes mail for ("" for POP3), the lab ``password``,
-    and every message of every mailbox, oldest delivery first."""
+    and every message of every mailbox, oldest delivery first; ``auth`` whether the
+    SMTP server requires AUTH before MAIL (None: not said, as for POP3)."""
 
     root: str
     domain: str = ""
     password: str = ""
     messages: tuple[MailSummary, ...] = ()
+    auth: bool | None = None
 
 
 def mailbox_for(address: str) -> str:

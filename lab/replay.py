@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lab.capture import Capture
+from lab.datagram import send_datagram
 from lab.hold import Patience, as_given
 from lab.model import Connection, Message, Sender, Transport, format_address
 from lab.wire import TcpWire, UdpWire
@@ -292,7 +293,7 @@ class _Udp(_Session):
 
     async def send(self, data: bytes) -> None:
         assert self.transport is not None
-        self.transport.sendto(data)
+        send_datagram(self.transport, data)  # an empty one too
         self.count += 1
         self.sent += len(data)
 

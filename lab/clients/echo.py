@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lab.clients import Router, Routes, Seen, patience
+from lab.datagram import send_datagram
 from lab.hold import Patience, as_given
 from lab.model import Outcome, Transport, format_address, parse_address
 
@@ -80,6 +81,7 @@ class EchoClient:
         self.transport = transport
         self.local: str = ""
         self.remote: str = ""
+        self.answered = False  # the last send got a reply (an empty datagram counts)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -120,6 +122,7 @@ class EchoClient:
         """Send ``data``; return what came back within ``wait`` seconds (maybe less),
         or for as long as ``patient`` says a Wire steps (``waiting()`` once then)."""
         clock = _ReplyClock(wait, patient, waiting)
+        self.answered = False  # set when a reply comes (over UDP an empty datagram is one)
         if self._writer is not None and self._reader is not None:
             try:
                 self._writer.write(data)
@@ -129,7 +132,7 @@ class EchoClient:
                 await self.close()
                 raise EchoClientError(f"{self.remote}: {exc.strerror or exc}") from None
         if self._udp is not None and self._udp_rx is not None:
-            self._udp.sendto(data)
+            send_datagram(self._udp, data)  # an empty one too
             return await self._next_datagram(self._udp_rx, clock)
         raise EchoClientError("not connected: connect to a server first")
 
@@ -137,9 +140,11 @@ class EchoClient:
         """The next datagram, or b"" when none came in time (or the socket closed)."""
         while (left := clock.left()) > 0 and self._udp_rx is rx:
             try:
-                return await asyncio.wait_for(rx.queue.get(), left)
+                reply = await asyncio.wait_for(rx.queue.get(), left)
             except TimeoutError:
                 continue
+            self.answered = True
+            return reply
         if rx.error is not None:
             raise EchoClientError(f"{self.remote}: {rx.error}") from None
         return b""
@@ -294,9 +299,10 @@ async def _connect(handle: ClientHandle, session: EchoSession) -> EchoClient:
 
 async def _send(handle: ClientHandle, session: EchoSession, text: str) -> bytes:
     """Send ``text`` (hex digits when the ``hex`` setting is true), connecting first
-    if need be; what came back (b"" when nothing did)."""
+    if need be; what came back (b"" when nothing did). Over UDP an empty ``text``
+    sends an empty datagram (a real one: the server answers it)."""
     data = parse_payload(text, handle.setting("hex") == "true")  # before connecting
-    if not data:
+    if not data and handle.setting("transport") != "udp":  # UDP: an empty datagram is one
         raise ValueError("nothing to send: type some text first")
     client = session.client if session.connected else await _connect(handle, session)
     assert client is not None
@@ -310,7 +316,8 @@ async def _send(handle: ClientHandle, session: EchoSession, text: str) -> bytes:
         _show(handle, session)
 
     reply = await client.send(data, patient=session.patient, waiting=waiting)
-    session.note("came back" if reply else "nothing came back", reply)
+    answered = bool(reply) or client.answered
+    session.note("came back" if answered else "nothing came back", reply)
     if not client.connected:
         session.note("note", text="the server closed the connection")
     _show(handle, session)
@@ -342,5 +349,6 @@ async def act(handle: ClientHandle, verb: str, args: Sequence[str]) -> Outcome:
         _show(handle, session)
         return Outcome(str(exc), {"ok": False, "text": str(exc)})
     text = reply.decode("utf-8", "replace")
-    return Outcome(f"came back: {text!r}" if reply else "nothing came back",
+    answered = bool(reply) or bool(session.client and session.client.answered)
+    return Outcome(f"came back: {text!r}" if answered else "nothing came back",
                    {"ok": True, "reply": text, "text": text})

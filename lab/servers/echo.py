@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
+from lab.datagram import send_datagram
 from lab.servers import Backend
 
 
@@ -69,7 +70,7 @@ class _UdpEcho(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.transport.sendto(data, addr)
+        send_datagram(self.transport, data, addr)  # an empty one too
 
 
 class UdpEchoBackend:

@@ -12,11 +12,13 @@ from lab.servers.live import failed
 
 
 def view(backend: Any) -> MailView:
-    """The folder, domain, password and every stored message of a mail backend."""
+    """The folder, domain, password, every stored message of a mail backend and, for
+    SMTP, whether it requires AUTH."""
     store: MailStore = backend.store
     return MailView(root=str(store.root), domain=str(getattr(backend, "domain", "")),
                     password=str(getattr(backend, "password", "")),
-                    messages=tuple(store.everything()))
+                    messages=tuple(store.everything()),
+                    auth=bool(backend.auth) if hasattr(backend, "auth") else None)
 
 
 def watch(backend: Any, changed: Callable[[], None]) -> Callable[[], None]:

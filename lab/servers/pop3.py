@@ -336,8 +336,10 @@ class Pop3Session:
         _, summary = self.message(text)
         if not count.isdigit():
             raise Pop3Error(f"{count!r} is not a number of lines (0 or more)")
-        lines = top_lines(self.read(summary), int(count))
-        return b"+OK top of message follows\r\n" + dot_stuff(lines)
+        lines = top_lines(self.read(summary), int(count))  # "+OK <size> ..." as RETR's:
+        size = sum(len(line) + 2 for line in lines)  # Wireshark reads it (else malformed)
+        return f"+OK {size} octets: the header and {count} body lines\r\n".encode() + (
+            dot_stuff(lines))
 
     @command(TRANS)
     async def cmd_dele(self, args: list[str]) -> bytes:

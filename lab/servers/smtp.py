@@ -4,7 +4,8 @@ aiosmtpd's ``SMTP`` protocol is served with ``loop.create_server`` on 127.0.0.1 
 port the system picks (not its threaded Controller); the user reaches it through its
 Wire. Mail for any local part at the lab domain is stored, one copy in each
 recipient's Maildir (see :mod:`lab.mail`), under a ``Return-Path:`` and a
-``Received:`` header. Options (all optional):
+``Received:`` header; ``RCPT TO:<postmaster>`` (no domain, RFC 5321 4.5.1) goes to
+postmaster@ the lab domain. EHLO offers PIPELINING (RFC 2920). Options (all optional):
 
     root        the mail folder (default: ``mail/`` in the data dir)
     domain      the lab's mail domain (default ``lab.test``)
@@ -50,8 +51,17 @@ class LabHandler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        """aiosmtpd's EHLO reply, with PIPELINING (RFC 2920) before its last line:
+        aiosmtpd reads pipelined commands in order but does not say so."""
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
+        if address.lower() == "postmaster":  # RFC 5321 4.5.1: always accepted, no domain
+            address = f"postmaster@{self.domain}"
         _, _, domain = address.rpartition("@")
         if domain.lower() != self.domain:
             return (f"550 5.7.1 relaying denied: this lab server only accepts mail "

@@ -6,6 +6,11 @@ it for the client whose datagram it was (``UdpWire.upstream_error``).
 
 Each session looks at its datagrams through a Tap (lab/wire/tap.py), as a TCP
 link does: dissected, captured, and held in step mode; faults apply after.
+
+An empty datagram is a datagram: it is captured (a Message of size 0), held,
+lost or delayed as any other, and forwarded (``send_datagram``: asyncio before
+Python 3.13 silently drops an empty ``sendto``). A datagram always leaves whole:
+a bandwidth cap delays it by its size, never splits it (``DatagramOutbox``).
 """
 
 from __future__ import annotations
@@ -16,10 +21,40 @@ from typing import Any, cast
 
 from lab import dissect
 from lab.capture import Capture
-from lab.model import Connection, Sender, Transport, format_address
+from lab.datagram import send_datagram
+from lab.model import Connection, Piece, Sender, Transport, format_address
 from lab.wire.base import UDP_IDLE, UDP_YIELD, UPSTREAM_KEPT, _WireBase, bind_error
 from lab.wire.faults import QUEUE_LIMIT, Outbox
 from lab.wire.tap import Tap
+
+#: The summary of an empty datagram's Message (when its dissector makes none).
+EMPTY_DATAGRAM = "empty datagram (0 bytes)"
+
+
+class DatagramOutbox(Outbox):
+    """An Outbox for datagrams: each leaves whole and in order after its latency, a
+    bandwidth cap delays it by its size (never splits it), an empty one included."""
+
+    def push(self, data: bytes) -> None:
+        if self.closed:
+            return
+        faults = self.state.faults
+        if not self._queue and not faults.shapes and not faults.stall:
+            self._send(data)
+            return
+        start = max(asyncio.get_running_loop().time() + self.state.delay(), self._free)
+        if faults.bandwidth:
+            start += len(data) / faults.bandwidth
+        self._queue.append((start, data))
+        self._free = start
+        self.queued += len(data)
+        self._schedule()
+
+
+def empty_piece(sender: Sender, now: float) -> Piece:
+    """An empty datagram as a Message, for a dissector that makes none of it."""
+    return Piece(sender=sender, time=now, summary=EMPTY_DATAGRAM, raw=b"", size=0,
+                 fields=(("length", 0),))
 
 
 class _UdpFront(asyncio.DatagramProtocol):
@@ -44,9 +79,9 @@ class _UdpSession(asyncio.DatagramProtocol):
         self.note = ""
         self.ended = False
         self.outbox = {
-            Sender.CLIENT: Outbox(wire.fault_state, self._send_up),
-            Sender.SERVER: Outbox(wire.fault_state,
-                                  lambda data: wire.send_to_client(data, addr)),
+            Sender.CLIENT: DatagramOutbox(wire.fault_state, self._send_up),
+            Sender.SERVER: DatagramOutbox(wire.fault_state,
+                                          lambda data: wire.send_to_client(data, addr)),
         }
         self._shaping = (0.0, 0.0, 0)
 
@@ -57,14 +92,20 @@ class _UdpSession(asyncio.DatagramProtocol):
             self.transport.close()
             return
         for data in self.pending:
-            self.transport.sendto(data)
+            send_datagram(self.transport, data)
         self.pending.clear()
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         self.note = ""  # the server answers (again)
-        ids = self.tap.see(Sender.SERVER, data)
-        self.route(Sender.SERVER, data, ids)
+        self.route(Sender.SERVER, data, self.see(Sender.SERVER, data))
+
+    def see(self, sender: Sender, data: bytes) -> list[int]:
+        """Dissect and capture a datagram (an empty one too); its Messages' ids."""
+        pieces = self.tap.dissect(sender, data)
+        if not data and not pieces:
+            pieces = [empty_piece(sender, self.wire.capture.clock())]
+        return self.tap.capture(pieces, held=self.wire.step)
 
     def error_received(self, exc: Exception) -> None:
         """The server refused a datagram (port unreachable) or cannot be reached."""
@@ -107,13 +148,12 @@ class _UdpSession(asyncio.DatagramProtocol):
         if self.transport is None:
             self.pending.append(data)
         else:
-            self.transport.sendto(data)
+            send_datagram(self.transport, data)
 
     def to_server(self, data: bytes) -> None:
         self.last_seen = asyncio.get_running_loop().time()
         self.wire.forget_error(self.conn.client)  # an error is news only until the next try
-        ids = self.tap.see(Sender.CLIENT, data)
-        self.route(Sender.CLIENT, data, ids)
+        self.route(Sender.CLIENT, data, self.see(Sender.CLIENT, data))
 
     def end(self) -> None:
         self.ended = True
@@ -276,7 +316,7 @@ class UdpWire(_WireBase):
 
     def send_to_client(self, data: bytes, addr: tuple[str, int]) -> None:
         if self._front is not None:
-            self._front.sendto(data, addr)
+            send_datagram(self._front, data, addr)
 
     def _end(self, session: _UdpSession) -> None:
         if self.sessions.pop(session.addr, None) is not None:

@@ -171,3 +171,23 @@ def test_every_kind_module_describes_its_live_data() -> None:
     assert set(modules) == {"http", "smtp", "pop3", "ftp", "ws", "dns"}
     for module in modules.values():
         assert callable(importlib.import_module(module).view)
+
+
+def test_an_smtp_servers_state_says_whether_it_requires_auth(tmp_path: Path) -> None:
+    """The SMTP server panel's AUTH box shows what the server does (a lesson or
+    ``cslab serve smtp --auth`` may have turned it on); POP3's says nothing of it."""
+    async def main() -> None:
+        engine = Engine()
+        states = States(engine)
+        seen: dict[str, MailView] = {}
+        for name, kind, options in (("on", "smtp", {"auth": "on"}), ("off", "smtp", {}),
+                                    ("pop", "pop3", {})):
+            info = await engine.add_server(kind, port=0, options={
+                "folder": str(tmp_path / "mail"), **options})
+            view = await states.until(info.id, lambda v: isinstance(v, MailView))
+            assert isinstance(view, MailView)
+            seen[name] = view
+        await engine.shutdown()
+        assert [seen[n].auth for n in ("on", "off", "pop")] == [True, False, None]
+
+    run(main)

@@ -1,6 +1,7 @@
 """The SMTP and POP3 server panels: what the echo server panel has, plus the mail
 folder they share (and may change) with every mailbox's messages, live from the
-server's state; the SMTP server's domain, and the POP3 server's password."""
+server's state; the SMTP server's domain and AUTH switch, and the POP3 server's
+password."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -31,6 +33,7 @@ from ui.panels.mail_common import short_path
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
+DEFAULT_SMTP_USER = "student"  # lab/servers/smtp.py: DEFAULT_USER
 
 
 class MailServerPanel(OptionsServerPanel):
@@ -180,14 +183,58 @@ class Pop3ServerPanel(MailServerPanel):
 
 
 class SmtpServerPanel(MailServerPanel):
-    """The SMTP server: the domain it takes mail for, and the mailboxes."""
+    """The SMTP server: the domain it takes mail for, whether it requires AUTH, and
+    the mailboxes."""
 
     def add_rows(self) -> None:
         self.domain_label = QLabel(self)
         self.domain_label.setWordWrap(True)
         self.body.addWidget(self.domain_label)
+        self.auth_check = QCheckBox("Require AUTH (PLAIN or LOGIN) before MAIL", self)
+        self.auth_check.setToolTip("Offer AUTH in the EHLO reply and refuse MAIL (530) until "
+                                   "the client logs in (a running server restarts on the "
+                                   "same port; open sessions end). cslab serve smtp --auth")
+        self.auth_check.clicked.connect(self._auth_clicked)
+        self.body.addWidget(self.auth_check)
+        self.auth_hint = QLabel(self)
+        self.auth_hint.setWordWrap(True)
+        theme.set_tone(self.auth_hint, "faint")
+        self.body.addWidget(self.auth_hint)
+        self._applying = False
+
+    def show_view(self, view: Any) -> None:
+        super().show_view(view)
+        if isinstance(view, MailView) and view.auth is not None and not self._applying:
+            self.facts["auth"] = "on" if view.auth else "off"
+            self._show_facts()
 
     def _show_facts(self) -> None:
         super()._show_facts()
         domain = self.facts.get("domain", DEFAULT_DOMAIN)
         self.domain_label.setText(f"Takes mail for <b>@{domain}</b> (no relaying).")
+        on = self.facts.get("auth") == "on"
+        if not self._applying:
+            self.auth_check.setChecked(on)
+        password = self.facts.get("password") or DEFAULT_PASSWORD
+        self.auth_hint.setText(
+            f"Log in as {DEFAULT_SMTP_USER} with the password {password}. There is no "
+            "TLS here: AUTH PLAIN and LOGIN only base64 the name and password, so they "
+            "cross the Wire in the clear and the capture shows them." if on else
+            "Anyone may send mail for the lab's domain without logging in.")
+
+    def _auth_clicked(self, checked: bool) -> None:
+        spawn(self.set_auth(checked))
+
+    async def set_auth(self, on: bool) -> bool:
+        """Require AUTH (or not) from now on; the checkbox shows what the server took."""
+        self._applying = True
+        self.auth_check.setEnabled(False)
+        try:
+            applied = await self.set_options(auth="on" if on else "off")
+        finally:
+            self._applying = False
+            self.auth_check.setEnabled(True)
+        if applied:
+            self.facts["auth"] = "on" if on else "off"
+        self._show_facts()
+        return applied

@@ -1,0 +1,77 @@
+"""Issue 16, item 11: the SMTP server panel's AUTH switch. Ticking it restarts the
+server with AUTH required (smtplib sees AUTH in EHLO, must log in, and can), says the
+password crosses in the clear; unticking turns it off again; a server state that says
+AUTH is on shows ticked."""
+
+from __future__ import annotations
+
+import smtplib
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from lab.mail import MailView
+from lab.model import NodeState, parse_address
+from tests.ui.helpers import add_panel
+from ui.mainwindow import MainWindow
+from ui.panels.mail_server import SmtpServerPanel
+
+WAIT = 15000
+MAIL = b"Subject: hi\r\nFrom: zed@example.org\r\nTo: ann@lab.test\r\n\r\nHello.\r\n"
+
+
+def tick(qtbot, panel: SmtpServerPanel) -> None:  # type: ignore[no-untyped-def]
+    box = panel.auth_check
+    qtbot.waitUntil(box.isEnabled, timeout=WAIT)
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+
+
+def features(address: str) -> tuple[bool, int]:
+    """Whether EHLO offers AUTH, and the code of a MAIL FROM without logging in."""
+    host, port = parse_address(address)
+    with smtplib.SMTP(host, port, timeout=10) as client:
+        client.ehlo()
+        return client.has_extn("auth"), client.mail("zed@example.org")[0]
+
+
+def test_the_auth_box_restarts_the_server_requiring_auth_and_back(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    smtp = add_panel(window, qtbot, "server", "smtp", SmtpServerPanel)
+    assert not smtp.auth_check.isChecked()
+    assert "without logging in" in smtp.auth_hint.text()
+    assert features(smtp.info.address) == (False, 250)
+    address = smtp.info.address
+
+    tick(qtbot, smtp)
+    qtbot.waitUntil(lambda: smtp.facts.get("auth") == "on" and smtp.auth_check.isEnabled(),
+                    timeout=WAIT)
+    assert smtp.auth_check.isChecked()
+    assert smtp.info.address == address and smtp.info.state is NodeState.RUNNING
+    hint = smtp.auth_hint.text()
+    assert "student" in hint and "in the clear" in hint
+    assert features(address) == (True, 530)
+    host, port = parse_address(address)
+    with smtplib.SMTP(host, port, timeout=10) as client:
+        assert client.login("student", "lab")[0] == 235
+        assert client.sendmail("zed@example.org", ["ann@lab.test"], MAIL) == {}
+
+    tick(qtbot, smtp)
+    qtbot.waitUntil(lambda: smtp.facts.get("auth") == "off" and smtp.auth_check.isEnabled(),
+                    timeout=WAIT)
+    assert not smtp.auth_check.isChecked()
+    assert features(address) == (False, 250)
+    assert not smtp.error_text
+
+
+def test_a_state_saying_auth_is_on_shows_ticked(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    smtp = add_panel(window, qtbot, "server", "smtp", SmtpServerPanel)
+    smtp.show_view(MailView(root=str(tmp_path / "mail"), domain="lab.test", auth=True))
+    assert smtp.auth_check.isChecked() and "in the clear" in smtp.auth_hint.text()
+    smtp.show_view(MailView(root=str(tmp_path / "mail"), domain="lab.test"))  # not said
+    assert smtp.auth_check.isChecked()
+    smtp.show_view(MailView(root=str(tmp_path / "mail"), domain="lab.test", auth=False))
+    assert not smtp.auth_check.isChecked()
