@@ -161,7 +161,10 @@ _KINDS: list[Kind] = [
          server=ServerSide("SMTP server", "lab.servers.smtp:start_smtp", Transport.TCP, 2525,
                            live="lab.servers.mail_live",
                            note="mail goes in: it stores mail for @lab.test in one mailbox "
-                                "each", options={"root": "the mail folder"},
+                                "each", options={
+                               "root": "the mail folder",
+                               "user": "with --auth, who logs in (default student)",
+                               "password": "with --auth, the password (default lab)"},
                            fresh=_MAIL_FOLDER),
          client=ClientSide("Mail composer", "lab.clients.smtp:MailSender",
                            {"server": "", "from": "ann@lab.test", "to": "bob@lab.test",

@@ -338,6 +338,14 @@ class _TcpLink:
     # ---- the end -------------------------------------------------------------------
 
     def eof(self, leg: _Leg) -> None:
+        """``leg``'s peer sent its FIN. While the Wire still holds bytes on their way to
+        that peer, the FIN waits: had the peer closed its socket (not only its sending
+        side), its kernel would have reset the connection for the unread bytes (a direct
+        peer gets a RST, not a FIN); writing them now tells which (``lost`` passes a
+        reset on), and once they are delivered the FIN goes on as it came."""
+        if self._owed(leg) and not leg.lost and not self.resetting:
+            asyncio.get_running_loop().call_later(0.02, self.eof, leg)
+            return
         leg.eof = True
         for layer in self.layers:
             layer.flush(leg.sender)
@@ -347,6 +355,14 @@ class _TcpLink:
             return
         if other.transport.can_write_eof() and not other.transport.is_closing():
             self._write_eof_after(leg.sender, other.transport)
+
+    def _owed(self, leg: _Leg) -> bool:
+        """Whether bytes read from the other side still wait to reach ``leg``'s peer."""
+        other = self.other(leg)
+        transport = leg.transport
+        return bool((transport is not None and not transport.is_closing()
+                     and transport.get_write_buffer_size())
+                    or self.outbox[other.sender].queued or "write" in other.pauses)
 
     def _write_eof_after(self, sender: Sender, transport: asyncio.Transport) -> None:
         """Pass on an EOF once the bytes queued before it have left."""
@@ -363,7 +379,7 @@ class _TcpLink:
             self.note = f"{who} connection lost: {exc}"
         other = self.other(leg)
         if other.transport is not None and not other.lost:
-            if isinstance(exc, ConnectionResetError):
+            if isinstance(exc, ConnectionResetError | BrokenPipeError):
                 self._pass_reset(leg, other)
             else:
                 self._close_leg(other)

@@ -184,6 +184,8 @@ _CASES = {
                         + _TAIL,
     "TE tab before value": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\tchunked\r\n\r\n"
                            + _TAIL,
+    "TE trailing space": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked \r\n\r\n"
+                         + _TAIL,
     "h2c": b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
            b"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
            b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",

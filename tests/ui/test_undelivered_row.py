@@ -12,7 +12,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from lab.commands import run_sync
+from lab.engine import Engine
 from lab.model import Sender
+from lab.wire import TcpWire
+from tests.ui.test_ftp_client_state import on_engine
 from ui.engine_thread import spawn
 from ui.mainwindow import MainWindow
 from ui.models.messages import COL_SUMMARY
@@ -22,6 +26,15 @@ BIG = 24 * 1024 * 1024  # more than the kernel's buffers on both ends hold
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the Wire reads what crossed from Linux's TCP_INFO")
+
+
+def blocked(engine: Engine, node: str) -> bool:
+    """The node's Wire cannot write on to its client: the client's window is full (run
+    on the engine's loop)."""
+    return any(link.client.transport is not None
+               and link.client.transport.get_write_buffer_size() > 0
+               for wire in engine.routing.wires_of(node) if isinstance(wire, TcpWire)
+               for link in wire.links)
 
 
 def test_a_response_cut_by_the_client_says_what_never_reached_it(  # type: ignore[no-untyped-def]
@@ -41,6 +54,10 @@ def test_a_response_cut_by_the_client_says_what_never_reached_it(  # type: ignor
         got = b""
         while len(got) < 100:
             got += sock.recv(100 - len(got))
+        # close once the Wire holds bytes it cannot write to us (our window is full)
+        engine, node = window.lab.engine, task.result().id
+        qtbot.waitUntil(lambda: on_engine(window, qtbot, run_sync, blocked, engine, node),
+                        timeout=WAIT)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     model = window.model
 

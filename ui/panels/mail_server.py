@@ -190,8 +190,9 @@ class SmtpServerPanel(MailServerPanel):
         self.domain_label = QLabel(self)
         self.domain_label.setWordWrap(True)
         self.body.addWidget(self.domain_label)
-        self.auth_check = QCheckBox("Require AUTH (PLAIN or LOGIN) before MAIL", self)
-        self.auth_check.setToolTip("Offer AUTH in the EHLO reply and refuse MAIL (530) until "
+        self.auth_check = QCheckBox("Require AUTH", self)
+        self.auth_check.setToolTip("Require AUTH (PLAIN or LOGIN) before MAIL: offer AUTH in "
+                                   "the EHLO reply and refuse MAIL (530) until "
                                    "the client logs in (a running server restarts on the "
                                    "same port; open sessions end). cslab serve smtp --auth")
         self.auth_check.clicked.connect(self._auth_clicked)
