@@ -149,6 +149,19 @@ def test_marks_faults_and_malformed(qapp, make_message) -> None:  # type: ignore
     assert bad and bad.message.malformed and not bad.fault
 
 
+
+def test_the_wires_ftp_rewrite_note_is_no_fault(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
+    """A NAT helper's rewrite of a PORT line is the Wire's everyday work, drawn as a note,
+    not red; a reset is a fault."""
+    model, _, seq = diagram(qapp)
+    rewrite = replace(make_message(1, "Wire rewrote PORT: a → b"), injected=True,
+                      fields=(("wire", "Wire rewrote PORT: a → b"),
+                              ("sent to the server", "PORT 127,0,0,1,1,2")))
+    reset = replace(make_message(2, "Wire reset the connection at message 1"), injected=True)
+    model.append([rewrite, reset])
+    assert [a.fault for a in (seq.arrow(0), seq.arrow(1)) if a] == [False, True]
+
+
 def test_ftp_data_connections_run_between_their_control_lanes(qapp, make_message) -> None:  # type: ignore[no-untyped-def]
     model, _, seq = diagram(qapp, namer=Namer())
     control = ("127.0.0.1:50000", "127.0.0.1:2121")

@@ -65,8 +65,16 @@ class Arrow:
 
     @property
     def fault(self) -> bool:
-        """Drawn red: the lab injected it (a fault)."""
-        return self.message.injected
+        """Drawn red: the lab injected it (a fault), but not the Wire's note of an FTP
+        line it rewrote (a NAT helper's everyday work: nothing went wrong)."""
+        message = self.message
+        return message.injected and not _rewrite(message)
+
+
+def _rewrite(message: Message) -> bool:
+    """The FTP layer's note of a PORT/EPRT/227/229/200 line it rewrote."""
+    keys = {key for key, _ in message.fields}
+    return "wire" in keys and bool(keys & {"line", "sent to the server"})
 
 
 class SequenceModel(QObject):

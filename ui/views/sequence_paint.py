@@ -291,8 +291,9 @@ class DiagramPainter:
         if current:
             colour = self.palette.highlightedText().color()
         else:
-            colour = meaning("fault" if self.fault(arrow) else message.sender.value,
-                             self.palette, self.look)
+            note = message.injected and not message.held  # the Wire's rewrite: grey
+            colour = meaning("fault" if self.fault(arrow) else "faint" if note
+                             else message.sender.value, self.palette, self.look)
         pen = QPen(colour, 2.0 if current else 1.6)
         if arrow.data:
             pen.setStyle(Qt.PenStyle.DashLine)
