@@ -188,7 +188,15 @@ def response(record: Record) -> Json:
         "redirectURL": header(fields, "Location"),
         "headersSize": body.head_size,
         "bodySize": body.wire,
-    } | _comment(str(record["summary"]) if _incomplete(record) else "")
+    } | _comment(str(record["summary"]) if _incomplete(record) else "",
+                 _undelivered(record))
+
+
+def _undelivered(record: Record) -> str:
+    """What a response's record says of bytes the Wire read and never delivered."""
+    lost = int(record.get("undelivered", 0) or 0)
+    return (f"{lost:,} of its bytes never reached the client: it had closed or reset"
+            if lost else "")
 
 
 NO_RESPONSE: Json = {

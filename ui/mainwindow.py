@@ -3,6 +3,8 @@ and the inspector below."""
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
@@ -54,6 +56,8 @@ TITLE = "Client-Server Lab"
 #: in words, below the diagram, and its least height in pixels.
 EXPLAIN_SHARE = 23
 EXPLAIN_LEAST = 120
+#: How long a step's last message is waited for, to be selected (seconds).
+SELECT_WAIT = 5.0
 WIRE_HINT = "Messages appear here as arrows once a client talks to a server."
 
 
@@ -94,7 +98,8 @@ class MainWindow(QMainWindow):
         self.diagram.lanes_changed.connect(self.view.presentation.relayout_soon)
         self._tab_before = 0
         self._split_before: list[int] = []
-        self._select_soon: int | None = None  # a step's last message, once it arrives
+        #: A step's last message, to select once it arrives, and until when to wait.
+        self._select_soon: tuple[int, float] | None = None
         self.model.rowsInserted.connect(self._select_coming)
         self.wire_controls.dock.visibilityChanged.connect(self._dock_changed)
         self.lessons.focus = self.focus_step
@@ -332,18 +337,27 @@ class MainWindow(QMainWindow):
             panel = self.panels.get(node)
             if panel is not None:
                 column.scroll_to(panel)
-        self._select_soon = message
-        if message is not None and self.inspector.select_message(message):
-            self._select_soon = None
+        self._select_later(message)
 
     def _held_now(self, message: int) -> None:
         """Step mode holds ``message`` first: select it (and follow), as after a step."""
         self.wire.follower.follow()
-        self._select_soon = None if self.inspector.select_message(message) else message
+        self._select_later(message)
+
+    def _select_later(self, message: int | None) -> None:
+        """Select ``message`` now, or when it arrives within SELECT_WAIT seconds (not
+        later: a message filtered or sampled out must not take the selection minutes
+        after, when the filter is cleared)."""
+        self._select_soon = None
+        if message is not None and not self.inspector.select_message(message):
+            self._select_soon = (message, time.monotonic() + SELECT_WAIT)
 
     def _select_coming(self, *_: object) -> None:
         """The message a step ended with arrived: select it."""
-        if self._select_soon is not None and self.inspector.select_message(self._select_soon):
+        if self._select_soon is None:
+            return
+        message, until = self._select_soon
+        if time.monotonic() > until or self.inspector.select_message(message):
             self._select_soon = None
 
     # ---- nodes -------------------------------------------------------------------

@@ -59,6 +59,10 @@ def unknown_coding(request: web.Request, codings: str) -> web.Response:
     return response
 
 
+#: How many loop turns a half-close looks for a request body it cut short.
+CUT_LOOKS = 5
+
+
 class HalfCloseHandler(RequestHandler):
     """aiohttp's connection handler, but a client that half-closes (sends its FIN
     right after its requests, as ``nc -q1`` or ``printf … | nc`` do) still gets its
@@ -71,7 +75,23 @@ class HalfCloseHandler(RequestHandler):
         if self._request_count <= self._answered:
             return False  # nothing to answer: close as aiohttp does
         self._peer_done = True
+        self._loop.call_soon(self._cut_bodies, CUT_LOOKS)
         return True  # keep our half open for the answers
+
+    def _cut_bodies(self, looks: int) -> None:
+        """A body the client half-closed in the middle of can never end: its read fails
+        as on a lost connection (aiohttp closes without an answer, as without this
+        class), instead of waiting for ever. A request just taken from the queue is in
+        neither place for a moment: look again a few times."""
+        payloads = [payload for _, payload in self._messages]
+        if self._current_request is not None:
+            payloads.append(self._current_request.content)
+        for payload in payloads:
+            if not payload.is_eof():
+                payload.set_exception(ConnectionResetError(
+                    "the client half-closed in the middle of a request body"))
+        if looks > 1 and self._request_count > self._answered:
+            self._loop.call_soon(self._cut_bodies, looks - 1)
 
     async def finish_response(self, request: BaseRequest, resp: web.StreamResponse,
                               start_time: float | None) -> tuple[web.StreamResponse, bool]:

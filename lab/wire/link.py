@@ -32,6 +32,8 @@ from lab.wire.faults import Faults, FaultState, Outbox
 from lab.wire.leg import _Leg
 from lab.wire.tap import Tap, TapWire
 
+#: How long a peer's FIN waits for the bytes the Wire still owes that peer (seconds).
+FIN_WAIT = 1.0
 #: After a reset's last byte is written, how long the Wire waits before the RST,
 #: so the peer has read the bytes (a reset discards what is still in flight).
 RESET_GRACE = 0.05
@@ -125,6 +127,7 @@ class _TcpLink:
         self.queued = dict.fromkeys(Sender, 0)
         self.messages = 0  # dissected, both ways (for ``reset_at_message``)
         self.resetting = False
+        self._fin_since: dict[Sender, float] = {}  # when each side's FIN came (``eof``)
         self._shaping = (0.0, 0.0, 0)  # the latency, jitter, bandwidth last noted
         self._stalled = False
 
@@ -342,9 +345,15 @@ class _TcpLink:
         that peer, the FIN waits: had the peer closed its socket (not only its sending
         side), its kernel would have reset the connection for the unread bytes (a direct
         peer gets a RST, not a FIN); writing them now tells which (``lost`` passes a
-        reset on), and once they are delivered the FIN goes on as it came."""
-        if self._owed(leg) and not leg.lost and not self.resetting:
-            asyncio.get_running_loop().call_later(0.02, self.eof, leg)
+        reset on), and once they are delivered the FIN goes on as it came. It waits
+        FIN_WAIT at most: a peer that keeps sending until it sees the FIN gets it."""
+        loop = asyncio.get_running_loop()
+        if leg.eof:
+            return  # a late look after the FIN went on
+        since = self._fin_since.setdefault(leg.sender, loop.time())
+        if (self._owed(leg) and not leg.lost and not self.resetting
+                and not self.other(leg).lost and loop.time() - since < FIN_WAIT):
+            loop.call_later(0.02, self.eof, leg)
             return
         leg.eof = True
         for layer in self.layers:
@@ -379,7 +388,7 @@ class _TcpLink:
             self.note = f"{who} connection lost: {exc}"
         other = self.other(leg)
         if other.transport is not None and not other.lost:
-            if isinstance(exc, ConnectionResetError | BrokenPipeError):
+            if exc is not None:  # reset, broken pipe, timed out: not a clean end
                 self._pass_reset(leg, other)
             else:
                 self._close_leg(other)
@@ -387,11 +396,12 @@ class _TcpLink:
             self._finish()
 
     def _pass_reset(self, leg: _Leg, other: _Leg) -> None:
-        """``leg``'s peer reset the connection: reset ``other`` too, as the network path
-        would carry the RST (a FIN would tell that side the stream ended cleanly: an FTP
-        server would then say 226 for a transfer its client cut short)."""
-        other.why = other.why or (f"the {leg.sender.value} reset the connection and the "
-                                  "Wire passed the reset on")
+        """``leg``'s connection ended with an error (its peer reset it, a broken pipe, a
+        timeout): reset ``other`` too, as the network path would carry the RST (a FIN
+        would tell that side the stream ended cleanly: an FTP server would then say 226
+        for a transfer its client cut short)."""
+        other.why = other.why or (f"the {leg.sender.value}'s connection ended with an "
+                                  "error and the Wire passed a reset on")
         other.reset()
         other.own = False  # not the Wire's doing: the capture says so
 

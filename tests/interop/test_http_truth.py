@@ -131,6 +131,31 @@ def test_nc_half_close_pipelined_directly_to_the_server(tmp_path: Path) -> None:
     assert both.count(b"HTTP/1.1 200 OK\r\n") == 2
 
 
+def test_a_half_close_in_the_middle_of_a_body_ends_the_connection(tmp_path: Path) -> None:
+    """A client that half-closes before its body is all there can never be answered:
+    the server closes at once (it must not wait for the rest for ever)."""
+    cut = (b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Content-Length: 100\r\n\r\n{\"title\": ")
+
+    def half_close(port: int) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(cut)
+            sock.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := sock.recv(65536):  # the server's close ends this (or 10 s)
+                got += chunk
+            return got
+
+    async def main() -> bytes:
+        backend = await start_http({"db": str(tmp_path / "notes.sqlite3")})
+        try:
+            return await asyncio.to_thread(half_close, backend.address[1])
+        finally:
+            await backend.close()
+
+    assert not run(main, timeout=60).startswith(b"HTTP/1.1 2")  # closed, nothing created
+
+
 # -- item 7: 100-continue ----------------------------------------------------------------
 
 

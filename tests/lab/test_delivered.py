@@ -20,7 +20,7 @@ import pytest
 from lab import pcapng
 from lab.capture import Capture, event_record
 from lab.engine import Engine
-from lab.export import stored_from_records
+from lab.export import capture_records, stored_from_records, to_har
 from lab.model import Event, Message, MessageAmended, Piece, Sender, Transport
 from lab.store import Recorder, Stored, load, save
 from lab.wire import TcpWire
@@ -201,6 +201,10 @@ def test_http_big_file_closed_early_counts_what_reached_the_client(tmp_path: Pat
             assert note.summary.startswith(
                 f"{message.undelivered:,} bytes read from the server were never delivered: "
                 "the client had closed the connection (reset)")
+            # the HAR says it too
+            [entry] = to_har(capture_records(capture))["log"]["entries"]
+            assert f"{message.undelivered:,} of its bytes never reached the client" in \
+                entry["response"]["comment"]
         finally:
             await engine.shutdown()
 

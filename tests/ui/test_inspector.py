@@ -70,6 +70,12 @@ def test_follows_new_rows_when_at_bottom_and_nothing_selected(qtbot, make_messag
     view.model.append([make_message(n, f"row {n}") for n in range(300, 400)])
     qtbot.wait(50)
     assert bar.value() == 0
+    # End (the user's key) goes to the newest row and follows again
+    view.table.setFocus()
+    qtbot.keyClick(view.table, Qt.Key.Key_End, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: view.follower.following, timeout=5000)
+    view.model.append([make_message(n, f"row {n}") for n in range(400, 450)])
+    qtbot.waitUntil(lambda: bar.value() == bar.maximum() > 0, timeout=5000)
 
 
 def test_follows_at_bottom_while_the_selected_row_stays_in_view(qtbot, make_message) -> None:  # type: ignore[no-untyped-def]

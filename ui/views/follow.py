@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from PySide6.QtCore import QAbstractItemModel, QItemSelectionModel, QObject, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QEvent,
+    QItemSelectionModel,
+    QObject,
+    QTimer,
+    Signal,
+)
 from PySide6.QtWidgets import QAbstractItemView, QAbstractSlider, QScrollBar
 
 
@@ -55,6 +62,17 @@ class RowFollower(QObject):
         bar = view.verticalScrollBar()
         bar.rangeChanged.connect(self._soon)
         bar.actionTriggered.connect(self._user_scrolled)
+        self._keyed = QTimer(self)  # owned: it dies with the view
+        self._keyed.setSingleShot(True)
+        self._keyed.setInterval(0)
+        self._keyed.timeout.connect(self.user_moved)
+        if isinstance(view, QAbstractItemView):  # its keys move it (End: to the newest)
+            view.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress:
+            self._keyed.start()  # once the key has moved the view
+        return False
 
     def at_bottom(self, value: int | None = None) -> bool:
         bar = self._view.verticalScrollBar()

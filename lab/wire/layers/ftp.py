@@ -29,9 +29,6 @@ lab/wire/layers/__init__.py gives it to every ``ftp`` Wire's links.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import struct
 from collections import deque
 from dataclasses import replace
 from typing import Any
@@ -46,7 +43,6 @@ from lab.dissect.ftp_data import (
     parse_data_address,
 )
 from lab.model import ConnectionOpened, Piece, Sender, format_address
-from lab.wire.leg import _Leg
 from lab.wire.link import Send, _TcpLink
 from lab.wire.relay import TcpWire
 
@@ -64,37 +60,10 @@ OPENED_BY_SERVER = "the server (active mode: it connected to the client's PORT/E
 
 
 class DataWire(TcpWire):
-    """The one-connection Wire of a data connection. A side that resets it (a client
-    that stops reading, ``curl -r 0-99``) is passed on as a reset, so the other side
-    knows the transfer did not complete: the server then answers 426, not 226, as it
-    would were the client its direct peer. (A Wire hook: lab/wire/link.py closes the
-    other side gently on any loss.)"""
-
-    def link_opened(self, link: _TcpLink) -> None:
-        super().link_opened(link)
-        if getattr(link, "_mirrors_reset", False):
-            return
-        lost = link.lost
-
-        def mirrored(leg: _Leg, exc: Exception | None) -> None:
-            other = link.other(leg)
-            broken = exc is not None or bool(getattr(leg, "cut", False))
-            if broken and other.transport is not None and not other.lost:
-                reset(other.transport)
-            lost(leg, exc)
-
-        link.lost = mirrored  # type: ignore[method-assign]
-        link._mirrors_reset = True  # type: ignore[attr-defined]
-
-
-def reset(transport: asyncio.Transport) -> None:
-    """Close with RST, not FIN (SO_LINGER 0: what the kernel does for a close with
-    unread bytes), so the peer reads ECONNRESET."""
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    """The one-connection Wire of a data connection. (A side that resets it, a client
+    that stops reading as ``curl -r 0-99`` does, is passed on as a reset by every
+    link, lab/wire/link.py: the server then answers 426, not 226, as it would were
+    the client its direct peer.)"""
 
 
 class ActiveDataWire(DataWire):
