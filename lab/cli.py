@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import NoReturn
 
 from lab import kinds as kind_table
 from lab.cli_output import capture_file, printer, record_file
@@ -33,6 +35,61 @@ from lab.engine import Engine, EngineError
 from lab.kinds import ServerSide
 from lab.model import Transport, parse_address
 from lab.servers import server_kinds
+
+#: The longest latency or jitter a Wire takes, in milliseconds (an hour).
+MAX_DELAY_MS = 3_600_000.0
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr (``cslab: …``) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"cslab: {message} (see {self.prog} --help)\n")
+
+
+def port(text: str) -> int:
+    """A TCP/UDP port, 0-65535 (0: pick a free one)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
+    return value
+
+
+def milliseconds(text: str) -> float:
+    """A delay in milliseconds, 0 to MAX_DELAY_MS (not NaN, not infinity)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= MAX_DELAY_MS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of milliseconds from 0 to {MAX_DELAY_MS:.0f}")
+    return value
+
+
+def probability(text: str) -> float:
+    """A probability from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a probability from 0 to 1")
+    return value
 
 
 async def _until_stopped() -> None:
@@ -84,10 +141,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, start))
 
 
+def _address(option: str, text: str) -> tuple[str, int]:
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from None
+
+
 def cmd_relay(args: argparse.Namespace) -> int:
     async def start(engine: Engine) -> str:
-        listen = parse_address(args.listen)
-        target = parse_address(args.to)
+        listen, target = _address("--listen", args.listen), _address("--to", args.to)
         transport = Transport.UDP if args.udp else Transport.TCP
         wire = await engine.relay(listen, target, protocol=args.protocol, transport=transport)
         engine.wire_board.set_faults(wire.wire_id, **_fault_settings(args))
@@ -99,11 +162,18 @@ def cmd_relay(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from lab.export import ExportError, export
 
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)  # the temporary file is removed either way
     try:
         count = export(args.capture, args.format, args.output)
     except ExportError as exc:
         print(f"cslab: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"cslab: interrupted; {args.output} was not written", file=sys.stderr)
+        return 130
     unit = {"har": "entries", "pcapng": "packets", "cslab": "messages"}.get(args.format,
                                                                            "records")
     print(f"wrote {count} {unit} to {args.output}")
@@ -129,20 +199,21 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 RECORD_HELP = ("record the capture into a new SQLite file as it happens "
-               "(committed every half second)")
+               "(committed every fifth of a second: a kill loses at most the last half "
+               "second)")
 
 
 def _add_fault_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="print only where it listens, not every message")
     faults = parser.add_argument_group("faults the Wire applies (see lab/wire/faults.py)")
-    faults.add_argument("--latency", type=float, default=0.0, metavar="MS",
+    faults.add_argument("--latency", type=milliseconds, default=0.0, metavar="MS",
                         help="add MS milliseconds to each round trip (half each way)")
-    faults.add_argument("--jitter", type=float, default=0.0, metavar="MS",
+    faults.add_argument("--jitter", type=milliseconds, default=0.0, metavar="MS",
                         help="add a random -MS…+MS to the latency (order is kept)")
-    faults.add_argument("--bandwidth", type=int, default=0, metavar="BYTES_PER_S",
+    faults.add_argument("--bandwidth", type=count, default=0, metavar="BYTES_PER_S",
                         help="limit each direction to this many bytes per second")
-    faults.add_argument("--loss", type=float, default=0.0, metavar="P",
+    faults.add_argument("--loss", type=probability, default=0.0, metavar="P",
                         help="drop each UDP datagram with probability P (0-1)")
     faults.add_argument("--seed", type=int, default=None, metavar="N",
                         help="seed jitter and loss, so a run can be repeated")
@@ -160,7 +231,7 @@ def _option_help(sides: Mapping[str, ServerSide], option: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="cslab",
         description="Client-Server Lab: real servers and clients, every message shown.",
     )
@@ -184,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to listen on (127.0.0.1); an address of this machine "
                             "or 0.0.0.0 shares the server on the network")
     both = ", ".join(name for name, spec in kinds.items() if spec.tcp_dissector)
-    serve.add_argument("--port", type=int, default=None,
+    serve.add_argument("--port", type=port, default=None,
                        help="port to listen on (the kind's default; 0 picks a free one)"
                             + (f"; {both} takes it for UDP and for TCP" if both else ""))
     for option, metavar in (("root", "DIR"), ("user", "U"), ("password", "PW")):
@@ -195,10 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "without TLS the password crosses in the clear")
     serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     serve.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
-    serve.add_argument("--max-per-client", type=int, default=None, metavar="N",
+    serve.add_argument("--max-per-client", type=count, default=None, metavar="N",
                        help="most connections from one client address (20 when shared "
                             "off 127.0.0.1, else none; 0: no cap)")
-    serve.add_argument("--max-total", type=int, default=None, metavar="N",
+    serve.add_argument("--max-total", type=count, default=None, metavar="N",
                        help="most connections in all (200 when shared, else none; 0: no cap)")
     _add_fault_options(serve)
     serve.set_defaults(func=cmd_serve)

@@ -4,6 +4,12 @@ A capture is read from its JSON Lines file (see DESIGN.md) or from a .cslab
 file (told apart by SQLite's header, not by the name); ``load_capture`` imports
 either as Messages and Connections. HAR is made by lab/har.py; a capture with
 no HTTP request in it is an ExportError, not an empty file.
+
+Every record is checked as it is read (``record_problem``): a file that is not a
+regular file (a folder, a FIFO, a device) is refused before it is opened, and a
+bad line is an ExportError naming it. Every export is written to a temporary file
+beside the destination and renamed over it, so a failed or interrupted one leaves
+the destination as it was.
 """
 
 from __future__ import annotations
@@ -11,7 +17,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Iterator
+import math
+import os
+import secrets
+import sqlite3
+import stat
+import struct
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,32 +36,128 @@ from lab.store import Stored, StoreError, is_sqlite, load, save
 
 Record = dict[str, Any]
 FORMATS = ("jsonl", "har", "pcapng", "cslab")
+#: The latest time a record may carry, in seconds since 1970 (the year 5138).
+MAX_TIME = 1e11
+#: The longest summary a record may carry (the lab's own are a line, at most 2,000).
+MAX_SUMMARY = 1 << 20
+_STRINGS = ("protocol", "client", "server", "summary", "node", "client_node", "parent")
+_COUNTS = ("id", "size", "undelivered")
 
-__all__ = ["FORMATS", "ExportError", "capture_records", "export", "load_capture",
-           "read_capture", "records_of", "stored_from_records", "stored_records", "to_har",
-           "write", "write_stored"]
+__all__ = ["FORMATS", "ExportError", "capture_records", "check_source", "export",
+           "load_capture", "read_capture", "record_problem", "records_of", "replace_file",
+           "stored_from_records", "stored_records", "to_har", "write", "write_stored"]
 
 
 class ExportError(Exception):
     """The capture cannot be read or written; the message says which and why."""
 
 
-def read_capture(path: str | Path) -> Iterator[Record]:
-    """The records of a JSON Lines capture, in order; a bad line is an ExportError naming it."""
+def check_source(path: str | Path) -> None:
+    """ExportError unless ``path`` is a regular file; a folder, a FIFO or a device is
+    refused from its mode, without being opened (a FIFO would block the read)."""
     try:
-        with open(path, encoding="utf-8") as stream:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ExportError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if stat.S_ISREG(mode):
+        return
+    what = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket"
+            if stat.S_ISSOCK(mode) else "not a regular file")
+    raise ExportError(f"{path} is {what}, not a capture file")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a capture holds")
+
+
+def _line_record(line: bytes) -> Any:
+    """One line as JSON; ValueError (with a short reason) if it is not."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc.msg})") from None
+    except RecursionError:
+        raise ValueError("not a capture record (JSON nested too deeply)") from None
+
+
+def read_capture(path: str | Path) -> Iterator[Record]:
+    """The records of a JSON Lines capture, in order; a bad line is an ExportError naming
+    it, and so is a file with no record at all."""
+    check_source(path)
+    count = 0
+    try:
+        with open(path, "rb") as stream:
             for number, line in enumerate(stream, 1):
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ExportError(f"{path}, line {number}: not JSON ({exc.msg})") from None
-                if not isinstance(record, dict) or "type" not in record:
-                    raise ExportError(f"{path}, line {number}: not a capture record")
+                    record = _line_record(line)
+                except ValueError as exc:
+                    raise ExportError(f"{path}, line {number}: {exc}") from None
+                why = record_problem(record)
+                if why:
+                    raise ExportError(f"{path}, line {number}: {why}")
+                count += 1
                 yield record
     except OSError as exc:
         raise ExportError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not count:
+        raise ExportError(f"{path} holds no capture records (an empty file?)")
+
+
+def _time_problem(value: Any) -> str | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return f"time {_short(value)} is not a number"
+    if not math.isfinite(value) or not 0 <= value <= MAX_TIME:
+        return f"time {value!r} is not a time (seconds since 1970, 0 to {MAX_TIME:g})"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}…"
+
+
+def record_problem(record: Any) -> str | None:
+    """What is wrong with a capture record, or None: the types and ranges its reader
+    relies on (a finite time, counts 0 or more, base64 raw bytes, fields a table)."""
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        return "not a capture record (no \"type\")"
+    # a missing key is the reader's to name; a value of the wrong type or range is named here
+    if "connection" in record and not isinstance(record["connection"], str | int):
+        return f"not a capture record (connection {_short(record['connection'])})"
+    if "time" in record and (why := _time_problem(record["time"])) is not None:
+        return why
+    for name in _STRINGS:
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            return f"{name} {_short(value)} is not a string"
+    for name in _COUNTS:
+        value = record.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 0):
+            return f"{name} {_short(value)} is not a count (0 or more)"
+    if len(record.get("summary") or "") > MAX_SUMMARY:
+        return f"a summary of {len(record['summary']):,} characters (at most {MAX_SUMMARY:,})"
+    if not isinstance(record.get("fields") or {}, dict):
+        return f"fields {_short(record['fields'])} is not a table"
+    if str(record.get("sender", "client")) not in {s.value for s in Sender}:
+        return f"sender {_short(record['sender'])} is not client or server"
+    if str(record.get("transport", "tcp")) not in {t.value for t in Transport}:
+        return f"transport {_short(record['transport'])} is not tcp or udp"
+    raw = record.get("raw", "")
+    try:
+        if not isinstance(raw, str):
+            raise TypeError
+        base64.b64decode(raw, validate=True)
+    except (TypeError, ValueError):
+        return "raw is not base64 text"
+    return None
 
 
 def records_of(connections: Iterable[Connection], messages: Iterable[Message]) -> list[Record]:
@@ -104,6 +212,9 @@ def stored_from_records(records: Iterable[Record]) -> Stored:
     stored = Stored()
     at: dict[int, int] = {}  # message id → its index in stored.messages
     for number, record in enumerate(records, 1):
+        why = record_problem(record)
+        if why:
+            raise ExportError(f"record {number}: {why}")
         try:
             kind, conn_id = record["type"], str(record["connection"])
             if kind == "open":
@@ -134,21 +245,60 @@ def stored_from_records(records: Iterable[Record]) -> Stored:
 
 def load_capture(path: str | Path) -> Stored:
     """A capture file, .cslab or JSON Lines, as Messages and Connections."""
-    if is_sqlite(path):
-        try:
-            return load(path)
-        except StoreError as exc:
-            raise ExportError(str(exc)) from None
-    return stored_from_records(read_capture(path))
+    check_source(path)
+    if not is_sqlite(path):
+        return stored_from_records(read_capture(path))
+    try:
+        stored = load(path)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # lab/store.py should say this itself (a StoreError); until it does, it is said here
+        raise ExportError(f"{path} is a damaged .cslab capture ({exc})") from None
+    for message in stored.messages:
+        why = _time_problem(message.time) or (
+            f"a summary of {len(message.summary):,} characters (at most {MAX_SUMMARY:,})"
+            if len(message.summary) > MAX_SUMMARY else None)
+        if why:
+            raise ExportError(f"{path}, message {message.id}: {why}")
+    return stored
 
 
 def export(source: str | Path, fmt: str, destination: str | Path) -> int:
     """Write ``source`` (JSON Lines or .cslab) as ``fmt`` to ``destination``; returns how
     many items were written."""
+    check_source(source)
     if fmt in ("jsonl", "har") and not is_sqlite(source):
         # records as they are
         return write(read_capture(source), fmt, destination, name=str(source))
     return write_stored(load_capture(source), fmt, destination, name=str(source))
+
+
+def replace_file(destination: str | Path, write_to: Callable[[Path], int]) -> int:
+    """Run ``write_to`` on a new temporary file beside ``destination`` and rename it over
+    ``destination``; on any failure (a full disk, an interrupt) the temporary file is
+    removed and ``destination`` is as it was. OSError is an ExportError."""
+    target = Path(destination)
+    if target.is_dir() or (target.exists() and not target.is_file()):
+        raise ExportError(f"cannot write {target}: it is not a regular file")
+    part = target.with_name(f".{target.name}.{secrets.token_hex(4)}.part")
+    try:
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as exc:
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        count = write_to(part)
+        os.replace(part, target)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except StoreError as exc:  # it names the file it wrote: the temporary one
+        part.unlink(missing_ok=True)
+        raise ExportError(str(exc).replace(str(part), str(target))) from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return count
 
 
 def write_stored(stored: Stored, fmt: str, destination: str | Path, *,
@@ -158,13 +308,14 @@ def write_stored(stored: Stored, fmt: str, destination: str | Path, *,
     is in an error."""
     try:
         if fmt == "pcapng":
-            return pcapng.write(stored.messages, stored.connections, destination)
+            return replace_file(destination, lambda part: pcapng.write(
+                stored.messages, stored.connections, part))
         if fmt == "cslab":
-            return save(destination, stored)
+            return replace_file(destination, lambda part: save(part, stored))
     except StoreError as exc:
         raise ExportError(str(exc)) from None
-    except OSError as exc:
-        raise ExportError(f"cannot write {destination}: {exc.strerror or exc}") from None
+    except (struct.error, OverflowError, ValueError) as exc:
+        raise ExportError(f"{name}: cannot be written as {fmt} ({exc})") from None
     return write(stored_records(stored), fmt, destination, name=name)
 
 
@@ -176,16 +327,20 @@ def write(source: Iterable[Record], fmt: str, destination: str | Path, *,
     if fmt not in ("jsonl", "har"):
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     records = list(source)
-    har = to_har(records) if fmt == "har" else None
+    try:
+        har = to_har(records) if fmt == "har" else None
+    except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
+        raise ExportError(f"{name}: cannot be written as HAR ({exc!r})") from None
     if har is not None and not har["log"]["entries"]:
         raise ExportError(f"no HTTP messages in {name}: nothing to write as HAR")
-    try:
-        with open(destination, "w", encoding="utf-8") as out:
+
+    def write_to(part: Path) -> int:
+        with open(part, "w", encoding="utf-8") as out:
             if har is not None:
                 json.dump(har, out, indent=2, ensure_ascii=False)
                 return len(har["log"]["entries"])
             for record in records:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             return len(records)
-    except OSError as exc:
-        raise ExportError(f"cannot write {destination}: {exc.strerror or exc}") from None
+
+    return replace_file(destination, write_to)

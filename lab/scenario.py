@@ -17,7 +17,10 @@ line and the field. Running one is lab/scenario_run.py.
 
 from __future__ import annotations
 
+import math
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -33,6 +36,11 @@ EXPECT_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 FAULT_NAMES = frozenset(f.name for f in fields(Faults))
 LESSONS_DIR = "lessons"
+#: The longest latency or jitter a scenario may set, in milliseconds (an hour).
+MAX_DELAY_MS = 3_600_000.0
+#: The largest scenario file read, in bytes.
+MAX_FILE = 16 << 20
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]]*?)\s*\]\]?\s*(#.*)?$")
 
 
 def actions() -> dict[str, dict[str, tuple[str, ...]]]:
@@ -106,12 +114,15 @@ class _Checker:
     def __init__(self, text: str, path: str) -> None:
         self.lines = text.splitlines()
         self.path = path
+        self.starts: dict[str, list[int]] = {}  # table → the lines of its headers, in order
+        for n, line in enumerate(self.lines):
+            if line.lstrip().startswith("[") and (found := _HEADER.match(line)):
+                self.starts.setdefault(found.group(1), []).append(n)
 
     def line_of(self, table: str, index: int = 0, key: str = "") -> int:
         """The line of ``key`` in the ``index``-th ``[table]``/``[[table]]`` (1-based;
         the table's header line if the key is not found, 0 if the table is not)."""
-        header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
-        starts = [n for n, line in enumerate(self.lines) if header.match(line)]
+        starts = self.starts.get(table, [])
         if index >= len(starts):
             return 0
         start = starts[index]
@@ -139,8 +150,17 @@ class _Checker:
             return default
         value = data[key]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-            raise self.fail(table, index, key, f"{value!r} is not {_type_name(kind)}")
+            raise self.fail(table, index, key, f"{_show(value)} is not {_type_name(kind)}")
         return value
+
+    def tables(self, data: dict[str, Any], table: str) -> list[dict[str, Any]]:
+        """The ``[[table]]`` array: a list of tables (``server = [1]`` is not one)."""
+        items: list[Any] = self.get(data, table, 0, table, list, [])
+        for n, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail(table, n, table, f"{_show(item)} is not a table "
+                                f"(write each as [[{table}]])")
+        return items
 
     def known(self, data: dict[str, Any], table: str, index: int, allowed: set[str]) -> None:
         for key in data:
@@ -153,7 +173,7 @@ class _Checker:
         out: dict[str, str] = {}
         for name, value in table_value.items():
             if not isinstance(value, str | int | bool):
-                raise self.fail(table, index, name, f"{value!r} is not a string")
+                raise self.fail(table, index, name, f"{_show(value)} is not a string")
             out[name] = str(value).lower() if isinstance(value, bool) else str(value)
         return out
 
@@ -163,11 +183,26 @@ class _Checker:
             if name not in FAULT_NAMES:
                 raise self.fail(table, index, name, "not a fault; known: "
                                 + ", ".join(sorted(FAULT_NAMES)))
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.fail(table, index, name, f"{value!r} is not a finite number")
+            if name in ("latency", "jitter") and isinstance(value, int | float) \
+                    and value > MAX_DELAY_MS:
+                raise self.fail(table, index, name, f"{value!r} is more than an hour "
+                                f"({MAX_DELAY_MS:.0f} ms)")
             try:
                 Faults().changed(**{name: value})
             except (TypeError, ValueError) as exc:
                 raise self.fail(table, index, name, str(exc)) from None
         return faults
+
+
+def _show(value: Any) -> str:
+    """A value as an error shows it: its start, if long or deep."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a value nested too deeply"
+    return text if len(text) <= 60 else f"{text[:57]}…"
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -186,6 +221,9 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not a scenario (arrays or tables nested too "
+                            "deeply)") from None
     check = _Checker(text, path)
     check.known(data, "scenario", 0, {"scenario", "server", "client", "wire", "step"})
     head = check.get(data, "scenario", 0, "scenario", dict, {})
@@ -194,7 +232,7 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
     goal = check.get(head, "scenario", 0, "goal", str, "")
 
     servers: list[ServerSpec] = []
-    for n, raw in enumerate(check.get(data, "server", 0, "server", list, [])):
+    for n, raw in enumerate(check.tables(data, "server")):
         check.known(raw, "server", n, {"kind", "name", "port", "options"})
         kind = check.get(raw, "server", n, "kind", str)
         if kind not in server_kinds():
@@ -205,21 +243,24 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
         if port is not None and (not isinstance(port, int) or isinstance(port, bool)
                                  or not 0 <= port <= 65535):
             raise check.fail("server", n, "port", f"{port!r} is not a port (0-65535)")
-        if any(s.name == name for s in servers):
+        if name in {s.name for s in servers}:
             raise check.fail("server", n, "name", f"{name!r} is used twice")
         options = check.strings(raw, "server", n, "options")
+        if kind == "dns" and options.get("zone"):
+            _check_zone(check, n, options["zone"])
         if options.get("root") and not Path(options["root"]).expanduser().is_absolute():
             options["root"] = str(Path(path).parent / options["root"])  # beside the file
         servers.append(ServerSpec(kind, name, port, options))
     names = [s.name for s in servers]
 
     clients: list[ClientSpec] = []
-    for n, raw in enumerate(check.get(data, "client", 0, "client", list, [])):
+    verbs = actions()
+    for n, raw in enumerate(check.tables(data, "client")):
         check.known(raw, "client", n, {"kind", "name", "server", "options"})
         kind = check.get(raw, "client", n, "kind", str)
-        if kind not in client_kinds() or kind not in actions():
+        if kind not in client_kinds() or kind not in verbs:
             raise check.fail("client", n, "kind", f"unknown kind {kind!r}; known: "
-                             + ", ".join(sorted(actions())))
+                             + ", ".join(sorted(verbs)))
         name = check.get(raw, "client", n, "name", str, kind)
         if any(c.name == name for c in clients):
             raise check.fail("client", n, "name", f"{name!r} is used twice")
@@ -238,10 +279,19 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
     if wire.server and wire.server not in names:
         raise check.fail("wire", 0, "server", f"no server named {wire.server!r}")
 
-    kinds = {c.name: c.kind for c in clients}
-    steps = [_step(check, n, raw, kinds)
-             for n, raw in enumerate(check.get(data, "step", 0, "step", list, []))]
+    kinds = {c.name: (c.kind, verbs[c.kind]) for c in clients}
+    steps = [_step(check, n, raw, kinds) for n, raw in enumerate(check.tables(data, "step"))]
     return Scenario(title, goal, tuple(servers), tuple(clients), wire, tuple(steps), path)
+
+
+def _check_zone(check: _Checker, n: int, text: str) -> None:
+    """A DNS server's ``zone`` option must read as a zone whose records can be listed."""
+    from lab.servers.dns import zone_option
+
+    try:
+        zone_option({"zone": text}).records()
+    except Exception as exc:  # noqa: BLE001 (ZoneError, and what dnspython raises)
+        raise check.fail("server", n, "zone", f"not a zone ({exc})") from None
 
 
 def _default_server(kind: str, servers: list[ServerSpec]) -> str:
@@ -250,19 +300,21 @@ def _default_server(kind: str, servers: list[ServerSpec]) -> str:
     return (fits or servers or [ServerSpec("", "")])[0].name
 
 
-def _step(check: _Checker, n: int, raw: dict[str, Any], kinds: dict[str, str]) -> Step:
+def _step(check: _Checker, n: int, raw: dict[str, Any],
+          kinds: dict[str, tuple[str, dict[str, tuple[str, ...]]]]) -> Step:
+    """The ``n``-th step; ``kinds`` has each client's kind and verbs, by its name."""
     check.known(raw, "step", n, {"client", "action", "expect", "faults", "say"})
     client = check.get(raw, "step", n, "client", str)
     if client not in kinds:
         raise check.fail("step", n, "client", f"no client named {client!r}; the scenario "
                          f"has: {', '.join(kinds) or 'none'}")
     action = check.get(raw, "step", n, "action", str).strip()
-    verbs = actions()[kinds[client]]
+    kind, verbs = kinds[client]
     verb, *rest = action.split(None, 1) or [""]
     if verb.lower() not in verbs:
         usage = "; ".join(" ".join((v, *a)) for v, a in verbs.items())
         raise check.fail("step", n, "action", f"{action!r} is not an action of a "
-                         f"{kinds[client]} client; it knows: {usage}")
+                         f"{kind} client; it knows: {usage}")
     wanted = verbs[verb.lower()]
     required = [a for a in wanted if not a.endswith("?")]
     args = rest[0].split(None, len(wanted) - 1) if rest and wanted else []
@@ -281,12 +333,29 @@ def _step(check: _Checker, n: int, raw: dict[str, Any], kinds: dict[str, str]) -
 
 
 def load(path: str | Path) -> Scenario:
-    """Read and validate a scenario file, or a built-in lesson by name (see ``find``)."""
+    """Read and validate a scenario file, or a built-in lesson by name (see ``find``).
+    A folder, a FIFO or a device is refused from its mode, without being opened."""
     found = find(str(path))
     try:
-        text = found.read_text(encoding="utf-8")
+        mode = os.stat(found).st_mode
+        if not stat.S_ISREG(mode):
+            what = "a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" \
+                if stat.S_ISFIFO(mode) else "a device or socket"
+            raise ScenarioError(f"{path}: {what}, not a scenario file")
+        if os.stat(found).st_size > MAX_FILE:
+            raise ScenarioError(f"{path}: larger than a scenario may be "
+                                f"({MAX_FILE >> 20} MiB)")
+        data = found.read_bytes()
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if data.startswith(b"SQLite format 3\0"):
+        raise ScenarioError(f"{path}: a .cslab capture, not a scenario (open it with "
+                            "cslab gui, or export it with cslab export)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ScenarioError(f"{path}:{line}: not UTF-8 text, not a scenario") from None
     return parse(text, str(found))
 
 

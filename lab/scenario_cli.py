@@ -54,7 +54,7 @@ async def _run(scenario: Scenario, args: argparse.Namespace) -> int:
             try:
                 nodes = await runner.setup()
             except (EngineError, ValueError) as exc:
-                print(f"cslab: {exc}", file=sys.stderr)
+                print(f"cslab: {scenario.path}: {exc}", file=sys.stderr)
                 return 2
             for node in nodes:
                 where = f" on {node.address}" if node.role == "server" else ""
@@ -69,7 +69,14 @@ async def _run(scenario: Scenario, args: argparse.Namespace) -> int:
         finally:
             await engine.shutdown()
     if args.pcap:
-        pcapng.write(engine.capture.messages, engine.capture.connections, args.pcap)
+        from lab.export import ExportError, replace_file
+
+        try:
+            replace_file(args.pcap, lambda part: pcapng.write(
+                engine.capture.messages, engine.capture.connections, part))
+        except ExportError as exc:
+            print(f"cslab: {exc}", file=sys.stderr)
+            return 2
     failed = [r.number for r in results if not r.passed]
     checks = sum(len(r.checks) for r in results)
     _say(f"\n{len(results)} steps, {checks} expectations: "

@@ -18,6 +18,7 @@ The engine keeps what the user set per Wire on its wire board (lab/wire/board.py
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections import deque
 from collections.abc import Callable
@@ -71,6 +72,10 @@ class Faults:
         return new
 
     def check(self) -> None:
+        for name, value in (("latency", self.latency), ("jitter", self.jitter),
+                            ("bandwidth", self.bandwidth), ("loss", self.loss)):
+            if not math.isfinite(value):  # nan passes every comparison below
+                raise ValueError(f"{name} must be a number, not {value}")
         if self.latency < 0 or self.jitter < 0:
             raise ValueError("latency and jitter are milliseconds, 0 or more")
         if self.bandwidth < 0:

@@ -41,7 +41,9 @@ async def round_trip(address: tuple[str, int], data: bytes = b"ping\n") -> float
 def test_settings_change_one_at_a_time_and_refuse_bad_values() -> None:
     faults = Faults().changed(latency=200, seed=7)
     assert (faults.latency, faults.seed, faults.jitter) == (200, 7, 0)
-    for bad in ({"loss": 1.5}, {"latency": -1}, {"bandwidth": -3}, {"nonsense": 1}):
+    for bad in ({"loss": 1.5}, {"latency": -1}, {"bandwidth": -3}, {"nonsense": 1},
+                {"latency": float("nan")}, {"latency": float("inf")},
+                {"jitter": float("nan")}, {"loss": float("nan")}):
         with pytest.raises(ValueError):
             faults.changed(**bad)
     assert "200 ms a round trip" in faults.shaping_text()
