@@ -8,8 +8,12 @@ reported on stderr and kept, so one bad reader never stops the Wire.
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
+import io
 import itertools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -40,6 +44,8 @@ CONNECTION_RAW_BUDGET = 4 * 1024 * 1024
 SPENT_PREFIX = 256
 #: How far back ``undelivered`` looks for a connection's last messages.
 UNDELIVERED_LOOKBACK = 100_000
+#: While the disk is full, how often a JsonLinesWriter tries to write again (seconds).
+RETRY_INTERVAL = 1.0
 
 
 class Capture:
@@ -263,13 +269,115 @@ def event_record(event: Event) -> dict[str, Any] | None:
 
 
 class JsonLinesWriter:
-    """A bus subscriber that writes each event as one JSON line and flushes it."""
+    """A bus subscriber that writes each event as one JSON line, whole or not at all.
 
-    def __init__(self, stream: IO[str]) -> None:
+    Each line goes to the file in one write of its descriptor (nothing waits in a
+    buffer); a write that fails is cut back to the last whole line, so the file never
+    holds a torn line. A full disk pauses the writer (one line on stderr) while the
+    lab goes on: the messages captured meanwhile are counted and lost (``open``,
+    ``close`` and ``amend`` records are kept and written later); every
+    RETRY_INTERVAL it tries again, and when it can write it adds a ``lost`` record
+    (``{"type":"lost","connection":"","messages":N,"note":…}``) and says so once.
+    """
+
+    def __init__(self, stream: IO[str], name: str | None = None) -> None:
         self._stream = stream
+        self.name = name or str(getattr(stream, "name", "the capture file"))
+        #: Messages captured while the disk was full, not in the file.
+        self.lost = 0
+        self._fd: int | None = None
+        self._end = 0
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            stream.flush()
+            self._fd = stream.fileno()
+            self._end = os.fstat(self._fd).st_size
+        self._paused: float | None = None  # when the disk filled (time.time())
+        self._retry = 0.0
+        self._kept: dict[tuple[str, str], str] = {}  # open, close, amend lines while paused
 
     def __call__(self, event: Event) -> None:
         record = event_record(event)
-        if record is not None:
-            self._stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if record is None:
+            return
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        if self._paused is not None:
+            if time.monotonic() < self._retry:
+                self._skip(record, line)
+            else:
+                self._resume(record, line)
+            return
+        try:
+            self._write(line)
+        except OSError as exc:
+            self._pause(exc, record, line)
+
+    def close(self) -> None:
+        """Say what a full disk cost if the writer is still paused (it tries once more)."""
+        if self._paused is not None:
+            still = "" if self._catch_up() else " (the disk is still full)"
+            _say(f"cslab: {self.lost} messages captured while the disk was full are not "
+                 f"in {self.name}{still}")
+
+    def _write(self, text: str) -> None:
+        if self._fd is None:  # not a file (a StringIO)
+            self._stream.write(text)
             self._stream.flush()
+            return
+        encoded = text.encode("utf-8")
+        data = memoryview(encoded)
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._end)  # back to the last whole line
+            raise
+        self._end += len(encoded)
+
+    def _skip(self, record: dict[str, Any], line: str) -> None:
+        if record["type"] == "message":
+            self.lost += 1
+        else:
+            self._kept[record["type"], str(record.get("id", record.get("connection")))] = line
+
+    def _catch_up(self) -> bool:
+        """Write what waited, with a ``lost`` record; whether it could."""
+        note = {"type": "lost", "time": time.time(), "connection": "", "messages": self.lost,
+                "note": f"{self.lost} messages captured while the disk was full (from "
+                        f"{time.strftime('%H:%M:%S', time.gmtime(self._paused))} UTC) "
+                        "are not in this file"}
+        try:
+            self._write("".join(self._kept.values()) + json.dumps(note) + "\n")
+        except OSError:
+            return False
+        self._paused = None
+        self._kept.clear()
+        return True
+
+    def _resume(self, record: dict[str, Any], line: str) -> None:
+        if not self._catch_up():
+            self._retry = time.monotonic() + RETRY_INTERVAL
+            self._skip(record, line)
+            return
+        _say(f"cslab: capturing again: {self.lost} messages captured while the disk was "
+             f"full are not in {self.name}")
+        try:
+            self._write(line)
+        except OSError as exc:
+            self._pause(exc, record, line)
+
+    def _pause(self, exc: OSError, record: dict[str, Any], line: str) -> None:
+        self._retry = time.monotonic() + RETRY_INTERVAL
+        self._skip(record, line)
+        if self._paused is not None:
+            return
+        self._paused = time.time()
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            _say("cslab: the disk is full: capture paused; the lab goes on serving")
+        else:
+            _say(f"cslab: cannot write the capture to {self.name} ({exc.strerror or exc}): "
+                 "capture paused; the lab goes on serving")
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -45,11 +45,13 @@ def capture_file(capture: Capture, path: str | None) -> Iterator[None]:
         stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise SystemExit(f"cslab: cannot write capture {path}: {exc.strerror or exc}") from None
-    unsubscribe = capture.subscribe(JsonLinesWriter(stream))
+    writer = JsonLinesWriter(stream)
+    unsubscribe = capture.subscribe(writer)
     try:
         yield
     finally:
         unsubscribe()
+        writer.close()  # says what a full disk kept out, if it still does
         stream.close()
 
 

@@ -4,20 +4,26 @@ The file holds the Messages (raw bytes as a BLOB, fields as JSON, every flag),
 the Connections, the lab's nodes and the names of its clients' addresses, and a
 ``meta`` table saying what the file is (``format`` = ``cslab``, ``version``,
 the lab's version, when it was made). A Recorder writes in WAL mode from a
-thread of its own and commits at least every ``COMMIT_INTERVAL`` seconds, so a
-process killed while recording loses at most about the last second; closed
-cleanly, the file goes back to a single self-contained file (no ``-wal``).
+thread of its own and commits every ``COMMIT_INTERVAL`` seconds, so a process
+killed while recording loses at most the last ``LOSS_BOUND`` seconds; closed
+cleanly, the file goes back to a single self-contained file (no ``-wal``). A
+recording that lost messages to a full disk says so in ``meta``
+(``lost_messages``, ``lost_note``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import json
 import os
-import queue
+import shutil
 import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -51,8 +57,15 @@ FORMAT_VERSION = 3
 #: SQLite's application_id for .cslab files: "cslb".
 APPLICATION_ID = 0x63736C62
 SQLITE_HEADER = b"SQLite format 3\x00"
-#: The Recorder commits at least this often (seconds).
-COMMIT_INTERVAL = 0.5
+#: The Recorder commits on this beat (seconds), whatever the size of a batch: with the
+#: time a commit takes, a process killed while recording loses at most LOSS_BOUND.
+COMMIT_INTERVAL = 0.2
+#: What a recording killed with kill -9 loses at most (seconds of messages).
+LOSS_BOUND = 0.5
+#: Events per transaction at most: a backlog is committed in steps, not in one.
+MAX_BATCH = 5000
+#: While the disk is full, how often the Recorder tries to write again (seconds).
+RETRY_INTERVAL = 1.0
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -74,12 +87,21 @@ CREATE TABLE nodes (
 CREATE TABLE endpoints (address TEXT PRIMARY KEY, node TEXT NOT NULL);
 """
 
-_CONNECTION_SQL = "INSERT OR REPLACE INTO connections VALUES (?,?,?,?,?,?,?,?,?,?)"
-_MESSAGE_SQL = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_sql(table: str, width: int, count: int = 1) -> str:
+    """INSERT OR REPLACE of ``count`` rows of ``width`` values each into ``table``."""
+    row = f"({','.join('?' * width)})"
+    return f"INSERT OR REPLACE INTO {table} VALUES {','.join([row] * count)}"
+
+
+_CONNECTION_SQL = _insert_sql("connections", 10)
+_MESSAGE_SQL = _insert_sql("messages", 19)
 _MESSAGE_COLUMNS = ("id, time, connection, protocol, sender, client, server, summary, size, "
                     "raw, fields, truncated, malformed, injected, held")
-_NODE_SQL = "INSERT OR REPLACE INTO nodes VALUES (?,?,?,?,?,?)"
-_ENDPOINT_SQL = "INSERT OR REPLACE INTO endpoints VALUES (?,?)"
+_NODE_SQL = _insert_sql("nodes", 6)
+_ENDPOINT_SQL = _insert_sql("endpoints", 2)
 
 
 class StoreError(Exception):
@@ -138,14 +160,15 @@ def _create(db: sqlite3.Connection) -> None:
 
 
 def _rows(event: Event) -> tuple[str, tuple[Any, ...]] | None:
+    """The table an event goes to and its row there (None: not recorded)."""
     if isinstance(event, MessageCaptured | MessageAmended):  # amended: the row again
-        return _MESSAGE_SQL, _message_row(event.message)
+        return "messages", _message_row(event.message)
     if isinstance(event, ConnectionOpened | ConnectionClosed):
-        return _CONNECTION_SQL, _connection_row(event.connection)
+        return "connections", _connection_row(event.connection)
     if isinstance(event, NodeChanged):
-        return _NODE_SQL, _node_row(event.node)
+        return "nodes", _node_row(event.node)
     if isinstance(event, EndpointNamed):
-        return _ENDPOINT_SQL, (event.address, event.node_id)
+        return "endpoints", (event.address, event.node_id)
     return None
 
 
@@ -188,59 +211,169 @@ class Recorder:
 
     ``capture.subscribe(recorder)`` after making it; ``close()`` when done (it
     writes what is left and makes the file whole). The subscriber only queues the
-    event: a thread does the SQLite work, in batches, committing at least every
-    ``interval`` seconds, so the engine's loop never waits for the disk.
+    event: a thread does the SQLite work, waking every ``interval`` seconds on a
+    fixed beat (not measured from the end of a slow commit) and committing what
+    came meanwhile in transactions of at most MAX_BATCH events, several rows per
+    statement: each statement lets go of the GIL, and a busy engine loop can keep
+    it 5 ms each time. The engine's loop never waits for the disk.
+
+    A full disk pauses the recording (one line on stderr) while the lab goes on:
+    the messages captured meanwhile are counted and lost, not held in memory
+    (connections, nodes and names are kept, latest each, and written later); the
+    writer tries again every RETRY_INTERVAL, and when it can write it says how many
+    were lost (one line) and keeps the count in the file's meta table
+    (``lost_messages``, ``lost_note``).
     """
 
     def __init__(self, path: str | Path, interval: float = COMMIT_INTERVAL) -> None:
         self.path = Path(path)
         self.interval = interval
+        #: Messages captured while the disk was full, not in the file.
+        self.lost = 0
         self._db = _new_file(path)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
-        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._per_statement = max(1, min(500, self._db.getlimit(
+            sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 19))
+        self._pending: deque[Event] = deque()  # append and popleft: thread-safe
+        self._kept: dict[tuple[str, Any], tuple[Any, ...]] = {}  # rows waiting for space
+        self._paused: float | None = None  # when the disk filled (time.time())
+        self._retry = 0.0
+        self._notes: list[str] = []
+        self._closing = False
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cslab-recorder", daemon=True)
         self._thread.start()
 
     def __call__(self, event: Event) -> None:
-        self._queue.put(event)
+        self._pending.append(event)
 
     def close(self) -> None:
         """Write every queued event, then close the file (once)."""
         if not self._thread.is_alive():
             return
-        self._queue.put(None)
+        self._closing = True
+        self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
-        db = self._db
-        done = False
-        while not done:
-            deadline = time.monotonic() + self.interval
-            batch: list[Event] = []
-            while (left := deadline - time.monotonic()) > 0:
-                try:
-                    event = self._queue.get(timeout=left)
-                except queue.Empty:
+        try:
+            beat = time.monotonic()
+            while True:
+                closing = self._closing  # read before the last drain: nothing is left behind
+                self._retry = 0.0 if closing else self._retry
+                self._drain()
+                if closing:
                     break
-                if event is None:
-                    done = True
-                    break
-                batch.append(event)
-            self._write(batch)
-        db.execute("PRAGMA journal_mode = DELETE")  # one self-contained file again
-        db.close()
+                beat = max(beat + self.interval, time.monotonic() - self.interval)
+                self._wake.wait(max(0.0, beat - time.monotonic()))
+            if self._paused is not None:
+                self._write([])  # one more try: the kept rows and the count of the lost
+            if self._paused is not None:
+                _say(f"cslab: {self.lost} messages captured while the disk was full are not "
+                     f"in {self.path} (the disk is still full)")
+            self._fold()
+        except Exception as exc:  # never a traceback from this thread
+            _say(f"cslab: recording to {self.path} stopped: {exc}")
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+
+    def _fold(self) -> None:
+        """Make the file one self-contained file again (no ``-wal`` beside it), or say
+        that the two must stay together (a full disk has no room to fold them)."""
+        try:
+            row = self._db.execute("PRAGMA journal_mode = DELETE").fetchone()
+        except sqlite3.Error:
+            row = None
+        if row is None or str(row[0]).lower() != "delete":
+            _say(f"cslab: no room to fold {self.path.name}-wal into {self.path.name}: "
+                 "keep the two files together (the recording is in both)")
+
+    def _drain(self) -> None:
+        pending = self._pending
+        while pending:
+            batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
+            if self._paused is not None and time.monotonic() < self._retry:
+                self._skip(batch)
+            else:
+                self._write(batch)
+
+    def _skip(self, batch: list[Event]) -> None:
+        """The disk is full: count the messages as lost, keep the rest (latest each)."""
+        for event in batch:
+            if isinstance(event, MessageCaptured):
+                self.lost += 1
+            elif (row := _rows(event)) is not None:
+                self._kept[row[0], row[1][0]] = row[1]
 
     def _write(self, batch: list[Event]) -> None:
-        if not batch:
-            return
+        rows = [(table, row) for (table, _), row in self._kept.items()]
+        rows += filter(None, map(_rows, batch))
+        tables: dict[str, list[tuple[Any, ...]]] = {}
+        for table, row in rows:
+            tables.setdefault(table, []).append(row)
         try:
-            for row in filter(None, map(_rows, batch)):
-                self._db.execute(*row)
+            for table, rows in tables.items():
+                for at in range(0, len(rows), self._per_statement):
+                    chunk = rows[at:at + self._per_statement]
+                    self._db.execute(_insert_sql(table, len(chunk[0]), len(chunk)),
+                                     [value for row in chunk for value in row])
+            if self._paused is not None:
+                self._note_loss()
             self._db.commit()
-        except sqlite3.Error as exc:  # a full disk must not stop the lab
-            self._db.rollback()
-            print(f"cslab: cannot record to {self.path}: {exc}", file=sys.stderr, flush=True)
+        except Exception as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            self._pause(exc, batch)
+            return
+        if self._paused is not None:
+            self._paused = None
+            self._kept.clear()
+            _say(f"cslab: recording again: {self.lost} messages captured while the disk was "
+                 f"full are not in {self.path}")
+
+    def _note_loss(self) -> None:
+        start = self._paused or time.time()
+        span = f"{_clock(start)}-{_clock(time.time())} UTC"
+        notes = [*self._notes, span]
+        self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+            ("lost_messages", str(self.lost)),
+            ("lost_note", f"{self.lost} messages captured while the disk was full "
+                          f"({', '.join(notes)}) are not in this file")])
+        self._notes = notes
+
+    def _pause(self, exc: Exception, batch: list[Event]) -> None:
+        self._retry = time.monotonic() + RETRY_INTERVAL
+        self._skip(batch)
+        if self._paused is not None:
+            return
+        self._paused = time.time()
+        if _disk_full(exc, self.path):
+            _say("cslab: the disk is full: recording paused; the lab goes on serving")
+        else:
+            _say(f"cslab: cannot record to {self.path} ({exc}): recording paused; "
+                 "the lab goes on serving")
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(at))
+
+
+def _disk_full(exc: BaseException, path: Path) -> bool:
+    """Whether ``exc`` came from a full disk (SQLite says so, or the folder has no room)."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return shutil.disk_usage(path.parent).free < 64 * 1024
+    except OSError:
+        return False
 
 
 # ---- reading ---------------------------------------------------------------------------
