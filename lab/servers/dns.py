@@ -7,7 +7,15 @@ TCP Wire on the one port the user chose. Over UDP an answer is cut to 512 bytes
 again over TCP, where the whole answer goes. A datagram dnspython cannot parse
 gets FORMERR when its header is readable (NOTIMP when the header asks for
 another opcode than QUERY) and nothing when it is not; responses are never
-answered (no loops). Options (all optional):
+answered (no loops).
+
+Over TCP a client may send many queries without waiting (pipelining). They are
+answered in order, a few (PER_TURN) at a time before the other connections get
+their turn, so one greedy client cannot keep the rest waiting; at most about
+QUERY_BUFFER bytes of a connection's queries are read ahead. A client that does
+not read its answers: once more than UNREAD_LIMIT bytes of them wait in the
+server, it is asked nothing more until they go; if none of them leaves for
+UNREAD_WAIT seconds, its connection is closed. Options (all optional):
 
     zone    the zone as master-file lines (``Zone.to_text``); every edit writes it
             back into the server's options, so the zone survives a restart
@@ -38,6 +46,14 @@ DEFAULT_PORT = 5300
 #: A TCP connection silent this long (seconds) is closed, as name servers do.
 TCP_IDLE = 30.0
 HEADER_SIZE = 12
+#: Queries answered on one connection before the others get a turn.
+PER_TURN = 4
+#: Bytes of queries read ahead on one connection (asyncio's reader stops at twice this).
+QUERY_BUFFER = 8 * 1024
+#: Bytes of answers waiting for a client beyond which it counts as not reading…
+UNREAD_LIMIT = 64 * 1024
+#: …and is closed if none of them has left for this many seconds.
+UNREAD_WAIT = 5.0
 
 __all__ = ["DnsBackend", "Record", "ZoneError", "start_dns"]
 
@@ -108,6 +124,7 @@ class DnsBackend:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._unsave = zone.watch(self._save) if options is not None else None
         self._options = options
 
@@ -138,22 +155,36 @@ class DnsBackend:
             lambda: _Udp(self), local_addr=("127.0.0.1", 0))
         self._udp = transport
         self.address = transport.get_extra_info("sockname")[:2]
-        self._tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", 0)
+        self._tcp = await asyncio.start_server(self._serve_tcp, "127.0.0.1", 0,
+                                               limit=QUERY_BUFFER)
         self.tcp_address = self._tcp.sockets[0].getsockname()[:2]
 
     async def _serve_tcp(self, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter) -> None:
-        """Answer length-prefixed queries on one connection until it ends or idles."""
+        """Answer length-prefixed queries on one connection until it ends, idles or
+        stops reading its answers (see the module's doc)."""
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)  # close() waits for it
+            task.add_done_callback(self._handlers.discard)
+        writer.transport.set_write_buffer_limits(high=UNREAD_LIMIT)
+        answered = 0
         try:
             while True:
                 head = await asyncio.wait_for(reader.readexactly(2), TCP_IDLE)
                 data = await asyncio.wait_for(
                     reader.readexactly(int.from_bytes(head, "big")), TCP_IDLE)
+                if writer.transport.is_closing():
+                    break  # gone: what it sent ahead needs no answer
                 answer = reply_to(self.zone, data, TCP_LIMIT)
                 if answer is not None:
                     writer.write(len(answer).to_bytes(2, "big") + answer)
-                    await writer.drain()
+                    if not await _drained(writer):
+                        break  # not reading its answers
+                answered += 1
+                if answered % PER_TURN == 0:
+                    await asyncio.sleep(0)  # the other connections' turn
         except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         finally:
@@ -172,9 +203,27 @@ class DnsBackend:
             server.close()
             for writer in list(self._writers):
                 writer.transport.abort()
+            if self._handlers:
+                await asyncio.wait(list(self._handlers), timeout=2.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
         await asyncio.sleep(0)
+
+
+async def _drained(writer: asyncio.StreamWriter) -> bool:
+    """Wait while more than UNREAD_LIMIT bytes of answers wait for the client; False
+    when none of them left for UNREAD_WAIT seconds (the client is not reading)."""
+    waiting = writer.transport.get_write_buffer_size()
+    while waiting > UNREAD_LIMIT:
+        try:
+            await asyncio.wait_for(writer.drain(), UNREAD_WAIT)
+            return True
+        except TimeoutError:
+            left, waiting = waiting, writer.transport.get_write_buffer_size()
+            if waiting >= left:
+                writer.transport.abort()
+                return False
+    return True
 
 
 def zone_option(options: dict[str, str]) -> Zone:
