@@ -34,6 +34,7 @@ from lab.model import (
     Sender,
     Transport,
 )
+from lab.outage import Outage
 
 Subscriber = Callable[[Event], None]
 
@@ -44,8 +45,6 @@ CONNECTION_RAW_BUDGET = 4 * 1024 * 1024
 SPENT_PREFIX = 256
 #: How far back ``undelivered`` looks for a connection's last messages.
 UNDELIVERED_LOOKBACK = 100_000
-#: While the disk is full, how often a JsonLinesWriter tries to write again (seconds).
-RETRY_INTERVAL = 1.0
 
 
 class Capture:
@@ -276,23 +275,21 @@ class JsonLinesWriter:
     holds a torn line. A full disk pauses the writer (one line on stderr) while the
     lab goes on: the messages captured meanwhile are counted and lost (``open``,
     ``close`` and ``amend`` records are kept and written later); every
-    RETRY_INTERVAL it tries again, and when it can write it adds a ``lost`` record
+    RETRY_INTERVAL (lab/outage.py) it tries again, and when it can write it adds a ``lost`` record
     (``{"type":"lost","connection":"","messages":N,"note":…}``) and says so once.
     """
 
     def __init__(self, stream: IO[str], name: str | None = None) -> None:
         self._stream = stream
         self.name = name or str(getattr(stream, "name", "the capture file"))
-        #: Messages captured while the disk was full, not in the file.
-        self.lost = 0
+        self.outage = Outage("capture", "capturing",
+                             f"cannot write the capture to {self.name}", self.name)
         self._fd: int | None = None
         self._end = 0
         with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
             stream.flush()
             self._fd = stream.fileno()
             self._end = os.fstat(self._fd).st_size
-        self._paused: float | None = None  # when the disk filled (time.time())
-        self._retry = 0.0
         self._kept: dict[tuple[str, str], str] = {}  # open, close, amend lines while paused
 
     def __call__(self, event: Event) -> None:
@@ -300,8 +297,8 @@ class JsonLinesWriter:
         if record is None:
             return
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        if self._paused is not None:
-            if time.monotonic() < self._retry:
+        if self.outage.paused:
+            if self.outage.waiting():
                 self._skip(record, line)
             else:
                 self._resume(record, line)
@@ -313,10 +310,8 @@ class JsonLinesWriter:
 
     def close(self) -> None:
         """Say what a full disk cost if the writer is still paused (it tries once more)."""
-        if self._paused is not None:
-            still = "" if self._catch_up() else " (the disk is still full)"
-            _say(f"cslab: {self.lost} messages captured while the disk was full are not "
-                 f"in {self.name}{still}")
+        if self.outage.paused:
+            self.outage.left(still_full=not self._catch_up())
 
     def _write(self, text: str) -> None:
         if self._fd is None:  # not a file (a StringIO)
@@ -336,48 +331,35 @@ class JsonLinesWriter:
 
     def _skip(self, record: dict[str, Any], line: str) -> None:
         if record["type"] == "message":
-            self.lost += 1
+            self.outage.lost += 1
         else:
             self._kept[record["type"], str(record.get("id", record.get("connection")))] = line
 
     def _catch_up(self) -> bool:
         """Write what waited, with a ``lost`` record; whether it could."""
-        note = {"type": "lost", "time": time.time(), "connection": "", "messages": self.lost,
-                "note": f"{self.lost} messages captured while the disk was full (from "
-                        f"{time.strftime('%H:%M:%S', time.gmtime(self._paused))} UTC) "
+        lost = self.outage.lost
+        note = {"type": "lost", "time": time.time(), "connection": "", "messages": lost,
+                "note": f"{lost} messages captured while the disk was full (from "
+                        f"{time.strftime('%H:%M:%S', time.gmtime(self.outage.since))} UTC) "
                         "are not in this file"}
         try:
             self._write("".join(self._kept.values()) + json.dumps(note) + "\n")
         except OSError:
             return False
-        self._paused = None
         self._kept.clear()
         return True
 
     def _resume(self, record: dict[str, Any], line: str) -> None:
         if not self._catch_up():
-            self._retry = time.monotonic() + RETRY_INTERVAL
+            self.outage.begin(True, "")  # (already paused: only the next try moves)
             self._skip(record, line)
             return
-        _say(f"cslab: capturing again: {self.lost} messages captured while the disk was "
-             f"full are not in {self.name}")
+        self.outage.end()
         try:
             self._write(line)
         except OSError as exc:
             self._pause(exc, record, line)
 
     def _pause(self, exc: OSError, record: dict[str, Any], line: str) -> None:
-        self._retry = time.monotonic() + RETRY_INTERVAL
+        self.outage.begin(exc.errno in (errno.ENOSPC, errno.EDQUOT), exc.strerror or exc)
         self._skip(record, line)
-        if self._paused is not None:
-            return
-        self._paused = time.time()
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            _say("cslab: the disk is full: capture paused; the lab goes on serving")
-        else:
-            _say(f"cslab: cannot write the capture to {self.name} ({exc.strerror or exc}): "
-                 "capture paused; the lab goes on serving")
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)

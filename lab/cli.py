@@ -47,26 +47,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"cslab: {message} (see {self.prog} --help)\n")
 
 
-def port(text: str) -> int:
-    """A TCP/UDP port, 0-65535 (0: pick a free one)."""
+def _whole(text: str, high: float, what: str) -> int:
+    """``text`` as a whole number from 0 to ``high``, else an argparse error naming
+    ``what`` it should be."""
     try:
         value = int(text)
     except ValueError:
         value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    if not 0 <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
+
+
+def port(text: str) -> int:
+    """A TCP/UDP port, 0-65535 (0: pick a free one)."""
+    return _whole(text, 65535, "a port (0-65535)")
 
 
 def count(text: str) -> int:
     """A whole number, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
-    return value
+    return _whole(text, math.inf, "a whole number, 0 or more")
 
 
 def milliseconds(text: str) -> float:

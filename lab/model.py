@@ -273,3 +273,11 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]
     if not 0 <= port <= 65535:
         raise ValueError(f"bad port {port} in {text!r}: expected 0-65535")
     return (host or default_host), port
+
+
+def is_rewrite_note(message: Message) -> bool:
+    """The Wire's note of an FTP control line it rewrote (a PORT, EPRT, 227, 229 or the
+    200 that answers a PORT): injected, with the line as the other side got it (field
+    ``line``) or as the server got it (``sent to the server``)."""
+    keys = {key for key, _ in message.fields}
+    return message.injected and "wire" in keys and bool(keys & {"line", "sent to the server"})

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lab import __version__
-from lab.model import Connection, Message, Sender, Transport, parse_address
+from lab.model import Connection, Message, Sender, Transport, is_rewrite_note, parse_address
 
 #: Payload bytes per TCP segment (an Ethernet MSS), so every packet is a plausible one.
 MSS = 1460
@@ -210,9 +210,10 @@ def _udp(conn: Connection, messages: list[Message]) -> list[Packet]:
 
 
 def _is_rewrite(message: Message) -> bool:
-    """The FTP helper's note of a control line it rewrote (fields ``wire`` and ``line``)."""
-    keys = {key for key, _ in message.fields}
-    return message.injected and {"wire", "line"} <= keys and len(message.raw) >= 4
+    """The FTP helper's note of a line it rewrote toward the client side (``line``: the
+    captured side got that line instead of the one the note follows)."""
+    return is_rewrite_note(message) and any(k == "line" for k, _ in message.fields) \
+        and len(message.raw) >= 4
 
 
 def _as_sent(mine: list[Message], message: Message) -> None:

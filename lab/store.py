@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import threading
 import time
 from collections import deque
@@ -47,6 +46,7 @@ from lab.model import (
     Sender,
     Transport,
 )
+from lab.outage import Outage, say
 
 FORMAT = "cslab"
 #: Bumped when the tables change so that an older lab cannot read the file
@@ -64,8 +64,6 @@ COMMIT_INTERVAL = 0.2
 LOSS_BOUND = 0.5
 #: Events per transaction at most: a backlog is committed in steps, not in one.
 MAX_BATCH = 5000
-#: While the disk is full, how often the Recorder tries to write again (seconds).
-RETRY_INTERVAL = 1.0
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -220,7 +218,7 @@ class Recorder:
     A full disk pauses the recording (one line on stderr) while the lab goes on:
     the messages captured meanwhile are counted and lost, not held in memory
     (connections, nodes and names are kept, latest each, and written later); the
-    writer tries again every RETRY_INTERVAL, and when it can write it says how many
+    writer tries again every RETRY_INTERVAL (lab/outage.py), and when it can write it says how many
     were lost (one line) and keeps the count in the file's meta table
     (``lost_messages``, ``lost_note``).
     """
@@ -228,8 +226,8 @@ class Recorder:
     def __init__(self, path: str | Path, interval: float = COMMIT_INTERVAL) -> None:
         self.path = Path(path)
         self.interval = interval
-        #: Messages captured while the disk was full, not in the file.
-        self.lost = 0
+        self.outage = Outage("recording", "recording", f"cannot record to {self.path}",
+                             str(self.path))
         self._db = _new_file(path)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
@@ -237,8 +235,6 @@ class Recorder:
             sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 19))
         self._pending: deque[Event] = deque()  # append and popleft: thread-safe
         self._kept: dict[tuple[str, Any], tuple[Any, ...]] = {}  # rows waiting for space
-        self._paused: float | None = None  # when the disk filled (time.time())
-        self._retry = 0.0
         self._notes: list[str] = []
         self._closing = False
         self._wake = threading.Event()
@@ -261,20 +257,20 @@ class Recorder:
             beat = time.monotonic()
             while True:
                 closing = self._closing  # read before the last drain: nothing is left behind
-                self._retry = 0.0 if closing else self._retry
+                if closing:
+                    self.outage.try_now()
                 self._drain()
                 if closing:
                     break
                 beat = max(beat + self.interval, time.monotonic() - self.interval)
                 self._wake.wait(max(0.0, beat - time.monotonic()))
-            if self._paused is not None:
+            if self.outage.paused:
                 self._write([])  # one more try: the kept rows and the count of the lost
-            if self._paused is not None:
-                _say(f"cslab: {self.lost} messages captured while the disk was full are not "
-                     f"in {self.path} (the disk is still full)")
+            if self.outage.paused:
+                self.outage.left(still_full=True)
             self._fold()
         except Exception as exc:  # never a traceback from this thread
-            _say(f"cslab: recording to {self.path} stopped: {exc}")
+            say(f"cslab: recording to {self.path} stopped: {exc}")
         finally:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
@@ -287,14 +283,14 @@ class Recorder:
         except sqlite3.Error:
             row = None
         if row is None or str(row[0]).lower() != "delete":
-            _say(f"cslab: no room to fold {self.path.name}-wal into {self.path.name}: "
+            say(f"cslab: no room to fold {self.path.name}-wal into {self.path.name}: "
                  "keep the two files together (the recording is in both)")
 
     def _drain(self) -> None:
         pending = self._pending
         while pending:
             batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
-            if self._paused is not None and time.monotonic() < self._retry:
+            if self.outage.waiting():
                 self._skip(batch)
             else:
                 self._write(batch)
@@ -303,7 +299,7 @@ class Recorder:
         """The disk is full: count the messages as lost, keep the rest (latest each)."""
         for event in batch:
             if isinstance(event, MessageCaptured):
-                self.lost += 1
+                self.outage.lost += 1
             elif (row := _rows(event)) is not None:
                 self._kept[row[0], row[1][0]] = row[1]
 
@@ -319,7 +315,7 @@ class Recorder:
                     chunk = rows[at:at + self._per_statement]
                     self._db.execute(_insert_sql(table, len(chunk[0]), len(chunk)),
                                      [value for row in chunk for value in row])
-            if self._paused is not None:
+            if self.outage.paused:
                 self._note_loss()
             self._db.commit()
         except Exception as exc:
@@ -327,37 +323,23 @@ class Recorder:
                 self._db.rollback()
             self._pause(exc, batch)
             return
-        if self._paused is not None:
-            self._paused = None
+        if self.outage.paused:
             self._kept.clear()
-            _say(f"cslab: recording again: {self.lost} messages captured while the disk was "
-                 f"full are not in {self.path}")
+            self.outage.end()
 
     def _note_loss(self) -> None:
-        start = self._paused or time.time()
+        start = self.outage.since or time.time()
         span = f"{_clock(start)}-{_clock(time.time())} UTC"
         notes = [*self._notes, span]
         self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
-            ("lost_messages", str(self.lost)),
-            ("lost_note", f"{self.lost} messages captured while the disk was full "
+            ("lost_messages", str(self.outage.lost)),
+            ("lost_note", f"{self.outage.lost} messages captured while the disk was full "
                           f"({', '.join(notes)}) are not in this file")])
         self._notes = notes
 
     def _pause(self, exc: Exception, batch: list[Event]) -> None:
-        self._retry = time.monotonic() + RETRY_INTERVAL
+        self.outage.begin(_disk_full(exc, self.path), exc)
         self._skip(batch)
-        if self._paused is not None:
-            return
-        self._paused = time.time()
-        if _disk_full(exc, self.path):
-            _say("cslab: the disk is full: recording paused; the lab goes on serving")
-        else:
-            _say(f"cslab: cannot record to {self.path} ({exc}): recording paused; "
-                 "the lab goes on serving")
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def _clock(at: float) -> str:

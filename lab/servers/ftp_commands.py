@@ -81,23 +81,13 @@ class MoreCommands:
         await super().write_response(stream, code, lines, list)  # type: ignore[misc]
 
     async def mode(self, connection: Connection, rest: str) -> bool:
-        mode = rest.strip().upper()
-        if mode == "S":
-            connection.response("200", "MODE S: stream mode (the only mode here)")
-        elif mode in ("B", "C"):
-            connection.response("504", f"MODE {mode} not implemented: only S (stream)")
-        else:
-            connection.response("501", "MODE wants S, B or C (only S is implemented)")
+        _only_one(connection, "MODE", rest, "S", "stream", ("B", "C"),
+                  "MODE S: stream mode (the only mode here)")
         return True
 
     async def stru(self, connection: Connection, rest: str) -> bool:
-        structure = rest.strip().upper()
-        if structure == "F":
-            connection.response("200", "STRU F: file structure (the only one here)")
-        elif structure in ("R", "P"):
-            connection.response("504", f"STRU {structure} not implemented: only F (file)")
-        else:
-            connection.response("501", "STRU wants F, R or P (only F is implemented)")
+        _only_one(connection, "STRU", rest, "F", "file", ("R", "P"),
+                  "STRU F: file structure (the only one here)")
         return True
 
     async def help(self, connection: Connection, rest: str) -> bool:
@@ -164,3 +154,17 @@ class MoreCommands:
         else:
             connection.response("226", "ABOR: no transfer is running")
         return True
+
+
+def _only_one(connection: Connection, verb: str, rest: str, only: str, short: str,
+              others: tuple[str, str], taken: str) -> None:
+    """MODE or STRU (RFC 959 §5.1): ``only`` gets 200 (``taken``), the ``others`` RFC 959
+    names 504, anything else 501."""
+    value = rest.strip().upper()
+    if value == only:
+        connection.response("200", taken)
+    elif value in others:
+        connection.response("504", f"{verb} {value} not implemented: only {only} ({short})")
+    else:
+        connection.response("501", f"{verb} wants {only}, {others[0]} or {others[1]} "
+                                   f"(only {only} is implemented)")

@@ -15,17 +15,7 @@ from lab import pcapng
 from lab.engine import Engine
 from lab.model import Connection, Message
 from tests.lab.helpers import run
-
-MEDIUM = bytes(range(256)) * 800  # 204,800 bytes
-
-
-def _root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "real.txt").write_text("hi\n")
-    (root / "link.txt").symlink_to("real.txt")
-    (root / "medium.bin").write_bytes(MEDIUM)
-    return root
+from tests.lab.test_ftp_truth import MEDIUM, _root
 
 
 def _need(tool: str) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import qasync
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from lab.model import Message, Sender
@@ -66,6 +68,24 @@ def window(lab: EngineThread, bridge: EngineBridge, qtbot) -> MainWindow:  # typ
     w.resize(1280, 800)
     w.show()
     return w
+
+
+@pytest.fixture
+def stage(lab: EngineThread, bridge: EngineBridge, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    """A 1280×720 main window with its own settings and data folder; it leaves
+    presentation mode and the zoom as it found them (the application font is shared)."""
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "data"))
+    settings = QSettings(str(tmp_path / "cslab.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(lab, bridge, server_port=0, settings=settings)
+    qtbot.addWidget(window)
+    window.resize(1280, 720)
+    window.show()
+    window.activateWindow()
+    qtbot.waitExposed(window)
+    yield window
+    window.view.presentation.leave()  # the application font back to normal for other tests
+    window.view.presentation.set_zoom(100)
 
 
 def _make_message(n: int, summary: str = "", *, connection: str = "c1",

@@ -13,18 +13,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QAbstractSlider
 
 from lab.scenario import lessons
 from tests.ui.classroom_walk import in_view, newest_in_view, screen_config
-from ui.bridge import EngineBridge
-from ui.engine_thread import EngineThread, spawn
+from ui.engine_thread import spawn
 from ui.mainwindow import MainWindow
 from ui.panels import NodePanel
 
@@ -61,21 +59,6 @@ def test_every_lesson_step_by_step_on_a_projector(tmp_path: Path,
         assert r["explain"] and not r["explain"].startswith("Select"), where
         assert r["client_in_view"], f"{where}: the step's client panel is out of view"
     assert len({r["banner"] for r in records}) == 1, "the banner changed height"
-
-
-@pytest.fixture
-def stage(lab: EngineThread, bridge: EngineBridge, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "data"))
-    settings = QSettings(str(tmp_path / "cslab.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(lab, bridge, server_port=0, settings=settings)
-    qtbot.addWidget(window)
-    window.resize(1280, 720)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.view.presentation.leave()  # the application font back to normal for other tests
-    window.view.presentation.set_zoom(100)
 
 
 def run(qtbot, coroutine: Coroutine[Any, Any, T]) -> T:  # type: ignore[no-untyped-def]

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication, QTableView
 
 from tests.ui.demo_conversations import conversations, select
 from tests.ui.helpers import add_panel
-from ui.bridge import EngineBridge
-from ui.engine_thread import EngineThread, spawn
+from ui.engine_thread import spawn
 from ui.mainwindow import MainWindow
 from ui.panels.dns_client import DnsClientPanel
 from ui.panels.ftp_client import FtpClientPanel
@@ -29,20 +27,6 @@ def size_of(widget: object) -> float:
     return widget.font().pointSizeF()  # type: ignore[attr-defined]
 
 
-@pytest.fixture
-def stage(lab: EngineThread, bridge: EngineBridge, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path / "data"))
-    settings = QSettings(str(tmp_path / "cslab.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(lab, bridge, server_port=0, settings=settings)
-    qtbot.addWidget(window)
-    window.resize(1280, 720)
-    window.show()
-    window.activateWindow()
-    qtbot.waitExposed(window)
-    yield window
-    window.view.presentation.leave()  # the application font back to normal for other tests
-    window.view.presentation.set_zoom(100)
 
 
 @pytest.fixture

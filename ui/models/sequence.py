@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from lab.model import Message, Sender
+from lab.model import Message, Sender, is_rewrite_note
 from lab.naming import by_address, host_of, outside_client
 from ui.models.messages import MESSAGE_ROLE, MessageFilterProxy, MessageTableModel
 
@@ -67,14 +67,7 @@ class Arrow:
     def fault(self) -> bool:
         """Drawn red: the lab injected it (a fault), but not the Wire's note of an FTP
         line it rewrote (a NAT helper's everyday work: nothing went wrong)."""
-        message = self.message
-        return message.injected and not _rewrite(message)
-
-
-def _rewrite(message: Message) -> bool:
-    """The FTP layer's note of a PORT/EPRT/227/229/200 line it rewrote."""
-    keys = {key for key, _ in message.fields}
-    return "wire" in keys and bool(keys & {"line", "sent to the server"})
+        return self.message.injected and not is_rewrite_note(self.message)
 
 
 class SequenceModel(QObject):
