@@ -142,6 +142,9 @@ def test_the_inspector_samples_the_load_panel_and_shows_everything_else(  # type
     assert [m.id for m in rows if m.client not in load] == others  # all of them, in order
     load_rows = sum(m.client in load for m in rows)
     load_captured = len(captured) - len(others)
-    assert 0 < load_rows < load_captured / 2
+    # some sampled out, and counted exactly (how many depends on the rate the machine
+    # reached: on a busy one the first second, before K > 1, is a larger share)
+    assert 0 < load_rows < load_captured
+    assert bridge.sampled_out == load_captured - load_rows
     assert f"{len(rows)} shown of {len(captured)} messages" in inspector.count_label.text()
     assert max(steps) > 1

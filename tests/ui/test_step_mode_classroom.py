@@ -76,8 +76,10 @@ def test_the_held_bar_names_the_held_message_and_its_size_once(  # type: ignore[
     assert text.count("5 bytes") == 1, text
     assert text.startswith("Held at the Wire (read, not yet delivered): #")
     assert '"hello" (5 bytes) — Forward (F8) · Drop (F7) · Edit (F9)' in text
-    # named as the diagram's lanes are, and selected, so Explain says what it is
-    assert f"{client.info.name} → TCP echo server" in text, text
+    # named as the diagram's lanes are (once the bridge has brought the connection),
+    # and selected, so Explain says what it is
+    qtbot.waitUntil(lambda: f"{client.info.name} → TCP echo server"
+                    in window.wire_controls.bar.label.text(), timeout=WAIT)
     qtbot.waitUntil(lambda: (m := window.inspector.selected_message()) is not None
                     and m.id == window.wire_controls.bar.held[0].id, timeout=WAIT)
     assert "hello" in window.inspector.explain.toPlainText()
