@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from typing import IO, Any
@@ -35,6 +36,7 @@ from lab.model import (
     Transport,
 )
 from lab.outage import Outage
+from lab.spill import MessageLog
 
 Subscriber = Callable[[Event], None]
 
@@ -43,24 +45,65 @@ Subscriber = Callable[[Event], None]
 CONNECTION_RAW_BUDGET = 4 * 1024 * 1024
 #: The prefix kept once a connection's budget is spent.
 SPENT_PREFIX = 256
+#: Closed connections kept in memory once the capture spilled; older ones are read back
+#: from its store (``connection``, ``all_connections``).
+CLOSED_KEPT = 10_000
 #: How far back ``undelivered`` looks for a connection's last messages.
 UNDELIVERED_LOOKBACK = 100_000
 
 
 class Capture:
-    """Numbered Messages and Connections, kept in memory and published on the bus."""
+    """Numbered Messages and Connections, published on the bus. The newest messages
+    are kept in memory, all of them on disk once there are many (lab/spill.py):
+    ``messages`` reads like a list either way. ``finish()`` deletes what is on disk."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *,
+                 window: int | None = None) -> None:
         self.clock = clock
-        self.messages: list[Message] = []
+        self.messages = self._new_log(window)
         self.connections: dict[str, Connection] = {}
         self._subscribers: list[Subscriber] = []
         self._conn_ids = itertools.count(1)
+        self._closed: deque[str] = deque()  # closed connections, oldest first
         self._raw_kept: dict[str, int] = {}
         self._forgotten: dict[str, Connection] = {}  # closed ones the last clear dropped
         #: A lab client's local address → its node id (from the EndpointNamed events
         #: published here): later Messages from that address carry the node.
         self.endpoints: dict[str, str] = {}
+
+    def _new_log(self, window: int | None = None) -> MessageLog:
+        return MessageLog(self._backlog) if window is None \
+            else MessageLog(self._backlog, window=window)
+
+    def _backlog(self) -> list[Event]:
+        """What a new store needs besides the messages: connections and names."""
+        events: list[Event] = [ConnectionOpened(c) for c in self.connections.values()]
+        events += [EndpointNamed(a, n) for a, n in self.endpoints.items()]
+        return events
+
+    def finish(self) -> None:
+        """The lab is ending: delete the store of older messages (if any)."""
+        self.messages.close()
+
+    def connection(self, connection_id: str) -> Connection | None:
+        """A connection by id, also one closed long ago (read back from the store)."""
+        conn = self.connections.get(connection_id) or self._forgotten.get(connection_id)
+        if conn is None and self.messages.path is not None:
+            conn = self.messages.reader().connection(connection_id)
+        return conn
+
+    def all_connections(self) -> dict[str, Connection]:
+        """Every connection of the capture, in the order they opened, also those only
+        its store still has (a save, an export)."""
+        every: dict[str, Connection] = {}
+        if self.messages.path is not None:
+            every = self.messages.reader().connections()
+        every.update(self.connections)
+        return every
+
+    def messages_of(self, connection: str) -> list[Message]:
+        """The messages of one connection, in order."""
+        return self.messages.of_connection(connection)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber`` with every later event; returns a function that unsubscribes."""
@@ -75,6 +118,7 @@ class Capture:
     def publish(self, event: Event) -> None:
         if isinstance(event, EndpointNamed):
             self.endpoints[event.address] = event.node_id
+        self.messages.record(event)
         for subscriber in tuple(self._subscribers):
             try:
                 subscriber(event)
@@ -116,9 +160,12 @@ class Capture:
         """
         live = [conn for conn in self.connections.values() if conn.closed is None]
         self._forgotten = {cid: c for cid, c in self.connections.items() if c.closed is not None}
-        self.messages = []
+        window = self.messages.window
+        self.messages.clear()  # its store goes; a new one begins when it fills again
+        self.messages = self._new_log(window)
         self.connections = {conn.id: conn for conn in live}
         self._raw_kept = {}
+        self._closed.clear()
         self.publish(CaptureCleared())
         for conn in live:
             self.publish(ConnectionOpened(conn))
@@ -150,13 +197,18 @@ class Capture:
     def close(self, conn_id: str, note: str = "") -> Connection:
         """Mark a connection closed (once; later calls return it unchanged, even after
         a clear forgot it)."""
-        conn = self.connections.get(conn_id) or self._forgotten[conn_id]
+        conn = self.connection(conn_id)
+        if conn is None:
+            raise KeyError(conn_id)
         if conn.closed is not None:
             return conn
         conn = replace(conn, closed=self.clock(), note=note or conn.note)
         self._raw_kept.pop(conn_id, None)
         self.connections[conn_id] = conn
         self.publish(ConnectionClosed(conn))
+        self._closed.append(conn_id)
+        while len(self._closed) > CLOSED_KEPT and self.messages.path is not None:
+            self.connections.pop(self._closed.popleft(), None)  # the store has it
         return conn
 
     def add(self, conn: Connection, piece: Piece, *, injected: bool = False,
@@ -195,7 +247,7 @@ class Capture:
         never delivered: set ``undelivered`` on the Messages they were part of, newest
         first, publishing each as MessageAmended; the amended Messages."""
         amended: list[Message] = []
-        stop = max(-1, len(self.messages) - 1 - UNDELIVERED_LOOKBACK)
+        stop = max(self.messages.first_kept - 1, len(self.messages) - 1 - UNDELIVERED_LOOKBACK)
         for at in range(len(self.messages) - 1, stop, -1):
             if count <= 0:
                 break

@@ -30,18 +30,16 @@ async def save_capture(engine: Engine, endpoints: dict[str, str], path: str) -> 
     Wires keep going."""
     from lab.store import Stored, save
 
-    stored = Stored(messages=list(engine.capture.messages),
-                    connections=dict(engine.capture.connections),
+    stored = Stored(connections=engine.capture.all_connections(),
                     nodes={node.id: node for node in engine.nodes()}, endpoints=endpoints)
-    return await asyncio.to_thread(save, path, stored)
+    messages = engine.capture.messages.snapshot()  # the older part read from its store
+    return await asyncio.to_thread(save, path, stored, messages)
 
 
 async def export_capture(capture: Capture, fmt: str, path: str) -> int:
     """Write the capture to ``path`` as ``fmt`` (jsonl, pcapng, har); how many records."""
-    from lab.export import capture_records, write, write_stored
-    from lab.store import Stored
+    from lab.export import write_messages
 
-    if fmt == "pcapng":
-        stored = Stored(messages=list(capture.messages), connections=dict(capture.connections))
-        return write_stored(stored, fmt, path)
-    return write(capture_records(capture), fmt, path)
+    messages = capture.messages.snapshot()  # the older part read from its store
+    return await asyncio.to_thread(write_messages, capture.all_connections(), messages,
+                                   fmt, path)

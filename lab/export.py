@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import math
 import os
@@ -23,7 +24,7 @@ import secrets
 import sqlite3
 import stat
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ FORMATS = ("jsonl", "har", "pcapng", "cslab")
 MAX_TIME = 1e11
 #: The longest summary a record may carry (the lab's own are a line, at most 2,000).
 MAX_SUMMARY = 1 << 20
+#: A live capture of more messages than this is exported to JSON Lines as a stream
+#: (merged by time) rather than sorted whole in memory.
+STREAM_ABOVE = 20_000
 _STRINGS = ("protocol", "client", "server", "summary", "node", "client_node", "parent")
 _COUNTS = ("id", "size", "undelivered")
 
@@ -172,6 +176,32 @@ def records_of(connections: Iterable[Connection], messages: Iterable[Message]) -
     return records
 
 
+def stream_records(connections: Iterable[Connection],
+                   messages: Iterable[Message]) -> Iterator[Record]:
+    """``records_of`` for a capture too big to hold: the connections' records merged by
+    time with the messages' as they come (in capture order, which is time order)."""
+    return heapq.merge(records_of(connections, ()), map(message_record, messages),
+                       key=lambda record: float(record["time"]))
+
+
+def write_messages(connections: dict[str, Connection], messages: Sequence[Message],
+                   fmt: str, destination: str | Path) -> int:
+    """Write a live capture's ``messages`` (a snapshot: lab/spill.py) as ``fmt``; JSON Lines
+    and .cslab stream (constant memory however many there are)."""
+    if fmt == "cslab":
+        try:
+            return replace_file(destination, lambda part: save(
+                part, Stored(connections=connections), messages))
+        except StoreError as exc:
+            raise ExportError(str(exc)) from None
+    if fmt == "jsonl" and len(messages) > STREAM_ABOVE:
+        return write(stream_records(connections.values(), messages), fmt, destination)
+    if fmt == "pcapng":
+        return write_stored(Stored(messages=list(messages), connections=connections),
+                            fmt, destination)
+    return write(records_of(connections.values(), messages), fmt, destination)
+
+
 def capture_records(capture: Capture) -> list[Record]:
     """A live Capture as the records its JSON Lines file would hold, in time order.
     Call it on the thread that runs the engine."""
@@ -255,12 +285,8 @@ def load_capture(path: str | Path) -> Stored:
     except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
         # lab/store.py should say this itself (a StoreError); until it does, it is said here
         raise ExportError(f"{path} is a damaged .cslab capture ({exc})") from None
-    for message in stored.messages:
-        why = _time_problem(message.time) or (
-            f"a summary of {len(message.summary):,} characters (at most {MAX_SUMMARY:,})"
-            if len(message.summary) > MAX_SUMMARY else None)
-        if why:
-            raise ExportError(f"{path}, message {message.id}: {why}")
+    for _ in _checked(path, stored.messages):
+        pass
     return stored
 
 
@@ -271,7 +297,40 @@ def export(source: str | Path, fmt: str, destination: str | Path) -> int:
     if fmt in ("jsonl", "har") and not is_sqlite(source):
         # records as they are
         return write(read_capture(source), fmt, destination, name=str(source))
+    if fmt == "jsonl":  # a .cslab of any size streams: constant memory
+        return _export_stored_lines(source, destination)
     return write_stored(load_capture(source), fmt, destination, name=str(source))
+
+
+def _checked(path: str | Path, messages: Iterable[Message]) -> Iterator[Message]:
+    """``messages`` of ``path``, each checked as ``load_capture`` checks them."""
+    for message in messages:
+        why = _time_problem(message.time) or (
+            f"a summary of {len(message.summary):,} characters (at most {MAX_SUMMARY:,})"
+            if len(message.summary) > MAX_SUMMARY else None)
+        if why:
+            raise ExportError(f"{path}, message {message.id}: {why}")
+        yield message
+
+
+def _export_stored_lines(source: str | Path, destination: str | Path) -> int:
+    """A .cslab file as JSON Lines, read and written a chunk at a time."""
+    from lab.store_read import StoreReader
+
+    try:
+        reader = StoreReader(source)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    try:
+        connections = reader.connections()
+        return write(stream_records(connections.values(), _checked(source, reader.each())),
+                     "jsonl", destination, name=str(source))
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ExportError(f"{source} is a damaged .cslab capture ({exc})") from None
+    finally:
+        reader.close()
 
 
 def replace_file(destination: str | Path, write_to: Callable[[Path], int]) -> int:
@@ -326,21 +385,28 @@ def write(source: Iterable[Record], fmt: str, destination: str | Path, *,
     and no file is written."""
     if fmt not in ("jsonl", "har"):
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    records = list(source)
+    if fmt == "jsonl":
+        return replace_file(destination, lambda part: _write_lines(source, part))
     try:
-        har = to_har(records) if fmt == "har" else None
+        har = to_har(list(source))
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
         raise ExportError(f"{name}: cannot be written as HAR ({exc!r})") from None
-    if har is not None and not har["log"]["entries"]:
+    if not har["log"]["entries"]:
         raise ExportError(f"no HTTP messages in {name}: nothing to write as HAR")
 
     def write_to(part: Path) -> int:
         with open(part, "w", encoding="utf-8") as out:
-            if har is not None:
-                json.dump(har, out, indent=2, ensure_ascii=False)
-                return len(har["log"]["entries"])
-            for record in records:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            return len(records)
+            json.dump(har, out, indent=2, ensure_ascii=False)
+        return len(har["log"]["entries"])
 
     return replace_file(destination, write_to)
+
+
+def _write_lines(records: Iterable[Record], part: Path) -> int:
+    """JSON Lines, one record at a time (a capture of millions streams through)."""
+    count = 0
+    with open(part, "w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+    return count

@@ -6,6 +6,10 @@
     data_dir()       the user's data folder, created on demand: ``$CSLAB_DATA_DIR`` if set,
                      else ``$XDG_DATA_HOME/client-server-lab``, else
                      ``~/.local/share/client-server-lab``
+    spill_dir()      where a capture keeps its older messages while the lab runs:
+                     ``$CSLAB_SPILL_DIR`` if set, else ``$XDG_CACHE_HOME/client-server-lab``,
+                     else ``~/.cache/client-server-lab`` (a disk, not /tmp, which may be
+                     memory)
 """
 
 from __future__ import annotations
@@ -56,4 +60,18 @@ def data_dir(create: bool = True) -> Path:
         path = base / APP_DIR_NAME
     if create:
         path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def spill_dir() -> Path:
+    """The folder for the captures' stores while the lab runs (see the module); made if
+    missing."""
+    override = os.environ.get("CSLAB_SPILL_DIR")
+    if override:
+        path = Path(override).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+        path = base / APP_DIR_NAME
+    path.mkdir(parents=True, exist_ok=True)
     return path

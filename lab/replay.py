@@ -74,14 +74,14 @@ def plan(capture: Capture, connection_id: str,
     messages (``message_ids`` only, if given), each with whether it was answered.
     ReplayError if the connection is unknown, a data connection, or a message
     cannot be re-sent."""
-    conn = capture.connections.get(connection_id)
+    conn = capture.connection(connection_id)
     if conn is None:
         raise ReplayError(f"no connection {connection_id!r} in the capture")
     if conn.parent is not None:
         raise ReplayError(f"{conn.id} is an FTP data connection: replay its control "
                           f"connection {conn.parent} instead (the server hands out a new "
                           "data address anyway)")
-    ours = [m for m in capture.messages if m.connection == conn.id]
+    ours = capture.messages_of(conn.id)
     wanted = set(message_ids) if message_ids is not None else None
     steps: list[_Step] = []
     for n, message in enumerate(ours):

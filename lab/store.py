@@ -184,16 +184,25 @@ def _new_file(path: str | Path) -> sqlite3.Connection:
 
 # ---- writing ---------------------------------------------------------------------------
 
-def save(path: str | Path, stored: Stored) -> int:
+def save(path: str | Path, stored: Stored, messages: Iterable[Message] | None = None) -> int:
     """Write a whole capture to ``path`` (replacing it, atomically); returns the messages
-    written."""
+    written. ``messages``, if given, are written instead of ``stored.messages`` (a
+    capture's snapshot, walked from its store: lab/spill.py)."""
+    count = 0
+
+    def counted(message: Message) -> tuple[Any, ...]:
+        nonlocal count
+        count += 1
+        return _message_row(message)
+
     temporary = Path(f"{path}.part")
     temporary.unlink(missing_ok=True)
     db = _new_file(temporary)
     try:
         with closing(db):
             db.executemany(_CONNECTION_SQL, map(_connection_row, stored.connections.values()))
-            db.executemany(_MESSAGE_SQL, map(_message_row, stored.messages))
+            db.executemany(_MESSAGE_SQL, map(counted, stored.messages if messages is None
+                                              else messages))
             db.executemany(_NODE_SQL, map(_node_row, stored.nodes.values()))
             db.executemany(_ENDPOINT_SQL, stored.endpoints.items())
             db.commit()
@@ -201,7 +210,7 @@ def save(path: str | Path, stored: Stored) -> int:
     except (sqlite3.Error, OSError) as exc:
         temporary.unlink(missing_ok=True)
         raise StoreError(f"cannot write {path}: {exc}") from None
-    return len(stored.messages)
+    return count
 
 
 class Recorder:
@@ -223,11 +232,21 @@ class Recorder:
     (``lost_messages``, ``lost_note``).
     """
 
-    def __init__(self, path: str | Path, interval: float = COMMIT_INTERVAL) -> None:
+    def __init__(self, path: str | Path, interval: float = COMMIT_INTERVAL, *,
+                 spill: bool = False) -> None:
         self.path = Path(path)
         self.interval = interval
-        self.outage = Outage("recording", "recording", f"cannot record to {self.path}",
-                             str(self.path))
+        #: The capture's own store (lab/spill.py), not a file the user asked for: it is
+        #: not folded at the end (it is deleted), and a full disk is said in its words.
+        self.spill = spill
+        self.outage = (Outage("capture store", "keeping old messages",
+                              "cannot keep old messages on disk", str(self.path)) if spill
+                       else Outage("recording", "recording", f"cannot record to {self.path}",
+                                   str(self.path)))
+        #: The highest message id committed to the file so far (the writer thread sets
+        #: it after each commit; a reader may then find every message up to it there,
+        #: save those a full disk lost).
+        self.committed = 0
         self._db = _new_file(path)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
@@ -268,7 +287,8 @@ class Recorder:
                 self._write([])  # one more try: the kept rows and the count of the lost
             if self.outage.paused:
                 self.outage.left(still_full=True)
-            self._fold()
+            if not self.spill:
+                self._fold()
         except Exception as exc:  # never a traceback from this thread
             say(f"cslab: recording to {self.path} stopped: {exc}")
         finally:
@@ -306,6 +326,8 @@ class Recorder:
     def _write(self, batch: list[Event]) -> None:
         rows = [(table, row) for (table, _), row in self._kept.items()]
         rows += filter(None, map(_rows, batch))
+        newest = max((e.message.id for e in batch if isinstance(e, MessageCaptured)),
+                     default=0)
         tables: dict[str, list[tuple[Any, ...]]] = {}
         for table, row in rows:
             tables.setdefault(table, []).append(row)
@@ -323,6 +345,7 @@ class Recorder:
                 self._db.rollback()
             self._pause(exc, batch)
             return
+        self.committed = max(self.committed, newest)
         if self.outage.paused:
             self._kept.clear()
             self.outage.end()
@@ -360,7 +383,7 @@ def _disk_full(exc: BaseException, path: Path) -> bool:
 
 # ---- reading ---------------------------------------------------------------------------
 
-def _open_read_only(path: str | Path) -> sqlite3.Connection:
+def open_read_only(path: str | Path) -> sqlite3.Connection:
     if not os.path.exists(path):
         raise StoreError(f"cannot read {path}: no such file")
     if not is_sqlite(path):
@@ -382,29 +405,43 @@ def _open_read_only(path: str | Path) -> sqlite3.Connection:
     return db
 
 
-def _messages(db: sqlite3.Connection, connections: dict[str, Connection],
-              version: int) -> Iterator[Message]:
-    """The messages, each knowing where it belongs as the capture knew it (a version 1
-    file did not keep it: node and parent come from the message's connection)."""
+def message_query(version: int) -> str:
+    """The SELECT of every message column (as ``message_from_row`` reads them) for a file
+    of format ``version``; add WHERE / ORDER BY to it."""
     kept = ", node, client_node, parent" if version >= 2 else ", NULL, NULL, NULL"
     kept += ", undelivered" if version >= 3 else ", 0"
-    for row in db.execute(f"SELECT {_MESSAGE_COLUMNS}{kept} FROM messages ORDER BY id"):
-        (id_, time_, connection, protocol, sender, client, server, summary, size, raw,
-         fields, truncated, malformed, injected, held, node, client_node, parent,
-         undelivered) = row
-        if version < 2 and (conn := connections.get(connection)) is not None:
-            node, parent = conn.node, conn.parent
-        yield Message(id=id_, time=time_, connection=connection, protocol=protocol,
-                      sender=Sender(sender), client=client, server=server, summary=summary,
-                      size=size, raw=bytes(raw), fields=_fields(fields),
-                      truncated=bool(truncated), malformed=bool(malformed),
-                      injected=bool(injected), held=bool(held),
-                      node=node, client_node=client_node, parent=parent,
-                      undelivered=int(undelivered))
+    return f"SELECT {_MESSAGE_COLUMNS}{kept} FROM messages"
 
 
-def _connections(db: sqlite3.Connection) -> Iterable[Connection]:
-    for row in db.execute("SELECT * FROM connections ORDER BY opened, rowid"):
+def message_from_row(row: tuple[Any, ...],
+                     connections: dict[str, Connection] | None = None) -> Message:
+    """A Message from a row of ``message_query``; a version 1 file did not keep where a
+    message belongs: its node and parent come from its connection in ``connections``."""
+    (id_, time_, connection, protocol, sender, client, server, summary, size, raw,
+     fields, truncated, malformed, injected, held, node, client_node, parent,
+     undelivered) = row
+    if connections is not None and (conn := connections.get(connection)) is not None:
+        node, parent = conn.node, conn.parent
+    return Message(id=id_, time=time_, connection=connection, protocol=protocol,
+                   sender=Sender(sender), client=client, server=server, summary=summary,
+                   size=size, raw=bytes(raw), fields=_fields(fields),
+                   truncated=bool(truncated), malformed=bool(malformed),
+                   injected=bool(injected), held=bool(held),
+                   node=node, client_node=client_node, parent=parent,
+                   undelivered=int(undelivered))
+
+
+def _messages(db: sqlite3.Connection, connections: dict[str, Connection],
+              version: int) -> Iterator[Message]:
+    """The messages, each knowing where it belongs as the capture knew it."""
+    old = connections if version < 2 else None
+    for row in db.execute(message_query(version) + " ORDER BY id"):
+        yield message_from_row(row, old)
+
+
+def _connections(db: sqlite3.Connection, where: str = "",
+                 args: tuple[object, ...] = ()) -> Iterable[Connection]:
+    for row in db.execute(f"SELECT * FROM connections {where} ORDER BY opened, rowid", args):
         id_, protocol, transport, client, server, opened, closed, parent, node, note = row
         yield Connection(id=id_, protocol=protocol, transport=Transport(transport),
                          client=client, server=server, opened=opened, closed=closed,
@@ -417,7 +454,7 @@ def load(path: str | Path) -> Stored:
     Raises StoreError for a missing file, a file that is not a capture, or a
     format newer than this lab reads.
     """
-    db = _open_read_only(path)
+    db = open_read_only(path)
     try:
         with closing(db):
             stored = Stored(meta=dict(db.execute("SELECT key, value FROM meta").fetchall()))

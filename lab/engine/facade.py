@@ -197,7 +197,10 @@ class Engine:
             raise EngineError(str(exc)) from None
 
     async def shutdown(self) -> None:
-        """Stop every client, server and Wire; no port stays bound afterwards."""
+        """Stop every client, server and Wire; no port stays bound afterwards. The
+        capture's store of older messages (if it spilled) is deleted: read what you need
+        of an all-day capture, or save it, before."""
         await self._clients.close_all()
         await self._servers.stop_all()
         await self.routing.stop()
+        self.capture.finish()

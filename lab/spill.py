@@ -1,0 +1,298 @@
+"""The capture's messages: the newest in memory, all of them on disk.
+
+A lab runs all day: a capture of millions of messages must not live in memory,
+nor make Python's garbage collector walk it. ``MessageLog`` is the Capture's list
+of Messages (place ``i`` holds id ``i + 1``). Until it holds WINDOW messages it is
+a plain list. Past that it *spills*: a Recorder (lab/store.py) writes every event of
+the capture, from then on and all it held before, to a ``.cslab`` store in
+``paths.spill_dir()`` (``capture-PID-N.cslab``), and the log keeps in memory only
+the newest WINDOW messages and those not yet committed. An older message is read
+back from the store when asked for (a StoreReader per thread); one a full disk kept
+out of the store comes back as a placeholder that says so. A capture that cannot
+write its store at all keeps HARD_LIMIT more messages in memory, then lets the
+oldest go (they come back as placeholders too).
+
+The store is deleted when the log is cleared or closed; stores left by a process
+that was killed are deleted by the next lab that spills.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
+
+from lab.model import Event, Message, Sender
+
+if TYPE_CHECKING:  # sqlite3 is imported when the capture first spills, not at start-up
+    from lab.store import Recorder
+    from lab.store_read import StoreReader
+
+#: Messages a capture keeps in memory (beyond those its store has not committed yet).
+WINDOW = 20_000
+#: Messages kept beyond WINDOW while the store cannot take them; older ones are let go.
+HARD_LIMIT = 200_000
+#: Messages read from the store per query while walking the log.
+CHUNK = 2000
+#: Compact the in-memory list once this many let-go places lead it.
+COMPACT_AT = 4096
+
+_numbers = itertools.count(1)
+_STORE_NAME = re.compile(r"capture-(\d+)-\d+\.cslab(-wal|-shm|-journal)?$")
+
+
+def lost_message(message_id: int) -> Message:
+    """What a message the store does not have reads as."""
+    return Message(id=message_id, time=0.0, connection="", protocol="", sender=Sender.CLIENT,
+                   client="", server="", summary="(not kept: the disk was full)", size=0,
+                   raw=b"", truncated=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(folder: Path) -> None:
+    """Delete stores of processes that are gone (killed: they could not clean up)."""
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            match = _STORE_NAME.match(entry.name)
+            if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+                entry.unlink(missing_ok=True)
+
+
+class MessageLog(Sequence[Message]):
+    """A Capture's Messages, by place (see the module).
+
+    ``backlog`` gives what the store must hold besides the messages when spilling
+    begins (the capture's connections and names, as events). Only the engine's
+    thread appends; any thread may read.
+    """
+
+    def __init__(self, backlog: Callable[[], Iterable[Event]] = tuple, *,
+                 window: int = WINDOW, folder: Callable[[], Path] | None = None) -> None:
+        self._backlog = backlog
+        self.window = window
+        self._folder = folder
+        self._items: list[Message] = []
+        self._base = 0  # the place of _items[0]
+        self._cut = 0  # _items before this are let go (compacted away now and then)
+        self.recorder: Recorder | None = None
+        self._readers = threading.local()
+        self._readers_made: list[StoreReader] = []
+        self.dropped = 0  # let go before the store had them (a disk that would not take them)
+
+    # ---- what a reader sees ------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        """The store, once spilling began."""
+        return None if self.recorder is None else self.recorder.path
+
+    @property
+    def first_kept(self) -> int:
+        """The place of the oldest message held in memory."""
+        return self._base + self._cut
+
+    def __len__(self) -> int:
+        return self._base + len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Message]: ...
+
+    def __getitem__(self, index: int | slice) -> Message | list[Message]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self[at] for at in range(start, stop, step)]
+            return list(self._walk(start, stop))
+        size = len(self)
+        place = index + size if index < 0 else index
+        if not 0 <= place < size:
+            raise IndexError("message place out of range")
+        if place >= self.first_kept:
+            return self._items[place - self._base]
+        found = self._reader().message(place + 1)
+        return found if found is not None else lost_message(place + 1)
+
+    def __iter__(self) -> Iterator[Message]:
+        return self._walk(0, len(self))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a list (or log) of the same messages, as the list it stands for was."""
+        if isinstance(other, MessageLog | list | tuple):
+            return len(self) == len(other) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # a list: not hashable
+
+    def _walk(self, start: int, stop: int) -> Iterator[Message]:
+        place = start
+        while place < stop:
+            kept = self.first_kept
+            if place >= kept:
+                yield self._items[place - self._base]
+                place += 1
+                continue
+            last = min(stop, kept, place + CHUNK)  # places place..last-1: ids place+1..last
+            by_id = {m.id: m for m in self._reader().span(place + 1, last)}
+            for message_id in range(place + 1, last + 1):
+                yield by_id.get(message_id) or lost_message(message_id)
+            place = last
+
+    def of_connection(self, connection: str) -> list[Message]:
+        """The messages of one connection, in order (the store's index, not a walk)."""
+        kept = self.first_kept
+        older = self._reader().of_connection(connection, kept + 1) if kept else []
+        return older + [m for m in self._items[self._cut:] if m.connection == connection]
+
+    def snapshot(self) -> Snapshot:
+        """The messages as they are now, to walk on another thread (a save, an export)
+        while the capture goes on: the store's part is read there, in chunks."""
+        kept = self.first_kept
+        return Snapshot(self.path if kept else None, kept, self._items[self._cut:])
+
+    def reader(self) -> StoreReader:
+        """This thread's reader of the store (only once spilling began)."""
+        return self._reader()
+
+    def _reader(self) -> StoreReader:
+        reader: StoreReader | None = getattr(self._readers, "reader", None)
+        if reader is None or self.recorder is None or reader.path != self.recorder.path:
+            if self.recorder is None:
+                raise IndexError("message place out of range")
+            from lab.store_read import StoreReader
+
+            reader = StoreReader(self.recorder.path)
+            self._readers.reader = reader
+            self._readers_made.append(reader)
+        return reader
+
+    # ---- what the capture does -----------------------------------------------------------
+
+    def append(self, message: Message) -> None:
+        self._items.append(message)
+        if len(self._items) - self._cut <= self.window:
+            return
+        if self.recorder is None:
+            self._spill()
+        self._let_go()
+
+    def __setitem__(self, place: int, message: Message) -> None:
+        """A message learned more (bytes never delivered). One no longer in memory is
+        changed in the store by the MessageAmended the capture publishes."""
+        if place >= self.first_kept:
+            self._items[place - self._base] = message
+
+    def record(self, event: Event) -> None:
+        """Every event of the capture goes to the store once spilling began."""
+        if self.recorder is not None:
+            self.recorder(event)
+
+    def clear(self) -> None:
+        """Forget every message; the store (if any) is closed and deleted."""
+        self.close()
+        self._items, self._base, self._cut, self.dropped = [], 0, 0, 0
+
+    def close(self) -> None:
+        """Close and delete the store (the process is ending, or the capture clears)."""
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return
+        for reader in self._readers_made:
+            with contextlib.suppress(Exception):
+                reader.close()
+        self._readers_made = []
+        self._readers = threading.local()
+        recorder.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{recorder.path}{suffix}").unlink(missing_ok=True)
+
+    # ---- spilling ---------------------------------------------------------------------------
+
+    def _spill(self) -> None:
+        from lab.model import MessageCaptured
+        from lab.store import Recorder
+
+        folder = self._folder() if self._folder is not None else _default_folder()
+        remove_stale(folder)
+        path = folder / f"capture-{os.getpid()}-{next(_numbers)}.cslab"
+        path.unlink(missing_ok=True)
+        recorder = Recorder(path, spill=True)
+        for event in self._backlog():
+            recorder(event)
+        for message in self._items[self._cut:]:
+            recorder(MessageCaptured(message))
+        self.recorder = recorder
+
+    def _let_go(self) -> None:
+        """Let the oldest messages go from memory: those the store has committed, beyond
+        the newest ``window``; beyond HARD_LIMIT more, any (the store fell behind)."""
+        committed = self.recorder.committed if self.recorder is not None else 0
+        items, cut = self._items, self._cut
+        live = len(items) - cut
+        while live > self.window:
+            if items[cut].id > committed:
+                if live <= self.window + HARD_LIMIT:
+                    break
+                self.dropped += 1
+            cut += 1
+            live -= 1
+        self._cut = cut
+        if cut >= COMPACT_AT and cut * 2 >= len(items):
+            del items[:cut]
+            self._base += cut
+            self._cut = 0
+
+
+class Snapshot(Sequence[Message]):
+    """A MessageLog's messages at one moment (see ``MessageLog.snapshot``): the first
+    ``stored`` places from the store at ``path`` (a message a full disk kept out of it
+    is left out), then ``kept``. Any thread may walk it, once at a time."""
+
+    def __init__(self, path: Path | None, stored: int, kept: list[Message]) -> None:
+        self.path, self.stored, self.kept = path, stored, kept
+
+    def __len__(self) -> int:
+        return self.stored + len(self.kept)
+
+    @overload
+    def __getitem__(self, index: int) -> Message: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Message]: ...
+
+    def __getitem__(self, index: int | slice) -> Message | list[Message]:
+        return list(self)[index]  # walks the store: for small ones (tests) only
+
+    def __iter__(self) -> Iterator[Message]:
+        if self.path is not None and self.stored:
+            from lab.store_read import StoreReader
+
+            reader = StoreReader(self.path)
+            try:
+                yield from reader.each(1, self.stored)
+            finally:
+                reader.close()
+        yield from self.kept
+
+
+def _default_folder() -> Path:
+    from lab.paths import spill_dir
+
+    return spill_dir()
+

@@ -1,0 +1,131 @@
+"""Reading a ``.cslab`` store a piece at a time: one message, a range, a connection's
+messages, the ids whose text contains a word. The capture reads its older messages
+back so (lab/spill.py), and a viewer of millions of messages reads only what it
+shows. A store still being written can be read: a reader sees what is committed.
+
+A StoreReader's SQLite connection belongs to the thread that made it: make one
+per thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from lab.model import Connection, Message
+from lab.store import FORMAT_VERSION, StoreError, message_from_row, message_query, open_read_only
+
+#: Messages read per query when a caller walks many.
+CHUNK = 2000
+
+#: The text a filter looks in, as SQL over one row of ``messages``: the summary, the
+#: connection as the inspector labels it (``c1 ↳ c3``), protocol, client, server and
+#: sender (ui/models/filter.py looks in the same).
+SEARCH_TEXT = ("lower(summary || ' ' || coalesce(parent || ' ↳ ', '') || connection || ' ' "
+               "|| protocol || ' ' || client || ' ' || server || ' ' || sender)")
+
+
+class StoreReader:
+    """Read access to one ``.cslab`` file (see the module)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db = open_read_only(path)
+        try:
+            version = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'version'").fetchone()
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreError(f"{path}: the capture is damaged ({exc})") from None
+        self.version = int(version[0]) if version and str(version[0]).isdigit() \
+            else FORMAT_VERSION
+        self._select = message_query(self.version)
+        self._connections: dict[str, Connection] | None = None  # version 1 only
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _old(self) -> dict[str, Connection] | None:
+        """A version 1 file's connections (its messages take node and parent from them)."""
+        if self.version >= 2:
+            return None
+        if self._connections is None:
+            from lab.store import _connections
+
+            self._connections = {c.id: c for c in _connections(self._db)}
+        return self._connections
+
+    def _rows(self, where: str, args: tuple[object, ...]) -> list[Message]:
+        try:
+            rows = self._db.execute(f"{self._select} {where}", args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: the capture is damaged ({exc})") from None
+        old = self._old()
+        try:
+            return [message_from_row(row, old) for row in rows]
+        except (ValueError, TypeError, KeyError) as exc:  # json, an unknown sender
+            raise StoreError(f"{self.path}: the capture is damaged ({exc})") from None
+
+    def last_id(self) -> int:
+        """The highest message id in the store (0: none)."""
+        row = self._db.execute("SELECT max(id) FROM messages").fetchone()
+        return int(row[0] or 0)
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM messages").fetchone()[0])
+
+    def message(self, message_id: int) -> Message | None:
+        found = self._rows("WHERE id = ?", (message_id,))
+        return found[0] if found else None
+
+    def span(self, first: int, last: int) -> list[Message]:
+        """The messages with ids ``first``..``last`` (both included) that the store has,
+        in id order."""
+        return self._rows("WHERE id BETWEEN ? AND ? ORDER BY id", (first, last))
+
+    def each(self, first: int = 1, last: int | None = None) -> Iterator[Message]:
+        """Every message from id ``first`` to ``last`` (default: the last), in order,
+        read CHUNK at a time (constant memory)."""
+        end = self.last_id() if last is None else last
+        while first <= end:
+            yield from self.span(first, min(end, first + CHUNK - 1))
+            first += CHUNK
+
+    def of_connection(self, connection: str, before: int | None = None) -> list[Message]:
+        """The messages of ``connection`` (with ids below ``before`` if given), in order."""
+        if before is None:
+            return self._rows("WHERE connection = ? ORDER BY id", (connection,))
+        return self._rows("WHERE connection = ? AND id < ? ORDER BY id", (connection, before))
+
+    def previous_time(self, connection: str, before: int) -> float | None:
+        """When the last message of ``connection`` before id ``before`` was captured."""
+        row = self._db.execute(
+            "SELECT time FROM messages WHERE connection = ? AND id < ? "
+            "ORDER BY id DESC LIMIT 1", (connection, before)).fetchone()
+        return None if row is None else float(row[0])
+
+    def matching(self, needle: str, first: int, last: int) -> list[int]:
+        """The ids from ``first`` to ``last`` whose text (SEARCH_TEXT) contains ``needle``
+        (compared in lower case), in order."""
+        rows = self._db.execute(
+            f"SELECT id FROM messages WHERE id BETWEEN ? AND ? "
+            f"AND instr({SEARCH_TEXT}, ?) > 0 ORDER BY id",
+            (first, last, needle.lower()))
+        return [int(row[0]) for row in rows]
+
+    def connections(self) -> dict[str, Connection]:
+        """Every connection, in the order they opened."""
+        from lab.store import _connections
+
+        try:
+            return {c.id: c for c in _connections(self._db)}
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"{self.path}: the capture is damaged ({exc})") from None
+
+    def connection(self, connection_id: str) -> Connection | None:
+        from lab.store import _connections
+
+        for conn in _connections(self._db, "WHERE id = ?", (connection_id,)):
+            return conn
+        return None

@@ -1,0 +1,232 @@
+"""The capture that spills to disk (lab/spill.py): a real HTTP server behind its Wire,
+curl as the client, and a capture whose window is small, so that most of what curl
+did lives only in the capture's store while the lab runs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lab.capture import Capture
+from lab.commands import export_capture, save_capture
+from lab.engine import Engine
+from lab.export import export
+from lab.model import Sender
+from lab.spill import MessageLog, remove_stale
+from lab.store import Stored, load, save
+from tests.lab.helpers import run
+from tests.lab.test_http_server import make_site
+
+WINDOW = 40
+REQUESTS = 150  # 300 messages: most of them older than the window
+
+
+@pytest.fixture(autouse=True)
+def spill_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "spill"
+    monkeypatch.setenv("CSLAB_SPILL_DIR", str(folder))
+    return folder
+
+
+@asynccontextmanager
+async def small_window(tmp: Path) -> AsyncIterator[tuple[Engine, int]]:
+    engine = Engine(Capture(window=WINDOW))
+    options = {"root": str(make_site(tmp)), "db": str(tmp / "notes.sqlite3")}
+    info = await engine.add_server("http", port=0, options=options)
+    try:
+        yield engine, int(info.address.rpartition(":")[2])
+    finally:
+        await engine.shutdown()
+
+
+async def curl(port: int, count: int, path: str = "/style.css") -> None:
+    """``count`` GETs on one keep-alive connection, as a user's curl sends them."""
+    urls = [f"http://127.0.0.1:{port}{path}?n={n}" for n in range(count)]
+    process = await asyncio.create_subprocess_exec("curl", "-sS", *urls,
+                                                   stdout=asyncio.subprocess.DEVNULL)
+    assert await process.wait() == 0
+
+
+async def committed(log: MessageLog, count: int) -> None:
+    """Wait until the store holds the first ``count`` messages."""
+    deadline = time.monotonic() + 20
+    while log.recorder is None or log.recorder.committed < count:
+        assert time.monotonic() < deadline, "the store did not catch up"
+        await asyncio.sleep(0.05)
+
+
+def test_old_messages_live_on_disk_and_read_back_as_they_were(tmp_path: Path,
+                                                             spill_folder: Path) -> None:
+    async def main() -> None:
+        async with small_window(tmp_path) as (engine, port):
+            seen = []
+            engine.capture.subscribe(lambda e: seen.append(getattr(e, "message", None)))
+            await curl(port, REQUESTS)
+            log = engine.capture.messages
+            assert isinstance(log, MessageLog)
+            deadline = time.monotonic() + 10
+            while len(log) < 2 * REQUESTS:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            await committed(log, 2 * REQUESTS)
+            await curl(port, 1)  # one more append lets the committed ones go
+            published = [m for m in seen if m is not None]
+
+            assert log.path is not None and log.path.parent == spill_folder
+            assert log.path.exists()
+            kept = len(log) - log.first_kept
+            assert WINDOW <= kept <= WINDOW + 2  # the rest is only on disk
+            assert log[0] == published[0]  # read back from the store, every field
+            assert (log[0].summary, log[1].summary) == ("GET /style.css?n=0", "200 OK")
+            assert list(log) == published  # a walk: store, then memory
+            assert log[5:9] == published[5:9]
+            conn = log[0].connection
+            assert [m.id for m in engine.capture.messages_of(conn)] == [
+                m.id for m in published if m.connection == conn]
+
+            result = await engine.replay(conn, [log[0].id])  # replayed from the store
+            assert result.error == "" and result.messages == 1
+        assert not list(spill_folder.iterdir())  # deleted when the lab ends
+
+    run(main, timeout=60)
+
+
+def test_save_and_export_of_a_spilled_capture_hold_every_message(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with small_window(tmp_path) as (engine, port):
+            await curl(port, REQUESTS)
+            log = engine.capture.messages
+            deadline = time.monotonic() + 10
+            while len(log) < 2 * REQUESTS:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            await committed(log, 2 * REQUESTS)
+            await curl(port, 1)
+            assert log.first_kept > 0
+            expected = list(log)
+
+            saved = tmp_path / "day.cslab"
+            assert await save_capture(engine, {}, str(saved)) == len(expected)
+            assert load(saved).messages == expected
+
+            lines = tmp_path / "day.jsonl"
+            await export_capture(engine.capture, "jsonl", str(lines))
+            records = [json.loads(line) for line in lines.read_text().splitlines()]
+            ids = [r["id"] for r in records if r["type"] == "message"]
+            assert ids == [m.id for m in expected]
+            assert [r["type"] for r in records][0] == "open"
+
+    run(main, timeout=60)
+
+
+def test_clearing_deletes_the_store_and_ids_start_again(tmp_path: Path,
+                                                       spill_folder: Path) -> None:
+    async def main() -> None:
+        async with small_window(tmp_path) as (engine, port):
+            await curl(port, 60)
+            log = engine.capture.messages
+            deadline = time.monotonic() + 10
+            while log.path is None:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            first = log.path
+            await engine.clear_capture()
+            assert not first.exists()
+            await curl(port, 1)
+            deadline = time.monotonic() + 10
+            while len(engine.capture.messages) < 2:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            again = engine.capture.messages
+            assert [m.id for m in again] == [1, 2] and again[1].sender is Sender.SERVER
+
+    run(main, timeout=60)
+
+
+def test_a_killed_labs_store_is_removed_by_the_next(spill_folder: Path) -> None:
+    spill_folder.mkdir()
+    gone = 2 ** 22 + 12345  # above Linux's default pid_max: no such process
+    stale = spill_folder / f"capture-{gone}-1.cslab"
+    stale.write_bytes(b"x")
+    (spill_folder / f"capture-{gone}-1.cslab-wal").write_bytes(b"x")
+    mine = spill_folder / f"capture-{os.getpid()}-99.cslab"
+    mine.write_bytes(b"x")
+    other = spill_folder / "notes.txt"
+    other.write_text("a user's file")
+    remove_stale(spill_folder)
+    assert sorted(p.name for p in spill_folder.iterdir()) == sorted([mine.name, other.name])
+
+
+def test_cslab_export_of_a_big_capture_streams(tmp_path: Path) -> None:
+    """A .cslab to JSON Lines in constant memory: four times the messages, not four
+    times the memory."""
+    async def main() -> Path:
+        async with small_window(tmp_path) as (engine, port):
+            await curl(port, 300, "/api/notes/1")
+            saved = tmp_path / "big.cslab"
+            await committed(engine.capture.messages, 600)
+            await save_capture(engine, {}, str(saved))
+            return saved
+
+    stored = load(run(main, timeout=60))
+    assert len(stored.messages) == 600
+
+    def peak_of(copies: int) -> int:
+        many = [replace(m, id=n + 1) for n, m in enumerate(stored.messages * copies)]
+        source, out = tmp_path / f"x{copies}.cslab", tmp_path / f"x{copies}.jsonl"
+        save(source, Stored(connections=stored.connections), many)
+        del many
+        tracemalloc.start()
+        try:
+            written = export(source, "jsonl", out)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert written == 600 * copies + 2  # the messages, the connection's open and close
+        assert sum(1 for _ in out.open()) == written
+        return peak
+
+    small, big = peak_of(15), peak_of(60)
+    assert big < small * 1.5, f"9,000 messages: {small:,} B at most; 36,000: {big:,} B"
+
+
+def test_old_closed_connections_live_on_disk_too(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lab.capture.CLOSED_KEPT", 5)
+
+    async def main() -> None:
+        async with small_window(tmp_path) as (engine, port):
+            urls = [f"http://127.0.0.1:{port}/style.css?n={n}" for n in range(40)]
+            process = await asyncio.create_subprocess_exec(
+                "curl", "-sS", "-H", "Connection: close", *urls,
+                stdout=asyncio.subprocess.DEVNULL)
+            assert await process.wait() == 0
+            capture = engine.capture
+            deadline = time.monotonic() + 10
+            while sum(1 for c in capture.all_connections().values() if c.closed) < 40:
+                assert time.monotonic() < deadline, "curl's 40 connections did not close"
+                await asyncio.sleep(0.05)
+            await committed(capture.messages, 80)
+            every = capture.all_connections()
+            assert len(every) == 40 and len(capture.connections) <= 5
+            first = next(iter(every))
+            assert first not in capture.connections
+            old = capture.connection(first)
+            assert old is not None and old.closed is not None and old.protocol == "http"
+            assert capture.close(first) == old  # closed once: later calls return it
+            saved = tmp_path / "all.cslab"
+            await save_capture(engine, {}, str(saved))
+            assert sorted(load(saved).connections) == sorted(every)
+            result = await engine.replay(first)
+            assert result.error == "" and result.messages == 1
+
+    run(main, timeout=60)
