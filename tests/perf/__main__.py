@@ -1,5 +1,6 @@
 """``python -m tests.perf [--seconds S] [--megabytes MB] [--rounds N]
-[--http-seconds S] [--no-http] [--scale-seconds S] [--no-scale] [-o FILE]``.
+[--http-seconds S] [--no-http] [--scale-seconds S] [--no-scale] [--day-messages N]
+[--day-gui-messages N] [--day-max-seconds S] [--no-day] [--only day] [-o FILE]``.
 
 Prints the Wire's tables and writes every figure to one JSON file
 (bench-results.json). Loopback only. In order:
@@ -18,7 +19,12 @@ Prints the Wire's tables and writes every figure to one JSON file
   (tests/perf/startup_bench.py): "startup" in the file; skip both GUI benches
   with ``--no-gui``;
 - then the FTP table (tests/perf/ftp_bench.py) and the sequence diagram's paint
-  and scroll times at 100,000 messages (tests/perf/gui_bench.py).
+  and scroll times at 100,000 messages (tests/perf/gui_bench.py);
+- last, a day's load (tests/perf/day_bench.py, issue 17): wrk against ``cslab serve
+  http`` until its capture holds ``--day-messages`` (1,000,000; the goal is stated over
+  5,000,000), then against ``cslab gui`` with the capture shown (``--day-gui-messages``,
+  300,000): RSS growth from 10,000 messages and the longest loop stall; "day" in the
+  file; skip with ``--no-day``, or run only it with ``--only day``.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.perf import gui_load_bench, http_bench, scale_bench, startup_bench
+from tests.perf import day_bench, gui_load_bench, http_bench, scale_bench, startup_bench
 from tests.perf.bench import Results, measure
 
 #: Goals: the Wire keeps 80 % of direct 1 KB round trips (issue 3) and 70 % of bulk
@@ -111,9 +117,26 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the scale run ({scale_bench.SECONDS:g})")
     parser.add_argument("--no-scale", action="store_true", help="skip the scale run")
     parser.add_argument("--no-gui", action="store_true",
-                        help="skip the window-under-load and start-up benches")
+                        help="skip the window-under-load and start-up benches and the "
+                             "day's window part")
+    parser.add_argument("--day-messages", type=int, default=day_bench.MESSAGES,
+                        help=f"the day's engine part: messages ({day_bench.MESSAGES:,})")
+    parser.add_argument("--day-gui-messages", type=int, default=day_bench.GUI_MESSAGES,
+                        help=f"the day's window part: messages ({day_bench.GUI_MESSAGES:,})")
+    parser.add_argument("--day-max-seconds", type=float, default=day_bench.MAX_SECONDS,
+                        help=f"each day part at most ({day_bench.MAX_SECONDS:g})")
+    parser.add_argument("--no-day", action="store_true", help="skip the day's load")
+    parser.add_argument("--only", choices=("day",), help="run only this bench")
     parser.add_argument("-o", "--output", default="bench-results.json")
     args = parser.parse_args(argv)
+    day = ["--messages", str(args.day_messages), "--gui-messages", str(args.day_gui_messages),
+           "--max-seconds", str(args.day_max_seconds), *(["--no-gui"] if args.no_gui else [])]
+    if args.only == "day":
+        Path(args.output).write_text(json.dumps(
+            {"python": platform.python_version(), "args": vars(args)}, indent=2) + "\n",
+            encoding="utf-8")
+        _merge(Path(args.output), "day", lambda argv: day_bench.main([*day, *argv]))
+        return 0
     started = time.perf_counter()
     res = asyncio.run(measure(args.seconds, args.megabytes * 1_000_000, args.rounds))
     text, met = table(res)
@@ -142,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             _merge(Path(args.output), key, bench)
     print("\n" + __import__("tests.perf.ftp_bench", fromlist=["run_bench"]).run_bench())
     print("\n" + __import__("tests.perf.gui_bench", fromlist=["run_bench"]).run_bench())
+    if not args.no_day:
+        print()
+        _merge(Path(args.output), "day", lambda argv: day_bench.main([*day, *argv]))
     return 0
 
 
