@@ -10,6 +10,7 @@ cannot write (malformed ones).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,11 +20,20 @@ from lab.pairing import Pairer
 
 class Pairs:
     """Feed messages (``add``) or JSON Lines records (``add_record``) in capture order;
-    ``partner`` then gives, for a question, its answer, and for an answer, its question."""
+    ``partner`` then gives, for a question, its answer, and for an answer, its question.
 
-    def __init__(self) -> None:
+    With a ``limit``, only the newest ``limit`` pairs (or up to twice as many) are
+    kept: a capture that runs all day must not grow with its pairs. ``horizon`` is
+    then the highest id of a pair let go: ``known(id)`` says whether ``partner``
+    still knows the answer for ``id`` (any id above the horizon, or still paired);
+    an older one is paired again by its owner, from its connection's messages (pairs
+    are per connection: lab/pairing.py)."""
+
+    def __init__(self, limit: int | None = None) -> None:
         self._pairer = Pairer()
         self._partner: dict[int, int] = {}  # message id ↔ the id it answers / is answered by
+        self.limit = limit
+        self.horizon = 0
 
     def add(self, message: Message) -> int | None:
         """The id of the question ``message`` answers, or None."""
@@ -47,7 +57,21 @@ class Pairs:
         if question is not None:
             self._partner[question] = message_id
             self._partner[message_id] = question
+            if self.limit is not None and len(self._partner) > 4 * self.limit:
+                self._let_go(len(self._partner) - 2 * self.limit)
         return question
+
+    def _let_go(self, entries: int) -> None:
+        """Forget the oldest pairs (two entries each, added together)."""
+        partner = self._partner
+        oldest = list(itertools.islice(partner, entries))
+        for message_id in oldest:
+            partner.pop(message_id, None)
+        self.horizon = max(self.horizon, *oldest)
+
+    def known(self, message_id: int) -> bool:
+        """Whether ``partner(message_id)`` is the whole truth (see the class)."""
+        return message_id > self.horizon or message_id in self._partner
 
     def partner(self, message_id: int) -> int | None:
         """The id of the question this message answers, or of the answer to it."""

@@ -14,12 +14,18 @@ while ``message_count`` stays exact and the capture itself keeps everything. Eve
 other message is passed on, however fast they come: the window keeps up with
 10,000 a second.
 
-Captured messages live as long as the capture, and the window as long as the app:
-once the lab gets busy (``FREEZE_FIRST`` messages), and then every ``FREEZE_EVERY``
-messages, the bridge moves what the process holds so far out of the garbage
-collector's reach (``gc.freeze``), so that a full collection walks only what came
-since, instead of stalling the window for ~100 ms per 100,000 messages. ``close``
-gives it all back to the collector.
+Captured messages no longer live as long as the capture: the capture keeps its
+newest in memory and spills the rest to its store (lab/spill.py), and so does the
+inspector's model (ui/models/messages.py), so what a full collection walks stays
+bounded however long the lab runs. Once the lab gets busy (``FREEZE_FIRST``
+messages) the bridge moves what the process holds then (modules, widgets, the lab's
+nodes: what lives as long as the app) out of the garbage collector's reach
+(``gc.freeze``), once: freezing again later would only freeze messages that go soon,
+and any cycle frozen with them (a closed connection's objects) could never be
+collected until ``close``, which gives it all back to the collector.
+
+The bridge keeps the capture (``capture``): the model reads rows that left memory
+from its store.
 """
 
 from __future__ import annotations
@@ -58,9 +64,8 @@ DRAIN_INTERVAL_MS = 33
 SAMPLE_ABOVE = 300
 #: The sampling rates (1 in K) the bridge chooses from.
 SAMPLING_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-#: How many captured messages before the first ``gc.freeze``, and between two.
+#: How many captured messages before the (only) ``gc.freeze``.
 FREEZE_FIRST = 1_000
-FREEZE_EVERY = 20_000
 
 
 def sampling_step(rate: float, limit: int | None) -> int:
@@ -71,7 +76,8 @@ def sampling_step(rate: float, limit: int | None) -> int:
 
 
 def freeze_long_lived() -> None:
-    """Keep the garbage collector from walking what lives on (the capture's messages).
+    """Keep the garbage collector from walking what lives on (what the app holds once
+    the lab is busy).
 
     Young garbage is collected first (cheap), so little garbage is frozen with them;
     frozen objects are still freed by reference counting when the capture drops them.
@@ -117,6 +123,8 @@ class EngineBridge(QObject):
                  sample_above: int | None = None) -> None:
         super().__init__(parent)
         self.sample_above = sample_above
+        #: The engine's capture (read on this thread only for its store's path).
+        self.capture = capture
         self.sampling = 1  # K: one message in K reaches the views
         self.sampled_out = 0  # messages counted but not passed on
         self._recent: deque[tuple[float, int]] = deque()  # (drain, load messages) of 1 s
@@ -129,7 +137,7 @@ class EngineBridge(QObject):
         self.client_states: dict[str, ClientState] = {}
         self.server_states: dict[str, ServerState] = {}
         self.message_count = 0
-        self._freeze_at = FREEZE_FIRST  # message_count at which to call gc.freeze next
+        self._freeze_at: int | None = FREEZE_FIRST  # message_count at which to gc.freeze
         self.frozen = False
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_INTERVAL_MS)
@@ -198,8 +206,8 @@ class EngineBridge(QObject):
         if amended:
             self.messages_amended.emit(list(amended.values()))
         self._emit_states(states)
-        if self.message_count >= self._freeze_at:
-            self._freeze_at = self.message_count + FREEZE_EVERY
+        if self._freeze_at is not None and self.message_count >= self._freeze_at:
+            self._freeze_at = None
             self.frozen = True
             freeze_long_lived()
 

@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self.toolbar.addAction(self.view.present_action)
         self.toolbar.addWidget(self.view.button)
+        self.model.follow(bridge.capture)  # rows that left memory are read from its store
         bridge.messages_added.connect(self.model.append)
         bridge.messages_amended.connect(self.model.amend)
         bridge.messages_added.connect(self._update_status)

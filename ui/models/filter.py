@@ -13,7 +13,9 @@ a list of the accepted source rows built in one pass.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+import time
+from array import array
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from PySide6.QtCore import (
@@ -23,6 +25,8 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
+    Signal,
 )
 
 from lab.model import Message
@@ -30,18 +34,33 @@ from lab.model import Message
 Index = QModelIndex | QPersistentModelIndex
 #: What a row shares with others: (connection label, protocol, client, server, sender).
 Key = tuple[str, str, str, str, str]
+#: Keys (connections) kept before those no kept row uses are forgotten.
+KEYS_KEPT = 50_000
+#: Rows older than memory searched in the store per query, and the time given to them
+#: before the window paints again (seconds).
+STORE_CHUNK = 25_000
+STORE_SLICE = 0.03
 #: The signature of layout(AboutToBe)Changed that carries a hint.
 _PARENTS, _HINT = "QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint"
 
 
 class SearchIndex:
-    """The searchable text of every row, in row order; the model feeds it."""
+    """The searchable text of the rows in memory, in row order; the model feeds it
+    (``add``) and lets its oldest rows go (``forget``): rows before ``first`` are
+    searched in the capture's store (the model's ``matching_rows``)."""
 
     def __init__(self) -> None:
         self.summaries: list[str] = []  # casefolded
         self.keys: list[int] = []
         self._key_ids: dict[Key, int] = {}
         self._key_list: list[Key] = []
+        self._base = 0  # the row of summaries[0]
+        self._cut = 0  # summaries before this are let go
+
+    @property
+    def first(self) -> int:
+        """The oldest row searched here."""
+        return self._base + self._cut
 
     def add(self, message: Message) -> None:
         conn = message.connection  # labelled as the Connection column shows it
@@ -49,29 +68,59 @@ class SearchIndex:
                message.client, message.server, message.sender.value)
         number = self._key_ids.get(key)
         if number is None:
+            if len(self._key_list) >= KEYS_KEPT:
+                self._renumber()
             number = self._key_ids[key] = len(self._key_list)
             self._key_list.append(key)
         self.keys.append(number)
         self.summaries.append(message.summary.casefold())
+
+    def forget(self, rows: int) -> None:
+        """The oldest ``rows`` rows are searched in the store from now on."""
+        self._cut = min(self._cut + rows, len(self.summaries))
+        if self._cut >= 4096 and self._cut * 2 >= len(self.summaries):
+            del self.summaries[:self._cut]
+            del self.keys[:self._cut]
+            self._base += self._cut
+            self._cut = 0
+
+    def _renumber(self) -> None:
+        """Forget the keys no kept row uses (a load test names many connections)."""
+        del self.summaries[:self._cut]
+        del self.keys[:self._cut]
+        self._base += self._cut
+        self._cut = 0
+        used = sorted(set(self.keys))
+        old = self._key_list
+        self._key_list = [old[k] for k in used]
+        new = {k: n for n, k in enumerate(used)}
+        self._key_ids = {key: n for n, key in enumerate(self._key_list)}
+        self.keys = [new[k] for k in self.keys]
 
     def clear(self) -> None:
         self.summaries.clear()
         self.keys.clear()
         self._key_ids.clear()
         self._key_list.clear()
+        self._base = self._cut = 0
 
     def _rest(self, key: int) -> str:
         return " ".join(self._key_list[key]).casefold()
 
     def matches(self, needle: str, first: int, end: int) -> list[int]:
-        """The rows in ``first``..``end - 1`` whose text contains ``needle`` (casefolded)."""
+        """The rows in ``first``..``end - 1`` whose text contains ``needle`` (casefolded);
+        only rows from ``first`` (the property) on are looked at."""
+        base = self._base
+        first, end = max(first, self.first) - base, end - base
+        if first >= end:
+            return []
         summaries, keys = self.summaries, self.keys
         rest = {k: self._rest(k) for k in set(keys[first:end])}
         if " " in needle:  # it may span the summary and the rest: test the whole text
-            return [row for row in range(first, end)
+            return [row + base for row in range(first, end)
                     if needle in f"{summaries[row]} {rest[keys[row]]}"]
         hit = {k: needle in text for k, text in rest.items()}
-        return [row for row in range(first, end)
+        return [row + base for row in range(first, end)
                 if hit[keys[row]] or needle in summaries[row]]
 
 
@@ -81,16 +130,35 @@ class MessageFilterProxy(QAbstractProxyModel):
     Rows keep their order; new source rows are filtered as they are appended (one
     insert per batch); a filter change keeps the selection of rows still shown (a
     layout change, not a reset). A source without a ``search`` index shows every row.
+
+    Rows older than the source's memory (before ``search.first``) are searched in the
+    capture's store (the source's ``matching_rows``), newest first, STORE_CHUNK rows a
+    query for STORE_SLICE seconds at a time, so that the window stays responsive; the
+    rows found are inserted at the top as they come. ``searching`` says whether some
+    are still to search; ``searched`` is emitted when none is.
     """
+
+    searched = Signal()
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._needle = ""
-        self._rows: list[int] | None = None  # accepted source rows; None: every row
+        self._rows: array[int] | None = None  # accepted source rows; None: every row
         self._count = 0  # rows shown when ``_rows`` is None
         self._search: SearchIndex | None = None
         self._cells: Callable[[int, int, int], Any] | None = None  # the source's data_at
         self._links: list[Any] = []
+        self._older: Callable[[str, int, int], list[int]] | None = None  # matching_rows
+        self._pending = 0  # source rows 0.._pending - 1 are still to search (in the store)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self._search_older)
+
+    @property
+    def searching(self) -> bool:
+        """Whether older rows are still being searched in the store."""
+        return self._pending > 0
 
     @property
     def filter_text(self) -> str:
@@ -108,6 +176,8 @@ class MessageFilterProxy(QAbstractProxyModel):
         search = getattr(model, "search", None)
         self._search = search if isinstance(search, SearchIndex) else None
         self._cells = getattr(model, "data_at", None) if self._search is not None else None
+        self._older = getattr(model, "matching_rows", None) if self._search is not None \
+            else None
         if model is not None and model is not old:
             for signal, slot in ((model.rowsInserted, self._source_inserted),
                                  (model.modelAboutToBeReset, self.beginResetModel),
@@ -121,10 +191,38 @@ class MessageFilterProxy(QAbstractProxyModel):
     def _refilter(self) -> None:
         source = self.sourceModel()
         total = source.rowCount() if source is not None else 0
+        self._timer.stop()
+        self._pending = 0
         if not self._needle or self._search is None:
             self._rows, self._count = None, total
+            return
+        start = min(self._search.first, total)
+        self._rows = array("q", self._search.matches(self._needle, start, total))
+        if start > 0 and self._older is not None:
+            self._pending = start
+            self._timer.start()
+
+    def _search_older(self) -> None:
+        """Search the next rows older than memory (newest first), for STORE_SLICE
+        seconds, and insert those found at the top."""
+        older, rows = self._older, self._rows
+        if older is None or rows is None or self._pending <= 0:
+            self._pending = 0
+            return
+        deadline = time.perf_counter() + STORE_SLICE
+        found: list[int] = []
+        while self._pending > 0 and time.perf_counter() < deadline:
+            first = max(0, self._pending - STORE_CHUNK)
+            found = older(self._needle, first, self._pending) + found
+            self._pending = first
+        if found:
+            self.beginInsertRows(QModelIndex(), 0, len(found) - 1)
+            rows[0:0] = array("q", found)
+            self.endInsertRows()
+        if self._pending > 0:
+            self._timer.start()
         else:
-            self._rows = self._search.matches(self._needle, 0, total)
+            self.searched.emit()
 
     def _source_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         if parent.isValid():
@@ -181,7 +279,7 @@ class MessageFilterProxy(QAbstractProxyModel):
             return None
         return row if self._rows is None else self._rows[row]
 
-    def source_rows(self) -> list[int] | None:
+    def source_rows(self) -> Sequence[int] | None:
         """The source rows shown, in order; None when every row is shown."""
         return self._rows
 

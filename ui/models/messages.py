@@ -7,9 +7,10 @@ anything: this is what lets 10,000 messages a second through.
 
 from __future__ import annotations
 
-import bisect
 import time
-from typing import Any
+from array import array
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -17,6 +18,7 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
 )
 from PySide6.QtGui import QBrush, QColor
 
@@ -24,6 +26,10 @@ from lab.model import Message, Sender
 from lab.pairs import Pairs
 from ui import theme
 from ui.models.filter import MessageFilterProxy, SearchIndex
+from ui.models.stored_rows import RowIds, StoredRows
+
+if TYPE_CHECKING:
+    from lab.capture import Capture
 
 #: The role under which every cell gives its whole Message.
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -38,6 +44,16 @@ _BACKGROUND = int(Qt.ItemDataRole.BackgroundRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 #: The roles a cell answers; a view asks for many more.
+#: Rows kept in memory without a capture to say how many (its own window decides).
+WINDOW = 20_000
+#: Compact the in-memory list once this many let-go rows lead it.
+COMPACT_AT = 4096
+#: Pairs of request and response kept (older ones are paired again from the store).
+PAIRS_KEPT = 50_000
+#: Connections whose last time is kept for the Δt column (the least recently heard
+#: beyond this are forgotten: their next message shows no Δt).
+CONNECTIONS_TIMED = 100_000
+_NONE = float("nan")
 _ROLES = frozenset((_DISPLAY, int(MESSAGE_ROLE), _ALIGNMENT, _BACKGROUND, _FOREGROUND, _TOOLTIP))
 _RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 _LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
@@ -76,23 +92,45 @@ def format_delta(delta: float | None) -> str:
 
 
 class MessageTableModel(QAbstractTableModel):
-    """All captured Messages, oldest first. Feed it with ``append`` (batches)."""
+    """All captured Messages, oldest first. Feed it with ``append`` (batches).
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    Per row it keeps a message id and a delta; Messages only for the newest rows
+    (``window``: by default as many as the capture keeps) and a few blocks read back.
+    Once the capture it follows spills to its store, an older row is read from there
+    (ui/models/stored_rows.py). Without a capture (a file shown), every row stays.
+    """
+
+    def __init__(self, parent: QObject | None = None, *, window: int | None = None) -> None:
         super().__init__(parent)
-        self._messages: list[Message] = []
-        self._deltas: list[float | None] = []
-        self._last_time: dict[str, float] = {}
+        self._ids = RowIds()
+        self._deltas = array("f")  # NaN: no previous message on the connection
+        self._recent: list[Message] = []  # rows _base.. (those before _cut are let go)
+        self._base = 0
+        self._cut = 0
+        #: Rows older than memory, read back from the capture's store.
+        self.stored = StoredRows(self._ids)
+        #: Messages kept in memory (None: as many as the capture keeps).
+        self.window = window
+        self._last_time: dict[str, float] = {}  # connection → its last message's time
         #: Which message answers which (the HAR export pairs the same way).
-        self.pairs = Pairs()
+        self.pairs = Pairs(limit=PAIRS_KEPT)
+        self._pairs_of: dict[str, Pairs] = {}  # connections paired again from the store
         self._highlighted: int | None = None  # a row shown as the selected row's partner
-        #: Every row's searchable text, for the filter (MessageFilterProxy).
+        #: The searchable text of the rows in memory, for the filter (MessageFilterProxy).
         self.search = SearchIndex()
         #: Step mode: the ids a Wire holds now, and the last id known when that was
         #: asked (None: nothing is known live, as in a capture file: none is held).
         self._held_now: frozenset[int] = frozenset()
         self._held_known: int | None = None
         self._held_rows: list[int] = []  # rows of messages flagged held
+        self._retry = QTimer(self)  # let go once the store has caught up (traffic stopped)
+        self._retry.setSingleShot(True)
+        self._retry.setInterval(1000)
+        self._retry.timeout.connect(self._let_go)
+
+    def follow(self, capture: Capture) -> None:
+        """Read rows that left memory from ``capture``'s store (the bridge's capture)."""
+        self.stored.capture = capture
 
     def connection_label(self, message: Message) -> str:
         """The Connection column: ``c1 ↳ c3`` for data connection c3 of control c1."""
@@ -104,40 +142,98 @@ class MessageTableModel(QAbstractTableModel):
         """Add a batch of new messages at the end (one insert for the whole batch)."""
         if not batch:
             return
-        first = len(self._messages)
+        if self.stored.capture is None:  # fed by a bridge: follow its capture
+            capture = getattr(self.sender(), "capture", None)
+            if capture is not None and hasattr(capture, "messages"):
+                self.follow(capture)
+        self.stored.bind()
+        first = len(self._ids)
+        last_time = self._last_time
         self.beginInsertRows(QModelIndex(), first, first + len(batch) - 1)
         for message in batch:
-            previous = self._last_time.get(message.connection)
-            self._deltas.append(None if previous is None else max(0.0, message.time - previous))
-            self._last_time[message.connection] = message.time
+            conn = message.connection
+            previous = last_time.pop(conn, None)  # re-set below: the newest stay
+            self._deltas.append(_NONE if previous is None else max(0.0, message.time - previous))
+            last_time[conn] = message.time
             if message.held:
-                self._held_rows.append(len(self._messages))
-            self._messages.append(message)
+                self._held_rows.append(len(self._ids))
+            self._ids.append(message.id)
+            self._recent.append(message)
             self.search.add(message)
             self.pairs.add(message)
+        while len(last_time) > CONNECTIONS_TIMED:
+            del last_time[next(iter(last_time))]
         self.endInsertRows()
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Let the oldest Messages go beyond ``window``: those the store has committed."""
+        window = self.window
+        if window is None:
+            log = self.stored.log
+            window = WINDOW if log is None else log.window
+        items, cut = self._recent, self._cut
+        live = len(items) - cut
+        if live <= window or self.stored.log is None:
+            return
+        committed = self.stored.committed()
+        start = cut
+        while live > window and items[cut].id <= committed:
+            cut += 1
+            live -= 1
+        if live > window and not self._retry.isActive():  # the store is behind: again soon
+            self._retry.start()
+        if cut == start:
+            return
+        self.search.forget(cut - start)
+        self._cut = cut
+        if cut >= COMPACT_AT and cut * 2 >= len(items):
+            del items[:cut]
+            self._base += cut
+            self._cut = 0
+
+    @property
+    def first_kept(self) -> int:
+        """The oldest row whose Message is in memory."""
+        return self._base + self._cut
+
+    def kept(self) -> int:
+        """How many Messages the model holds (in memory and read back)."""
+        return len(self._recent) - self._cut + self.stored.cached
 
     def partner(self, message_id: int) -> int | None:
         """The id of the request this message answers, or of the response answering it."""
-        return self.pairs.partner(message_id)
+        if self.pairs.known(message_id):
+            return self.pairs.partner(message_id)
+        row = self.row_of(message_id)  # paired long ago: pair its connection again
+        if row is None:
+            return None
+        conn = self.message(row).connection
+        pairs = self._pairs_of.get(conn)
+        if pairs is None:
+            pairs = Pairs()
+            for message in self.stored.of_connection(conn, self.pairs.horizon + 1):
+                if self._ids.row_of(message.id) is not None:  # a row (not sampled out)
+                    pairs.add(message)
+            if len(self._pairs_of) >= 8:
+                del self._pairs_of[next(iter(self._pairs_of))]
+            self._pairs_of[conn] = pairs
+        return pairs.partner(message_id)
 
     def row_of(self, message_id: int) -> int | None:
-        row = message_id - 1  # ids count from 1 in capture order
-        if 0 <= row < len(self._messages) and self._messages[row].id == message_id:
-            return row
-        # Sampled (some ids missing): the ids still increase, so search for it.
-        row = bisect.bisect_left(self._messages, message_id, key=lambda m: m.id)
-        if row < len(self._messages) and self._messages[row].id == message_id:
-            return row
-        return next((r for r, m in enumerate(self._messages) if m.id == message_id), None)
+        return self._ids.row_of(message_id)
 
     def amend(self, messages: list[Message]) -> None:
         """Messages learned more of (bytes never delivered): their rows show it."""
         last = len(COLUMNS) - 1
+        kept = self.first_kept
         for message in messages:
             row = self.row_of(message.id)
             if row is not None:
-                self._messages[row] = message
+                if row >= kept:
+                    self._recent[row - self._base] = message
+                else:  # the store has it amended (the capture recorded MessageAmended)
+                    self.stored.drop(row)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     def holding(self, message: Message) -> bool:
@@ -157,11 +253,11 @@ class MessageTableModel(QAbstractTableModel):
         next asking). The rows whose state changed are repainted."""
         if (held, known) == (self._held_now, self._held_known):
             return
-        before = [(row, self.holding(self._messages[row])) for row in self._held_rows]
+        before = [(row, self.holding(self.message(row))) for row in self._held_rows]
         self._held_now, self._held_known = held, known
         last = len(COLUMNS) - 1
         for row, was in before:
-            if self.holding(self._messages[row]) != was:
+            if self.holding(self.message(row)) != was:
                 self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     def set_highlighted(self, row: int | None) -> None:
@@ -174,27 +270,54 @@ class MessageTableModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.beginResetModel()
-        self.pairs = Pairs()
+        self.pairs = Pairs(limit=PAIRS_KEPT)
+        self._pairs_of.clear()
         self._highlighted = None
-        self._messages.clear()
+        self._ids.clear()
+        self._recent, self._base, self._cut = [], 0, 0
+        self.stored.forget()  # the capture's next rows come from its new log
         self._held_rows.clear()
         if self._held_known is not None:  # ids count from 1 again
             self._held_now, self._held_known = frozenset(), 0
         self.search.clear()
-        self._deltas.clear()
+        self._deltas = array("f")
         self._last_time.clear()
         self.endResetModel()
 
     def message(self, row: int) -> Message:
-        return self._messages[row]
+        if row < 0:
+            row += len(self._ids)
+        if not 0 <= row < len(self._ids):
+            raise IndexError("row out of range")
+        kept = self._base + self._cut
+        if row >= kept:
+            return self._recent[row - self._base]
+        return self.stored.message(row, kept)
+
+    def messages(self, first: int, end: int) -> Iterator[Message]:
+        """The Messages of rows ``first``..``end - 1``, in order (older ones read from the
+        store in chunks, not cached: for a walk over many rows)."""
+        end = min(end, len(self._ids))
+        kept = self._base + self._cut
+        if first < kept:
+            yield from self.stored.walk(first, min(end, kept))
+            first = kept
+        for row in range(first, end):
+            yield self._recent[row - self._base]
 
     def delta(self, row: int) -> float | None:
-        return self._deltas[row]
+        value = self._deltas[row]
+        return None if value != value else value  # NaN: none
+
+    def matching_rows(self, needle: str, first: int, end: int) -> list[int]:
+        """The rows in ``first``..``end - 1`` (older than memory) whose text contains
+        ``needle``, asked of the store (the filter's older rows)."""
+        return self.stored.matching(needle, first, end)
 
     # ---- the Qt model interface --------------------------------------------------
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._messages)
+        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
@@ -217,9 +340,9 @@ class MessageTableModel(QAbstractTableModel):
     def data_at(self, row: int, column: int, role: int) -> Any:
         """What ``data`` gives for the cell at ``row``, ``column`` (the filter proxy
         asks here directly: a view asks for every role of every cell it paints)."""
-        if role not in _ROLES or not 0 <= row < len(self._messages):
+        if role not in _ROLES or not 0 <= row < len(self._ids):
             return None
-        message = self._messages[row]
+        message = self.message(row)
         if role == _DISPLAY:
             return self._display(message, row, column)
         if role == MESSAGE_ROLE:
@@ -246,7 +369,7 @@ class MessageTableModel(QAbstractTableModel):
         if column == COL_TIME:
             return format_time(message.time)
         if column == COL_DELTA:
-            return format_delta(self._deltas[row])
+            return format_delta(self.delta(row))
         if column == COL_CONN:
             return self.connection_label(message)
         if column == COL_ROUTE:

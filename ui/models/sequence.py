@@ -6,7 +6,8 @@ diagram. It keeps nothing per row, only per connection: its first and last
 message, its two lane names, and the order in which the shown rows first use
 it. Lanes follow from that order (a lane per name, clients left of servers),
 so naming a connection anew (a lab client reports its address after its first
-message) costs the connections still called by that address, found in an index. Rows are looked at
+message) costs the connections still called by that address, found in an index (what it
+keeps of a connection's first message is who and where, not its bytes). Rows are looked at
 lazily, when a view asks (``row_count``, ``lanes``, ``arrow``): appending a
 batch costs that batch; a filter change (rows removed, or inserted before the
 end) costs one pass over the rows still shown, on the next paint.
@@ -14,8 +15,8 @@ end) costs one pass over the rows still shown, on the next paint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -257,19 +258,23 @@ class SequenceModel(QObject):
     def _catch_up(self) -> None:
         if self.source is not None:
             count = self.source.rowCount()
-            for source_row in range(self._source_seen, count):
-                seen = self.source.message(source_row)
-                self._first.setdefault(seen.connection, seen)
-                self._last[seen.connection] = seen.id
+            first, last = self._first, self._last
+            for seen in self.source.messages(self._source_seen, count):
+                if seen.connection not in first:
+                    first[seen.connection] = _slim(seen)
+                last[seen.connection] = seen.id
             self._source_seen = count
         count = self.rows.rowCount()
         if self._seen >= count:
             return
         known = len(self._shown)
         shown = self._shown
-        for message in self._messages_from(self._seen, count):
-            if message is not None and message.connection not in shown:
-                shown[message.connection] = message
+        if self._seen == 0 and self._identity() and self._source_seen == count:
+            shown.update(self._first)  # every row shown: each connection's first message
+        else:
+            for message in self._messages_from(self._seen, count):
+                if message is not None and message.connection not in shown:
+                    shown[message.connection] = _slim(message)
         self._seen = count
         if len(self._shown) != known:
             self._lanes = None
@@ -279,11 +284,11 @@ class SequenceModel(QObject):
         """The messages of rows ``first``..``end - 1``, the cheapest way the rows allow."""
         source = self.source
         if source is not None and (source is self.rows or self._identity()):
-            return (source.message(row) for row in range(first, end))
+            return source.messages(first, end)
         if source is not None and isinstance(self.rows, MessageFilterProxy):
             mapped = self.rows.source_rows()
             if mapped is not None:
-                return (source.message(row) for row in mapped[first:end])
+                return _rows_of(source, mapped[first:end])
         return (self.message(row) for row in range(first, end))
 
     def _inserted(self, _parent: object, first: int, _last: int) -> None:
@@ -309,3 +314,28 @@ class SequenceModel(QObject):
         self._last.clear()
         self._source_seen = 0
         self._reset()
+
+
+def _slim(message: Message) -> Message:
+    """What the diagram keeps of a connection's first message: who and where, not its
+    bytes (a load test opens a connection per request)."""
+    if message.raw or message.fields or message.summary:
+        return replace(message, raw=b"", fields=(), summary="")
+    return message
+
+
+def _rows_of(source: MessageTableModel, rows: Sequence[int]) -> Iterator[Message]:
+    """The Messages of ``rows`` (increasing source rows), runs of neighbours read
+    together (rows older than memory come from the store a chunk at a time)."""
+    at = 0
+    while at < len(rows):
+        end = at + 1
+        while end < len(rows) and rows[end] - rows[at] < 4 * (end - at + 1) \
+                and end - at < 2000:
+            end += 1
+        first = rows[at]
+        wanted = set(rows[at:end])
+        for row, message in enumerate(source.messages(first, rows[end - 1] + 1), first):
+            if row in wanted:
+                yield message
+        at = end
