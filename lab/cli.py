@@ -1,6 +1,6 @@
 """cslab: the command line. Every command but ``gui`` runs without Qt.
 
-    cslab [gui]                      open the window
+    cslab [gui] [LESSON|SCENARIO|CAPTURE]   open the window (and the lesson or capture)
     cslab serve KIND [--host H] [--port P] [--root DIR] [--user U] [--password PW]
                      [--auth] [--capture FILE.jsonl] [--record FILE.cslab]
                      [--max-per-client N] [--max-total N] [-q]
@@ -8,6 +8,7 @@
                 [--record FILE.cslab] [-q]
     cslab export CAPTURE --format jsonl|har|pcapng|cslab -o FILE
     cslab run SCENARIO [--capture FILE.jsonl] [--record FILE.cslab] [--pcap FILE.pcapng]
+                       [--timeout S]
     cslab lessons                    list the built-in lessons
 
 ``serve`` and ``relay`` also take the Wire's faults: ``--latency MS --jitter MS
@@ -23,10 +24,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import signal
+import stat
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 from lab import kinds as kind_table
 from lab.cli_output import capture_file, printer, record_file
@@ -36,8 +40,15 @@ from lab.kinds import ServerSide
 from lab.model import Transport, parse_address
 from lab.servers import server_kinds
 
+if TYPE_CHECKING:
+    from lab.store import Stored
+
 #: The longest latency or jitter a Wire takes, in milliseconds (an hour).
 MAX_DELAY_MS = 3_600_000.0
+#: The longest ``cslab run --timeout`` (a week, in seconds).
+MAX_RUN_S = 604_800.0
+#: How long ``cslab run`` lets a whole run take unless --timeout says (seconds).
+RUN_TIMEOUT = 300.0
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,6 +89,18 @@ def milliseconds(text: str) -> float:
     if not 0.0 <= value <= MAX_DELAY_MS:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number of milliseconds from 0 to {MAX_DELAY_MS:.0f}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """A time limit in seconds, more than 0 and at most a week."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value <= MAX_RUN_S:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds, more than 0 and at most {MAX_RUN_S:.0f}")
     return value
 
 
@@ -192,9 +215,51 @@ def cmd_lessons(args: argparse.Namespace) -> int:
     return list_lessons(args)
 
 
+def _is_capture(name: str) -> bool:
+    """Whether ``cslab gui NAME`` opens NAME as a capture: a ``.cslab`` or ``.jsonl``
+    name, or a regular file that starts with SQLite's header (a FIFO is never opened)."""
+    from lab.store import is_sqlite
+
+    if Path(name).suffix in (".cslab", ".jsonl"):
+        return True
+    try:
+        regular = stat.S_ISREG(os.stat(name).st_mode)
+    except OSError:
+        return False
+    return regular and is_sqlite(name)
+
+
+def gui_file(name: str) -> Stored | None:
+    """``cslab gui NAME``'s file, checked before any window opens, as ``cslab run`` and
+    ``cslab export`` check theirs: a capture loaded (a Stored), or None for a valid
+    scenario or lesson. A bad one raises ScenarioError or ExportError (one line)."""
+    from lab.export import load_capture
+    from lab.scenario import load
+
+    if _is_capture(name):
+        return load_capture(name)
+    load(name)
+    return None
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
+    from lab.export import ExportError
+    from lab.scenario import ScenarioError
+
+    capture = None
+    if args.scenario:
+        try:
+            capture = gui_file(args.scenario)
+        except (ScenarioError, ExportError) as exc:
+            print(f"cslab: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"cslab: interrupted while reading {args.scenario}", file=sys.stderr)
+            return 130
     from ui.app import main as gui_main  # the one door to Qt
 
+    if capture is not None:
+        return gui_main(capture=(args.scenario, capture))
     return gui_main(args.scenario)
 
 
@@ -238,7 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     gui = sub.add_parser("gui", help="open the window (the default)")
-    gui.add_argument("scenario", nargs="?", help="a lesson or scenario to open")
+    gui.add_argument("scenario", nargs="?", metavar="FILE",
+                     help="a lesson or scenario to open, or a capture (.cslab or JSON "
+                          "Lines) to show read-only")
     gui.set_defaults(func=cmd_gui)
 
     kinds = server_kinds()
@@ -295,12 +362,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export)
 
     run = sub.add_parser("run", help="run a scenario or built-in lesson headless; "
-                                     "exit 1 if an expectation fails, 2 if it is invalid")
+                                     "exit 1 if an expectation fails or it takes longer "
+                                     "than --timeout, 2 if it is invalid")
     run.add_argument("scenario", help="a scenario file (.toml) or a lesson's name "
                                       "(cslab lessons lists them)")
     run.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     run.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
     run.add_argument("--pcap", metavar="FILE.pcapng", help="write the capture as pcapng after")
+    run.add_argument("--timeout", type=seconds, default=RUN_TIMEOUT, metavar="S",
+                     help=f"stop a run that takes longer than S seconds, exit 1 "
+                          f"({RUN_TIMEOUT:.0f})")
     run.set_defaults(func=cmd_run)
     lessons = sub.add_parser("lessons", help="list the built-in lessons")
     lessons.set_defaults(func=cmd_lessons)

@@ -2,8 +2,9 @@
 
 ``run`` prints the setup, then for each step its presenter text, the conversation
 (one line per message, as ``cslab serve`` prints them), what came back and each
-expectation; it returns 0 if all held, 1 if one failed, 2 for an invalid scenario
-or a server that cannot start.
+expectation; it returns 0 if all held, 1 if one failed or the run took longer than its
+``--timeout`` (RUN_TIMEOUT seconds unless given; one line on stderr names the step
+that was running), 2 for an invalid scenario or a server that cannot start.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ import sys
 import textwrap
 
 from lab import pcapng
+from lab.cli import RUN_TIMEOUT  # the longest a whole headless run may take, in seconds
 from lab.cli_output import capture_file, message_line, record_file
 from lab.engine import Engine, EngineError
 from lab.scenario import Scenario, ScenarioError, lessons, load
 from lab.scenario_run import Runner, StepResult
-
-#: The longest a whole headless run may take, in seconds.
-RUN_TIMEOUT = 300.0
 
 
 def _say(text: str) -> None:
@@ -42,7 +41,9 @@ def print_step(result: StepResult) -> None:
         _say(f"   {check}")
 
 
-async def _run(scenario: Scenario, args: argparse.Namespace) -> int:
+async def _run(scenario: Scenario, args: argparse.Namespace, doing: list[str]) -> int:
+    """Run ``scenario`` as ``args`` ask; ``doing[0]`` says what it is doing meanwhile
+    (setting up, step N…), for the line a timeout prints."""
     engine = Engine()
     runner = Runner(scenario, engine)
     with (capture_file(engine.capture, args.capture),
@@ -62,10 +63,13 @@ async def _run(scenario: Scenario, args: argparse.Namespace) -> int:
             if scenario.wire.step:
                 _say("  (step mode is the window's: headless, the Wire forwards everything)")
             results = []
-            for index in range(len(scenario.steps)):
+            for index, step in enumerate(scenario.steps):
+                doing[0] = f"in step {index + 1}, {step.client}: {step.action}"
                 results.append(await runner.step(index))
                 print_step(results[-1])
+            doing[0] = "closing the clients"
             await runner.close()
+            doing[0] = "stopping the servers"
         finally:
             await engine.shutdown()
     if args.pcap:
@@ -91,10 +95,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"cslab: {exc}", file=sys.stderr)
         return 2
 
-    async def bounded() -> int:
-        return await asyncio.wait_for(_run(scenario, args), RUN_TIMEOUT)
+    limit = getattr(args, "timeout", None) or RUN_TIMEOUT
+    doing = ["setting up"]
 
-    return asyncio.run(bounded())
+    async def bounded() -> int:
+        return await asyncio.wait_for(_run(scenario, args, doing), limit)
+
+    try:
+        return asyncio.run(bounded())
+    except TimeoutError:
+        print(f"cslab: {args.scenario}: the run took longer than {limit:g} s: stopped "
+              f"{doing[0]} (--timeout gives it longer)", file=sys.stderr)
+        return 1
 
 
 def cmd_lessons(args: argparse.Namespace) -> int:

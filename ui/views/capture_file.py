@@ -27,7 +27,49 @@ if TYPE_CHECKING:  # lab.export and lab.store are imported on open and save, not
     from lab.store import Stored
 
 SAVE_FILTER = "Lab captures (*.cslab)"
+#: The most characters of a name, an address or a protocol an opened capture shows.
+MAX_NAME = 200
+#: The most characters of a message's summary an opened capture shows.
+MAX_SHOWN_SUMMARY = 2000
 OPEN_FILTER = "Captures (*.cslab *.jsonl);;Lab captures (*.cslab);;JSON Lines (*.jsonl);;All (*)"
+
+
+def _cut(text: str, most: int) -> str:
+    return text if len(text) <= most else f"{text[:most - 1]}…"
+
+
+def cut_for_showing(stored: Stored) -> Stored:
+    """``stored`` with every name, address and protocol cut to MAX_NAME characters and
+    every summary to MAX_SHOWN_SUMMARY: a valid file may hold a 50 MB node name, which
+    Qt would lay out (and the diagram measure) at every paint. The same object when
+    nothing is too long; the raw bytes are never cut."""
+    from dataclasses import replace
+
+    from lab.store import Stored
+
+    def short(*texts: str) -> bool:
+        return all(len(text) <= MAX_NAME for text in texts)
+
+    nodes = {id_: node if short(node.name, node.address, node.kind, node.detail)
+             else replace(node, name=_cut(node.name, MAX_NAME), kind=_cut(node.kind, MAX_NAME),
+                          address=_cut(node.address, MAX_NAME),
+                          detail=_cut(node.detail, MAX_NAME))
+             for id_, node in stored.nodes.items()}
+    connections = {id_: conn if short(conn.client, conn.server, conn.protocol, conn.note)
+                   else replace(conn, client=_cut(conn.client, MAX_NAME),
+                                server=_cut(conn.server, MAX_NAME),
+                                protocol=_cut(conn.protocol, MAX_NAME),
+                                note=_cut(conn.note, MAX_NAME))
+                   for id_, conn in stored.connections.items()}
+    messages = [m if len(m.summary) <= MAX_SHOWN_SUMMARY and short(m.client, m.server, m.protocol)
+                else replace(m, summary=_cut(m.summary, MAX_SHOWN_SUMMARY),
+                             client=_cut(m.client, MAX_NAME), server=_cut(m.server, MAX_NAME),
+                             protocol=_cut(m.protocol, MAX_NAME))
+                for m in stored.messages]
+    endpoints = {_cut(address, MAX_NAME): node for address, node in stored.endpoints.items()}
+    return Stored(messages=messages, connections=connections, nodes=nodes,
+                  endpoints=endpoints, meta={key: _cut(value, MAX_NAME)
+                                             for key, value in stored.meta.items()})
 
 
 def stored_namer(stored: Stored) -> Namer:
@@ -134,8 +176,13 @@ class CaptureFiles:
         except ExportError as exc:
             QMessageBox.warning(self.window, "Cannot open the capture", str(exc))
             return None
+        return self.show(stored, path)
+
+    def show(self, stored: Stored, path: str) -> CaptureViewer:
+        """Show ``stored`` (read from ``path``) in a new read-only window, its overlong
+        names and summaries cut (see ``cut_for_showing``)."""
         self.folder = Path(path).parent
-        viewer = CaptureViewer(stored, path, self.window)
+        viewer = CaptureViewer(cut_for_showing(stored), path, self.window)
         self.viewers.append(viewer)
         viewer.destroyed.connect(lambda: self.viewers.remove(viewer)
                                  if viewer in self.viewers else None)
