@@ -11,6 +11,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,7 @@ from tests.hostile.test_bad_inputs import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-CSLAB = ROOT / ".venv" / "bin" / "cslab"
+CSLAB = (sys.executable, "-m", "lab.cli")  # the cslab of this checkout
 #: The most SIGINT may take to end the app, in seconds (the app gives itself 3 s to
 #: close cleanly, then stops its servers and leaves; more here for a busy machine).
 QUIT_DEADLINE = 8.0
@@ -42,7 +43,7 @@ def env() -> dict[str, str]:
 
 def gui(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """``cslab gui ARGS``, which must end by itself within DEADLINE (a refusal)."""
-    return subprocess.run([str(CSLAB), "gui", *map(str, args)], cwd=ROOT, env=env(),
+    return subprocess.run([*CSLAB, "gui", *map(str, args)], cwd=ROOT, env=env(),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           errors="replace", timeout=DEADLINE)
 
@@ -53,7 +54,7 @@ class Running:
     def __init__(self, *args: str | Path) -> None:
         import threading
 
-        self.proc = subprocess.Popen([str(CSLAB), "gui", *map(str, args)], cwd=ROOT, env=env(),
+        self.proc = subprocess.Popen([*CSLAB, "gui", *map(str, args)], cwd=ROOT, env=env(),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, errors="replace")
         self.lines: list[str] = []
@@ -220,7 +221,7 @@ def test_sigint_while_a_big_capture_is_read_is_one_line(tmp_path: Path) -> None:
     with open(path, "wb") as stream:
         stream.write(lines([r for r in records if r["type"] == "open"]))
         stream.write(lines([{**message, "id": n} for n in range(1, 400_001)]))
-    proc = subprocess.Popen([str(CSLAB), "gui", str(path)], cwd=ROOT, env=env(),
+    proc = subprocess.Popen([*CSLAB, "gui", str(path)], cwd=ROOT, env=env(),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace")
     try:

@@ -5,12 +5,13 @@ bad ``--timeout`` is one line and exit 2. The real ``cslab`` in a subprocess."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CSLAB = ROOT / ".venv" / "bin" / "cslab"
+CSLAB = (sys.executable, "-m", "lab.cli")  # the cslab of this checkout
 #: Far more than any run here needs: a hang fails the test, a busy machine does not.
 DEADLINE = 60.0
 
@@ -32,7 +33,7 @@ faults = { latency = 30000 }
 
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(CSLAB), "run", *map(str, args)], cwd=ROOT,
+    return subprocess.run([*CSLAB, "run", *map(str, args)], cwd=ROOT,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           errors="replace", timeout=DEADLINE)
 
