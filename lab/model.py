@@ -281,3 +281,14 @@ def is_rewrite_note(message: Message) -> bool:
     ``line``) or as the server got it (``sent to the server``)."""
     keys = {key for key, _ in message.fields}
     return message.injected and "wire" in keys and bool(keys & {"line", "sent to the server"})
+
+
+def search_text(message: Message) -> str:
+    """What a filter looks in, casefolded: the summary, the connection as the inspector
+    labels it (``c1 ↳ c3``), protocol, client, server and sender. The inspector's
+    in-memory index (ui/models/filter.py) and the capture's store (lab/store_read.py)
+    search the same text."""
+    conn = message.connection
+    label = f"{message.parent} ↳ {conn}" if message.parent else conn
+    return " ".join((message.summary, label, message.protocol, message.client,
+                     message.server, message.sender.value)).casefold()

@@ -45,6 +45,7 @@ from lab.model import (
     NodeState,
     Sender,
     Transport,
+    search_text,
 )
 from lab.outage import Outage, say
 
@@ -84,6 +85,9 @@ CREATE TABLE nodes (
     address TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE TABLE endpoints (address TEXT PRIMARY KEY, node TEXT NOT NULL);
 """
+#: A capture's own store (lab/spill.py) also keeps each message's searchable text,
+#: casefolded (``lab.model.search_text``), in a narrow table a filter scans quickly.
+SEARCH_TABLE = "CREATE TABLE search (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"
 
 
 
@@ -248,6 +252,8 @@ class Recorder:
         #: save those a full disk lost).
         self.committed = 0
         self._db = _new_file(path)
+        if spill:  # what the window's filter searches, casefolded (lab/store_read.py)
+            self._db.execute(SEARCH_TABLE)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._per_statement = max(1, min(500, self._db.getlimit(
@@ -326,6 +332,9 @@ class Recorder:
     def _write(self, batch: list[Event]) -> None:
         rows = [(table, row) for (table, _), row in self._kept.items()]
         rows += filter(None, map(_rows, batch))
+        if self.spill:
+            rows += [("search", (e.message.id, search_text(e.message))) for e in batch
+                     if isinstance(e, MessageCaptured)]
         newest = max((e.message.id for e in batch if isinstance(e, MessageCaptured)),
                      default=0)
         tables: dict[str, list[tuple[Any, ...]]] = {}

@@ -230,3 +230,28 @@ def test_old_closed_connections_live_on_disk_too(tmp_path: Path,
             assert result.error == "" and result.messages == 1
 
     run(main, timeout=60)
+
+
+def test_the_store_finds_text_as_the_inspector_folds_it() -> None:
+    """The store keeps each message's casefolded text: "STRASSE" finds "Straße", as
+    the inspector's filter does in memory (SQLite's lower() would not)."""
+    from lab.model import Piece, Transport, search_text
+
+    capture = Capture(window=10)
+    conn = capture.open(protocol="smtp", transport=Transport.TCP, client="127.0.0.1:5000",
+                        server="127.0.0.1:2525")
+    for n in range(40):
+        words = "Subject: Straße" if n % 10 == 3 else "NOOP"
+        capture.add(conn, Piece(sender=Sender.CLIENT, summary=f"{words} {n}", size=4,
+                                raw=b"NOOP", time=time.time()))
+    log = capture.messages
+    deadline = time.monotonic() + 10
+    while log.recorder is None or log.recorder.committed < 40:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    reader = log.reader()
+    assert reader.folds
+    assert reader.matching("strasse", 1, 40) == [4, 14, 24, 34]
+    assert reader.matching("c1 smtp", 1, 40) == list(range(1, 41))  # spans the fields
+    assert all("strasse" in search_text(log[i - 1]) for i in (4, 14))
+    capture.finish()

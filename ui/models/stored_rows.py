@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lab.model import Message, Sender
+from lab.model import Message, Sender, search_text
 
 if TYPE_CHECKING:
     from lab.capture import Capture
@@ -199,7 +199,7 @@ class StoredRows:
         reader = self.reader()
         if reader is None:
             return []
-        if not needle.isascii():  # SQLite's lower() folds ASCII only: compare here
+        if not needle.isascii() and not reader.folds:  # lower() folds ASCII only
             return [row for row, m in zip(range(first, end), self.walk(first, end), strict=True)
                     if needle in search_text(m)]
         try:
@@ -219,11 +219,3 @@ class StoredRows:
         except Exception:  # noqa: BLE001
             return []
 
-
-def search_text(message: Message) -> str:
-    """A row's whole searchable text, casefolded (ui/models/filter.py's SearchIndex and
-    lab/store_read.py's SEARCH_TEXT look in the same)."""
-    conn = message.connection
-    label = f"{message.parent} ↳ {conn}" if message.parent else conn
-    return " ".join((message.summary, label, message.protocol, message.client,
-                     message.server, message.sender.value)).casefold()
