@@ -7,22 +7,27 @@ answer is data: a rule per protocol naming the field a dissector puts first.
 A keyed rule (DNS) pairs by that field's value instead: an answer goes to the
 oldest waiting question with the same value, in whatever order answers come.
 Since a keyed question may never be answered (a lost datagram), each connection
-keeps only its newest ``KEYED_KEPT`` waiting ones.
+keeps only its newest ``KEYED_KEPT`` waiting ones; an in-order queue keeps its
+newest ``ORDERED_KEPT`` (a client that pipelines questions no one answers must
+not grow the lab), and a connection with nothing waiting keeps nothing.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import deque
 
 from lab.kinds import Rule, pairing_rule
 from lab.model import FieldValue
 
 #: Keyed questions kept waiting per connection; past this the oldest is forgotten.
 KEYED_KEPT = 1000
+#: In-order questions kept waiting per connection; past this the oldest is forgotten
+#: (it stays unpaired, and so does the answer that would have been its).
+ORDERED_KEPT = 10_000
 
 
 #: The rules live in the kind table (lab/kinds.py), one per protocol that pairs.
-__all__ = ["KEYED_KEPT", "Pairer", "Rule"]
+__all__ = ["KEYED_KEPT", "ORDERED_KEPT", "Pairer", "Rule"]
 
 
 class _KeyedWaits:
@@ -54,7 +59,8 @@ class Pairer:
     """Feed messages in capture order; learn which earlier message each one answers."""
 
     def __init__(self) -> None:
-        self._waiting: dict[str, deque[int]] = defaultdict(deque)
+        self._waiting: dict[str, deque[int]] = {}
+        self._forgotten: dict[str, int] = {}  # connection → answers owed to forgotten ones
         self._keyed: dict[str, _KeyedWaits] = {}
 
     def add(
@@ -75,11 +81,23 @@ class Pairer:
             return self._add_keyed(rule, message_id, connection, first_field, from_client)
         if from_client:
             if name in rule.questions:
-                self._waiting[connection].append(message_id)
+                waiting = self._waiting.setdefault(connection, deque())
+                waiting.append(message_id)
+                if len(waiting) > ORDERED_KEPT:
+                    waiting.popleft()
+                    self._forgotten[connection] = self._forgotten.get(connection, 0) + 1
             return None
         queue = self._waiting.get(connection)
         if name == rule.answer and rule.final(value) and queue:
-            return queue.popleft()
+            if connection in self._forgotten:  # this answer was a forgotten question's
+                self._forgotten[connection] -= 1
+                if not self._forgotten[connection]:
+                    del self._forgotten[connection]
+                return None
+            question = queue.popleft()
+            if not queue:
+                del self._waiting[connection]
+            return question
         return None
 
     def _add_keyed(self, rule: Rule, message_id: int, connection: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dns.message
+import pytest
 
 from lab.capture import Capture
 from lab.dissect import make
@@ -199,3 +200,24 @@ def test_pairs_over_messages_and_over_records_agree() -> None:
     assert "400 Bad Request" not in got  # its request was unreadable: no method to answer
     assert len(by_message) == len(got) == 4
     assert all(by_record.partner(m.id) == by_message.partner(m.id) for m in capture.messages)
+
+
+def test_an_in_order_queue_is_bounded_and_never_pairs_the_wrong_answer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client pipelines more requests than are kept waiting: the oldest are
+    forgotten, their answers pair with nothing, the rest pair as they should, and a
+    connection with nothing waiting keeps nothing."""
+    import lab.pairing
+
+    monkeypatch.setattr(lab.pairing, "ORDERED_KEPT", 3)
+    pairer = Pairer()
+
+    def add(message_id: int, from_client: bool) -> int | None:
+        field = ("method", "GET") if from_client else ("status", 200)
+        return pairer.add(message_id, protocol="http", connection="c1",
+                          from_client=from_client, first_field=field)
+
+    for n in range(1, 6):  # requests 1..5: 1 and 2 are forgotten
+        assert add(n, True) is None
+    assert [add(n, False) for n in range(6, 11)] == [None, None, 3, 4, 5]
+    assert not pairer._waiting and not pairer._forgotten
