@@ -62,10 +62,18 @@ from lab.model import (
 DRAIN_INTERVAL_MS = 33
 #: The app's limit: more load messages a second than this and the views see a sample.
 SAMPLE_ABOVE = 300
+#: Closed connections the window keeps (a day of short connections must not grow it).
+CLOSED_KEPT = 10_000
 #: The sampling rates (1 in K) the bridge chooses from.
 SAMPLING_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 #: How many captured messages before the (only) ``gc.freeze``.
 FREEZE_FIRST = 1_000
+
+
+def _number(connection: str) -> int:
+    """The number in a connection's id (``c12``: 12; 0 if it has none)."""
+    digits = connection[1:]
+    return int(digits) if digits.isdigit() else 0
 
 
 def sampling_step(rate: float, limit: int | None) -> int:
@@ -132,7 +140,12 @@ class EngineBridge(QObject):
         self._queue: deque[Event] = deque()
         self._unsubscribe = capture.subscribe(self._queue.append)  # runs on the engine thread
         self.nodes: dict[str, NodeInfo] = {}
+        #: The connections open now and the newest CLOSED_KEPT closed ones (older closed
+        #: ones are let go: ``is_closed`` still knows them); ``seen`` counts them all.
         self.connections: dict[str, Connection] = {}
+        self.seen = 0
+        self._closed_ids: deque[str] = deque()  # closed, oldest first
+        self._let_go_up_to = 0  # the highest number of a closed connection let go
         self.endpoints: dict[str, str] = {}  # a lab client's local address → its node id
         self.client_states: dict[str, ClientState] = {}
         self.server_states: dict[str, ServerState] = {}
@@ -155,6 +168,25 @@ class EngineBridge(QObject):
     def running_servers(self) -> list[NodeInfo]:
         return [n for n in self.nodes.values()
                 if n.role == "server" and n.state is NodeState.RUNNING]
+
+    def is_closed(self, connection: str) -> bool:
+        """Whether ``connection`` has closed (one let go long ago has)."""
+        conn = self.connections.get(connection)
+        if conn is not None:
+            return conn.closed is not None
+        return 0 < _number(connection) <= self._let_go_up_to
+
+    def _keep(self, conn: Connection) -> None:
+        if conn.id not in self.connections:
+            self.seen += 1
+        self.connections[conn.id] = conn
+        if conn.closed is None:
+            return
+        self._closed_ids.append(conn.id)
+        while len(self._closed_ids) > CLOSED_KEPT:
+            old = self._closed_ids.popleft()
+            if self.connections.pop(old, None) is not None:
+                self._let_go_up_to = max(self._let_go_up_to, _number(old))
 
     def open_connections(self) -> int:
         return sum(1 for c in self.connections.values() if c.closed is None)
@@ -255,6 +287,8 @@ class EngineBridge(QObject):
         """The capture was emptied: forget its connections and say so at once (the
         views drop their rows before this batch's messages, which came after)."""
         self.connections.clear()
+        self._closed_ids.clear()
+        self.seen = 0
         self.message_count = 0
         self.sampled_out = 0
         self.cleared.emit()
@@ -286,7 +320,7 @@ class EngineBridge(QObject):
                 self.node_changed.emit(info)
         if connections:
             for conn in connections:
-                self.connections[conn.id] = conn
+                self._keep(conn)
             self.connections_changed.emit(connections)
         if messages:
             self.messages_added.emit(messages)

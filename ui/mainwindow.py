@@ -426,8 +426,7 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def is_closed(self, connection: str) -> bool:
-        conn = self.bridge.connections.get(connection)
-        return conn is not None and conn.closed is not None
+        return self.bridge.is_closed(connection)
 
     def name_of(self, message: Message, side: Sender) -> str:
         """What the wire calls one end of ``message``: the lab's names (lab/naming.py),
@@ -443,7 +442,7 @@ class MainWindow(QMainWindow):
     def _update_status(self, *_: object) -> None:
         messages = self.model.rowCount()
         open_now = self.bridge.open_connections()
-        seen = len(self.bridge.connections)
+        seen = self.bridge.seen
         running = len(self.bridge.running_servers())
         self.status.setText(
             f"{messages} message{'s' if messages != 1 else ''}  ·  "

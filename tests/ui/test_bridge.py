@@ -73,3 +73,31 @@ def test_node_events_keep_the_latest_state(qtbot) -> None:  # type: ignore[no-un
 
 def _fields(info: NodeInfo) -> dict[str, object]:
     return {name: getattr(info, name) for name in info.__slots__}  # type: ignore[attr-defined]
+
+
+def test_a_day_of_short_connections_keeps_the_newest_closed_ones(  # type: ignore[no-untyped-def]
+        qtbot, monkeypatch) -> None:
+    """Only the newest CLOSED_KEPT closed connections stay; every one is counted in
+    ``seen`` and an old one is still known closed (the diagram's last arrow)."""
+    monkeypatch.setattr("ui.bridge.CLOSED_KEPT", 5)
+    capture = Capture()
+    bridge = EngineBridge(capture)
+
+    def work() -> None:
+        for n in range(40):
+            conn = capture.open(protocol="raw", transport=Transport.TCP,
+                                client=f"127.0.0.1:{5000 + n}", server="127.0.0.1:7007")
+            capture.add(conn, Piece(sender=Sender.CLIENT, time=float(n), summary="m",
+                                    raw=b"x", size=1))
+            if n < 39:
+                capture.close(conn.id)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: bridge.message_count == 40)
+    assert bridge.seen == 40 and bridge.open_connections() == 1
+    assert len(bridge.connections) == 6  # the open one and the newest 5 closed
+    assert bridge.is_closed("c1") and bridge.is_closed("c39") and not bridge.is_closed("c40")
+    assert not bridge.is_closed("c41")  # not seen yet
+    bridge.close()
