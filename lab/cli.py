@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from lab import kinds as kind_table
-from lab.cli_output import capture_file, printer, record_file
+from lab.cli_output import RUN_TIMEOUT, capture_file, printer, record_file
 from lab.dissect import FALLBACK
 from lab.engine import Engine, EngineError
 from lab.kinds import ServerSide
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 MAX_DELAY_MS = 3_600_000.0
 #: The longest ``cslab run --timeout`` (a week, in seconds).
 MAX_RUN_S = 604_800.0
-#: How long ``cslab run`` lets a whole run take unless --timeout says (seconds).
-RUN_TIMEOUT = 300.0
 
 
 class Parser(argparse.ArgumentParser):

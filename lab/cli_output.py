@@ -14,6 +14,9 @@ from typing import IO
 from lab.capture import Capture, JsonLinesWriter
 from lab.model import ConnectionClosed, Event, Message, MessageCaptured
 
+#: How long ``cslab run`` lets a whole run take unless --timeout says (seconds).
+RUN_TIMEOUT = 300.0
+
 
 def message_line(message: Message) -> str:
     """How ``serve`` and ``relay`` print a message: one line a person can read."""

@@ -15,8 +15,7 @@ import sys
 import textwrap
 
 from lab import pcapng
-from lab.cli import RUN_TIMEOUT  # the longest a whole headless run may take, in seconds
-from lab.cli_output import capture_file, message_line, record_file
+from lab.cli_output import RUN_TIMEOUT, capture_file, message_line, record_file
 from lab.engine import Engine, EngineError
 from lab.scenario import Scenario, ScenarioError, lessons, load
 from lab.scenario_run import Runner, StepResult
