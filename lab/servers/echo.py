@@ -11,6 +11,7 @@ from typing import cast
 
 from lab.datagram import send_datagram
 from lab.servers import Backend
+from lab.wire.leg import cap_unsent
 
 
 class _TcpEcho(asyncio.Protocol):
@@ -21,6 +22,9 @@ class _TcpEcho(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.live.add(transport)
+        # a client that sends and never reads: the echo waits unsent in at most this
+        # much of the kernel's buffer, then reading pauses (pause_writing below)
+        cap_unsent(transport.get_extra_info("socket"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.live.discard(self.transport)

@@ -30,9 +30,35 @@ from lab.model import Sender
 #: message, or part of one) go on whole, as they come.
 SLICE = 8 * 1024
 MANY = 64
+#: Bytes the Wire wrote toward one peer that the kernel may hold unsent (see ``cap_unsent``).
+UNSENT_LIMIT = 256 * 1024
 #: Where ``tcpi_bytes_acked`` (Linux 4.1), ``tcpi_bytes_sent`` and
 #: ``tcpi_bytes_retrans`` (Linux 4.19) sit in Linux's ``struct tcp_info``.
 _ACKED_AT, _SENT_AT, _RETRANS_AT = 120, 200, 208
+
+
+def cap_unsent(sock: Any, limit: int | None = None) -> None:
+    """Let the kernel hold at most ``limit`` bytes written on ``sock`` and not yet sent.
+
+    Toward a peer that does not read, its receive window closes and what the Wire
+    writes waits unsent in the Wire's socket, which Linux grows to 4 MiB (tcp_wmem):
+    the Wire would read, capture and keep that much from the other side for each such
+    peer. Past ``limit`` the socket takes no more (TCP_NOTSENT_LOWAT), asyncio's
+    buffer passes its 64 KiB mark, ``pause_writing`` pauses reading the other side,
+    and TCP's flow control holds the sender back in its own kernel. Bytes in flight
+    are not counted, so a fast or distant peer that reads keeps the full window; a
+    peer that does not read holds at most its receive buffer more. 256 KiB holds a
+    whole read of asyncio's (what the Wire writes at once). Where the system has no
+    such option the socket's whole send buffer is capped instead (SO_SNDBUF)."""
+    limit = UNSENT_LIMIT if limit is None else limit
+    if sock is None or not limit:
+        return
+    lowat = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+    with contextlib.suppress(OSError):
+        if lowat is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, lowat, limit)
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limit)
 
 
 def sent_and_acked(sock: Any) -> tuple[int | None, int | None]:
@@ -155,6 +181,7 @@ class _Leg(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        cap_unsent(transport.get_extra_info("socket"))
         self.link.leg_made(self)
 
     def data_received(self, data: bytes) -> None:
