@@ -299,6 +299,8 @@ def export(source: str | Path, fmt: str, destination: str | Path) -> int:
         return write(read_capture(source), fmt, destination, name=str(source))
     if fmt == "jsonl":  # a .cslab of any size streams: constant memory
         return _export_stored_lines(source, destination)
+    if fmt == "pcapng" and is_sqlite(source):  # memory for what overlaps in time
+        return _export_stored_packets(source, destination)
     return write_stored(load_capture(source), fmt, destination, name=str(source))
 
 
@@ -328,6 +330,30 @@ def _export_stored_lines(source: str | Path, destination: str | Path) -> int:
     except StoreError as exc:
         raise ExportError(str(exc)) from None
     except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ExportError(f"{source} is a damaged .cslab capture ({exc})") from None
+    finally:
+        reader.close()
+
+
+def _export_stored_packets(source: str | Path, destination: str | Path) -> int:
+    """A .cslab file as pcapng, each connection's messages read as its packets are due."""
+    from lab.store_read import StoreReader
+
+    try:
+        reader = StoreReader(source)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    try:
+        connections = list(reader.connections().values())
+        connections += [pcapng.unrecorded(conn_id, first)
+                        for conn_id, first in reader.unrecorded().items()]
+        made = pcapng.stream(connections, lambda conn_id: _checked(
+            source, reader.connection_messages(conn_id)))
+        return replace_file(destination, lambda part: pcapng.write_packets(made, part))
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError,
+            struct.error) as exc:
         raise ExportError(f"{source} is a damaged .cslab capture ({exc})") from None
     finally:
         reader.close()

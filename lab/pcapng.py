@@ -22,12 +22,15 @@ interface, an enhanced packet block per packet; see the pcapng draft RFC).
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
+import itertools
 import struct
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,6 +39,8 @@ from lab.model import Connection, Message, Sender, Transport, is_rewrite_note, p
 
 #: Payload bytes per TCP segment (an Ethernet MSS), so every packet is a plausible one.
 MSS = 1460
+#: How many of a connection's lines wait for the FTP helper's rewrite of one of them.
+REWRITE_LOOKBACK = 32
 #: The most a UDP datagram can carry over IPv4.
 UDP_MAX = 65507
 LINKTYPE_ETHERNET = 1
@@ -151,22 +156,24 @@ def _resets(conn: Connection, notes: list[Message]) -> set[Sender]:
     return set()
 
 
-def _tcp(conn: Connection, messages: list[Message],
-         resets: set[Sender] | None = None) -> list[Packet]:
+def _tcp(conn: Connection, messages: Iterable[Message],
+         resets: Callable[[], set[Sender]] = set) -> Iterator[Packet]:
+    """A TCP connection's packets, in order (``resets`` is asked at its end: who reset
+    it, once every message was seen)."""
     client, server = _endpoint(conn.client), _endpoint(conn.server)
     ends = {Sender.CLIENT: (client, server), Sender.SERVER: (server, client)}
     seq = {side: _isn(conn.id, side) for side in Sender}
-    start = min([conn.opened, *(m.time for m in messages)])
-    packets = [
-        Packet(start, tcp_packet(client, server, seq[Sender.CLIENT], 0, SYN)),
-        Packet(start, tcp_packet(server, client, seq[Sender.SERVER], seq[Sender.CLIENT] + 1,
-                                 SYN | ACK)),
-        Packet(start, tcp_packet(client, server, seq[Sender.CLIENT] + 1,
-                                 seq[Sender.SERVER] + 1, ACK)),
-    ]
+    stream = iter(messages)
+    first = next(stream, None)
+    start = conn.opened if first is None else min(conn.opened, first.time)
+    yield Packet(start, tcp_packet(client, server, seq[Sender.CLIENT], 0, SYN))
+    yield Packet(start, tcp_packet(server, client, seq[Sender.SERVER], seq[Sender.CLIENT] + 1,
+                                   SYN | ACK))
+    yield Packet(start, tcp_packet(client, server, seq[Sender.CLIENT] + 1,
+                                   seq[Sender.SERVER] + 1, ACK))
     seq = {side: number + 1 for side, number in seq.items()}
     now = start
-    for message in messages:
+    for message in itertools.chain(() if first is None else (first,), stream):
         now = max(now, message.time)
         src, dst = ends[message.sender]
         other = Sender.SERVER if message.sender is Sender.CLIENT else Sender.CLIENT
@@ -175,38 +182,35 @@ def _tcp(conn: Connection, messages: list[Message],
         for at in range(0, len(raw), MSS):
             chunk = raw[at:at + MSS]
             last = at + MSS >= len(raw)
-            packets.append(Packet(now, tcp_packet(src, dst, seq[message.sender], seq[other],
-                                                  ACK | (PSH if last else 0), chunk),
-                                  _note(message, len(raw)) if at == 0 else ""))
+            yield Packet(now, tcp_packet(src, dst, seq[message.sender], seq[other],
+                                         ACK | (PSH if last else 0), chunk),
+                         _note(message, len(raw)) if at == 0 else "")
             seq[message.sender] += len(chunk)
         seq[message.sender] += max(0, crossed - len(raw))  # crossed, not kept: a gap
     if conn.closed is not None:
         now = max(now, conn.closed)
         c, s = seq[Sender.CLIENT], seq[Sender.SERVER]
-        if resets:
-            order = [side for side in Sender if side in resets]
-            packets += [Packet(now, tcp_packet(*ends[side], seq[side], seq[_other(side)],
-                                               RST | ACK)) for side in order]
+        reset = resets()
+        if reset:
+            for side in (side for side in Sender if side in reset):
+                yield Packet(now, tcp_packet(*ends[side], seq[side], seq[_other(side)],
+                                             RST | ACK))
         else:
-            packets += [Packet(now, tcp_packet(client, server, c, s, FIN | ACK)),
-                        Packet(now, tcp_packet(server, client, s, c + 1, FIN | ACK)),
-                        Packet(now, tcp_packet(client, server, c + 1, s + 1, ACK))]
-    return packets
+            yield Packet(now, tcp_packet(client, server, c, s, FIN | ACK))
+            yield Packet(now, tcp_packet(server, client, s, c + 1, FIN | ACK))
+            yield Packet(now, tcp_packet(client, server, c + 1, s + 1, ACK))
 
 
 def _other(side: Sender) -> Sender:
     return Sender.SERVER if side is Sender.CLIENT else Sender.CLIENT
 
 
-def _udp(conn: Connection, messages: list[Message]) -> list[Packet]:
+def _udp(conn: Connection, messages: Iterable[Message]) -> Iterator[Packet]:
     client, server = _endpoint(conn.client), _endpoint(conn.server)
-    packets = []
     for message in messages:
         src, dst = (client, server) if message.sender is Sender.CLIENT else (server, client)
         payload = message.raw[:UDP_MAX]
-        packets.append(Packet(message.time, udp_packet(src, dst, payload),
-                              _note(message, len(payload))))
-    return packets
+        yield Packet(message.time, udp_packet(src, dst, payload), _note(message, len(payload)))
 
 
 def _is_rewrite(message: Message) -> bool:
@@ -216,45 +220,81 @@ def _is_rewrite(message: Message) -> bool:
         and len(message.raw) >= 4
 
 
-def _as_sent(mine: list[Message], message: Message) -> None:
-    """Add ``message`` to its connection's list; a rewritten FTP line (227, 229, PORT,
-    EPRT) takes the place of the line it rewrote, as the other side got it, so that
-    Wireshark links the data connections, which cross the Wire at the new address."""
-    if not message.injected:
+def _as_sent(messages: Iterable[Message], notes: list[Message]) -> Iterator[Message]:
+    """A connection's messages as its packets carry them: the lab's own notes left out
+    (kept in ``notes``, which say who reset it), and a rewritten FTP line (227, 229,
+    PORT, EPRT) in the place of the line it rewrote, as the other side got it, so that
+    Wireshark links the data connections, which cross the Wire at the new address. The
+    rewrite follows its line closely: the last REWRITE_LOOKBACK lines wait for it."""
+    waiting: deque[Message] = deque()
+    for message in messages:
+        if message.injected:
+            notes.append(message)
+            if _is_rewrite(message):
+                for at in range(len(waiting) - 1, -1, -1):
+                    before = waiting[at]
+                    if before.sender is message.sender and before.raw[:4] == message.raw[:4]:
+                        waiting[at] = replace(before, raw=message.raw, size=len(message.raw))
+                        break
+            continue
         if message.raw:
-            mine.append(message)
-        return
-    if not _is_rewrite(message):
-        return  # the lab's own note: no bytes crossed
-    for at in range(len(mine) - 1, -1, -1):
-        before = mine[at]
-        if before.sender is message.sender and before.raw[:4] == message.raw[:4]:
-            mine[at] = replace(before, raw=message.raw, size=len(message.raw))
-            return
+            waiting.append(message)
+            if len(waiting) > REWRITE_LOOKBACK:
+                yield waiting.popleft()
+    yield from waiting
+
+
+def connection_packets(conn: Connection, messages: Iterable[Message]) -> Iterator[Packet]:
+    """One connection's packets, in order, from its messages (in capture order)."""
+    notes: list[Message] = []
+    sent = _as_sent(messages, notes)
+    if conn.transport is Transport.UDP:
+        return _udp(conn, sent)
+    return _tcp(conn, sent, lambda: _resets(conn, notes))
+
+
+def stream(connections: Sequence[Connection],
+           messages_of: Callable[[str], Iterable[Message]]) -> Iterator[Packet]:
+    """The packets of a capture, oldest first (a connection's own stay in order; at the
+    same time, the earlier connection's first), from each connection's messages as
+    ``messages_of`` gives them. A connection's packets are made while it is open in
+    time, so what is held at once is what overlaps in time, not the capture."""
+    order = sorted(range(len(connections)), key=lambda i: connections[i].opened)
+    heap: list[tuple[float, int, int, Packet, Iterator[Packet]]] = []
+    count = itertools.count()
+
+    def push(i: int, packets: Iterator[Packet]) -> None:
+        packet = next(packets, None)
+        if packet is not None:
+            heapq.heappush(heap, (packet.time, i, next(count), packet, packets))
+
+    at = 0
+    while at < len(order) or heap:
+        while at < len(order) and (not heap or connections[order[at]].opened <= heap[0][0]):
+            conn = connections[order[at]]
+            push(order[at], connection_packets(conn, messages_of(conn.id)))
+            at += 1
+        if heap:
+            _, i, _, packet, packets = heapq.heappop(heap)
+            yield packet
+            push(i, packets)
+
+
+def unrecorded(conn_id: str, first: Message) -> Connection:
+    """A connection made up for messages whose connection the capture did not record."""
+    return Connection(id=conn_id, protocol=first.protocol, transport=Transport.TCP,
+                      client=first.client, server=first.server, opened=first.time)
 
 
 def packets(messages: Iterable[Message], connections: dict[str, Connection]) -> list[Packet]:
-    """The packets of a capture, oldest first (a connection's own stay in order)."""
+    """The packets of a capture held in memory, oldest first (see ``stream``)."""
     by_conn: dict[str, list[Message]] = {}
-    notes: dict[str, list[Message]] = {}
     for message in messages:
-        _as_sent(by_conn.setdefault(message.connection, []), message)
-        if message.injected:
-            notes.setdefault(message.connection, []).append(message)
-    out: list[Packet] = []
-    for conn_id, conn in connections.items():
-        mine = by_conn.pop(conn_id, [])
-        if conn.transport is Transport.UDP:
-            out += _udp(conn, mine)
-        else:
-            out += _tcp(conn, mine, _resets(conn, notes.get(conn_id, [])))
-    for conn_id, mine in by_conn.items():  # messages whose connection was not recorded
-        first = mine[0]
-        conn = Connection(id=conn_id, protocol=first.protocol, transport=Transport.TCP,
-                          client=first.client, server=first.server, opened=first.time)
-        out += _tcp(conn, mine)
-    out.sort(key=lambda p: p.time)  # stable: a connection's packets keep their order
-    return out
+        by_conn.setdefault(message.connection, []).append(message)
+    every = list(connections.values())
+    every += [unrecorded(conn_id, mine[0]) for conn_id, mine in by_conn.items()
+              if conn_id not in connections]
+    return list(stream(every, lambda conn_id: by_conn.get(conn_id, ())))
 
 
 def _option(code: int, value: bytes) -> bytes:
@@ -291,10 +331,16 @@ def write(messages: Iterable[Message], connections: dict[str, Connection],
           destination: str | Path) -> int:
     """Write a capture as pcapng to ``destination``; returns the packets written.
     OSError if it cannot be written."""
-    made = packets(messages, connections)
+    return write_packets(packets(messages, connections), destination)
+
+
+def write_packets(made: Iterable[Packet], destination: str | Path) -> int:
+    """Write packets as they come (a stream of any length) as pcapng; how many."""
+    count = 0
     with open(destination, "wb") as out:
         out.write(section_header())
         out.write(interface())
         for packet in made:
             out.write(enhanced_packet(packet))
-    return len(made)
+            count += 1
+    return count

@@ -103,6 +103,26 @@ class StoreReader:
             return self._rows("WHERE connection = ? ORDER BY id", (connection,))
         return self._rows("WHERE connection = ? AND id < ? ORDER BY id", (connection, before))
 
+    def connection_messages(self, connection: str, chunk: int = 64) -> Iterator[Message]:
+        """The messages of ``connection`` in order, read ``chunk`` at a time (nothing is
+        held open between reads: many of these may be walked at once)."""
+        after = 0
+        while True:
+            found = self._rows("WHERE connection = ? AND id > ? ORDER BY id LIMIT ?",
+                               (connection, after, chunk))
+            yield from found
+            if len(found) < chunk:
+                return
+            after = found[-1].id
+
+    def unrecorded(self) -> dict[str, Message]:
+        """The first message of each connection that has messages but no record."""
+        rows = self._db.execute(
+            "SELECT min(id) FROM messages WHERE connection NOT IN "
+            "(SELECT id FROM connections) GROUP BY connection ORDER BY min(id)").fetchall()
+        firsts = (self.message(int(row[0])) for row in rows)
+        return {m.connection: m for m in firsts if m is not None}
+
     def previous_time(self, connection: str, before: int) -> float | None:
         """When the last message of ``connection`` before id ``before`` was captured."""
         row = self._db.execute(

@@ -20,7 +20,7 @@ from lab.capture import Capture
 from lab.commands import export_capture, save_capture
 from lab.engine import Engine
 from lab.export import export
-from lab.model import Sender
+from lab.model import Connection, Message, Sender
 from lab.spill import MessageLog, remove_stale
 from lab.store import Stored, load, save
 from tests.lab.helpers import run
@@ -180,23 +180,38 @@ def test_cslab_export_of_a_big_capture_streams(tmp_path: Path) -> None:
     stored = load(run(main, timeout=60))
     assert len(stored.messages) == 600
 
-    def peak_of(copies: int) -> int:
+    def peak_of(copies: int, fmt: str) -> int:
         many = [replace(m, id=n + 1) for n, m in enumerate(stored.messages * copies)]
-        source, out = tmp_path / f"x{copies}.cslab", tmp_path / f"x{copies}.jsonl"
-        save(source, Stored(connections=stored.connections), many)
+        source, out = tmp_path / f"x{copies}.cslab", tmp_path / f"x{copies}.{fmt}"
+        if not source.exists():
+            save(source, Stored(connections=stored.connections), many)
         del many
         tracemalloc.start()
         try:
-            written = export(source, "jsonl", out)
+            written = export(source, fmt, out)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        assert written == 600 * copies + 2  # the messages, the connection's open and close
-        assert sum(1 for _ in out.open()) == written
+        if fmt == "jsonl":  # the messages, the connection's open and close
+            assert written == 600 * copies + 2
+            assert sum(1 for _ in out.open()) == written
+        elif copies == 6:  # as the packets of the same capture made in memory
+            whole = load(source)
+            assert out.read_bytes() == _pcapng_of(whole.messages, whole.connections, tmp_path)
         return peak
 
-    small, big = peak_of(15), peak_of(60)
-    assert big < small * 1.5, f"9,000 messages: {small:,} B at most; 36,000: {big:,} B"
+    for fmt in ("jsonl", "pcapng"):
+        small, big = peak_of(6, fmt), peak_of(24, fmt)
+        assert big < small * 1.5, f"{fmt}: 3,600 messages {small:,} B; 14,400: {big:,} B"
+
+
+def _pcapng_of(messages: list[Message], connections: dict[str, Connection],
+               folder: Path) -> bytes:
+    from lab import pcapng
+
+    path = folder / "in-memory.pcapng"
+    pcapng.write(messages, connections, path)
+    return path.read_bytes()
 
 
 def test_old_closed_connections_live_on_disk_too(tmp_path: Path,

@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
@@ -64,7 +64,7 @@ async def read_all(reader: asyncio.StreamReader) -> bytes:
     return bytes(out)
 
 
-def replay(messages: list[Message], sender: Sender, data: bytes) -> None:
+def replay(messages: Sequence[Message], sender: Sender, data: bytes) -> None:
     """The messages from ``sender`` are ``data`` cut in order (raw may be a prefix)."""
     offset = 0
     for m in messages:
