@@ -33,8 +33,11 @@ if TYPE_CHECKING:  # sqlite3 is imported when the capture first spills, not at s
     from lab.store import Recorder
     from lab.store_read import StoreReader
 
-#: Messages a capture keeps in memory (beyond those its store has not committed yet).
-WINDOW = 20_000
+#: Messages a capture keeps in memory (beyond those its store has not committed yet):
+#: few enough that a full garbage collection over them stays short (5,000: ~11 ms under
+#: load; 20,000 took ~30 ms), enough for what reads the newest (a Wire's slices, the
+#: bytes a closing connection never delivered).
+WINDOW = 5_000
 #: Messages kept beyond WINDOW while the store cannot take them; older ones are let go.
 HARD_LIMIT = 200_000
 #: Messages read from the store per query while walking the log.
@@ -89,6 +92,7 @@ class MessageLog(Sequence[Message]):
         self._base = 0  # the place of _items[0]
         self._cut = 0  # _items before this are let go (compacted away now and then)
         self.recorder: Recorder | None = None
+        self._own = True  # the store is the log's own (deleted at the end), not adopted
         self._readers = threading.local()
         self._readers_made: list[StoreReader] = []
         self.dropped = 0  # let go before the store had them (a disk that would not take them)
@@ -203,6 +207,25 @@ class MessageLog(Sequence[Message]):
         if self.recorder is not None:
             self.recorder(event)
 
+    def adopt(self, recorder: Recorder) -> bool:
+        """Use a recording the user asked for as the store, from now on and for all the
+        log holds (``cslab serve --record``: one file written, not two); whether it
+        could (not once spilling began). ``let_go`` hands it back before it is closed."""
+        if self.recorder is not None:
+            return False
+        self._start(recorder)
+        self._own = False
+        return True
+
+    def let_go(self, recorder: Recorder) -> None:
+        """Stop using an adopted recording (it is about to close): what it alone held
+        is no longer readable here, so the log keeps only what it has in memory."""
+        if self.recorder is recorder:
+            self._drop_readers()
+            self.recorder, self._own = None, True
+            cut, self._cut = self._cut, 0
+            self._items, self._base = self._items[cut:], self._base + cut
+
     def clear(self) -> None:
         """Forget every message; the store (if any) is closed and deleted."""
         self.close()
@@ -213,26 +236,36 @@ class MessageLog(Sequence[Message]):
         recorder, self.recorder = self.recorder, None
         if recorder is None:
             return
+        self._drop_readers()
+        if not self._own:  # the user's recording: its owner closes it
+            self._own = True
+            return
+        recorder.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{recorder.path}{suffix}").unlink(missing_ok=True)
+
+    def _drop_readers(self) -> None:
         for reader in self._readers_made:
             with contextlib.suppress(Exception):
                 reader.close()
         self._readers_made = []
         self._readers = threading.local()
-        recorder.close()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{recorder.path}{suffix}").unlink(missing_ok=True)
 
     # ---- spilling ---------------------------------------------------------------------------
 
     def _spill(self) -> None:
-        from lab.model import MessageCaptured
         from lab.store import Recorder
 
         folder = self._folder() if self._folder is not None else _default_folder()
         remove_stale(folder)
         path = folder / f"capture-{os.getpid()}-{next(_numbers)}.cslab"
         path.unlink(missing_ok=True)
-        recorder = Recorder(path, spill=True)
+        self._start(Recorder(path, spill=True))
+
+    def _start(self, recorder: Recorder) -> None:
+        """Write what the store must hold so far into ``recorder``, and use it."""
+        from lab.model import MessageCaptured
+
         for event in self._backlog():
             recorder(event)
         for message in self._items[self._cut:]:

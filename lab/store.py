@@ -237,7 +237,7 @@ class Recorder:
     """
 
     def __init__(self, path: str | Path, interval: float = COMMIT_INTERVAL, *,
-                 spill: bool = False) -> None:
+                 spill: bool = False, search: bool | None = None) -> None:
         self.path = Path(path)
         self.interval = interval
         #: The capture's own store (lab/spill.py), not a file the user asked for: it is
@@ -252,7 +252,10 @@ class Recorder:
         #: save those a full disk lost).
         self.committed = 0
         self._db = _new_file(path)
-        if spill:  # what the window's filter searches, casefolded (lab/store_read.py)
+        #: Whether each message's searchable text is kept too (a capture's own store,
+        #: or a recording that is one: lab/spill.py ``adopt``).
+        self.search = spill if search is None else search
+        if self.search:  # what the window's filter searches, casefolded (store_read.py)
             self._db.execute(SEARCH_TABLE)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
@@ -332,7 +335,7 @@ class Recorder:
     def _write(self, batch: list[Event]) -> None:
         rows = [(table, row) for (table, _), row in self._kept.items()]
         rows += filter(None, map(_rows, batch))
-        if self.spill:
+        if self.search:
             rows += [("search", (e.message.id, search_text(e.message))) for e in batch
                      if isinstance(e, MessageCaptured)]
         newest = max((e.message.id for e in batch if isinstance(e, MessageCaptured)),
@@ -457,8 +460,9 @@ def _connections(db: sqlite3.Connection, where: str = "",
                          parent=parent, node=node, note=note)
 
 
-def load(path: str | Path) -> Stored:
-    """Read a ``.cslab`` file (read-only; one still being recorded too).
+def load(path: str | Path, messages: bool = True) -> Stored:
+    """Read a ``.cslab`` file (read-only; one still being recorded too); without its
+    messages if ``messages`` is False (a caller that streams them: lab/store_read.py).
 
     Raises StoreError for a missing file, a file that is not a capture, or a
     format newer than this lab reads.
@@ -469,7 +473,8 @@ def load(path: str | Path) -> Stored:
             stored = Stored(meta=dict(db.execute("SELECT key, value FROM meta").fetchall()))
             stored.connections = {c.id: c for c in _connections(db)}
             version = int(stored.meta.get("version", FORMAT_VERSION))
-            stored.messages = list(_messages(db, stored.connections, version))
+            if messages:
+                stored.messages = list(_messages(db, stored.connections, version))
             for id_, kind, role, name, address, detail in db.execute("SELECT * FROM nodes"):
                 stored.nodes[id_] = NodeInfo(id=id_, kind=kind, role=role, name=name,
                                              state=NodeState.STOPPED, address=address,

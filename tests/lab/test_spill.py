@@ -167,8 +167,8 @@ def test_a_killed_labs_store_is_removed_by_the_next(spill_folder: Path) -> None:
 
 
 def test_cslab_export_of_a_big_capture_streams(tmp_path: Path) -> None:
-    """A .cslab to JSON Lines in constant memory: four times the messages, not four
-    times the memory."""
+    """A .cslab to JSON Lines, pcapng or .cslab in constant memory: four times the
+    messages, not four times the memory."""
     async def main() -> Path:
         async with small_window(tmp_path) as (engine, port):
             await curl(port, 300, "/api/notes/1")
@@ -195,12 +195,16 @@ def test_cslab_export_of_a_big_capture_streams(tmp_path: Path) -> None:
         if fmt == "jsonl":  # the messages, the connection's open and close
             assert written == 600 * copies + 2
             assert sum(1 for _ in out.open()) == written
+        elif fmt == "cslab":
+            assert written == 600 * copies
+            if copies == 6:
+                assert load(out).messages == load(source).messages
         elif copies == 6:  # as the packets of the same capture made in memory
             whole = load(source)
             assert out.read_bytes() == _pcapng_of(whole.messages, whole.connections, tmp_path)
         return peak
 
-    for fmt in ("jsonl", "pcapng"):
+    for fmt in ("jsonl", "pcapng", "cslab"):
         small, big = peak_of(6, fmt), peak_of(24, fmt)
         assert big < small * 1.5, f"{fmt}: 3,600 messages {small:,} B; 14,400: {big:,} B"
 
@@ -270,3 +274,35 @@ def test_the_store_finds_text_as_the_inspector_folds_it() -> None:
     assert reader.matching("c1 smtp", 1, 40) == list(range(1, 41))  # spans the fields
     assert all("strasse" in search_text(log[i - 1]) for i in (4, 14))
     capture.finish()
+
+
+def test_a_recording_is_the_captures_store_too(tmp_path: Path, spill_folder: Path) -> None:
+    """``--record FILE``: the capture keeps its older messages in the user's file (one
+    file written, not two), and the file is whole and the user's when the lab ends."""
+    from lab.cli_output import record_file
+    from lab.model import Piece, Transport
+
+    capture = Capture(window=10)
+    path = tmp_path / "day.cslab"
+    with record_file(capture, str(path)):
+        conn = capture.open(protocol="raw", transport=Transport.TCP,
+                            client="127.0.0.1:5000", server="127.0.0.1:7007")
+        for n in range(60):
+            capture.add(conn, Piece(sender=Sender.CLIENT, summary=f"m{n}", size=1, raw=b"x",
+                                    time=time.time()))
+        log = capture.messages
+        assert log.path == path
+        deadline = time.monotonic() + 10
+        while log.recorder is None or log.recorder.committed < 60:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        capture.add(conn, Piece(sender=Sender.CLIENT, summary="m60", size=1, raw=b"x",
+                                time=time.time()))
+        assert log.first_kept > 0 and log[0].summary == "m0"  # from the recording
+        capture.close(conn.id)
+    assert not spill_folder.exists() or not list(spill_folder.iterdir())
+    assert [m.summary for m in load(path).messages] == [f"m{n}" for n in range(61)]
+    assert not Path(f"{path}-wal").exists()  # folded back into one file
+    assert path.exists()
+    capture.finish()
+    assert path.exists()  # the user's file stays
