@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from lab import kinds as kind_table
-from lab.cli_output import RUN_TIMEOUT, capture_file, printer, record_file
+from lab.cli_output import RUN_TIMEOUT, capture_file, freeze_start_up, printer, record_file
 from lab.dissect import FALLBACK
 from lab.engine import Engine, EngineError
 from lab.kinds import ServerSide
@@ -134,6 +134,7 @@ async def _run(args: argparse.Namespace, start: Callable[[Engine], Awaitable[str
             await engine.shutdown()
             return 2
         print(f"listening on {address}", flush=True)
+        freeze_start_up()
         try:
             await _until_stopped()
         finally:
@@ -231,11 +232,11 @@ def gui_file(name: str) -> Stored | None:
     """``cslab gui NAME``'s file, checked before any window opens, as ``cslab run`` and
     ``cslab export`` check theirs: a capture loaded (a Stored), or None for a valid
     scenario or lesson. A bad one raises ScenarioError or ExportError (one line)."""
-    from lab.export import load_capture
+    from lab.export import load_for_viewing
     from lab.scenario import load
 
-    if _is_capture(name):
-        return load_capture(name)
+    if _is_capture(name):  # a big .cslab: its messages are checked as they are shown
+        return load_for_viewing(name)
     load(name)
     return None
 

@@ -285,7 +285,7 @@ def load_capture(path: str | Path) -> Stored:
     except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
         # lab/store.py should say this itself (a StoreError); until it does, it is said here
         raise ExportError(f"{path} is a damaged .cslab capture ({exc})") from None
-    for _ in _checked(path, stored.messages):
+    for _ in checked(path, stored.messages):
         pass
     return stored
 
@@ -301,10 +301,38 @@ def export(source: str | Path, fmt: str, destination: str | Path) -> int:
         return _export_stored_lines(source, destination)
     if fmt == "pcapng" and is_sqlite(source):  # memory for what overlaps in time
         return _export_stored_packets(source, destination)
+    if fmt == "cslab" and is_sqlite(source):  # a copy in the current format, streamed
+        return _copy_stored(source, destination)
     return write_stored(load_capture(source), fmt, destination, name=str(source))
 
 
-def _checked(path: str | Path, messages: Iterable[Message]) -> Iterator[Message]:
+#: A .cslab with more messages than this is read for viewing without its messages, which
+#: the viewer then reads, checks and shows a chunk at a time (ui/views/capture_file.py).
+BIG_CAPTURE = 100_000
+
+
+def load_for_viewing(path: str | Path) -> Stored:
+    """``load_capture``, but a big .cslab (BIG_CAPTURE) without its messages, its
+    tables checked: a viewer reads them as it shows them (see ``checked``)."""
+    check_source(path)
+    if not is_sqlite(path):
+        return load_capture(path)
+    from lab.store_read import StoreReader
+
+    try:
+        reader = StoreReader(path)
+        try:
+            big = reader.last_id() > BIG_CAPTURE
+        finally:
+            reader.close()
+        return load(path, messages=False) if big else load_capture(path)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise ExportError(f"{path} is a damaged .cslab capture ({exc})") from None
+
+
+def checked(path: str | Path, messages: Iterable[Message]) -> Iterator[Message]:
     """``messages`` of ``path``, each checked as ``load_capture`` checks them."""
     for message in messages:
         why = _time_problem(message.time) or (
@@ -325,7 +353,7 @@ def _export_stored_lines(source: str | Path, destination: str | Path) -> int:
         raise ExportError(str(exc)) from None
     try:
         connections = reader.connections()
-        return write(stream_records(connections.values(), _checked(source, reader.each())),
+        return write(stream_records(connections.values(), checked(source, reader.each())),
                      "jsonl", destination, name=str(source))
     except StoreError as exc:
         raise ExportError(str(exc)) from None
@@ -347,13 +375,33 @@ def _export_stored_packets(source: str | Path, destination: str | Path) -> int:
         connections = list(reader.connections().values())
         connections += [pcapng.unrecorded(conn_id, first)
                         for conn_id, first in reader.unrecorded().items()]
-        made = pcapng.stream(connections, lambda conn_id: _checked(
+        made = pcapng.stream(connections, lambda conn_id: checked(
             source, reader.connection_messages(conn_id)))
         return replace_file(destination, lambda part: pcapng.write_packets(made, part))
     except StoreError as exc:
         raise ExportError(str(exc)) from None
     except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError,
             struct.error) as exc:
+        raise ExportError(f"{source} is a damaged .cslab capture ({exc})") from None
+    finally:
+        reader.close()
+
+
+def _copy_stored(source: str | Path, destination: str | Path) -> int:
+    """A .cslab file written again in this lab's format, a chunk of messages at a time."""
+    from lab.store_read import StoreReader
+
+    try:
+        whole = load(source, messages=False)
+        reader = StoreReader(source)
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    try:
+        messages = checked(source, reader.each())
+        return replace_file(destination, lambda part: save(part, whole, messages))
+    except StoreError as exc:
+        raise ExportError(str(exc)) from None
+    except (sqlite3.Error, ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise ExportError(f"{source} is a damaged .cslab capture ({exc})") from None
     finally:
         reader.close()

@@ -7,13 +7,16 @@ with nothing to start or stop. The lab's window keeps running beside it.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QWidget
 
+from lab.model import Message
 from lab.naming import Namer
 from ui.bridge import EngineBridge
 from ui.commands import Commands
@@ -24,13 +27,17 @@ from ui.views.inspector import InspectorView
 from ui.views.sequence import SequenceView
 
 if TYPE_CHECKING:  # lab.export and lab.store are imported on open and save, not at start-up
+    from lab.capture import Capture
     from lab.store import Stored
+    from lab.store_read import StoreReader
 
 SAVE_FILTER = "Lab captures (*.cslab)"
 #: The most characters of a name, an address or a protocol an opened capture shows.
 MAX_NAME = 200
 #: The most characters of a message's summary an opened capture shows.
 MAX_SHOWN_SUMMARY = 2000
+#: Messages of a big saved capture read, checked and shown per turn of the window's loop.
+LOAD_CHUNK = 5000
 OPEN_FILTER = "Captures (*.cslab *.jsonl);;Lab captures (*.cslab);;JSON Lines (*.jsonl);;All (*)"
 
 
@@ -61,15 +68,44 @@ def cut_for_showing(stored: Stored) -> Stored:
                                 protocol=_cut(conn.protocol, MAX_NAME),
                                 note=_cut(conn.note, MAX_NAME))
                    for id_, conn in stored.connections.items()}
-    messages = [m if len(m.summary) <= MAX_SHOWN_SUMMARY and short(m.client, m.server, m.protocol)
-                else replace(m, summary=_cut(m.summary, MAX_SHOWN_SUMMARY),
-                             client=_cut(m.client, MAX_NAME), server=_cut(m.server, MAX_NAME),
-                             protocol=_cut(m.protocol, MAX_NAME))
-                for m in stored.messages]
+    messages = [cut_message(m) for m in stored.messages]
     endpoints = {_cut(address, MAX_NAME): node for address, node in stored.endpoints.items()}
     return Stored(messages=messages, connections=connections, nodes=nodes,
                   endpoints=endpoints, meta={key: _cut(value, MAX_NAME)
                                              for key, value in stored.meta.items()})
+
+
+def cut_message(message: Message) -> Message:
+    """``message`` with its summary, addresses and protocol cut for showing (the same
+    object when nothing is too long)."""
+    from dataclasses import replace
+
+    m = message
+    if len(m.summary) <= MAX_SHOWN_SUMMARY and all(
+            len(text) <= MAX_NAME for text in (m.client, m.server, m.protocol)):
+        return m
+    return replace(m, summary=_cut(m.summary, MAX_SHOWN_SUMMARY),
+                   client=_cut(m.client, MAX_NAME), server=_cut(m.server, MAX_NAME),
+                   protocol=_cut(m.protocol, MAX_NAME))
+
+
+class _SavedLog:
+    """Where the inspector's model reads rows that left its memory back from: a saved
+    file, every message of which is there (``committed``)."""
+
+    def __init__(self, path: Path) -> None:
+        from lab.spill import WINDOW
+
+        self.path = path
+        self.window = WINDOW  # Messages the model keeps in memory
+        self.recorder = SimpleNamespace(committed=sys.maxsize)
+
+
+class _SavedCapture:
+    """A saved file as the model follows a live capture's store (``follow``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.messages = _SavedLog(path)
 
 
 def stored_namer(stored: Stored) -> Namer:
@@ -99,13 +135,69 @@ class CaptureViewer(QMainWindow):
         split.addWidget(self.inspector)
         split.setSizes([500, 400])
         self.setCentralWidget(split)
-        self.model.append(stored.messages)
-        count, conns = len(stored.messages), len(stored.connections)
+        self._reader: StoreReader | None = None
+        self._next = self._last = 0  # the next id to read, and the file's last
+        self.loading = QTimer(self)
+        self.loading.setInterval(0)
+        self.loading.timeout.connect(self._read_more)
+        from lab.store import is_sqlite
+
+        count = len(stored.messages)
+        if not stored.messages and is_sqlite(path):  # a big one: read as it is shown
+            from lab.store_read import StoreReader
+
+            self.model.follow(cast("Capture", _SavedCapture(Path(path))))
+            self._reader = StoreReader(path)
+            self._next, self._last = 1, self._reader.last_id()
+            count = self._last
+            self.loading.start()
+        else:
+            self.model.append(stored.messages)
+        conns = len(stored.connections)
         made = stored.meta.get("created", "")
-        self.statusBar().addPermanentWidget(QLabel(
-            f"{count} message{'s' if count != 1 else ''}  ·  {conns} connection"
-            f"{'s' if conns != 1 else ''}" + (f"  ·  saved {made}" if made else ""), self))
+        self.summary = QLabel(
+            f"{count:,} message{'s' if count != 1 else ''}  ·  {conns:,} connection"
+            f"{'s' if conns != 1 else ''}" + (f"  ·  saved {made}" if made else ""), self)
+        self.statusBar().addPermanentWidget(self.summary)
         self.resize(1200, 900)
+
+    def _read_more(self) -> None:
+        """Read, check and show the next chunk of a big file (a timer: the window stays
+        responsive); a message that fails its check stops the reading, said once."""
+        from lab.export import ExportError, checked
+        from lab.store import StoreError
+
+        reader = self._reader
+        if reader is None or self._next > self._last:
+            self._done()
+            return
+        last = min(self._last, self._next + LOAD_CHUNK - 1)
+        try:
+            chunk = [cut_message(m) for m in checked(self.path, reader.span(self._next, last))]
+        except (ExportError, StoreError) as exc:
+            self._done(f"Stopped reading: {exc}")
+            return
+        self._next = last + 1
+        self.model.append(chunk)
+        if self._next > self._last:
+            self._done()
+        else:
+            self.statusBar().showMessage(
+                f"Reading {self.path}: {last:,} of {self._last:,} messages…")
+
+    def _done(self, why: str = "") -> None:
+        self.loading.stop()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if why:
+            self.statusBar().showMessage(why)
+        else:
+            self.statusBar().clearMessage()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._done()
+        super().closeEvent(event)
 
     def is_closed(self, connection: str) -> bool:
         conn = self.stored.connections.get(connection)
@@ -169,10 +261,10 @@ class CaptureFiles:
     def open(self, path: str) -> CaptureViewer | None:
         """Show the capture at ``path`` in a new read-only window (None, and a message
         box saying why, if it cannot be read)."""
-        from lab.export import ExportError, load_capture
+        from lab.export import ExportError, load_for_viewing
 
         try:
-            stored = load_capture(path)
+            stored = load_for_viewing(path)
         except ExportError as exc:
             QMessageBox.warning(self.window, "Cannot open the capture", str(exc))
             return None
