@@ -236,6 +236,7 @@ def summary(meter: Meter, stalls: dict[str, Stalls], driven: dict[str, Any]
 
 async def engine_day(target: int, max_seconds: float, slice_seconds: int) -> dict[str, Any]:
     """The engine part, in this process: ``cslab serve http -q`` and the load."""
+    from lab.cli_output import freeze_start_up
     from lab.engine import Engine
 
     engine = Engine()  # -q: no printer; no --capture, no --record
@@ -248,6 +249,7 @@ async def engine_day(target: int, max_seconds: float, slice_seconds: int) -> dic
         await engine.share_server(info.id, "127.0.0.1", max_per_client=None,
                                   max_total=None)
         address = (await engine.start_server(info.id)).address
+        freeze_start_up()  # as cslab serve does once it listens
         beat = asyncio.create_task(meter.heartbeat(engine.capture))
         try:
             driven = await drive(address, meter, [meter.engine], max_seconds, slice_seconds)
