@@ -36,7 +36,7 @@ from lab.model import (
     Transport,
 )
 from lab.outage import Outage
-from lab.spill import MessageLog
+from lab.spill import MessageLog, Snapshot
 
 Subscriber = Callable[[Event], None]
 
@@ -88,18 +88,23 @@ class Capture:
     def connection(self, connection_id: str) -> Connection | None:
         """A connection by id, also one closed long ago (read back from the store)."""
         conn = self.connections.get(connection_id) or self._forgotten.get(connection_id)
-        if conn is None and self.messages.path is not None:
-            conn = self.messages.reader().connection(connection_id)
-        return conn
+        reader = self.messages.reader() if conn is None else None
+        return conn if reader is None else reader.connection(connection_id)
 
     def all_connections(self) -> dict[str, Connection]:
         """Every connection of the capture, in the order they opened, also those only
         its store still has (a save, an export)."""
-        every: dict[str, Connection] = {}
-        if self.messages.path is not None:
-            every = self.messages.reader().connections()
+        reader = self.messages.reader()
+        every = {} if reader is None else reader.connections()
         every.update(self.connections)
         return every
+
+    def snapshot(self) -> Snapshot:
+        """The messages and connections as they are now, for a save or an export on a
+        worker thread while the capture goes on (lab/spill.py: Snapshot)."""
+        snap = self.messages.snapshot()
+        snap.recent = dict(self.connections)
+        return snap
 
     def messages_of(self, connection: str) -> list[Message]:
         """The messages of one connection, in order."""
@@ -207,6 +212,8 @@ class Capture:
         self.connections[conn_id] = conn
         self.publish(ConnectionClosed(conn))
         self._closed.append(conn_id)
+        if len(self._closed) > CLOSED_KEPT:
+            self.messages.keep_on_disk()  # many connections, few messages: spill anyway
         while len(self._closed) > CLOSED_KEPT and self.messages.path is not None:
             self.connections.pop(self._closed.popleft(), None)  # the store has it
         return conn
@@ -245,20 +252,26 @@ class Capture:
     def undelivered(self, conn: Connection, sender: Sender, count: int) -> list[Message]:
         """The last ``count`` bytes ``sender`` sent on ``conn`` were read by the Wire and
         never delivered: set ``undelivered`` on the Messages they were part of, newest
-        first, publishing each as MessageAmended; the amended Messages."""
+        first, publishing each as MessageAmended; the amended Messages. Those no longer
+        in memory are found in the store (whose row the MessageAmended rewrites)."""
         amended: list[Message] = []
-        stop = max(self.messages.first_kept - 1, len(self.messages) - 1 - UNDELIVERED_LOOKBACK)
-        for at in range(len(self.messages) - 1, stop, -1):
+        log = self.messages
+        stop = max(log.first_kept - 1, len(log) - 1 - UNDELIVERED_LOOKBACK)
+        older = range(len(log) - 1, stop, -1)
+        reader = log.reader() if log.first_kept else None
+        candidates = itertools.chain(
+            (log[at] for at in older),
+            () if reader is None else reader.last_of(conn.id, sender.value, log.first_kept + 1))
+        for message in candidates:
             if count <= 0:
                 break
-            message = self.messages[at]
             if message.connection != conn.id or message.sender is not sender \
                     or message.injected or message.size <= message.undelivered:
                 continue
             more = min(count, message.size - message.undelivered)
             count -= more
             message = replace(message, undelivered=message.undelivered + more)
-            self.messages[at] = message
+            log[message.id - 1] = message
             amended.append(message)
             self.publish(MessageAmended(message))
         return amended

@@ -125,20 +125,23 @@ async def _run(args: argparse.Namespace, start: Callable[[Engine], Awaitable[str
     engine = Engine()
     if not args.quiet:
         engine.capture.subscribe(printer(sys.stdout))
-    with (capture_file(engine.capture, args.capture),
-          record_file(engine.capture, args.record)):
-        try:
-            address = await start(engine)
-        except (EngineError, OSError, ValueError) as exc:
-            print(f"cslab: {exc}", file=sys.stderr)
-            await engine.shutdown()
-            return 2
-        print(f"listening on {address}", flush=True)
-        freeze_start_up()
-        try:
-            await _until_stopped()
-        finally:
-            await engine.shutdown()
+    try:
+        with (capture_file(engine.capture, args.capture),
+              record_file(engine.capture, args.record)):
+            try:
+                address = await start(engine)
+            except (EngineError, OSError, ValueError) as exc:
+                print(f"cslab: {exc}", file=sys.stderr)
+                await engine.shutdown()
+                return 2
+            print(f"listening on {address}", flush=True)
+            freeze_start_up()
+            try:
+                await _until_stopped()
+            finally:
+                await engine.shutdown()
+    finally:
+        engine.capture.finish()  # the store of older messages (a recording stays)
     return 0
 
 

@@ -44,47 +44,68 @@ async def _run(scenario: Scenario, args: argparse.Namespace, doing: list[str]) -
     """Run ``scenario`` as ``args`` ask; ``doing[0]`` says what it is doing meanwhile
     (setting up, step N…), for the line a timeout prints."""
     engine = Engine()
-    runner = Runner(scenario, engine)
-    with (capture_file(engine.capture, args.capture),
-          record_file(engine.capture, args.record)):
-        try:
-            _say(f"═ {scenario.title}")
-            if scenario.goal:
-                _say(textwrap.fill(scenario.goal, 78))
-            try:
-                nodes = await runner.setup()
-            except (EngineError, ValueError) as exc:
-                print(f"cslab: {scenario.path}: {exc}", file=sys.stderr)
+    try:
+        with (capture_file(engine.capture, args.capture),
+              record_file(engine.capture, args.record)):
+            results = await _steps(scenario, engine, doing)
+            if results is None:
                 return 2
-            for node in nodes:
-                where = f" on {node.address}" if node.role == "server" else ""
-                _say(f"  {node.role} {node.name} ({node.kind}){where}")
-            if scenario.wire.step:
-                _say("  (step mode is the window's: headless, the Wire forwards everything)")
-            results = []
-            for index, step in enumerate(scenario.steps):
-                doing[0] = f"in step {index + 1}, {step.client}: {step.action}"
-                results.append(await runner.step(index))
-                print_step(results[-1])
-            doing[0] = "closing the clients"
-            await runner.close()
-            doing[0] = "stopping the servers"
-        finally:
-            await engine.shutdown()
-    if args.pcap:
-        from lab.export import ExportError, replace_file
-
-        try:
-            replace_file(args.pcap, lambda part: pcapng.write(
-                engine.capture.messages, engine.capture.connections, part))
-        except ExportError as exc:
-            print(f"cslab: {exc}", file=sys.stderr)
-            return 2
+            if args.pcap and not _write_pcap(engine, args.pcap):
+                return 2
+    finally:
+        engine.capture.finish()  # its store of older messages (a recording stays)
     failed = [r.number for r in results if not r.passed]
     checks = sum(len(r.checks) for r in results)
     _say(f"\n{len(results)} steps, {checks} expectations: "
          + (f"failed in step {', '.join(map(str, failed))}" if failed else "all held"))
     return 1 if failed else 0
+
+
+async def _steps(scenario: Scenario, engine: Engine,
+                 doing: list[str]) -> list[StepResult] | None:
+    """Set the scenario up, run its steps, stop; the steps' results (None: it could
+    not be set up, said in one line)."""
+    runner = Runner(scenario, engine)
+    try:
+        _say(f"═ {scenario.title}")
+        if scenario.goal:
+            _say(textwrap.fill(scenario.goal, 78))
+        try:
+            nodes = await runner.setup()
+        except (EngineError, ValueError) as exc:
+            print(f"cslab: {scenario.path}: {exc}", file=sys.stderr)
+            return None
+        for node in nodes:
+            where = f" on {node.address}" if node.role == "server" else ""
+            _say(f"  {node.role} {node.name} ({node.kind}){where}")
+        if scenario.wire.step:
+            _say("  (step mode is the window's: headless, the Wire forwards everything)")
+        results = []
+        for index, step in enumerate(scenario.steps):
+            doing[0] = f"in step {index + 1}, {step.client}: {step.action}"
+            results.append(await runner.step(index))
+            print_step(results[-1])
+        doing[0] = "closing the clients"
+        await runner.close()
+        doing[0] = "stopping the servers"
+    finally:
+        await engine.shutdown()
+    return results
+
+
+def _write_pcap(engine: Engine, path: str) -> bool:
+    """The run's capture as pcapng at ``path`` (the store still open: every message);
+    whether it could (else one line)."""
+    from lab.export import ExportError, replace_file
+
+    capture = engine.capture
+    try:
+        replace_file(path, lambda part: pcapng.write(
+            capture.messages, capture.all_connections(), part))
+    except ExportError as exc:
+        print(f"cslab: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_run(args: argparse.Namespace) -> int:

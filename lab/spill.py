@@ -23,11 +23,13 @@ import itertools
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
-from lab.model import Event, Message, Sender
+from lab.model import Connection, Event, Message, Sender
+from lab.outage import say
 
 if TYPE_CHECKING:  # sqlite3 is imported when the capture first spills, not at start-up
     from lab.store import Recorder
@@ -42,6 +44,9 @@ WINDOW = 5_000
 HARD_LIMIT = 200_000
 #: Messages read from the store per query while walking the log.
 CHUNK = 2000
+#: How long after a store could not begin (a folder or disk that would not have it) to
+#: try again (seconds).
+SPILL_RETRY = 10.0
 #: Compact the in-memory list once this many let-go places lead it.
 COMPACT_AT = 4096
 
@@ -96,13 +101,16 @@ class MessageLog(Sequence[Message]):
         self._readers = threading.local()
         self._readers_made: list[StoreReader] = []
         self.dropped = 0  # let go before the store had them (a disk that would not take them)
+        self._retry_at = 0.0  # when to try again to begin a store that could not begin
+        self._said = False
 
     # ---- what a reader sees ------------------------------------------------------------
 
     @property
     def path(self) -> Path | None:
         """The store, once spilling began."""
-        return None if self.recorder is None else self.recorder.path
+        recorder = self.recorder  # (read once: the engine's thread may clear it)
+        return None if recorder is None else recorder.path
 
     @property
     def first_kept(self) -> int:
@@ -130,7 +138,8 @@ class MessageLog(Sequence[Message]):
             raise IndexError("message place out of range")
         if place >= self.first_kept:
             return self._items[place - self._base]
-        found = self._reader().message(place + 1)
+        reader = self._reader()
+        found = None if reader is None else reader.message(place + 1)
         return found if found is not None else lost_message(place + 1)
 
     def __iter__(self) -> Iterator[Message]:
@@ -153,35 +162,41 @@ class MessageLog(Sequence[Message]):
                 place += 1
                 continue
             last = min(stop, kept, place + CHUNK)  # places place..last-1: ids place+1..last
-            by_id = {m.id: m for m in self._reader().span(place + 1, last)}
+            reader = self._reader()
+            by_id = {} if reader is None else {m.id: m for m in reader.span(place + 1, last)}
             for message_id in range(place + 1, last + 1):
                 yield by_id.get(message_id) or lost_message(message_id)
             place = last
 
     def of_connection(self, connection: str) -> list[Message]:
         """The messages of one connection, in order (the store's index, not a walk)."""
-        kept = self.first_kept
-        older = self._reader().of_connection(connection, kept + 1) if kept else []
+        kept, reader = self.first_kept, self._reader()
+        older = reader.of_connection(connection, kept + 1) if kept and reader else []
         return older + [m for m in self._items[self._cut:] if m.connection == connection]
 
     def snapshot(self) -> Snapshot:
         """The messages as they are now, to walk on another thread (a save, an export)
         while the capture goes on: the store's part is read there, in chunks."""
-        kept = self.first_kept
-        return Snapshot(self.path if kept else None, kept, self._items[self._cut:])
+        return Snapshot(self.path, self.first_kept, self._items[self._cut:])
 
-    def reader(self) -> StoreReader:
-        """This thread's reader of the store (only once spilling began)."""
+    def reader(self) -> StoreReader | None:
+        """This thread's reader of the store (None before spilling began, or when the
+        store cannot be read)."""
         return self._reader()
 
-    def _reader(self) -> StoreReader:
+    def _reader(self) -> StoreReader | None:
+        recorder = self.recorder  # (read once: the engine's thread may clear it)
+        if recorder is None:
+            return None
         reader: StoreReader | None = getattr(self._readers, "reader", None)
-        if reader is None or self.recorder is None or reader.path != self.recorder.path:
-            if self.recorder is None:
-                raise IndexError("message place out of range")
+        if reader is None or reader.path != recorder.path:
+            from lab.store import StoreError
             from lab.store_read import StoreReader
 
-            reader = StoreReader(self.recorder.path)
+            try:
+                reader = StoreReader(recorder.path)
+            except StoreError:
+                return None
             self._readers.reader = reader
             self._readers_made.append(reader)
         return reader
@@ -192,9 +207,15 @@ class MessageLog(Sequence[Message]):
         self._items.append(message)
         if len(self._items) - self._cut <= self.window:
             return
-        if self.recorder is None:
+        if self.recorder is None and time.monotonic() >= self._retry_at:
             self._spill()
         self._let_go()
+
+    def keep_on_disk(self) -> None:
+        """Begin spilling now, whatever the count (a capture with many connections and
+        few messages: its closed connections go to the store too)."""
+        if self.recorder is None and time.monotonic() >= self._retry_at:
+            self._spill()
 
     def __setitem__(self, place: int, message: Message) -> None:
         """A message learned more (bytes never delivered). One no longer in memory is
@@ -254,13 +275,25 @@ class MessageLog(Sequence[Message]):
     # ---- spilling ---------------------------------------------------------------------------
 
     def _spill(self) -> None:
-        from lab.store import Recorder
+        """Begin the store; if the folder or the disk will not have it, say so once and
+        try again later (meanwhile HARD_LIMIT more messages stay in memory)."""
+        from lab.store import Recorder, StoreError
 
-        folder = self._folder() if self._folder is not None else _default_folder()
-        remove_stale(folder)
-        path = folder / f"capture-{os.getpid()}-{next(_numbers)}.cslab"
-        path.unlink(missing_ok=True)
-        self._start(Recorder(path, spill=True))
+        try:
+            folder = self._folder() if self._folder is not None else _default_folder()
+            remove_stale(folder)
+            path = folder / f"capture-{os.getpid()}-{next(_numbers)}.cslab"
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            recorder = Recorder(path, spill=True)
+        except (OSError, StoreError) as exc:
+            self._retry_at = time.monotonic() + SPILL_RETRY
+            if not self._said:
+                self._said = True
+                say(f"cslab: cannot keep old messages on disk ({exc}); the newest "
+                    f"{self.window + HARD_LIMIT:,} stay in memory, older ones are let go")
+            return
+        self._start(recorder)
 
     def _start(self, recorder: Recorder) -> None:
         """Write what the store must hold so far into ``recorder``, and use it."""
@@ -297,8 +330,35 @@ class Snapshot(Sequence[Message]):
     ``stored`` places from the store at ``path`` (a message a full disk kept out of it
     is left out), then ``kept``. Any thread may walk it, once at a time."""
 
-    def __init__(self, path: Path | None, stored: int, kept: list[Message]) -> None:
+    def __init__(self, path: Path | None, stored: int, kept: list[Message],
+                 connections: dict[str, Connection] | None = None) -> None:
         self.path, self.stored, self.kept = path, stored, kept
+        #: The connections the capture held in memory then (the store has the others).
+        self.recent = connections or {}
+
+    def all_connections(self) -> dict[str, Connection]:
+        """Every connection: the store's (read on the calling thread), then ``recent``."""
+        every: dict[str, Connection] = {}
+        if self.path is not None:
+            from lab.store import StoreError
+            from lab.store_read import StoreReader
+
+            with contextlib.suppress(StoreError):
+                reader = StoreReader(self.path)
+                try:
+                    every = reader.connections()
+                finally:
+                    reader.close()
+        every.update(self.recent)
+        return every
+
+    def stored_part(self) -> StoreReader | None:
+        """A reader of the store for the calling thread (the caller closes it)."""
+        if self.path is None or not self.stored:
+            return None
+        from lab.store_read import StoreReader
+
+        return StoreReader(self.path)
 
     def __len__(self) -> int:
         return self.stored + len(self.kept)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import itertools
 import json
 import os
 import shutil
@@ -65,6 +66,8 @@ COMMIT_INTERVAL = 0.2
 LOSS_BOUND = 0.5
 #: Events per transaction at most: a backlog is committed in steps, not in one.
 MAX_BATCH = 5000
+#: Messages ``save`` holds at once while it writes a capture of any size.
+SAVE_BATCH = 1000
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -193,20 +196,19 @@ def save(path: str | Path, stored: Stored, messages: Iterable[Message] | None = 
     written. ``messages``, if given, are written instead of ``stored.messages`` (a
     capture's snapshot, walked from its store: lab/spill.py)."""
     count = 0
-
-    def counted(message: Message) -> tuple[Any, ...]:
-        nonlocal count
-        count += 1
-        return _message_row(message)
-
     temporary = Path(f"{path}.part")
     temporary.unlink(missing_ok=True)
     db = _new_file(temporary)
     try:
         with closing(db):
+            db.execute(SEARCH_TABLE)  # a viewer's filter reads it (lab/store_read.py)
             db.executemany(_CONNECTION_SQL, map(_connection_row, stored.connections.values()))
-            db.executemany(_MESSAGE_SQL, map(counted, stored.messages if messages is None
-                                              else messages))
+            every = iter(stored.messages if messages is None else messages)
+            while batch := list(itertools.islice(every, SAVE_BATCH)):  # constant memory
+                db.executemany(_MESSAGE_SQL, map(_message_row, batch))
+                db.executemany("INSERT OR REPLACE INTO search VALUES (?, ?)",
+                               [(m.id, search_text(m)) for m in batch])
+                count += len(batch)
             db.executemany(_NODE_SQL, map(_node_row, stored.nodes.values()))
             db.executemany(_ENDPOINT_SQL, stored.endpoints.items())
             db.commit()
@@ -214,6 +216,9 @@ def save(path: str | Path, stored: Stored, messages: Iterable[Message] | None = 
     except (sqlite3.Error, OSError) as exc:
         temporary.unlink(missing_ok=True)
         raise StoreError(f"cannot write {path}: {exc}") from None
+    except BaseException:  # a message that failed its check, an interrupt
+        temporary.unlink(missing_ok=True)
+        raise
     return count
 
 
@@ -401,7 +406,8 @@ def open_read_only(path: str | Path) -> sqlite3.Connection:
     if not is_sqlite(path):
         raise StoreError(f"{path} is not a .cslab capture (not an SQLite file)")
     try:
-        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True,
+                             check_same_thread=False)  # (closed from any thread)
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.Error:
         raise StoreError(f"{path} is an SQLite file but not a .cslab capture "

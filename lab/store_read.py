@@ -3,8 +3,8 @@ messages, the ids whose text contains a word. The capture reads its older messag
 back so (lab/spill.py), and a viewer of millions of messages reads only what it
 shows. A store still being written can be read: a reader sees what is committed.
 
-A StoreReader's SQLite connection belongs to the thread that made it: make one
-per thread.
+Make one StoreReader per thread (its SQLite connection is not to be shared while in
+use; another thread may close it).
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ class StoreReader:
         old = self._old()
         try:
             return [message_from_row(row, old) for row in rows]
-        except (ValueError, TypeError, KeyError) as exc:  # json, an unknown sender
+        except (ValueError, TypeError, KeyError, RecursionError,
+                OverflowError) as exc:  # json, an unknown sender
             raise StoreError(f"{self.path}: the capture is damaged ({exc})") from None
 
     def last_id(self) -> int:
@@ -103,17 +104,31 @@ class StoreReader:
             return self._rows("WHERE connection = ? ORDER BY id", (connection,))
         return self._rows("WHERE connection = ? AND id < ? ORDER BY id", (connection, before))
 
-    def connection_messages(self, connection: str, chunk: int = 64) -> Iterator[Message]:
-        """The messages of ``connection`` in order, read ``chunk`` at a time (nothing is
-        held open between reads: many of these may be walked at once)."""
-        after = 0
+    def connection_messages(self, connection: str, chunk: int = 64,
+                            before: int | None = None) -> Iterator[Message]:
+        """The messages of ``connection`` (with ids below ``before`` if given) in order,
+        read ``chunk`` at a time (nothing is held open between reads: many of these may
+        be walked at once)."""
+        after, end = 0, (1 << 62) if before is None else before
         while True:
-            found = self._rows("WHERE connection = ? AND id > ? ORDER BY id LIMIT ?",
-                               (connection, after, chunk))
+            found = self._rows("WHERE connection = ? AND id > ? AND id < ? ORDER BY id "
+                               "LIMIT ?", (connection, after, end, chunk))
             yield from found
             if len(found) < chunk:
                 return
             after = found[-1].id
+
+    def last_of(self, connection: str, sender: str, before: int,
+                chunk: int = 64) -> Iterator[Message]:
+        """The messages ``sender`` sent on ``connection`` with ids below ``before``,
+        newest first, read ``chunk`` at a time."""
+        while True:
+            found = self._rows("WHERE connection = ? AND sender = ? AND id < ? "
+                               "ORDER BY id DESC LIMIT ?", (connection, sender, before, chunk))
+            yield from found
+            if len(found) < chunk:
+                return
+            before = found[-1].id
 
     def unrecorded(self) -> dict[str, Message]:
         """The first message of each connection that has messages but no record."""

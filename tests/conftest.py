@@ -10,3 +10,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # The window remembers zoom and look in QSettings: never in the user's own.
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="cslab-test-config-")
 atexit.register(shutil.rmtree, os.environ["XDG_CONFIG_HOME"], ignore_errors=True)
+# A capture keeps its older messages on disk: never in the user's own cache.
+os.environ["CSLAB_SPILL_DIR"] = tempfile.mkdtemp(prefix="cslab-test-spill-")
+atexit.register(shutil.rmtree, os.environ["CSLAB_SPILL_DIR"], ignore_errors=True)

@@ -85,8 +85,8 @@ class QuitOnSignals:
         deadline: float | None = None
         first: int = signal.SIGINT
         while True:
-            self._read.settimeout(None if deadline is None
-                                  else max(0.0, deadline - time.monotonic()))
+            self._read.settimeout(None if deadline is None  # (0 would not block at all)
+                                  else max(0.001, deadline - time.monotonic()))
             try:
                 data = self._read.recv(64)
             except TimeoutError:
@@ -160,6 +160,7 @@ def shutdown(window: MainWindow, bridge: EngineBridge, lab: EngineThread) -> Non
     for task in pending_tasks():
         task.cancel()
     lab.stop()
+    lab.engine.capture.finish()  # its store of older messages goes with the app
 
 
 def main(scenario: str | None = None, capture: tuple[str, Stored] | None = None) -> int:

@@ -198,9 +198,8 @@ class Engine:
 
     async def shutdown(self) -> None:
         """Stop every client, server and Wire; no port stays bound afterwards. The
-        capture's store of older messages (if it spilled) is deleted: read what you need
-        of an all-day capture, or save it, before."""
+        capture stays whole (Stop all is not the end): whoever ends the process calls
+        ``capture.finish()``, which deletes its store of older messages."""
         await self._clients.close_all()
         await self._servers.stop_all()
         await self.routing.stop()
-        self.capture.finish()
