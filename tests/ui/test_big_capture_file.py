@@ -34,7 +34,7 @@ def saved(path: Path, bad: int | None = None) -> Path:
 
 @pytest.fixture
 def small(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("lab.export.BIG_CAPTURE", 100)
+    monkeypatch.setattr("lab.capture_read.BIG_CAPTURE", 100)
     monkeypatch.setattr("ui.views.capture_file.LOAD_CHUNK", 500)
     monkeypatch.setattr("lab.spill.WINDOW", 200)
     monkeypatch.setattr("ui.models.stored_rows.CACHED_ROWS", 200)

@@ -40,6 +40,8 @@ KEYS_KEPT = 50_000
 #: before the window paints again (seconds).
 STORE_CHUNK = 25_000
 STORE_SLICE = 0.03
+#: The fewest and the most rows one query of the store searches.
+MIN_CHUNK, MAX_CHUNK = 256, 400_000
 #: The signature of layout(AboutToBe)Changed that carries a hint.
 _PARENTS, _HINT = "QList<QPersistentModelIndex>", "QAbstractItemModel::LayoutChangeHint"
 
@@ -132,10 +134,10 @@ class MessageFilterProxy(QAbstractProxyModel):
     layout change, not a reset). A source without a ``search`` index shows every row.
 
     Rows older than the source's memory (before ``search.first``) are searched in the
-    capture's store (the source's ``matching_rows``), newest first, STORE_CHUNK rows a
+    capture's store (the source's ``matching_rows``), newest first, a chunk of rows a
     query for STORE_SLICE seconds at a time, so that the window stays responsive; the
-    rows found are inserted at the top as they come. ``searching`` says whether some
-    are still to search; ``searched`` is emitted when none is.
+    rows found are inserted at the top once all are searched. ``searching`` says
+    whether some are still to search; ``searched`` is emitted when none is.
     """
 
     searched = Signal()
@@ -150,6 +152,8 @@ class MessageFilterProxy(QAbstractProxyModel):
         self._links: list[Any] = []
         self._older: Callable[[str, int, int], list[int]] | None = None  # matching_rows
         self._pending = 0  # source rows 0.._pending - 1 are still to search (in the store)
+        self._found: list[list[int]] = []  # what the store gave so far, newest first
+        self._chunk = STORE_CHUNK  # rows a query searches (sized to take about a slice)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
@@ -193,6 +197,7 @@ class MessageFilterProxy(QAbstractProxyModel):
         total = source.rowCount() if source is not None else 0
         self._timer.stop()
         self._pending = 0
+        self._found = []
         if not self._needle or self._search is None:
             self._rows, self._count = None, total
             return
@@ -204,25 +209,35 @@ class MessageFilterProxy(QAbstractProxyModel):
 
     def _search_older(self) -> None:
         """Search the next rows older than memory (newest first), for STORE_SLICE
-        seconds, and insert those found at the top."""
+        seconds; once every one is searched, insert those found at the top, in one go
+        (a view, the diagram, lays its rows out again once, not once a slice). A query
+        takes a chunk of rows sized to take about a slice (rows far apart in ids, a
+        sampled capture's, take longer each)."""
         older, rows = self._older, self._rows
         if older is None or rows is None or self._pending <= 0:
             self._pending = 0
             return
         deadline = time.perf_counter() + STORE_SLICE
-        found: list[int] = []
         while self._pending > 0 and time.perf_counter() < deadline:
-            first = max(0, self._pending - STORE_CHUNK)
-            found = older(self._needle, first, self._pending) + found
+            first = max(0, self._pending - self._chunk)
+            began = time.perf_counter()
+            self._found.append(older(self._needle, first, self._pending))
+            took = time.perf_counter() - began
+            if took > STORE_SLICE:
+                self._chunk = max(MIN_CHUNK, self._chunk // 2)
+            elif took < STORE_SLICE / 4:
+                self._chunk = min(MAX_CHUNK, self._chunk * 2)
             self._pending = first
+        if self._pending > 0:
+            self._timer.start()
+            return
+        found = [row for chunk in reversed(self._found) for row in chunk]
+        self._found = []
         if found:
             self.beginInsertRows(QModelIndex(), 0, len(found) - 1)
             rows[0:0] = array("q", found)
             self.endInsertRows()
-        if self._pending > 0:
-            self._timer.start()
-        else:
-            self.searched.emit()
+        self.searched.emit()
 
     def _source_inserted(self, parent: QModelIndex, first: int, last: int) -> None:
         if parent.isValid():

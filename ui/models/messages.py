@@ -114,7 +114,7 @@ class MessageTableModel(QAbstractTableModel):
         self._last_time: dict[str, float] = {}  # connection → its last message's time
         #: Which message answers which (the HAR export pairs the same way).
         self.pairs = Pairs(limit=PAIRS_KEPT)
-        self._pairs_of: dict[str, Pairs] = {}  # connections paired again from the store
+        self._pairs_of: dict[tuple[str, int], Pairs] = {}  # paired again from the store
         self._highlighted: int | None = None  # a row shown as the selected row's partner
         #: The searchable text of the rows in memory, for the filter (MessageFilterProxy).
         self.search = SearchIndex()
@@ -209,7 +209,8 @@ class MessageTableModel(QAbstractTableModel):
         if row is None:
             return None
         conn = self.message(row).connection
-        pairs = self._pairs_of.get(conn)
+        key = (conn, self.pairs.horizon)  # paired again up to where pairs still know
+        pairs = self._pairs_of.get(key)
         if pairs is None:
             pairs = Pairs()
             for message in self.stored.of_connection(conn, self.pairs.horizon + 1):
@@ -217,7 +218,7 @@ class MessageTableModel(QAbstractTableModel):
                     pairs.add(message)
             if len(self._pairs_of) >= 8:
                 del self._pairs_of[next(iter(self._pairs_of))]
-            self._pairs_of[conn] = pairs
+            self._pairs_of[key] = pairs
         return pairs.partner(message_id)
 
     def row_of(self, message_id: int) -> int | None:
@@ -232,8 +233,8 @@ class MessageTableModel(QAbstractTableModel):
             if row is not None:
                 if row >= kept:
                     self._recent[row - self._base] = message
-                else:  # the store has it amended (the capture recorded MessageAmended)
-                    self.stored.drop(row)
+                else:  # kept as it is now: the store may not have the change yet
+                    self.stored.drop(row, message)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, last))
 
     def holding(self, message: Message) -> bool:

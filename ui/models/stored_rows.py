@@ -141,9 +141,13 @@ class StoredRows:
         self._cache.clear()
         self.log = None
 
-    def drop(self, row: int) -> None:
-        """Row ``row`` changed in the store (amended): read it again when asked."""
-        self._cache.pop(row, None)
+    def drop(self, row: int, message: Message | None = None) -> None:
+        """Row ``row`` changed (amended): keep ``message`` as it now is (the store may
+        not have the change yet), or read it again when asked."""
+        if message is None:
+            self._cache.pop(row, None)
+        else:
+            self._cache[row] = message
 
     @property
     def cached(self) -> int:
@@ -182,6 +186,9 @@ class StoredRows:
                     by_id = {i: m for i in ids if (m := reader.message(i)) is not None}
             except Exception:  # noqa: BLE001 - a damaged or vanished store: placeholders
                 by_id = {}
+        shown = getattr(self.log, "shown", None)  # a saved file's: cut for showing
+        if shown is not None:
+            by_id = {i: shown(m) for i, m in by_id.items()}
         return [by_id.get(i) or unreadable(i) for i in ids]
 
     def walk(self, first: int, end: int) -> Iterator[Message]:

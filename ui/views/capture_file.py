@@ -99,6 +99,7 @@ class _SavedLog:
         self.path = path
         self.window = WINDOW  # Messages the model keeps in memory
         self.recorder = SimpleNamespace(committed=sys.maxsize)
+        self.shown = cut_message  # rows read back are cut as the ones read first were
 
 
 class _SavedCapture:
