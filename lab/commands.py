@@ -30,16 +30,19 @@ async def save_capture(engine: Engine, endpoints: dict[str, str], path: str) -> 
     Wires keep going."""
     from lab.store import Stored, save
 
-    stored = Stored(connections=engine.capture.all_connections(),
-                    nodes={node.id: node for node in engine.nodes()}, endpoints=endpoints)
-    messages = engine.capture.messages.snapshot()  # the older part read from its store
-    return await asyncio.to_thread(save, path, stored, messages)
+    nodes = {node.id: node for node in engine.nodes()}
+    snap = engine.capture.snapshot()  # the older part is read from its store, there
+
+    def write() -> int:
+        stored = Stored(connections=snap.all_connections(), nodes=nodes, endpoints=endpoints)
+        return save(path, stored, snap)
+
+    return await asyncio.to_thread(write)
 
 
 async def export_capture(capture: Capture, fmt: str, path: str) -> int:
     """Write the capture to ``path`` as ``fmt`` (jsonl, pcapng, har); how many records."""
-    from lab.export import write_messages
+    from lab.export import write_snapshot
 
-    messages = capture.messages.snapshot()  # the older part read from its store
-    return await asyncio.to_thread(write_messages, capture.all_connections(), messages,
-                                   fmt, path)
+    snap = capture.snapshot()  # the older part is read from its store, there
+    return await asyncio.to_thread(write_snapshot, snap, fmt, path)
