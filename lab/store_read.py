@@ -10,7 +10,7 @@ use; another thread may close it).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lab.model import Connection, Message
@@ -109,26 +109,28 @@ class StoreReader:
         """The messages of ``connection`` (with ids below ``before`` if given) in order,
         read ``chunk`` at a time (nothing is held open between reads: many of these may
         be walked at once)."""
-        after, end = 0, (1 << 62) if before is None else before
-        while True:
-            found = self._rows("WHERE connection = ? AND id > ? AND id < ? ORDER BY id "
-                               "LIMIT ?", (connection, after, end, chunk))
-            yield from found
-            if len(found) < chunk:
-                return
-            after = found[-1].id
+        end = (1 << 62) if before is None else before
+        return self._paged("WHERE connection = ? AND id > ? AND id < ? ORDER BY id LIMIT ?",
+                           lambda after: (connection, after, end, chunk), 0, chunk)
 
     def last_of(self, connection: str, sender: str, before: int,
                 chunk: int = 64) -> Iterator[Message]:
         """The messages ``sender`` sent on ``connection`` with ids below ``before``,
         newest first, read ``chunk`` at a time."""
+        return self._paged("WHERE connection = ? AND sender = ? AND id < ? "
+                           "ORDER BY id DESC LIMIT ?",
+                           lambda below: (connection, sender, below, chunk), before, chunk)
+
+    def _paged(self, where: str, args: Callable[[int], tuple[object, ...]], start: int,
+               chunk: int) -> Iterator[Message]:
+        """The rows of a query ``chunk`` at a time, each page after the last id read."""
+        mark = start
         while True:
-            found = self._rows("WHERE connection = ? AND sender = ? AND id < ? "
-                               "ORDER BY id DESC LIMIT ?", (connection, sender, before, chunk))
+            found = self._rows(where, args(mark))
             yield from found
             if len(found) < chunk:
                 return
-            before = found[-1].id
+            mark = found[-1].id
 
     def unrecorded(self) -> dict[str, Message]:
         """The first message of each connection that has messages but no record."""

@@ -194,15 +194,19 @@ BAD_CAPTURES: dict[str, tuple[Callable[[Path], bytes], tuple[str, ...]]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("bad")
+def write_bad_captures(folder: Path) -> dict[str, Path]:
+    """Every bad capture of BAD_CAPTURES written into ``folder``, by name."""
     made: dict[str, Path] = {}
     for name, (build, _) in BAD_CAPTURES.items():
         path = folder / (name if name.endswith(".cslab") else f"{name}.jsonl")
         path.write_bytes(build(folder))
         made[name] = path
     return made
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_bad_captures(tmp_path_factory.mktemp("bad"))
 
 
 def test_the_good_capture_exports_in_every_format(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from tests.hostile.test_bad_inputs import (
     assert_refused,
     good_records,
     lines,
+    write_bad_captures,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,13 +113,7 @@ def assert_quit(app: Running, *, forced_ok: bool) -> None:
 
 @pytest.fixture(scope="module")
 def bad_captures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("bad-gui")
-    made: dict[str, Path] = {}
-    for name, (build, _) in BAD_CAPTURES.items():
-        path = folder / (name if name.endswith(".cslab") else f"{name}.jsonl")
-        path.write_bytes(build(folder))
-        made[name] = path
-    return made
+    return write_bad_captures(tmp_path_factory.mktemp("bad-gui"))
 
 
 def assert_no_window(done: subprocess.CompletedProcess[str], *names: str,
