@@ -85,7 +85,9 @@ class MessageLog(Sequence[Message]):
 
     ``backlog`` gives what the store must hold besides the messages when spilling
     begins (the capture's connections and names, as events). Only the engine's
-    thread appends; any thread may read.
+    thread appends and indexes it (a compaction moves places under another thread's
+    feet); another thread reads a ``snapshot()`` taken on the engine's thread, or the
+    store by ``path`` (as the window does).
     """
 
     def __init__(self, backlog: Callable[[], Iterable[Event]] = tuple, *,
