@@ -73,7 +73,8 @@ def record_file(capture: Capture, path: str | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    from lab.store import Recorder, StoreError  # sqlite3: only when recording
+    from lab.recorder import Recorder  # sqlite3: only when recording
+    from lab.store import StoreError
 
     try:
         recorder = Recorder(path, search=True)

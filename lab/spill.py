@@ -32,7 +32,7 @@ from lab.model import Connection, Event, Message, Sender
 from lab.outage import say
 
 if TYPE_CHECKING:  # sqlite3 is imported when the capture first spills, not at start-up
-    from lab.store import Recorder
+    from lab.recorder import Recorder
     from lab.store_read import StoreReader
 
 #: Messages a capture keeps in memory (beyond those its store has not committed yet):
@@ -279,7 +279,8 @@ class MessageLog(Sequence[Message]):
     def _spill(self) -> None:
         """Begin the store; if the folder or the disk will not have it, say so once and
         try again later (meanwhile HARD_LIMIT more messages stay in memory)."""
-        from lab.store import Recorder, StoreError
+        from lab.recorder import Recorder
+        from lab.store import StoreError
 
         try:
             folder = self._folder() if self._folder is not None else _default_folder()

@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from lab.clients.http import HttpClient
 from lab.engine import Engine
 from lab.export import ExportError, export, load_capture
-from lab.store import Recorder
+from lab.recorder import Recorder
 from tests.lab.helpers import run
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None,

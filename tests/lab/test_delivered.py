@@ -22,7 +22,8 @@ from lab.capture import Capture, event_record
 from lab.engine import Engine
 from lab.export import capture_records, stored_from_records, to_har
 from lab.model import Event, Message, MessageAmended, Piece, Sender, Transport
-from lab.store import Recorder, Stored, load, save
+from lab.recorder import Recorder
+from lab.store import Stored, load, save
 from lab.wire import TcpWire
 from tests.lab.helpers import run
 from tests.lab.test_wire import serving, until, wired

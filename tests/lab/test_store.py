@@ -10,9 +10,9 @@ import pytest
 
 from lab.capture import Capture
 from lab.model import EndpointNamed, NodeChanged, NodeInfo, NodeState, Piece, Sender, Transport
+from lab.recorder import Recorder
 from lab.store import (
     FORMAT_VERSION,
-    Recorder,
     Stored,
     StoreError,
     is_sqlite,
