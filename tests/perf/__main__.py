@@ -25,6 +25,9 @@ Prints the Wire's tables and writes every figure to one JSON file
   5,000,000), then against ``cslab gui`` with the capture shown (``--day-gui-messages``,
   300,000): RSS growth from 10,000 messages and the longest loop stall; "day" in the
   file; skip with ``--no-day``, or run only it with ``--only day``.
+
+Not run here (each takes minutes of its own): the window over a saved capture of
+5,000,000 messages, scroll and filter times (``python -m tests.perf.view_bench``).
 """
 
 from __future__ import annotations
