@@ -155,7 +155,7 @@ class StoreReader:
             found = self._db.execute(
                 "SELECT id FROM search WHERE id BETWEEN ? AND ? AND instr(text, ?) > 0",
                 (first, last, needle.casefold()))
-            return [int(row[0]) for row in found]
+            return [row_id for (row_id,) in found]
         rows = self._db.execute(
             f"SELECT id FROM messages WHERE id BETWEEN ? AND ? "
             f"AND instr({SEARCH_TEXT}, ?) > 0 ORDER BY id",

@@ -88,6 +88,30 @@ class RowIds:
         end = self._rows[at + 1] if at + 1 < len(self._rows) else self._count
         return row if row < end else None
 
+    def rows_of(self, ids: list[int], first: int, end: int) -> list[int]:
+        """The rows (in ``first``..``end - 1``) showing ``ids`` (increasing), ids that no
+        row shows left out: a walk along the runs, not a search per id (a filter may
+        find millions)."""
+        if not self.increasing:
+            rows = (self.row_of(i) for i in ids)
+            return [row for row in rows if row is not None and first <= row < end]
+        if not self._ids:
+            return []
+        if len(self._ids) == 1:  # one run: every id is a row, at a fixed offset
+            shift = self._rows[0] - self._ids[0]
+            low, high = first - shift, end - shift
+            return [i + shift for i in ids if low <= i < high]
+        found: list[int] = []
+        run, runs = 0, len(self._ids)
+        for i in ids:
+            while run + 1 < runs and self._ids[run + 1] <= i:
+                run += 1
+            row = self._rows[run] + i - self._ids[run]
+            stop = self._rows[run + 1] if run + 1 < runs else self._count
+            if self._ids[run] <= i and row < stop and first <= row < end:
+                found.append(row)
+        return found
+
     def clear(self) -> None:
         self._rows, self._ids, self._count, self.increasing = array("q"), array("q"), 0, True
         self._next = 0
@@ -213,8 +237,7 @@ class StoredRows:
             ids = reader.matching(needle, self.ids[first], self.ids[end - 1])
         except Exception:  # noqa: BLE001
             return []
-        rows = (self.ids.row_of(i) for i in ids)
-        return [row for row in rows if row is not None and first <= row < end]
+        return self.ids.rows_of(ids, first, end)
 
     def of_connection(self, connection: str, before: int) -> list[Message]:
         """The stored messages of ``connection`` with ids below ``before``."""
