@@ -175,3 +175,37 @@ def test_edit_in_the_held_bar_forwards_the_edited_request(  # type: ignore[no-un
         if curl.poll() is None:
             curl.kill()
             curl.wait()
+
+
+def test_forward_clicked_twice_at_once_forwards_once_and_raises_nothing(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot) -> None:
+    """Two clicks before the first has reached the engine act on the message the bar
+    showed (the second finds it already forwarded): no traceback, curl still answered."""
+    info = running_http(window, qtbot)
+    controls = window.wire_controls
+    controls.step_action.trigger()
+    qtbot.waitUntil(lambda: controls.timer.isActive() and stepping(window), timeout=WAIT)
+    curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        bar = controls.bar
+        qtbot.waitUntil(lambda: bar.isVisible() and bool(bar.held), timeout=WAIT)
+        bar.forward_button.click()
+        bar.forward_button.click()  # the bar still shows the request: same message
+        shown = list(bar.held)
+        bar.show_held([], str)  # a refresh empties the bar before the clicks are handled
+        bar.show_held(shown, lambda held: "client → server")
+        bar.show_held([], str)
+
+        def answered() -> bool:
+            if bar.isVisible() and bar.held and bar.held[0].sender is Sender.SERVER:
+                bar.forward_button.click()
+            return curl.poll() is not None
+
+        qtbot.waitUntil(answered, timeout=WAIT)
+        assert curl.wait(timeout=5) == 0
+    finally:
+        if curl.poll() is None:
+            curl.kill()
+            curl.wait()
+        controls.step_action.trigger()

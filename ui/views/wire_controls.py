@@ -334,15 +334,16 @@ class WireControls:
     def _act(self, what: str) -> None:
         if what != "forward_all" and not self.bar.held:
             return
-        spawn(self._do(what))
+        spawn(self._do(what, self.bar.held[0].id if self.bar.held else None))
 
-    async def _do(self, what: str, data: bytes | None = None) -> None:
+    async def _do(self, what: str, first: int | None, data: bytes | None = None) -> None:
+        """Act on message ``first``, the one the bar showed when the user acted (by the
+        time this runs a refresh may have emptied the bar)."""
         board = self.lab.engine.wire_board
         try:
             if what == "forward_all":
                 await self.lab.call(run_sync, board.forward_all, None)
-            else:
-                first = self.bar.held[0].id
+            elif first is not None:
                 if what == "edit":
                     await self.lab.call(run_sync, board.edit, first, data)
                 else:
@@ -356,4 +357,4 @@ class WireControls:
             return
         dialog = EditDialog(self.bar.held[0], self.window)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            spawn(self._do("edit", dialog.edited()))
+            spawn(self._do("edit", dialog.held.id, dialog.edited()))
