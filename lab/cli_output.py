@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from lab.capture import Capture, JsonLinesWriter
+from lab.capture import Capture
+from lab.capture_lines import JsonLinesWriter
 from lab.model import ConnectionClosed, Event, Message, MessageCaptured
 
 #: How long ``cslab run`` lets a whole run take unless --timeout says (seconds).

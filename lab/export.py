@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab import pcapng
-from lab.capture import Capture, connection_record, message_record
+from lab.capture import Capture
+from lab.capture_lines import connection_record, message_record
 from lab.capture_read import (
     BIG_CAPTURE,
     MAX_SUMMARY,

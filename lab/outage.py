@@ -1,5 +1,5 @@
 """A capture writer's pause on a full (or failing) disk, shared by the JSON Lines
-writer (lab/capture.py) and the ``.cslab`` recorder (lab/store.py).
+writer (lab/capture_lines.py) and the ``.cslab`` recorder (lab/recorder.py).
 
 While paused the lab goes on serving; the writer counts the messages it could not
 write (``lost``), tries again every RETRY_INTERVAL seconds, and says one line when

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab.capture import JsonLinesWriter
+from lab.capture_lines import JsonLinesWriter
 from lab.clients.http import HttpClient
 from lab.engine import Engine
 from tests.lab.helpers import run

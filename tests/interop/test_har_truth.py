@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from lab.capture import JsonLinesWriter
+from lab.capture_lines import JsonLinesWriter
 from lab.engine import Engine
 from lab.model import RAW_LIMIT
 from tests.interop.test_export import cslab

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.capture import CONNECTION_RAW_BUDGET, SPENT_PREFIX, Capture, JsonLinesWriter
+from lab.capture import CONNECTION_RAW_BUDGET, SPENT_PREFIX, Capture
+from lab.capture_lines import JsonLinesWriter
 from lab.model import (
     CaptureCleared,
     ConnectionClosed,
@@ -187,7 +188,7 @@ def test_clear_empties_the_capture_and_numbers_messages_from_one_again() -> None
 
 
 def test_a_message_record_says_where_it_belongs_only_when_known() -> None:
-    from lab.capture import message_record
+    from lab.capture_lines import message_record
     from lab.export import stored_from_records
 
     capture = Capture()

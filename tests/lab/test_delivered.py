@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from lab import pcapng
-from lab.capture import Capture, event_record
+from lab.capture import Capture
+from lab.capture_lines import event_record
 from lab.engine import Engine
 from lab.export import capture_records, stored_from_records, to_har
 from lab.model import Event, Message, MessageAmended, Piece, Sender, Transport

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.capture import Capture, JsonLinesWriter
+from lab.capture import Capture
+from lab.capture_lines import JsonLinesWriter
 from lab.clients.http import HttpClient
 from lab.engine import Engine
 from lab.export import (

@@ -186,7 +186,7 @@ def http_and_dns() -> Capture:
 
 
 def test_pairs_over_messages_and_over_records_agree() -> None:
-    from lab.capture import message_record
+    from lab.capture_lines import message_record
     from lab.pairs import Pairs
 
     capture = http_and_dns()
