@@ -66,7 +66,8 @@ def lines_until(member: ClientConnection, wanted: str, timeout: float = 20) -> l
 
 def captured(cap: Path, summary_start: str) -> list[object]:
     """Who sent each captured message whose summary starts with ``summary_start``."""
-    records = [json.loads(line) for line in cap.read_text(encoding="utf-8").splitlines()]
+    text = cap.read_text(encoding="utf-8")  # whole lines: the last may be on its way
+    records = [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()]
     return [r.get("sender") for r in records
             if str(r.get("summary", "")).startswith(summary_start)]
 

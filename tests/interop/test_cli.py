@@ -74,7 +74,8 @@ def records(path: Path, count: int, timeout: float = 5.0) -> list[dict[str, obje
     """The first ``count`` JSON lines of ``path``, waiting for them to be written."""
     deadline = time.monotonic() + timeout
     while True:
-        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        lines = text[:text.rfind("\n") + 1].splitlines()  # whole lines: one may be on its way
         if len(lines) >= count or time.monotonic() > deadline:
             return [json.loads(line) for line in lines]
         time.sleep(0.02)

@@ -28,9 +28,16 @@ needs = {tool: pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} is
 Record = dict[str, object]
 
 
+def whole_lines(lab: Lab) -> list[str]:  # noqa: F811
+    """The capture's lines written so far, whole: the server may be writing the last one
+    as the test reads it."""
+    text = lab.capture.read_text(encoding="utf-8")
+    return text[:text.rfind("\n") + 1].splitlines()
+
+
 def start(lab: Lab) -> int:  # noqa: F811
     """Where the capture is now: the next test's records come after."""
-    return len(lab.capture.read_text(encoding="utf-8").splitlines())
+    return len(whole_lines(lab))
 
 
 def conversation(lab: Lab, since: int, connections: int = 1,  # noqa: F811
@@ -39,7 +46,7 @@ def conversation(lab: Lab, since: int, connections: int = 1,  # noqa: F811
     then have closed."""
     deadline = time.monotonic() + timeout
     while True:
-        lines = lab.capture.read_text(encoding="utf-8").splitlines()[since:]
+        lines = whole_lines(lab)[since:]
         records = [json.loads(line) for line in lines]
         closed = sum(r.get("type") == "close" for r in records)
         if closed >= connections or time.monotonic() > deadline:
