@@ -57,6 +57,14 @@ async def curl(port: int, count: int, path: str = "/style.css") -> None:
     assert await process.wait() == 0
 
 
+def stored(log: MessageLog, count: int) -> None:
+    """Wait (on a thread with no loop) until the store holds the first ``count``."""
+    deadline = time.monotonic() + 10
+    while log.recorder is None or log.recorder.committed < count:
+        assert time.monotonic() < deadline, "the store did not catch up"
+        time.sleep(0.02)
+
+
 async def committed(log: MessageLog, count: int) -> None:
     """Wait until the store holds the first ``count`` messages."""
     deadline = time.monotonic() + 20
@@ -271,10 +279,7 @@ def test_the_store_finds_text_as_the_inspector_folds_it() -> None:
         capture.add(conn, Piece(sender=Sender.CLIENT, summary=f"{words} {n}", size=4,
                                 raw=b"NOOP", time=time.time()))
     log = capture.messages
-    deadline = time.monotonic() + 10
-    while log.recorder is None or log.recorder.committed < 40:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    stored(log, 40)
     reader = log.reader()
     assert reader.folds
     assert reader.matching("strasse", 1, 40) == [4, 14, 24, 34]
@@ -299,10 +304,7 @@ def test_a_recording_is_the_captures_store_too(tmp_path: Path, spill_folder: Pat
                                     time=time.time()))
         log = capture.messages
         assert log.path == path
-        deadline = time.monotonic() + 10
-        while log.recorder is None or log.recorder.committed < 60:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        stored(log, 60)
         capture.add(conn, Piece(sender=Sender.CLIENT, summary="m60", size=1, raw=b"x",
                                 time=time.time()))
         assert log.first_kept > 0 and log[0].summary == "m0"  # from the recording
@@ -335,10 +337,8 @@ def test_bytes_never_delivered_are_marked_on_a_message_only_the_store_has() -> N
         capture.add(busy, Piece(sender=Sender.CLIENT, summary=f"m{n}", size=1, raw=b"x",
                                 time=time.time()))
     log = capture.messages
+    stored(log, 31)
     deadline = time.monotonic() + 10
-    while log.recorder is None or log.recorder.committed < 31:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
     capture.add(busy, Piece(sender=Sender.CLIENT, summary="last", size=1, raw=b"x",
                             time=time.time()))
     assert log.first_kept > 0  # message 1 is only in the store now

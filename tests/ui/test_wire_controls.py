@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QDialog
@@ -37,6 +38,17 @@ def running_http(window: MainWindow, qtbot) -> NodeInfo:  # type: ignore[no-unty
     info = running()
     assert info is not None
     return info
+
+
+def curl_in_step_mode(window: MainWindow, qtbot) -> tuple[Any, subprocess.Popen[bytes]]:  # type: ignore[no-untyped-def]
+    """An HTTP server running, step mode on, and curl asking it for / (held by the Wire)."""
+    info = running_http(window, qtbot)
+    controls = window.wire_controls
+    controls.step_action.trigger()
+    qtbot.waitUntil(lambda: controls.timer.isActive() and stepping(window), timeout=WAIT)
+    curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return controls, curl
 
 
 @needs_curl
@@ -116,12 +128,7 @@ def test_the_edit_dialog_keeps_line_ends_and_reads_hex(qtbot) -> None:  # type: 
 @needs_curl
 def test_drop_in_the_held_bar_makes_curl_fail(  # type: ignore[no-untyped-def]
         window: MainWindow, qtbot) -> None:
-    info = running_http(window, qtbot)
-    controls = window.wire_controls
-    controls.step_action.trigger()
-    qtbot.waitUntil(lambda: controls.timer.isActive() and stepping(window), timeout=WAIT)
-    curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    controls, curl = curl_in_step_mode(window, qtbot)
     try:
         qtbot.waitUntil(lambda: controls.bar.isVisible(), timeout=WAIT)
         click(qtbot, controls.bar.drop_button)
@@ -177,16 +184,12 @@ def test_edit_in_the_held_bar_forwards_the_edited_request(  # type: ignore[no-un
             curl.wait()
 
 
+@needs_curl
 def test_forward_clicked_twice_at_once_forwards_once_and_raises_nothing(  # type: ignore[no-untyped-def]
         window: MainWindow, qtbot) -> None:
     """Two clicks before the first has reached the engine act on the message the bar
     showed (the second finds it already forwarded): no traceback, curl still answered."""
-    info = running_http(window, qtbot)
-    controls = window.wire_controls
-    controls.step_action.trigger()
-    qtbot.waitUntil(lambda: controls.timer.isActive() and stepping(window), timeout=WAIT)
-    curl = subprocess.Popen(["curl", "-sS", "--max-time", "30", f"http://{info.address}/"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    controls, curl = curl_in_step_mode(window, qtbot)
     try:
         bar = controls.bar
         qtbot.waitUntil(lambda: bar.isVisible() and bool(bar.held), timeout=WAIT)
