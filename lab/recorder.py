@@ -131,8 +131,14 @@ class Recorder:
         pending = self._pending
         while pending:
             batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
-            if self.outage.waiting():
+            if self.outage.paused:
+                # Captured while the disk was full: lost. A try after the pause writes
+                # only what was kept and the lost count (small, so a busy lab whose
+                # beat brings megabytes still fits in the room that came back); what
+                # comes after it is recorded as before.
                 self._skip(batch)
+                if not self.outage.waiting():
+                    self._write([])
             else:
                 self._write(batch)
 
