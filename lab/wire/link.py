@@ -23,7 +23,7 @@ import functools
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from lab import dissect
+from lab import dissect, peers
 from lab.dissect import DissectorFactory
 from lab.model import Connection, Sender, Transport, format_address
 from lab.wire.base import CONNECT_TIMEOUT
@@ -130,6 +130,8 @@ class _TcpLink:
         self._fin_since: dict[Sender, float] = {}  # when each side's FIN came (``eof``)
         self._shaping = (0.0, 0.0, 0)  # the latency, jitter, bandwidth last noted
         self._stalled = False
+        self._peer: tuple[str, int] | tuple[()] = ()  # the client's address
+        self._local: tuple[str, int] | None = None  # the Wire's socket to the server
 
     @property
     def conn(self) -> Connection | None:
@@ -148,13 +150,17 @@ class _TcpLink:
         task.add_done_callback(self._tasks.discard)
 
     def leg_made(self, leg: _Leg) -> None:
-        if leg is not self.client:
+        if leg is not self.client:  # the socket to the server: it stands for the client
+            if not self.wire.reverse and self.conn is not None:  # (lab/peers.py)
+                self._local = peers.stand_for(leg.transport, self._peer, functools.partial(
+                    self.wire.inject, self.conn, Sender.SERVER))
             return
         assert leg.transport is not None
         peer = leg.transport.get_extra_info("peername")
         if not peer:  # reset before we could look: nothing to relay
             leg.transport.abort()
             return
+        self._peer = (str(peer[0]), int(peer[1]))
         ends = (format_address(*peer[:2]), self.wire.public_address)
         client, server = ends[::-1] if self.wire.reverse else ends
         self.tap.conn = self.wire.capture.open(
@@ -439,6 +445,8 @@ class _TcpLink:
         for sender in Sender:
             self._undelivered(sender)
         self.tap.close(self.note)
+        if self._local is not None:
+            peers.forget(self._local)
         for layer in self.layers:
             layer.close()
         for outbox in self.outbox.values():

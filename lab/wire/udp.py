@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import Any, cast
 
-from lab import dissect
+from lab import dissect, peers
 from lab.capture import Capture
 from lab.datagram import send_datagram
 from lab.model import Connection, Piece, Sender, Transport, format_address
@@ -84,6 +85,7 @@ class _UdpSession(asyncio.DatagramProtocol):
                                           lambda data: wire.send_to_client(data, addr)),
         }
         self._shaping = (0.0, 0.0, 0)
+        self.local: tuple[str, int] | None = None  # this session's socket to the server
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Python 3.11's selector datagram transport does not subclass DatagramTransport.
@@ -91,6 +93,8 @@ class _UdpSession(asyncio.DatagramProtocol):
         if self.ended:  # the session ended while its socket was being made
             self.transport.close()
             return
+        self.local = peers.stand_for(  # it stands for the client (lab/peers.py)
+            transport, self.addr, functools.partial(self.wire.inject, self.conn, Sender.SERVER))
         for data in self.pending:
             send_datagram(self.transport, data)
         self.pending.clear()
@@ -157,6 +161,8 @@ class _UdpSession(asyncio.DatagramProtocol):
 
     def end(self) -> None:
         self.ended = True
+        if self.local is not None:
+            peers.forget(self.local)
         for outbox in self.outbox.values():
             outbox.close()
         if self.transport is not None:

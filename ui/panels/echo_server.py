@@ -61,6 +61,14 @@ class EchoServerPanel(NodePanel):
         grid.addWidget(self.port_spin, 1, 1)
         grid.addWidget(self.start_button, 2, 0)
         grid.addWidget(self.count_label, 2, 1)
+        self.refused_label = QLabel(self)
+        self.refused_label.setWordWrap(True)
+        self.refused_label.setToolTip(
+            "What this server refused: each refusal is in the capture too (the server's "
+            "reply or its note), so the class can see an attack turned away")
+        theme.set_tone(self.refused_label, "warn")
+        self.refused_label.hide()
+        grid.addWidget(self.refused_label, 3, 0, 1, 2)
         grid.setColumnStretch(1, 1)
         self.body.addLayout(grid)
         self.finish_layout()
@@ -93,7 +101,14 @@ class EchoServerPanel(NodePanel):
             self.show_error(info.detail)
 
     def show_state(self, state: ServerState) -> None:
+        self.show_refused(getattr(state.view, "refused", ()))
         self.show_view(state.view)
+
+    def show_refused(self, refused: tuple[tuple[str, int], ...]) -> None:
+        """"Turned away: 12 failed logins · 1 FTP bounce" (hidden while nothing was)."""
+        shown = " · ".join(f"{count:,} {reason}" for reason, count in refused if count)
+        self.refused_label.setText(f"Turned away: {shown}" if shown else "")
+        self.refused_label.setVisible(bool(shown))
 
     def show_view(self, view: Any) -> None:
         """Show the server's live data (its kind's view from lab/servers/*_live.py;
