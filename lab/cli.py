@@ -39,6 +39,7 @@ from lab.engine import Engine, EngineError
 from lab.kinds import ServerSide
 from lab.model import Transport, parse_address
 from lab.servers import server_kinds
+from lab.servers.students import MAX_STUDENTS, student_passwords, students_option
 
 if TYPE_CHECKING:
     from lab.store import Stored
@@ -153,6 +154,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if args.kind != "smtp":
                 raise ValueError(f"--auth is for smtp, not {args.kind}")
             options["auth"] = "on"
+        if args.students:
+            if "students" not in kind_table.servers()[args.kind].options:
+                raise ValueError(f"--students is for {_takers('students')}, not {args.kind}")
+            options["students"] = str(args.students)
         info = await engine.add_server(args.kind, host=args.host, port=args.port,
                                        options=options, start=False)
         engine.wire_board.set_faults(info.id, **_fault_settings(args))
@@ -161,6 +166,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         address = (await engine.start_server(info.id)).address
         for shared in engine.share_addresses(info.id):
             print(f"shared on the network: {shared}", file=sys.stderr, flush=True)
+        for user, password in student_passwords(
+                args.students, "ftp" if args.kind == "ftp" else "mail").items():
+            print(f"student password: {user} {password}", file=sys.stderr, flush=True)
         return address
 
     return asyncio.run(_run(args, start))
@@ -291,6 +299,24 @@ def _fault_settings(args: argparse.Namespace) -> dict[str, float | int | None]:
             for name in ("latency", "jitter", "bandwidth", "loss", "seed")}
 
 
+def _takers(option: str) -> str:
+    """The server kinds that take ``option``: "smtp, pop3, ftp"."""
+    return ", ".join(name for name, side in kind_table.servers().items()
+                     if option in side.options)
+
+
+def students(text: str) -> int:
+    """``--students``: 1 to MAX_STUDENTS."""
+    try:
+        value = students_option(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to {MAX_STUDENTS}, not {text!r}")
+    return value
+
+
 def _option_help(sides: Mapping[str, ServerSide], option: str) -> str:
     """What ``option`` means to each kind that takes it: "http: the site; ftp: …"."""
     return "; ".join(f"{name}: {side.options[option]}"
@@ -333,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="smtp: offer AUTH PLAIN and LOGIN and require it before MAIL "
                             "(log in as --user / --password, default student / lab); "
                             "without TLS the password crosses in the clear")
+    serve.add_argument("--students", type=students, default=0, metavar="N",
+                       help=f"{_takers('students')}: users student1..N, each with its own "
+                            "password (printed at start, the same each time on this "
+                            "machine); the lab password then works from this machine only")
     serve.add_argument("--capture", metavar="FILE.jsonl", help="append the capture as JSON Lines")
     serve.add_argument("--record", metavar="FILE.cslab", help=RECORD_HELP)
     serve.add_argument("--max-per-client", type=count, default=None, metavar="N",

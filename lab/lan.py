@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import ipaddress
 import resource
 import socket
 import struct
@@ -23,6 +24,7 @@ LOOPBACK = "127.0.0.1"
 SHARED_PER_CLIENT = 20
 SHARED_TOTAL = 200
 SIOCGIFADDR = 0x8915
+SIOCGIFNETMASK = 0x891B
 #: Open files one relayed TCP connection takes in this process: the client's socket,
 #: the Wire's socket to the server, and the lab server's end of that one.
 FILES_PER_CONNECTION = 3
@@ -37,28 +39,58 @@ class Interface:
 
     name: str
     address: str
+    #: The network the address is on, as CIDR ("10.0.0.0/24"); the address alone
+    #: ("10.0.0.5/32") when the netmask cannot be read.
+    network: str = ""
 
     @property
     def loopback(self) -> bool:
         return self.address.startswith("127.")
 
 
-def _ipv4_of(name: str) -> str | None:
-    """The interface's (first) IPv4 address, or None if it has none."""
+def _ioctl_ipv4(name: str, request: int) -> str | None:
+    """An interface's IPv4 address or netmask (``request``), or None if it has none."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
-            packed = fcntl.ioctl(sock.fileno(), SIOCGIFADDR,
+            packed = fcntl.ioctl(sock.fileno(), request,
                                  struct.pack("256s", name.encode()[:15]))
         except OSError:
             return None
     return socket.inet_ntoa(packed[20:24])
 
 
+def _ipv4_of(name: str) -> str | None:
+    """The interface's (first) IPv4 address, or None if it has none."""
+    return _ioctl_ipv4(name, SIOCGIFADDR)
+
+
+def _network(name: str, address: str) -> str:
+    mask = _ioctl_ipv4(name, SIOCGIFNETMASK) or "255.255.255.255"
+    try:
+        return str(ipaddress.IPv4Network(f"{address}/{mask}", strict=False))
+    except ValueError:
+        return f"{address}/32"
+
+
 def interfaces() -> list[Interface]:
     """This machine's IPv4 addresses, loopback first, in the kernel's interface order."""
-    found = [Interface(name, address) for _, name in socket.if_nameindex()
-             if (address := _ipv4_of(name)) is not None]
+    found = [Interface(name, address, _network(name, address))
+             for _, name in socket.if_nameindex() if (address := _ipv4_of(name)) is not None]
     return sorted(found, key=lambda face: not face.loopback)
+
+
+def audience(host: str) -> str:
+    """Who can reach a Wire listening on ``host``: "machines on 10.0.0.0/24" (every
+    network this machine is on, for all interfaces); "" for loopback."""
+    if not is_shared(host):
+        return ""
+    faces = [face for face in interfaces() if not face.loopback]
+    if host not in {ALL_INTERFACES, ""}:
+        faces = [face for face in faces if face.address == host]
+    networks = list(dict.fromkeys(face.network for face in faces if face.network))
+    if not networks:
+        return f"machines that can reach {host}"
+    return "machines on " + ", ".join(networks)
 
 
 def is_shared(host: str) -> bool:

@@ -30,6 +30,8 @@ def test_curl_in_another_namespace_fetches_from_a_shared_http_server(netns: Netn
         assert shared.address == f"{netns.host_address}:{port}"
         url = f"http://{netns.host_address}:{port}/"
         assert engine.share_addresses(info.id) == [url]
+        subnet = netns.host_address.rpartition(".")[0]
+        assert lan.audience(netns.host_address) == f"machines on {subnet}.0/24"
         status = await output(netns.command("curl", "-s", "-o", "/dev/null",
                                              "-w", "%{http_code}", url))
         assert status == "200"

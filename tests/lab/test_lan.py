@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 from lab import lan
 from lab.engine import Engine
@@ -15,6 +16,18 @@ def test_interfaces_list_loopback_first_with_ipv4_addresses() -> None:
     faces = lan.interfaces()
     assert faces and faces[0].loopback and faces[0].address == "127.0.0.1"
     assert all(face.address.count(".") == 3 for face in faces)
+
+
+def test_the_audience_names_the_networks_a_shared_address_reaches() -> None:
+    assert lan.audience("127.0.0.1") == ""
+    faces = [face for face in lan.interfaces() if not face.loopback]
+    loopback = lan.interfaces()[0]
+    assert loopback.network == "127.0.0.0/8"
+    for face in faces:
+        assert lan.audience(face.address) == f"machines on {face.network}"
+        assert ipaddress.ip_address(face.address) in ipaddress.ip_network(face.network)
+    everywhere = lan.audience("0.0.0.0")
+    assert all(face.network in everywhere for face in faces)
 
 
 def test_share_address_is_a_url_for_http_and_host_port_otherwise() -> None:

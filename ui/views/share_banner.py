@@ -1,13 +1,16 @@
-"""The banner that shows, while any server is shared on the network, the address
-to give students, and a QR code of each shared server's first address for phones
-(a click shows it larger); it hides again when no server is shared."""
+"""The banner that shows, while any server is shared on the network, what is open to
+whom: each shared server's address to give students, the machines that can reach it,
+what anyone there may do and what guards it (lab/kinds.py ``shared``), the Wire's
+connection caps; and a QR code of each shared server's first address for phones (a
+click shows it larger). It hides again when no server is shared."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
-from lab.lan import is_shared, share_addresses
+from lab import kinds
+from lab.lan import SHARED_PER_CLIENT, SHARED_TOTAL, audience, is_shared, share_addresses
 from lab.model import NodeInfo, NodeState, parse_address
 from ui import theme
 from ui.bridge import EngineBridge
@@ -33,8 +36,9 @@ class ShareBanner(QFrame):
         row.addLayout(self.codes)
         #: the QR codes shown, by the address each encodes
         self.qr: dict[str, QrButton] = {}
-        #: node id → (its address when last looked at, its name, the addresses to share)
-        self._shared: dict[str, tuple[str, str, list[str]]] = {}
+        #: node id → (its address when last looked at, its name, the addresses to share,
+        #: what is open to whom)
+        self._shared: dict[str, tuple[str, str, list[str], str]] = {}
         bridge.node_changed.connect(self.node_changed)
         bridge.node_removed.connect(self.node_removed)
         self.hide()
@@ -52,7 +56,8 @@ class ShareBanner(QFrame):
                 host, port = "", 0
             if is_shared(host):
                 self._shared[info.id] = (info.address, info.name,
-                                         share_addresses(info.kind, host, port))
+                                         share_addresses(info.kind, host, port),
+                                         _open_to(info.kind, host))
         self._show()
 
     def node_removed(self, node_id: str) -> None:
@@ -61,9 +66,14 @@ class ShareBanner(QFrame):
 
     def _show(self) -> None:
         lines = [f"{name}: {', '.join(addresses) or '(no network address found)'}"
-                 for _, name, addresses in self._shared.values()]
-        self.label.setText("Shared on the network. Students connect to\n" + "\n".join(lines))
-        self._show_codes([addresses[0] for _, _, addresses in self._shared.values()
+                 f" — {open_to}"
+                 for _, name, addresses, open_to in self._shared.values()]
+        self.label.setText(
+            "Shared on the network (the Wire takes at most "
+            f"{SHARED_PER_CLIENT} connections from one address, {SHARED_TOTAL} in all; "
+            "every refusal shows in the capture and the server's panel). Students connect "
+            "to\n" + "\n".join(lines))
+        self._show_codes([addresses[0] for _, _, addresses, _ in self._shared.values()
                           if addresses])
         self.setVisible(bool(lines))
 
@@ -81,3 +91,10 @@ class ShareBanner(QFrame):
     def text(self) -> str:
         """The banner's words (the addresses, by server)."""
         return self.label.text()
+
+
+def _open_to(kind: str, host: str) -> str:
+    """"open to machines on 10.0.0.0/24: anyone may …" for a server of ``kind`` on ``host``."""
+    side = kinds.servers().get(kind)
+    what = side.shared if side is not None else ""
+    return f"open to {audience(host)}" + (f": {what}" if what else "")
