@@ -153,6 +153,9 @@ def _meaning(notes: Notes, message: Message, verb: str, context: dict[str, str]
     if message.malformed and "malformed" in notes.messages:
         note = notes.messages["malformed"]
         return fill(note.meaning, context) or note.text, note.rfc
+    if message.injected and not message.raw and "note" in notes.messages:
+        note = notes.messages["note"]  # a Wire's or a server's note: no bytes crossed
+        return fill(note.meaning, context) or note.text, note.rfc
     lead = _lead(notes, message)
     if lead is not None:
         note, value = lead

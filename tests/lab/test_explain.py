@@ -36,7 +36,8 @@ RFC = re.compile(r"RFC (\d+)(?: (?:§\d+(?:\.\d+)*|Appendix [A-Z]+))?")
 NO_SECTIONS = {"768", "862"}  # short RFCs without numbered sections
 #: Notes on the lab's own ideas, which no RFC defines: (file, table path).
 LAB_NOTES = {("common.toml", p) for p in (
-    "message.malformed", "message.client", "message.server", "field.error", "field.length",
+    "message.malformed", "message.note", "message.client", "message.server", "field.error",
+    "field.length",
     "flag.malformed", "flag.truncated", "flag.injected", "flag.held")} | {
     ("http.toml", "field.latency ms"), ("websocket.toml", "field.note"),
     ("ftp.toml", "field.wire"), ("ftp.toml", "field.line")}
@@ -365,3 +366,18 @@ def test_real_conversations_are_explained_message_by_message(tmp_path: Path, tal
     messages = run(main)
     assert len(messages) > 10
     assert not unexplained(messages)
+
+
+def test_a_note_the_lab_wrote_is_explained_as_a_note_not_as_bytes_that_crossed() -> None:
+    def message(summary: str, raw: bytes, protocol: str = "pop3") -> Message:
+        return Message(id=1, time=0.0, connection="c1", protocol=protocol, sender=S,
+                       client="10.0.0.2:5000", server="10.0.0.1:1110", summary=summary,
+                       size=len(raw), raw=raw, fields=(), injected=True)
+
+    refused = explain(message("Server refused: over the rate limit", b""))
+    assert refused.meaning == ("A note the lab wrote into the capture (nothing crossed the "
+                               "network here): Server refused: over the rate limit.")
+    wire = explain(message("Wire refused 10.0.0.2: more than 1 connection", b"", "tcp-echo"))
+    assert wire.meaning.startswith("A note the lab wrote into the capture")
+    rewritten = explain(message("Wire rewrote 227", b"227 Entering Passive Mode\r\n", "ftp"))
+    assert not rewritten.meaning.startswith("A note")  # a rewritten line did cross
