@@ -8,15 +8,27 @@ logins, FTP data addresses, DNS answer rates) and says so in the capture, the wa
 server reached directly would, and knows whether the client is on another machine
 (the server is shared on the network: lab/lan.py).
 
+A Wire may also open paths of its own for a connection (the FTP layer's data Wires,
+lab/wire/layers/ftp.py): it notes each here (``opened``), so the server accepts
+exactly those (``was_opened``) and not the host's other loopback services.
+
 Everything here runs on the engine's loop; a socket address is ``(host, port)``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from lab import lan
+
+#: Paths a Wire opened for one connection that are remembered (the latest).
+OPENED_KEPT = 4
+#: How long (seconds) this machine's own addresses are taken as read.
+OWN_ADDRESSES_FOR = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +43,13 @@ class Peer:
 
     @property
     def remote(self) -> bool:
-        """Whether the client is on another machine (not a loopback address)."""
-        return not is_loopback(self.host)
+        """Whether the client is on another machine."""
+        return not on_this_machine(self.host)
 
 
 _PEERS: dict[tuple[str, int], Peer] = {}
+_OPENED: dict[tuple[str, int], list[tuple[str, int]]] = {}
+_own: tuple[float, frozenset[str]] = (0.0, frozenset())
 
 
 def is_loopback(host: str) -> bool:
@@ -43,6 +57,32 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.partition("%")[0]).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def same_host(one: str, other: str) -> bool:
+    """Whether two IP addresses are one host (``::ffff:10.0.0.2`` is ``10.0.0.2``)."""
+    try:
+        first, second = (ipaddress.ip_address(h.partition("%")[0]) for h in (one, other))
+    except ValueError:
+        return one == other
+    return _plain(first) == _plain(second)
+
+
+def _plain(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> object:
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped if mapped is not None else address
+
+
+def on_this_machine(host: str) -> bool:
+    """Whether ``host`` is this machine: loopback, or one of its own addresses (the
+    teacher's own client reaching a server shared on the machine's LAN address)."""
+    global _own
+    if is_loopback(host):
+        return True
+    now = time.monotonic()
+    if now - _own[0] > OWN_ADDRESSES_FOR:
+        _own = (now, frozenset(face.address for face in lan.interfaces()))
+    return any(same_host(host, own) for own in _own[1])
 
 
 def _key(address: Sequence[Any]) -> tuple[str, int]:
@@ -66,9 +106,28 @@ def stand_for(socket_end: Any, client: Sequence[Any],
     return key
 
 
-def forget(local: Sequence[Any]) -> None:
-    """The Wire's socket at ``local`` is closed."""
-    _PEERS.pop(_key(local), None)
+def forget(local: Sequence[Any] | None) -> None:
+    """The Wire's socket at ``local`` is closed: its client and paths are forgotten."""
+    if local:
+        _PEERS.pop(_key(local), None)
+        _OPENED.pop(_key(local), None)
+
+
+def opened(local: Sequence[Any] | None, path: Sequence[Any]) -> None:
+    """The Wire whose socket to the server is ``local`` opened ``path`` for that
+    connection (an FTP data Wire's address): the server may connect there."""
+    if local:
+        kept = _OPENED.setdefault(_key(local), [])
+        kept.append(_key(path))
+        del kept[:-OPENED_KEPT]
+
+
+def was_opened(address: Sequence[Any] | None, path: Sequence[Any]) -> bool:
+    """Whether ``path`` was opened by the Wire for the connection a server sees as
+    ``address``."""
+    if not address or len(address) < 2:
+        return False
+    return _key(path) in _OPENED.get(_key(address), ())
 
 
 def of(address: Sequence[Any] | None) -> Peer | None:
@@ -89,8 +148,9 @@ def client_host(address: Sequence[Any] | None) -> str:
 
 
 def remote(address: Sequence[Any] | None) -> bool:
-    """Whether the client behind ``address`` is on another machine."""
-    return not is_loopback(client_host(address) or "127.0.0.1")
+    """Whether the client behind ``address`` is on another machine (not loopback, nor
+    one of this machine's own addresses)."""
+    return not on_this_machine(client_host(address) or "127.0.0.1")
 
 
 def note(address: Sequence[Any] | None, text: str) -> None:
@@ -102,5 +162,6 @@ def note(address: Sequence[Any] | None, text: str) -> None:
 
 
 def count() -> int:
-    """How many Wire sockets the table knows (for tests: none are left behind)."""
-    return len(_PEERS)
+    """How many Wire sockets and opened paths the table knows (for tests: none are
+    left behind)."""
+    return len(_PEERS) + len(_OPENED)

@@ -14,31 +14,38 @@ Options (all optional):
     user          the lab user, read/write (default ``student``)
     password      the lab user's password (default ``lab``)
     upload_limit  the largest upload in bytes (default 50 MiB; 552 beyond)
+    students      0 (default) or N: users student1..N with passwords of their own, and
+                  the lab user's password from this machine only (lab/servers/ftp_login.py)
 
 It never leaves its root: a path with ``..`` that climbs above ``/``, a NUL byte, or
 one that resolves (symlinks followed) outside the root is refused with 550.
-``anonymous`` (or ``ftp``), with any password, may list and download only.
+``anonymous`` (or ``ftp``), with any password, may list and download only. Failed
+logins are slowed and cut off (lab/servers/ftp_login.py); an active-mode data address
+that is not the client's own is refused (lab/servers/ftp_active.py): both are counted
+in the backend's ``refusals`` for its panel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import shutil
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from aioftp import AbstractUserManager, Permission, Server, User
+from aioftp import Server
 from aioftp.common import Connection
 
 from lab.paths import data_dir, resources_dir
 from lab.servers import Backend, quiet_client_faults
 from lab.servers.ftp_active import forget_data, open_active
 from lab.servers.ftp_commands import MoreCommands
+from lab.servers.ftp_login import LabUsers, log_in
 from lab.servers.ftp_transfer import BLOCK, Transfers, mtime_text
+from lab.servers.guard import LoginGuard, Refusals
+from lab.servers.students import student_passwords, students_option
 
 DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
@@ -47,47 +54,24 @@ DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024
 TOO_LONG = "\x00too-long"
 # A client that leaves mid-command is no error worth a traceback on stderr.
 quiet_client_faults("aioftp.server")
-ANONYMOUS = ("anonymous", "ftp")
 WRITES = ("stor", "appe", "dele", "mkd", "rmd", "rnfr", "rnto")
-GetUser = AbstractUserManager.GetUserResponse
 Command = Callable[[Connection, str], Awaitable[bool]]
-
-
-class LabUsers(AbstractUserManager):
-    """``anonymous``/``ftp`` with any password (read-only) and the lab user."""
-
-    def __init__(self, root: Path, user: str, password: str) -> None:
-        super().__init__()
-        self.lab = User(user, password, base_path=root, permissions=[Permission("/")])
-        self.anonymous = User("anonymous", None, base_path=root,
-                              permissions=[Permission("/", writable=False)])
-
-    async def get_user(self, login: str) -> tuple[Any, User | None, str]:
-        if login.lower() in ANONYMOUS:
-            return (GetUser.PASSWORD_REQUIRED, self.anonymous,
-                    "anonymous login (read-only): send any password, by tradition your "
-                    "e-mail address")
-        if login == self.lab.login:
-            return GetUser.PASSWORD_REQUIRED, self.lab, f"password required for {login}"
-        return (GetUser.ERROR, None, f"unknown user {login!r}: log in as anonymous "
-                "(download only) or as the lab user")
-
-    async def authenticate(self, user: User, password: str) -> bool:
-        if user is self.anonymous:
-            return True
-        return hmac.compare_digest(password.encode(), (self.lab.password or "").encode())
 
 
 class LabFtpServer(MoreCommands, Transfers, Server):
     """aioftp's Server, sandboxed, with active mode and the commands it lacks."""
 
-    def __init__(self, root: Path, users: LabUsers, upload_limit: int) -> None:
+    def __init__(self, root: Path, users: LabUsers, upload_limit: int,
+                 refusals: Refusals | None = None) -> None:
         super().__init__(users, wait_future_timeout=5, block_size=BLOCK,
                          welcome_message="Client-Server Lab FTP server ready: log in as "
                          "anonymous (download only) or as the lab user")
         self.root = root
         self.lab_users = users
         self.upload_limit = upload_limit
+        #: What it turned away (bounces, failed logins), for its panel.
+        self.refusals = refusals if refusals is not None else Refusals()
+        self.guard = LoginGuard(self.refusals)
         #: Sessions answered TOO_LONG: they end, and read no command meanwhile.
         self._ending: weakref.WeakSet[Any] = weakref.WeakSet()
         for name in ("cwd", "mkd", "rmd", "dele", "rnfr", "rnto", "mlst"):
@@ -95,7 +79,7 @@ class LabFtpServer(MoreCommands, Transfers, Server):
         mine: dict[str, Command] = {
             "port": self.port, "eprt": self.eprt, "nlst": self.nlst, "size": self.size,
             "mdtm": self.mdtm, "feat": self.feat, "noop": self.noop, "opts": self.opts,
-            "pasv": self.pasv_,
+            "pasv": self.pasv_, "pass": self.pass__,
             "mkd": self._guarded("mkd", self.mkd_), "epsv": self.epsv_,
             "list": self.list_, "mlsd": self.mlsd_, "retr": self.retr_,
             "stor": self.stor_, "appe": self.appe_,
@@ -262,14 +246,17 @@ class LabFtpServer(MoreCommands, Transfers, Server):
             return True
         return await self.epsv(connection, "" if rest.strip() in ("1", "2") else rest)
 
+    async def pass__(self, connection: Connection, rest: str) -> bool:
+        return await log_in(self.lab_users, self.guard, connection, rest)
+
     async def port(self, connection: Connection, rest: str) -> bool:
         if self._logged(connection):
-            await open_active(connection, "PORT", rest)
+            await open_active(connection, "PORT", rest, self.refusals.count)
         return True
 
     async def eprt(self, connection: Connection, rest: str) -> bool:
         if self._logged(connection):
-            await open_active(connection, "EPRT", rest)
+            await open_active(connection, "EPRT", rest, self.refusals.count)
         return True
 
 
@@ -278,17 +265,20 @@ class FtpBackend:
 
     def __init__(self, root: Path, *, user: str = DEFAULT_USER,
                  password: str = DEFAULT_PASSWORD,
-                 upload_limit: int = DEFAULT_UPLOAD_LIMIT) -> None:
+                 upload_limit: int = DEFAULT_UPLOAD_LIMIT, students: int = 0) -> None:
         self.root = root
         self.user = user
         self.password = password
         self.upload_limit = upload_limit
+        #: The students' users and passwords (the ``students`` option), to hand out.
+        self.students = student_passwords(students, "ftp")
+        self.refusals = Refusals()
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self._server: LabFtpServer | None = None
 
     async def start(self) -> None:
-        server = LabFtpServer(self.root, LabUsers(self.root, self.user, self.password),
-                              self.upload_limit)
+        users = LabUsers(self.root, self.user, self.password, self.students)
+        server = LabFtpServer(self.root, users, self.upload_limit, self.refusals)
         await server.start("127.0.0.1", 0)
         self._server = server
         self.address = ("127.0.0.1", server.server_port)
@@ -329,6 +319,7 @@ def limit_option(text: str | None) -> int:
 async def start_ftp(options: dict[str, str]) -> Backend:
     backend = FtpBackend(root_option(options), user=options.get("user") or DEFAULT_USER,
                          password=options.get("password") or DEFAULT_PASSWORD,
-                         upload_limit=limit_option(options.get("upload_limit")))
+                         upload_limit=limit_option(options.get("upload_limit")),
+                         students=students_option(options.get("students")))
     await backend.start()
     return backend

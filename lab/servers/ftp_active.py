@@ -3,9 +3,15 @@
 In active mode the client listens and names its data address; the server connects
 to it. Like vsftpd, the server answers 200 at once (naming the address it will connect
 to) and connects when the next LIST/RETR/STOR begins (425 if it cannot), so the data
-connection follows the reply, as Wireshark expects to link it to the PORT. Only the
-client's own address (or a loopback one, where the lab's Wires live) is accepted:
-connecting to a third host on a client's word is the "FTP bounce" attack.
+connection follows the reply, as Wireshark expects to link it to the PORT.
+
+No FTP bounce (RFC 2577 §3): connecting to a third host, or to the server's own
+machine's other services, on a client's word is the "FTP bounce" attack. The server
+decides with the real client (lab/peers.py): behind its Wire it accepts only a data
+Wire that Wire opened for this very control connection (lab/peers.py) or
+the real client's own address; reached directly, only the client's own address. A
+port below 1024 is always refused. A refusal is answered 504 (RFC 2577 §3) and
+counted (``BOUNCE``, ``PRIVILEGED``) for the server's panel.
 """
 
 from __future__ import annotations
@@ -13,10 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+from collections.abc import Callable
 
 from aioftp.common import Connection, ThrottleStreamIO
 
+from lab import peers
+
 CONNECT_TIMEOUT = 5.0
+#: Data ports below this are refused (the well-known services' ports).
+FIRST_DATA_PORT = 1024
+#: The reasons the server's panel counts (lab/servers/guard.py: Refusals).
+BOUNCE = "FTP bounce attempts"
+PRIVILEGED = "privileged data ports"
 
 
 def parse_port(rest: str) -> tuple[str, int] | str:
@@ -49,23 +63,28 @@ def parse_eprt(rest: str) -> tuple[str, int] | str:
     return str(address), port
 
 
-def refusal(connection: Connection, host: str, port: int) -> str | None:
-    """Why the server will not connect to ``host:port`` (None: it will)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return f"{host} is not an IP address"
-    if not (address.is_loopback or host == connection.client_host):
-        return (f"refusing to connect to {host}: the data address must be the client's "
-                f"own ({connection.client_host}); connecting elsewhere would be FTP bounce")
-    if port < 1024:
-        return f"refusing to connect to the privileged port {port}"
-    return None
+def refusal(connection: Connection, host: str, port: int) -> tuple[str, str] | None:
+    """Why the server will not connect to ``host:port``: (the reason counted, the
+    reply's text); None: it will."""
+    peer = (connection.client_host, connection.client_port)
+    client = peers.client_host(peer)
+    where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    if port < FIRST_DATA_PORT:
+        return PRIVILEGED, (f"refused: {port} is a privileged port (below "
+                            f"{FIRST_DATA_PORT}); a server connects to no such port on a "
+                            "client's word (FTP bounce, RFC 2577)")
+    if peers.was_opened(peer, (host, port)):
+        return None  # the data Wire the Wire opened for this connection
+    if peers.same_host(host, client):
+        return None
+    return BOUNCE, (f"refused: {where} is not your own address ({client}); connecting "
+                    "there on your word would be an FTP bounce (RFC 2577)")
 
 
-async def open_active(connection: Connection, verb: str, rest: str) -> None:
+async def open_active(connection: Connection, verb: str, rest: str,
+                      count: Callable[[str], None] = lambda _reason: None) -> None:
     """Handle PORT or EPRT: note the client's data address (the next transfer connects
-    to it), reply 200 or an error."""
+    to it), reply 200 or an error; ``count`` counts a refusal by its reason."""
     parsed = parse_port(rest) if verb == "PORT" else parse_eprt(rest)
     if isinstance(parsed, str):
         connection.response("501", parsed)
@@ -73,7 +92,9 @@ async def open_active(connection: Connection, verb: str, rest: str) -> None:
     host, port = parsed
     why = refusal(connection, host, port)
     if why is not None:
-        connection.response("501", why)
+        reason, text = why
+        count(reason)
+        connection.response("504", f"{verb} {text}")
         return
     forget_data(connection)
     connection.active_address = (host, port)

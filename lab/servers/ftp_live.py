@@ -1,8 +1,10 @@
 """The FTP server's data as its panel shows it (lab/servers/live.py): the folder it
-serves and the lab user, as an FtpServerView (they change only with the options)."""
+serves, the lab user, the students' passwords to hand out (the ``students`` option)
+and what it turned away (bounces, failed logins), as an FtpServerView."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +17,17 @@ class FtpServerView:
     root: str
     user: str
     password: str
+    #: (user, password) of each student, in order (empty: the option is off).
+    students: tuple[tuple[str, str], ...] = ()
+    #: (reason, count) of what the server refused (lab/servers/guard.py: Refusals).
+    refused: tuple[tuple[str, int], ...] = ()
 
 
 def view(backend: FtpBackend) -> FtpServerView:
-    return FtpServerView(str(backend.root), backend.user, backend.password)
+    return FtpServerView(str(backend.root), backend.user, backend.password,
+                         tuple(backend.students.items()), backend.refusals.view())
+
+
+def watch(backend: FtpBackend, changed: Callable[[], None]) -> Callable[[], None]:
+    """Call ``changed`` after each refusal the server counts."""
+    return backend.refusals.watch(changed)

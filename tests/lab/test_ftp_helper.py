@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from lab import peers
 from lab.engine import Engine
 from lab.model import Message, Sender
 from tests.lab.helpers import run
@@ -50,6 +51,7 @@ def test_data_connections_cross_the_wire_linked_to_their_control(
         conns = {c.id: (c.protocol, c.parent) for c in engine.capture.connections.values()}
         messages = list(engine.capture.messages)
         await engine.shutdown()
+        assert peers.count() == 0  # each control connection's data Wires forgotten
         return messages, conns, replies
 
     messages, conns, replies = run(main)
@@ -75,31 +77,42 @@ def test_data_connections_cross_the_wire_linked_to_their_control(
 
 
 def test_a_bounce_address_is_not_redirected(tmp_path: Path) -> None:
-    """PORT naming another host is passed on untouched (the server refuses it): the
-    Wire must never open a data Wire towards an address the client does not own."""
+    """PORT naming another host, or a privileged port, is passed on untouched and the
+    server refuses it (504): the Wire never opens a data Wire towards an address the
+    client does not own, nor to a port below 1024 (which it would then deliver to,
+    defeating the server's own rule), and says so in the capture."""
 
-    async def main() -> list[Message]:
+    async def main() -> tuple[list[Message], tuple[tuple[str, int], ...]]:
         engine = Engine()
         info = await engine.add_server("ftp", port=0, options={"root": str(tmp_path)})
         host, port = info.address.rsplit(":", 1)
 
-        def bounce() -> str:
+        def bounce() -> list[str]:
             ftp = ftplib.FTP()
             ftp.connect(host, int(port), timeout=10)
             ftp.login("student", "lab")
-            try:
-                return ftp.sendcmd("PORT 10,1,2,3,40,1")
-            except ftplib.error_perm as exc:
-                return str(exc)
-            finally:
-                ftp.quit()
+            replies = []
+            for line in ("PORT 10,1,2,3,40,1", "PORT 127,0,0,1,3,231"):
+                try:
+                    replies.append(ftp.sendcmd(line))
+                except ftplib.error_perm as exc:
+                    replies.append(str(exc))
+            ftp.quit()
+            return replies
 
-        assert (await asyncio.to_thread(bounce)).startswith("501")
+        replies = await asyncio.to_thread(bounce)
+        assert [r[:4] for r in replies] == ["504 ", "504 "]
+        assert "FTP bounce" in replies[0] and "privileged" in replies[1]
         messages = list(engine.capture.messages)
+        refused = engine.server_backend(info.id).refusals.view()
         await engine.shutdown()
-        return messages
+        return messages, refused
 
-    messages = run(main)
-    [note] = [m for m in messages if m.injected]
-    assert note.summary == "Wire left it alone: 10.1.2.3 is not the client's own address"
+    messages, refused = run(main)
+    notes = [m for m in messages if m.injected]
+    assert [n.summary for n in notes] == [
+        "Wire refused a bounce: 10.1.2.3 is not the client's own address (127.0.0.1)",
+        "Wire refused a privileged data port: 999 is below 1024"]
+    assert dict(notes[0].fields)["sent to the server"] == "PORT 10,1,2,3,40,1"
     assert not any(m.protocol == "ftp-data" for m in messages)
+    assert dict(refused) == {"FTP bounce attempts": 1, "privileged data ports": 1}

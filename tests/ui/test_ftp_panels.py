@@ -5,6 +5,7 @@ control connection, and a filter on the control connection keeps them together."
 
 from __future__ import annotations
 
+import ftplib
 import os
 from pathlib import Path
 
@@ -190,4 +191,36 @@ def test_wrong_password_shows_inline_and_new_folder_rename_delete(  # type: igno
     click(qtbot, client.prompt.ok_button)
     qtbot.waitUntil(lambda: "renamed" not in client.model.names(), timeout=WAIT)
     assert not (tmp_path / "ftp" / "renamed").exists() and not client.error_text
+    assert no_dialogs()
+
+
+def test_student_passwords_and_a_turned_away_bounce_show_in_the_server_panel(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    server = add_panel(window, qtbot, "server", "ftp", FtpServerPanel, timeout=WAIT)
+    assert server.students_spin.value() == 0 and not server.students_text.isVisible()
+    assert not server.refused_label.isVisible()
+    address = server.info.address
+
+    server.students_spin.setValue(2)
+    server.students_spin.editingFinished.emit()
+    qtbot.waitUntil(lambda: server.students_text.isVisible(), timeout=WAIT)
+    lines = server.students_text.toPlainText().splitlines()
+    assert [line.split()[0] for line in lines] == ["student1", "student2"]
+    assert server.students_text.isReadOnly() and server.info.address == address
+    password = lines[0].split()[1]
+
+    host, port = address.rsplit(":", 1)
+    ftp = ftplib.FTP()
+    ftp.connect(host, int(port), timeout=10)
+    assert ftp.login("student1", password).startswith("230")  # the password handed out
+    with pytest.raises(ftplib.error_perm, match="^504 .*FTP bounce"):
+        ftp.sendcmd("PORT 10,1,2,3,40,1")
+    ftp.quit()
+    qtbot.waitUntil(lambda: server.refused_label.isVisible(), timeout=WAIT)
+    assert server.refused_label.text() == "Turned away: 1 FTP bounce attempts"
+
+    server.students_spin.setValue(0)  # off again: the list goes
+    server.students_spin.editingFinished.emit()
+    qtbot.waitUntil(lambda: not server.students_text.isVisible(), timeout=WAIT)
     assert no_dialogs()

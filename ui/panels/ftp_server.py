@@ -1,22 +1,26 @@
 """The FTP server panel: what the echo server panel has, plus the served folder (which
-may change) and its two users: anonymous (read-only) and the lab user, whose name and
-password may change."""
+may change) and its users: anonymous (read-only), the lab user, whose name and
+password may change, and, for a class, a password per student (listed to hand out)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
+    QSpinBox,
 )
 
 from lab.paths import data_dir
 from lab.servers.ftp_live import FtpServerView
+from lab.servers.students import MAX_STUDENTS
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
@@ -41,6 +45,7 @@ class FtpServerPanel(OptionsServerPanel):
             "Serve another folder (a running server restarts on "
                                       "the same port)", self._choose_clicked)
         self._add_users()
+        self._add_students()
         self._show_facts()
         super().finish_layout()
 
@@ -73,6 +78,59 @@ class FtpServerPanel(OptionsServerPanel):
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(2, 1)
         self.body.addLayout(grid)
+
+    def _add_students(self) -> None:
+        self.students_spin = QSpinBox(self)
+        self.students_spin.setRange(0, MAX_STUDENTS)
+        self.students_spin.setSpecialValueText("0 (off)")
+        self.students_spin.setToolTip(
+            "For a class on the network: users student1, student2… each with a password "
+            "of its own (the lab user's password then works from this machine only). "
+            "Changing it restarts a running server on the same port.")
+        self.students_spin.editingFinished.connect(self._students_edited)
+        self.students_text = QPlainTextEdit(self)
+        self.students_text.setReadOnly(True)
+        self.students_text.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+        self.students_text.setToolTip("The passwords to hand out, one student each (they "
+                                      "stay the same when the server restarts)")
+        self.students_text.setMaximumHeight(110)
+        self.students_text.hide()
+        self._students: tuple[tuple[str, str], ...] = ()
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(6)
+        grid.addWidget(QLabel("Passwords per student", self), 0, 0)
+        grid.addWidget(self.students_spin, 0, 1)
+        grid.addWidget(self.students_text, 1, 0, 1, 3)
+        grid.setColumnStretch(2, 1)
+        self.body.addLayout(grid)
+
+    def show_view(self, view: Any) -> None:
+        super().show_view(view)
+        if isinstance(view, FtpServerView):
+            self.show_students(view.students)
+
+    def show_students(self, students: tuple[tuple[str, str], ...]) -> None:
+        """The students' users and passwords to hand out (hidden while off)."""
+        self._students = students
+        if not self.students_spin.hasFocus():
+            self.students_spin.setValue(len(students))
+        text = "\n".join(f"{user}  {password}" for user, password in students)
+        if self.students_text.toPlainText() != text:
+            self.students_text.setPlainText(text)
+        self.students_text.setVisible(bool(students))
+
+    def _students_edited(self) -> None:
+        if self.students_spin.value() != len(self._students):
+            spawn(self.set_students(self.students_spin.value()))
+
+    async def set_students(self, count: int) -> bool:
+        """Give ``count`` students a password each (0: none; the server restarts)."""
+        if not await self.set_options(students=str(count)):
+            self.students_spin.setValue(len(self._students))
+            return False
+        return True
 
     def _show_facts(self) -> None:
         root = self.facts.get("root") or str(data_dir(create=False) / "ftp")

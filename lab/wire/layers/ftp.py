@@ -11,6 +11,16 @@ connection, named after the command it served (``RETR a.pdf: 1.2 MB``).
 Lines are passed on in order: while a Wire is being opened for one line, what
 follows it in the same direction waits behind it.
 
+No FTP bounce (RFC 2577 §3): the Wire opens an active-mode data Wire only towards the
+client's own address (as the Wire sees the client) and a port from 1024 up. Any other
+PORT/EPRT gets no data Wire: it is passed on unchanged, for the server to refuse (504),
+and the Wire's refusal is captured beside it. Each data Wire it opens is noted for the
+server (lab/peers.py: ``opened``), which accepts a loopback data address only when
+this control connection's Wire opened it. One data Wire per control connection waits
+for its connection: a new one stops the earlier unused ones listening, so a client
+sending PASV in a loop holds one socket, not thousands; a data Wire that cannot be
+opened (no free sockets) is a note, and the line goes on unchanged.
+
 Active mode (PORT, EPRT) is captured as the client saw it: the server side of the data
 connection is the Wire's socket that connected to the client (the FTP server's data
 port as the client sees it), the client side the address the client named; the roles
@@ -33,6 +43,7 @@ from collections import deque
 from dataclasses import replace
 from typing import Any
 
+from lab import peers
 from lab.capture import Capture
 from lab.dissect.ftp_data import (
     FtpDataDissector,
@@ -52,6 +63,8 @@ MAX_LINE = 4096
 DATA_WAIT = 60.0
 #: The data Wires whose address the layer writes back into replies (the latest).
 WRITE_BACKS = 8
+#: Active-mode data ports below this are refused (RFC 2577 §3: well-known services).
+FIRST_DATA_PORT = 1024
 #: Commands whose data connection the helper names.
 TRANSFERS = {"RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"}
 _WATCHED = {Sender.SERVER: (b"227", b"229"), Sender.CLIENT: (b"PORT", b"EPRT")}
@@ -111,7 +124,15 @@ class FtpLayer:
         self._partial = {sender: bytearray() for sender in Sender}
         self._queue: dict[Sender, deque[bytes | asyncio.Task[bytes]]] = {
             sender: deque() for sender in Sender}
+        #: The data Wires still in use or waiting for their connection (the latest).
         self.data_wires: list[TcpWire] = []
+        self._timers: dict[TcpWire, asyncio.TimerHandle] = {}
+        #: Data Wires open one at a time, in the order of their lines (the last one
+        #: opened is the one the client was told of last).
+        self._opening = asyncio.Lock()
+        #: The Wire's socket to the server (the server's peer address for this control
+        #: connection), under which the data Wires are noted (lab/peers.py).
+        self._control: tuple[str, int] | None = None
         self.transfer = ""  # the last transfer command, e.g. "RETR a.pdf"
         #: After a rewritten PORT/EPRT: the data Wire's address (as the server's replies
         #: name it: 200, 425) → the client's own, to write back into those replies.
@@ -204,15 +225,21 @@ class FtpLayer:
         address = parse_data_address(line)
         if address is None:
             return line
-        refusal = self._refusal(sender, address[0])
+        refusal = self._refusal(sender, *address)
         if refusal:  # the server will refuse it itself; the Wire opens nothing
-            self._capture_note(sender, line, f"Wire left it alone: {refusal}")
+            self._capture_note(sender, line, refusal,
+                               "refused" if sender is Sender.CLIENT else "wire")
             return line
         try:
             wire = await self._open_data_wire(sender, address)
             new = self._new_line(sender, line, wire.address)
-        except (OSError, ValueError) as exc:
-            self._capture_note(sender, line, f"Wire could not redirect it: {exc}")
+        except (OSError, ValueError, IndexError, RuntimeError) as exc:
+            # IndexError: no socket could be made (asyncio's create_server skips a
+            # family it cannot open, as at the open-file limit, and listens on none)
+            why = str(exc) if isinstance(exc, (OSError, ValueError)) and str(exc) else \
+                "no free socket (the open-file limit?)"
+            self._capture_note(sender, line, f"Wire could not open a data path: {why}",
+                               "data path")
             return line
         host, port = address
         was = format_address(host or self.link.wire.target[0], port)
@@ -225,18 +252,25 @@ class FtpLayer:
                                         f"{was} → {now}")
         return new
 
-    def _refusal(self, sender: Sender, host: str | None) -> str:
-        """Why the Wire must not open a data Wire to ``host`` ("" when it may): an
-        active-mode address must be the client's own (no FTP bounce), a passive one
-        the server's."""
-        if host is None:
-            return ""
+    def _refusal(self, sender: Sender, host: str | None, port: int) -> str:
+        """The Wire's note when it must not open a data Wire to ``host:port`` ("" when
+        it may): an active-mode address must be the client's own and not a privileged
+        port (no FTP bounce, RFC 2577 §3), a passive one the server's."""
         if sender is Sender.CLIENT:
             transport = self.link.client.transport
-            own = transport.get_extra_info("peername")[0] if transport is not None else None
-            return "" if host == own else f"{host} is not the client's own address"
+            peer = transport.get_extra_info("peername") if transport is not None else None
+            own = str(peer[0]) if peer else "?"
+            if host is not None and not peers.same_host(host, own):
+                return (f"Wire refused a bounce: {host} is not the client's own address "
+                        f"({own})")
+            if port < FIRST_DATA_PORT:
+                return (f"Wire refused a privileged data port: {port} is below "
+                        f"{FIRST_DATA_PORT}")
+            return ""
+        if host is None:
+            return ""
         own = self.link.wire.target[0]
-        return "" if host == own else f"{host} is not the server's address"
+        return "" if host == own else f"Wire left it alone: {host} is not the server's address"
 
     async def _open_data_wire(self, sender: Sender, address: tuple[str | None, int]) -> TcpWire:
         control = self.link.wire
@@ -259,10 +293,36 @@ class FtpLayer:
                                                opened_by=opened_by),
             one_shot=True, budget=control.budget)
         wire.fault_state = control.fault_state  # the session's faults slow its data too
-        await wire.start()
-        self.data_wires.append(wire)
-        asyncio.get_running_loop().call_later(DATA_WAIT, wire.stop_listening)
+        async with self._opening:
+            await wire.start()
+            self._stop_waiting()  # one data Wire waits at a time: the new one
+            self.data_wires.append(wire)
+        self._timers[wire] = asyncio.get_running_loop().call_later(
+            DATA_WAIT, self._stop_one, wire)
+        if active:
+            server = self.link.server.transport
+            sockname = server.get_extra_info("sockname") if server is not None else None
+            if sockname:
+                self._control = (str(sockname[0]), int(sockname[1]))
+                peers.opened(self._control, wire.address)
         return wire
+
+    def _stop_one(self, wire: TcpWire) -> None:
+        wire.stop_listening()
+        self._timers.pop(wire, None)
+
+    def _stop_waiting(self) -> None:
+        """The earlier data Wires stop listening (those nobody connected to are let go;
+        those carrying a transfer go on, and are let go once it ended)."""
+        kept = []
+        for wire in self.data_wires:
+            wire.stop_listening()
+            timer = self._timers.pop(wire, None)
+            if timer is not None:
+                timer.cancel()
+            if wire.links:
+                kept.append(wire)
+        self.data_wires = kept
 
     def _new_line(self, sender: Sender, line: bytes, at: tuple[str, int]) -> bytes:
         host, port = at
@@ -275,23 +335,26 @@ class FtpLayer:
             return format_port(host, port)
         return format_eprt(host, port)
 
-    def _capture_note(self, sender: Sender, raw: bytes, summary: str) -> None:
+    def _capture_note(self, sender: Sender, raw: bytes, summary: str,
+                      field: str = "wire") -> None:
         """The Wire's rewrite as an injected Message: ``line`` is what the client got
-        instead (a reply), ``sent to the server`` what the server got (a command)."""
+        instead (a reply), ``sent to the server`` what the server got (a command).
+        ``field``: "refused" for a data address the Wire would not open a path to,
+        "data path" for one it could not (no free socket)."""
         conn = self.link.conn
         if conn is None:
             return
         capture = self.link.wire.capture
         key = "line" if sender is Sender.SERVER else "sent to the server"
         piece = Piece(sender=sender, time=capture.clock(), summary=summary, raw=raw,
-                      size=len(raw), fields=(("wire", summary),
+                      size=len(raw), fields=((field, summary),
                                              (key, raw.decode("latin-1").strip())))
         capture.add(conn, piece, injected=True)
 
     def close(self) -> None:
         """The control connection ended: its data Wires take no new connections."""
-        for wire in self.data_wires:
-            wire.stop_listening()
+        self._stop_waiting()
+        self.data_wires.clear()
 
 
 def _final(line: bytes) -> bool:
