@@ -6,7 +6,8 @@ datagram, and "dns-tcp" for TCP, where each message comes after a 2-byte length
 pairing reads it: a response answers the query with the same id), then the
 header (``kind``, ``opcode``, ``flags``, ``aa``, ``tc``, ``rd``, ``ra``,
 ``rcode``), the ``question``, how many records each section has and the first
-records of each as text (``answer 1``…), and ``edns`` when there is an OPT record.
+records of each as text (``answer 1``…), ``edns`` when there is an OPT record, and
+``cookie`` when it carries a DNS cookie (RFC 7873).
 
 An ordinary message is read by lab/dissect/dns_fast.py, with the same result at
 a tenth of the cost; dnspython reads the rest.
@@ -85,6 +86,16 @@ def _edns(message: dns.message.Message) -> FieldList:
     return [("edns", text + (f", options: {options}" if options else ""))]
 
 
+def _cookie(message: dns.message.Message) -> FieldList:
+    """The COOKIE option (RFC 7873 §4): the client's cookie, and the server's if sent."""
+    for option in message.options:
+        if isinstance(option, dns.edns.CookieOption):
+            text = f"client {option.client.hex()}"
+            return [("cookie", text + (f", server {option.server.hex()}" if option.server
+                                       else ", no server cookie yet"))]
+    return []
+
+
 def _question(message: dns.message.Message) -> tuple[str, str]:
     """(type, name) of the first question, or ("", "") when there is none."""
     if not message.question:
@@ -148,7 +159,7 @@ def message_fields(message: dns.message.Message) -> FieldList:
     fields += _section("answer", message.answer)
     fields += _section("authority", message.authority)
     fields += _section("additional", message.additional)
-    return fields + _edns(message)
+    return fields + _edns(message) + _cookie(message)
 
 
 def dissect(sender: Sender, wire: bytes, now: float, *, raw: bytes | None = None) -> Piece:

@@ -7,7 +7,13 @@ TCP Wire on the one port the user chose. Over UDP an answer is cut to 512 bytes
 again over TCP, where the whole answer goes. A datagram dnspython cannot parse
 gets FORMERR when its header is readable (NOTIMP when the header asks for
 another opcode than QUERY) and nothing when it is not; responses are never
-answered (no loops).
+answered (no loops). ANY over UDP is answered minimally (RFC 8482 §4.2: one
+synthesized HINFO record; lab/servers/dns_zone.py); over TCP with every record.
+
+When the server is shared and the client is on another machine (lab/peers.py), UDP
+answers are rate limited per client address, never larger than the query for an address
+that has not shown it is real (a TCP query, a DNS cookie), and cookies are answered:
+lab/servers/dns_guard.py. Clients on this machine are answered as before.
 
 Over TCP a client may send many queries without waiting (pipelining). They are
 answered in order, a few (PER_TURN) at a time before the other connections get
@@ -35,8 +41,11 @@ import dns.message
 import dns.opcode
 import dns.rcode
 
+from lab import peers
 from lab.servers import Backend
+from lab.servers.dns_guard import DnsGuard, Verdict, bare_truncated
 from lab.servers.dns_zone import DEFAULT_TTL, Listener, Record, Zone, ZoneError
+from lab.servers.guard import Refusals
 
 #: The classic limit of a DNS answer over UDP without EDNS (RFC 1035 4.2.1).
 UDP_LIMIT = 512
@@ -72,26 +81,64 @@ def _bare_reply(data: bytes, rcode: dns.rcode.Rcode) -> bytes:
     return reply.to_wire()
 
 
-def reply_to(zone: Zone, data: bytes, limit: int | None) -> bytes | None:
-    """The bytes answering ``data`` (None: send nothing). ``limit``: the largest answer
-    the transport carries; None for UDP, where the query says (``udp_limit``)."""
+def parse(data: bytes) -> dns.message.Message | bytes | None:
+    """The query in ``data``; or the bytes to answer it with when it cannot be read
+    (FORMERR, NOTIMP); or None: send nothing (no header, or a response)."""
     if len(data) < HEADER_SIZE or data[2] & 0x80:  # no header, or a response: stay quiet
         return None
     try:
-        query = dns.message.from_wire(data)
+        return dns.message.from_wire(data)
     except Exception:  # whatever dnspython finds wrong, the asker learns it was bad…
         # …unless it asks for what this server does not do at all (an UPDATE, say):
         # then the content does not matter, and the answer is NOTIMP.
         opcode = (data[2] >> 3) & 0x0F
         return _bare_reply(data, dns.rcode.FORMERR if opcode == dns.opcode.QUERY
                            else dns.rcode.NOTIMP)
+
+
+def _failed(data: bytes, exc: Exception) -> bytes:
+    """A bug here must not stop the server: say SERVFAIL."""
+    print(f"cslab: dns server failed on a query: {exc!r}", file=sys.stderr)
+    return _bare_reply(data, dns.rcode.SERVFAIL)
+
+
+def reply_to(zone: Zone, data: bytes, limit: int | None) -> bytes | None:
+    """The bytes answering ``data`` (None: send nothing). ``limit``: the largest answer
+    the transport carries; None for UDP, where the query says (``udp_limit``), and
+    where ANY is answered minimally (RFC 8482: ``Zone.answer``)."""
+    query = parse(data)
+    if not isinstance(query, dns.message.Message):
+        return query
     try:
-        response = zone.answer(query)
+        response = zone.answer(query, minimal_any=limit is None)
         size = udp_limit(query) if limit is None else limit
         return response.to_wire(max_size=size, prefer_truncation=True)
-    except Exception as exc:  # a bug here must not stop the server: say SERVFAIL
-        print(f"cslab: dns server failed on a query: {exc!r}", file=sys.stderr)
-        return _bare_reply(data, dns.rcode.SERVFAIL)
+    except Exception as exc:
+        return _failed(data, exc)
+
+
+def guarded_reply(zone: Zone, guard: DnsGuard, data: bytes, peer: tuple[str, int],
+                  tcp: bool) -> bytes | None:
+    """``reply_to`` for a client on another machine (the server is shared): over UDP
+    the rate limit, the size rule and cookies apply (lab/servers/dns_guard.py); over
+    TCP the address counts as real and a cookie is answered."""
+    query = parse(data)
+    if query is None:
+        return None
+    if isinstance(query, bytes):  # an error reply, never larger than the query
+        verdict = Verdict.ANSWER if tcp else guard.limit(peer, ("error",))
+        if verdict is Verdict.SLIP:
+            return bare_truncated(int.from_bytes(data[:2], "big"),
+                                  int.from_bytes(data[2:4], "big"))
+        return query if verdict is Verdict.ANSWER else None
+    try:
+        response = zone.answer(query, minimal_any=not tcp)
+        if tcp:
+            guard.tcp(query, response, peer)
+            return response.to_wire(max_size=TCP_LIMIT, prefer_truncation=True)
+        return guard.udp(query, response, len(data), peer, udp_limit(query))
+    except Exception as exc:
+        return _failed(data, exc)
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -104,7 +151,11 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        answer = reply_to(self.backend.zone, data, None)
+        backend = self.backend
+        if peers.remote(addr):  # shared, and this is another machine (lab/peers.py)
+            answer = guarded_reply(backend.zone, backend.guard, data, addr, tcp=False)
+        else:
+            answer = reply_to(backend.zone, data, None)
         if answer is not None and self.transport is not None:
             self.transport.sendto(answer, addr)
 
@@ -126,6 +177,9 @@ class DnsBackend:
         self._writers: set[asyncio.StreamWriter] = set()
         self._handlers: set[asyncio.Task[None]] = set()
         self._unsave = zone.watch(self._save) if options is not None else None
+        #: What the server turned away (its panel shows the counts: lab/servers/dns_live.py).
+        self.refusals = Refusals()
+        self.guard = DnsGuard(self.refusals)
         self._options = options
 
     @property
@@ -177,7 +231,11 @@ class DnsBackend:
                     reader.readexactly(int.from_bytes(head, "big")), TCP_IDLE)
                 if writer.transport.is_closing():
                     break  # gone: what it sent ahead needs no answer
-                answer = reply_to(self.zone, data, TCP_LIMIT)
+                peer = writer.get_extra_info("peername")
+                if peers.remote(peer):
+                    answer = guarded_reply(self.zone, self.guard, data, peer, tcp=True)
+                else:
+                    answer = reply_to(self.zone, data, TCP_LIMIT)
                 if answer is not None:
                     writer.write(len(answer).to_bytes(2, "big") + answer)
                     if not await _drained(writer):

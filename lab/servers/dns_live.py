@@ -17,19 +17,28 @@ if TYPE_CHECKING:  # the UI imports the views, not the servers' libraries
 
 @dataclass(frozen=True, slots=True)
 class ZoneView:
-    """The zone a DNS server answers from: its origin and records, SOA first."""
+    """The zone a DNS server answers from: its origin and records, SOA first; and
+    what it turned away, (reason, count) pairs (lab/servers/dns_guard.py)."""
 
     origin: str
     records: tuple[Record, ...]
+    refused: tuple[tuple[str, int], ...] = ()
 
 
 def view(backend: DnsBackend) -> ZoneView:
-    return ZoneView(backend.origin, tuple(backend.records()))
+    return ZoneView(backend.origin, tuple(backend.records()), backend.refusals.view())
 
 
 def watch(backend: DnsBackend, changed: Callable[[], None]) -> Callable[[], None]:
-    """Call ``changed`` after each edit of the zone."""
-    return backend.watch(lambda _records: changed())
+    """Call ``changed`` after each edit of the zone and each refusal."""
+    stop_zone = backend.watch(lambda _records: changed())
+    stop_refusals = backend.refusals.watch(changed)
+
+    def stop() -> None:
+        stop_zone()
+        stop_refusals()
+
+    return stop
 
 
 async def do(backend: DnsBackend, verb: str, args: tuple[str, ...]) -> Outcome:

@@ -5,6 +5,7 @@ messages), the server module sizes and sends it. The zone is one origin
 (``lab.test`` by default) with an SOA whose serial counts the edits; records of
 types A, AAAA, CNAME, MX, TXT and NS may be added and removed, each checked with
 dnspython's own parser, and ``ZoneError`` says in a sentence what is wrong.
+ANY over UDP is answered with one synthesized HINFO record (RFC 8482 §4.2).
 ``to_text``/``from_text`` keep a zone as master-file lines, which is how it
 survives a restart of its server (see :mod:`lab.servers.dns`).
 """
@@ -35,6 +36,8 @@ CHAIN_LIMIT = 8
 IN = dns.rdataclass.IN
 log = logging.getLogger(__name__)
 SOA_TIMERS = "3600 600 86400 60"  # refresh, retry, expire, negative-answer TTL
+#: The one record answering ANY over UDP (RFC 8482 §4.2: CPU "RFC8482", OS empty).
+ANY_HINFO = dns.rdata.from_text(IN, dns.rdatatype.HINFO, '"RFC8482" ""')
 
 #: What a good value of each type looks like, for error messages.
 HINTS = {
@@ -218,8 +221,10 @@ class Zone:
 
     # ---- answering --------------------------------------------------------------
 
-    def answer(self, query: dns.message.Message) -> dns.message.Message:
-        """The response to ``query``, not yet sized for its transport."""
+    def answer(self, query: dns.message.Message, *,
+               minimal_any: bool = False) -> dns.message.Message:
+        """The response to ``query``, not yet sized for its transport. With
+        ``minimal_any`` (over UDP) a question for ANY gets one record (``_any``)."""
         response = dns.message.make_response(query, our_payload=1232)
         if query.edns > 0:  # RFC 6891 6.1.3: say BADVERS, in the version we speak (0)
             response.set_rcode(dns.rcode.BADVERS)
@@ -236,6 +241,9 @@ class Zone:
             response.set_rcode(dns.rcode.REFUSED)  # not ours to answer (or transfer)
             return response
         response.flags |= dns.flags.AA
+        if minimal_any and question.rdtype == dns.rdatatype.ANY and self._any(
+                response, question.name):
+            return response
         name, found = self._chase(response, question.name, question.rdtype)
         if not found and name.is_subdomain(self.origin):  # no such name, or no such type
             if not self._exists(name):
@@ -244,6 +252,18 @@ class Zone:
                 _Entry(self.origin, self._soa(), DEFAULT_TTL)]))
         self._glue(response)
         return response
+
+    def _any(self, response: dns.message.Message, name: dns.name.Name) -> bool:
+        """ANY answered minimally (RFC 8482 §4.2), so it is no amplifier: the CNAME
+        of an alias, else one synthesized HINFO record "RFC8482" "" (the whole
+        answer goes over TCP). False for a name with no records (answered as usual:
+        NXDOMAIN, or no data)."""
+        here = self._at(name)
+        if not here:
+            return False
+        cnames = [e for e in here if e.rdtype == dns.rdatatype.CNAME]
+        response.answer.append(self._rrset(name, cnames or [_Entry(name, ANY_HINFO, DEFAULT_TTL)]))
+        return True
 
     def _chase(self, response: dns.message.Message, name: dns.name.Name,
                rdtype: dns.rdatatype.RdataType) -> tuple[dns.name.Name, bool]:

@@ -281,3 +281,22 @@ def test_a_chosen_port_busy_over_tcp_is_named() -> None:
                 await engine.shutdown()
 
     run(main)
+
+
+def test_this_machine_gets_a_minimal_any_over_udp_all_over_tcp_and_no_rate_limit() -> None:
+    async def body(engine: Engine, info: NodeInfo, port: int) -> None:
+        minimal = await udp(port, "lab.test", "ANY")
+        assert [r.to_text() for r in minimal.answer] == ['lab.test. 300 IN HINFO "RFC8482" ""']
+        whole = await tcp(port, "lab.test", "ANY")
+        assert len(whole.answer) == 4 and not whole.flags & dns.flags.TC
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # a burst of 60
+            sock.settimeout(5)
+            query = dns.message.make_query(BIG, "TXT", use_edns=0, payload=4096).to_wire()
+            for _ in range(60):
+                sock.sendto(query, ("127.0.0.1", port))
+            sizes = [len(await asyncio.to_thread(sock.recv, 65535)) for _ in range(60)]
+        assert sizes == [810] * 60  # the guard is for other machines (tests/lab/test_dns_guard.py)
+        assert backend_of(engine, info).refusals.view() == ()
+        assert not any(m.injected for m in engine.capture.messages)
+
+    lab_test(body)

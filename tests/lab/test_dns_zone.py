@@ -139,3 +139,24 @@ def test_the_zone_reads_back_what_it_wrote() -> None:
     assert again.records() == zone.records() and again.serial == zone.serial
     with pytest.raises(ZoneError, match="SOA"):
         Zone.from_text("www.lab.test. 300 IN A 127.0.0.1\n")
+
+
+def test_any_is_answered_minimally_when_asked_so_and_whole_otherwise() -> None:
+    zone = Zone.default()
+    whole = ask(zone, "lab.test", "ANY")  # as over TCP
+    assert {rrset.rdtype for rrset in whole.answer} == {
+        dns.rdatatype.SOA, dns.rdatatype.NS, dns.rdatatype.MX, dns.rdatatype.TXT}
+
+    def minimal(name: str) -> dns.message.Message:
+        return zone.answer(dns.message.make_query(name, "ANY"), minimal_any=True)
+
+    # RFC 8482 §4.2: one synthesized HINFO record, CPU "RFC8482", OS empty
+    assert answer_text(minimal("lab.test")) == ['lab.test. 300 IN HINFO "RFC8482" ""']
+    assert answer_text(minimal("www.lab.test")) == ['www.lab.test. 300 IN HINFO "RFC8482" ""']
+    assert minimal("www.lab.test").flags & dns.flags.AA
+    assert answer_text(minimal("web.lab.test")) == ["web.lab.test. 300 IN CNAME www.lab.test."]
+    assert minimal("nope.lab.test").rcode() == dns.rcode.NXDOMAIN
+    zone.add("a.b.lab.test", "A", "127.0.0.5")
+    empty = minimal("b.lab.test")  # a name with records only below it: no data
+    assert empty.rcode() == dns.rcode.NOERROR and not empty.answer and empty.authority
+    assert minimal("example.com").rcode() == dns.rcode.REFUSED

@@ -4,6 +4,7 @@ pairs each response with its query, and the request composer looks its host up f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt
 from lab.engine import Engine
 from lab.model import Message, Sender
 from lab.servers.dns import DnsBackend
+from lab.servers.dns_guard import OVER_RATE, TRUNCATED
 from tests.ui.helpers import add_panel, click, no_dialogs
 from ui.engine_thread import EngineThread
 from ui.mainwindow import MainWindow
@@ -180,3 +182,29 @@ def test_the_composer_looks_the_host_up_first(  # type: ignore[no-untyped-def]
     assert composer.error_text == (f"www.nope.lab.test: no such name (NXDOMAIN from "
                                    f"{dns_server.info.address})")
     assert lab.run(captured, lab.engine, "http") == 2 and no_dialogs()  # no HTTP sent
+
+
+def test_a_shared_dns_server_says_what_protects_it_and_what_it_turned_away(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, lab: EngineThread) -> None:
+    server = add_panel(window, qtbot, "server", "dns", DnsServerPanel)
+    qtbot.waitUntil(lambda: "www.lab.test" in server.model.names(), timeout=WAIT)
+    assert server.guard_label.isHidden() and server.refused_label.isHidden()
+
+    async def turn_away(engine: Engine) -> None:  # as the guard counts them
+        backend = engine.server_backend(server.node_id)
+        assert isinstance(backend, DnsBackend)
+        backend.refusals.count(OVER_RATE, 140)
+        backend.refusals.count(TRUNCATED, 160)
+
+    lab.run(turn_away, lab.engine)
+    qtbot.waitUntil(lambda: server.refused_label.text() == (
+        "Turned away: 140 answers over the rate limit · 160 answers truncated"), timeout=WAIT)
+    assert not server.refused_label.isHidden()
+
+    server.show_node(replace(server.info, address="192.0.2.1:5300"))  # as when shared
+    assert not server.guard_label.isHidden()
+    assert "rate limited" in server.guard_label.text()
+    for words in ("RFC 8482", "RFC 7873", "rate limiting", "TCP", "dig +cookie"):
+        assert words in server.guard_label.toolTip()
+    server.show_node(replace(server.info, address="127.0.0.1:5300"))
+    assert server.guard_label.isHidden()

@@ -1,5 +1,6 @@
 """The DNS server panel: what the echo server panel has, plus the zone as a live table
-where records are added and removed (the server answers from it at once)."""
+where records are added and removed (the server answers from it at once), and, while
+the server is shared, a line saying what protects it (lab/servers/dns_guard.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from PySide6.QtWidgets import (
 )
 
 from lab.engine import EngineError
+from lab.lan import is_shared
+from lab.model import NodeInfo, parse_address
+from lab.servers.dns_guard import RATE, SLIP
 from lab.servers.dns_live import ZoneView
 from lab.servers.dns_zone import DEFAULT_TTL, EDITABLE, HINTS, MAX_TTL, Record
 from ui import theme
@@ -57,6 +61,24 @@ class ZoneModel(RowTableModel[Record]):
         return None
 
 
+#: The line under the zone while the server is shared, and its tooltip.
+GUARD_TEXT = ("Shared: answers to other machines are rate limited, ANY gets one record, "
+              "and big answers go over TCP or with a DNS cookie.")
+GUARD_TIP = (
+    "So no one can use this server to flood a classmate with answers to forged queries "
+    "(DNS reflection):\n"
+    f"• Response rate limiting (as BIND, Knot and NSD do): at most {RATE:g} of the same "
+    f"answer a second to one address; over that, one in {SLIP} is an empty TC "
+    "reply (ask again over TCP) and the rest are dropped, each noted in the capture.\n"
+    "• ANY over UDP gets one HINFO \"RFC8482\" record (RFC 8482 §4.2); over TCP every "
+    "record.\n"
+    "• No UDP answer larger than its query to an address that has not shown it is real: "
+    "it gets an empty TC reply instead. An address is real after a TCP query (for 10 "
+    "minutes), or with a valid server cookie (RFC 7873, RFC 9018): dig +cookie, then "
+    "dig +cookie=… with the cookie it printed. A wrong cookie gets BADCOOKIE.\n"
+    "This machine is answered as before.")
+
+
 class DnsServerPanel(EchoServerPanel):
     """A DNS server: port, start/stop, and its zone (from the server's state), edited
     with server commands."""
@@ -76,10 +98,24 @@ class DnsServerPanel(EchoServerPanel):
         self.table.setMinimumHeight(150)
         self.table.setMaximumHeight(240)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.guard_label = QLabel(GUARD_TEXT, self)
+        self.guard_label.setWordWrap(True)
+        self.guard_label.setToolTip(GUARD_TIP)
+        theme.set_tone(self.guard_label, "faint")
+        self.guard_label.hide()
         self.body.addWidget(self.zone_label)
+        self.body.addWidget(self.guard_label)
         self.body.addWidget(self.table)
         self._add_editor()
         super().finish_layout()
+
+    def show_node(self, info: NodeInfo) -> None:
+        super().show_node(info)
+        try:
+            shared = is_shared(parse_address(info.address)[0])
+        except ValueError:
+            shared = False
+        self.guard_label.setVisible(shared)
 
     def _add_editor(self) -> None:
         self.name_edit = QLineEdit(self)
