@@ -18,7 +18,9 @@ import email.utils
 import hashlib
 import logging
 import mailbox
+import os
 import re
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -79,13 +81,20 @@ class MailView:
     """A running mail server (SMTP or POP3) as its panel shows it: the mail folder
     ``root``, the ``domain`` it takes mail for ("" for POP3), the lab ``password``,
     and every message of every mailbox, oldest delivery first; ``auth`` whether the
-    SMTP server requires AUTH before MAIL (None: not said, as for POP3)."""
+    SMTP server requires AUTH before MAIL (None: not said, as for POP3);
+    ``refused`` what the server turned away, by reason (lab/servers/guard.py);
+    ``students`` the per-student users and passwords to hand out (none: off);
+    ``caps`` the SMTP server's limits, (name, value) as its options name them
+    (``max_recipients``…; none for POP3)."""
 
     root: str
     domain: str = ""
     password: str = ""
     messages: tuple[MailSummary, ...] = ()
     auth: bool | None = None
+    refused: tuple[tuple[str, int], ...] = ()
+    students: tuple[tuple[str, str], ...] = ()
+    caps: tuple[tuple[str, int], ...] = ()
 
 
 def mailbox_for(address: str) -> str:
@@ -148,7 +157,10 @@ def summarize(mailbox_name: str, key: str, wire: bytes, delivered: float) -> Mai
 
 
 class MailStore:
-    """The mailboxes under ``root``. Call it from one thread (the engine's loop).
+    """The mailboxes under ``root``. Call it from one thread (the engine's loop),
+    except ``add``: the SMTP server writes its copies in a worker thread (holding
+    ``writing``, one delivery at a time) and hands the events to ``notify`` on the
+    loop.
 
     ``watch(callback)`` calls ``callback(MailEvent)`` after each delivery and
     deletion, on the calling thread; it returns the function that stops it. A
@@ -158,6 +170,11 @@ class MailStore:
         self.root = root
         self._listeners: list[MailListener] = []
         self._locks: dict[str, object] = {}
+        #: Held by a thread writing into the store (one delivery at a time).
+        self.writing = threading.RLock()
+        #: The summary of each message seen, by (mailbox, key): a Maildir message
+        #: never changes under its key, and a view lists every message often.
+        self._summaries: dict[tuple[str, str], MailSummary] = {}
 
     # ---- mailboxes ------------------------------------------------------------------
 
@@ -166,11 +183,29 @@ class MailStore:
 
     def mailboxes(self) -> builtins.list[str]:
         """The names of the mailboxes that exist, sorted."""
-        if not self.root.is_dir():
+        try:
+            with os.scandir(self.root) as entries:
+                names = [e.name for e in entries
+                         if MAILBOX_NAME.fullmatch(e.name) and e.is_dir()]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p.name for p in self.root.iterdir()
-                      if MAILBOX_NAME.fullmatch(p.name) and (p / "cur").is_dir()
-                      and (p / "new").is_dir())
+        root = str(self.root)
+        return sorted(name for name in names
+                      if os.path.isdir(os.path.join(root, name, "cur"))
+                      and os.path.isdir(os.path.join(root, name, "new")))
+
+    def _keys(self, name: str) -> builtins.list[str]:
+        """The keys of mailbox ``name``'s messages, as mailbox.Maildir reads them
+        (a file in new/ or cur/, the key before any ``:info``), without its stats: a
+        view lists every mailbox often."""
+        keys = []
+        for sub in ("new", "cur"):
+            try:
+                with os.scandir(os.path.join(self.root, name, sub)) as entries:
+                    keys += [e.name.split(":")[0] for e in entries if not e.is_dir()]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return keys
 
     def path(self, name: str) -> Path:
         """The Maildir folder of mailbox ``name`` (which may not exist yet)."""
@@ -180,22 +215,28 @@ class MailStore:
 
     def deliver(self, name: str, data: bytes) -> str:
         """Store ``data`` (a whole RFC 5322 message) in mailbox ``name``; its key."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        key: str = self._box(name).add(data.replace(b"\r\n", b"\n"))
-        self._notify(MailEvent(mailbox=name, key=key, action="delivered",
-                               summary=self._summary(name, key)))
-        return key
+        event = self.add(name, data)
+        self.notify(event)
+        return event.key
+
+    def add(self, name: str, data: bytes) -> MailEvent:
+        """Store ``data`` in mailbox ``name`` without telling the watchers (any thread:
+        it holds ``writing``); the event to ``notify`` on the loop."""
+        with self.writing:
+            self.root.mkdir(parents=True, exist_ok=True)
+            key: str = self._box(name).add(data.replace(b"\r\n", b"\n"))
+            return MailEvent(mailbox=name, key=key, action="delivered",
+                             summary=self._summary(name, key))
 
     def list(self, name: str) -> builtins.list[MailSummary]:
         """The messages in mailbox ``name``, oldest delivery first (none if it does
         not exist yet)."""
         if not self.path(name).is_dir():
             return []
-        box = self._box(name, create=False)
         summaries = []
-        for key in box.keys():
+        for key in self._keys(name):
             try:
-                summaries.append(self._summary(name, key, box))
+                summaries.append(self._summary(name, key))
             except (KeyError, FileNotFoundError):  # removed meanwhile by another program
                 continue
         return sorted(summaries, key=lambda s: (s.delivered, _order(s.key), s.key))
@@ -219,12 +260,17 @@ class MailStore:
             box.remove(key)
         except (KeyError, FileNotFoundError):
             return False
-        self._notify(MailEvent(mailbox=name, key=key, action="deleted", summary=summary))
+        self._summaries.pop((name, key), None)
+        self.notify(MailEvent(mailbox=name, key=key, action="deleted", summary=summary))
         return True
 
     def _summary(self, name: str, key: str, box: mailbox.Maildir | None = None) -> MailSummary:
-        box = box if box is not None else self._box(name, create=False)
-        return summarize(name, key, to_wire(box.get_bytes(key)), _delivered(box, key))
+        summary = self._summaries.get((name, key))
+        if summary is None:
+            box = box if box is not None else self._box(name, create=False)
+            summary = summarize(name, key, to_wire(box.get_bytes(key)), _delivered(box, key))
+            self._summaries[(name, key)] = summary
+        return summary
 
     # ---- POP3 maildrop locks --------------------------------------------------------
 
@@ -250,7 +296,8 @@ class MailStore:
 
         return stop
 
-    def _notify(self, event: MailEvent) -> None:
+    def notify(self, event: MailEvent) -> None:
+        """Tell the watchers of ``event`` (on the loop)."""
         for listener in tuple(self._listeners):
             try:
                 listener(event)

@@ -12,19 +12,30 @@ from lab.servers.live import failed
 
 
 def view(backend: Any) -> MailView:
-    """The folder, domain, password, every stored message of a mail backend and, for
-    SMTP, whether it requires AUTH."""
+    """The folder, domain, password, every stored message of a mail backend, what it
+    turned away, its student passwords and, for SMTP, whether it requires AUTH and
+    its caps."""
     store: MailStore = backend.store
+    limits = getattr(backend, "limits", None)
     return MailView(root=str(store.root), domain=str(getattr(backend, "domain", "")),
                     password=str(getattr(backend, "password", "")),
                     messages=tuple(store.everything()),
-                    auth=bool(backend.auth) if hasattr(backend, "auth") else None)
+                    auth=bool(backend.auth) if hasattr(backend, "auth") else None,
+                    refused=backend.refusals.view(), students=backend.logins.view(),
+                    caps=limits.caps.view() if limits is not None else ())
 
 
 def watch(backend: Any, changed: Callable[[], None]) -> Callable[[], None]:
-    """Call ``changed`` after each delivery and deletion in the mail folder."""
+    """Call ``changed`` after each delivery and deletion in the mail folder, and after
+    each refusal."""
     store: MailStore = backend.store
-    return store.watch(lambda _event: changed())
+    stops = (store.watch(lambda _event: changed()), backend.refusals.watch(changed))
+
+    def stop() -> None:
+        for each in stops:
+            each()
+
+    return stop
 
 
 async def do(backend: Any, verb: str, args: tuple[str, ...]) -> Outcome:

@@ -3,11 +3,14 @@ lab's Maildirs, the same ones the SMTP server delivers into.
 
 It listens on 127.0.0.1 at a port the system picks; the user reaches it through its
 Wire. The user name is the mailbox name (``ann`` for ``ann@lab.test``); every mailbox
-shares the lab password. Options (all optional):
+shares the lab password. Logins are slowed and limited (lab/servers/pop3_login.py).
+Options (all optional):
 
     root      the mail folder (default: ``mail/`` in the data dir)
     password  the lab password (default ``lab``)
     domain    the host name in the APOP timestamp (default ``lab.test``)
+    students  0 (off) or N: users student1..N with their own passwords, each opening
+              only its own mailbox (lab/servers/mail_logins.py)
 
 A session goes AUTHORIZATION (USER/PASS or APOP) → TRANSACTION → UPDATE (on QUIT,
 where messages marked with DELE are removed; a dropped connection removes nothing).
@@ -18,22 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
-import hmac
 import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from lab.mail import (
-    MailboxNameError,
-    MailListener,
-    MailStore,
-    MailSummary,
-    check_name,
-    store_option,
-)
-from lab.servers import Backend
+from lab.mail import MailListener, MailStore, MailSummary, store_option
+from lab.servers import Backend, pop3_login
+from lab.servers.guard import Refusals
+from lab.servers.mail_logins import MailLogins, Strikes
+from lab.servers.pop3_login import Pop3Error
+from lab.servers.students import students_option
 
 DEFAULT_PASSWORD = "lab"
 DEFAULT_DOMAIN = "lab.test"
@@ -46,10 +44,6 @@ CAPABILITIES = ("TOP", "UIDL", "USER", "PIPELINING", "RESP-CODES",
 class State(enum.Enum):
     AUTHORIZATION = "AUTHORIZATION"
     TRANSACTION = "TRANSACTION"
-
-
-class Pop3Error(Exception):
-    """A misuse: the text follows ``-ERR `` in the reply."""
 
 
 @dataclass
@@ -117,6 +111,9 @@ class Pop3Session:
         self.store = backend.store
         self.reader = reader
         self.writer = writer
+        self.peer = writer.get_extra_info("peername")
+        self.logins = backend.logins
+        self.strikes = Strikes()
         self.state = State.AUTHORIZATION
         self.user: str | None = None
         self.drop: Drop | None = None
@@ -240,35 +237,16 @@ class Pop3Session:
     @command(AUTH)
     async def cmd_user(self, args: list[str]) -> bytes:
         (name,) = self.want(args, 1, 1, "USER name (the mailbox, like ann)")
-        try:
-            self.user = check_name(name.lower())
-        except MailboxNameError as exc:
-            raise Pop3Error(str(exc)) from None
-        return f"+OK {self.user}: now send PASS with the lab password\r\n".encode()
+        return await pop3_login.user(self, name)
 
     @command(AUTH)
     async def cmd_pass(self, args: list[str]) -> bytes:
-        if self.user is None:
-            raise Pop3Error("send USER first, then PASS")
-        password = " ".join(args)  # RFC 1939 allows spaces in the password
-        if not hmac.compare_digest(password.encode(), self.backend.password.encode()):
-            self.user = None
-            raise Pop3Error("[AUTH] wrong password: send USER and PASS again")
-        return self.log_in(self.user)
+        return await pop3_login.password(self, " ".join(args))  # RFC 1939: spaces allowed
 
     @command(AUTH)
     async def cmd_apop(self, args: list[str]) -> bytes:
         name, digest = self.want(args, 2, 2, "APOP name digest")
-        expected = hashlib.md5((self.banner + self.backend.password).encode(),
-                               usedforsecurity=False).hexdigest()
-        try:
-            check_name(name.lower())
-        except MailboxNameError as exc:
-            raise Pop3Error(str(exc)) from None
-        if not hmac.compare_digest(digest.lower().encode(), expected.encode()):
-            raise Pop3Error("[AUTH] wrong digest: it must be the MD5 of the greeting's "
-                            "<...> timestamp followed by the password, in hex")
-        return self.log_in(name.lower())
+        return await pop3_login.apop(self, name, digest)
 
     @command(AUTH, TRANS)
     async def cmd_capa(self, args: list[str]) -> bytes:
@@ -371,9 +349,12 @@ class Pop3Backend:
     or deletion in the mail folder, on the engine's loop; it returns the unsubscriber."""
 
     def __init__(self, store: MailStore, *, password: str = DEFAULT_PASSWORD,
-                 domain: str = DEFAULT_DOMAIN, idle_timeout: float = IDLE_TIMEOUT) -> None:
+                 domain: str = DEFAULT_DOMAIN, idle_timeout: float = IDLE_TIMEOUT,
+                 students: int = 0) -> None:
         self.store = store
         self.password = password
+        self.refusals = Refusals()
+        self.logins = MailLogins(password, students, self.refusals)
         self.domain = domain
         self.idle_timeout = idle_timeout
         self.address: tuple[str, int] = ("127.0.0.1", 0)
@@ -417,6 +398,7 @@ class Pop3Backend:
 async def start_pop3(options: dict[str, str]) -> Backend:
     backend = Pop3Backend(store_option(options),
                           password=options.get("password") or DEFAULT_PASSWORD,
-                          domain=(options.get("domain") or DEFAULT_DOMAIN).strip().lower())
+                          domain=(options.get("domain") or DEFAULT_DOMAIN).strip().lower(),
+                          students=students_option(options.get("students")))
     await backend.start()
     return backend

@@ -13,34 +13,59 @@ postmaster@ the lab domain. EHLO offers PIPELINING (RFC 2920). Options (all opti
     auth        ``on`` to offer AUTH PLAIN/LOGIN and require it before MAIL
     user        the lab user for AUTH (default ``student``)
     password    the lab user's password (default ``lab``)
+    students    0 (off) or N: AUTH users student1..N with their own passwords; the lab
+                user's then only from this machine (lab/servers/mail_logins.py)
+    max_recipients, max_new_mailboxes, max_folder_mb
+                the caps (lab/servers/mail_limits.py: 20, 20 and 100 by default)
+
+Logins go through the server's LoginGuard (slowed per client address; the third
+failure on a connection gets ``421 4.7.0`` and the connection is closed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import hmac
 from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
+from lab import peers
 from lab.mail import MailboxNameError, MailListener, MailStore, mailbox_for, store_option
 from lab.servers import Backend
+from lab.servers.guard import Refusals
+from lab.servers.mail_limits import Caps, MailLimits
+from lab.servers.mail_logins import MailLogins, Strikes
+from lab.servers.students import students_option
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_SIZE_LIMIT = 1024 * 1024
 DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
+CLOSING = ("421 4.7.0 Too many failed logins on this connection: closing it "
+           "(wait a little before trying again)")
+
+
+def listing(addresses: list[str], room: int = 400) -> str:
+    """``a, b, c``, or as many as fit in ``room`` characters and "and N more" (a reply
+    line is at most 512 octets: RFC 5321 §4.5.3.1.5)."""
+    shown: list[str] = []
+    for number, address in enumerate(addresses):
+        if sum(len(a) + 2 for a in shown) + len(address) > room:
+            return f"{', '.join(shown)} and {len(addresses) - number} more"
+        shown.append(address)
+    return ", ".join(shown)
 
 
 class LabHandler:
     """aiosmtpd's handler: decides on each envelope and delivers the mail."""
 
-    def __init__(self, store: MailStore, domain: str, auth: bool) -> None:
+    def __init__(self, store: MailStore, domain: str, auth: bool, limits: MailLimits) -> None:
         self.store = store
         self.domain = domain
         self.auth = auth
+        self.limits = limits
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -67,10 +92,13 @@ class LabHandler:
             return (f"550 5.7.1 relaying denied: this lab server only accepts mail "
                     f"for @{self.domain}")
         try:
-            mailbox_for(address)
+            name = mailbox_for(address)
         except MailboxNameError:
             return ("553 5.1.3 mailbox name not allowed: use letters, digits, "
                     "'.', '_', '+' or '-' before the @")
+        refusal = self.limits.recipient(session.peer, len(envelope.rcpt_tos), name)
+        if refusal is not None:
+            return refusal
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -83,17 +111,20 @@ class LabHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         delivered: dict[str, str] = {}
+        copies = []
         for address in envelope.rcpt_tos:
             name = mailbox_for(address)
             if name not in delivered:
-                trace = self.trace(session, envelope, address)
-                self.store.deliver(name, trace + content)
+                copies.append((name, self.trace(session, envelope, address)))
                 delivered[name] = address
-        return f"250 2.0.0 OK: delivered to {', '.join(delivered.values())}"
+        refusal = await self.limits.deliver(copies, content)  # in a worker thread
+        if refusal is not None:
+            return refusal
+        return f"250 2.0.0 OK: delivered to {listing(list(delivered.values()))}"
 
     def trace(self, session: Session, envelope: Envelope, address: str) -> bytes:
         """The Return-Path and Received headers this server puts on top of a copy."""
-        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer)
+        peer = peers.client_host(session.peer if isinstance(session.peer, tuple) else None)
         protocol = ("ESMTP" if session.extended_smtp else "SMTP") + (
             "A" if session.authenticated else "")
         received = (f"Received: from {session.host_name} ({peer})\r\n"
@@ -107,11 +138,16 @@ class LabSMTP(SMTP):
     """aiosmtpd's SMTP that tells its backend about each live connection, and says
     plainly that AUTH is off when it is."""
 
-    def __init__(self, handler: LabHandler, live: dict[LabSMTP, None],
+    def __init__(self, handler: LabHandler, live: dict[LabSMTP, None], logins: MailLogins,
                  **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.lab_auth = handler.auth
         self.live = live
+        self.logins = logins
+        self.strikes = Strikes()
+        #: The login and password of the AUTH in progress, left by the authenticator
+        #: (aiosmtpd calls it without waiting), checked by smtp_AUTH through the guard.
+        self.pending: tuple[bytes, bytes] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.live[self] = None
@@ -133,7 +169,31 @@ class LabSMTP(SMTP):
             await self.push("502 5.5.1 AUTH is turned off on this lab server: anyone may "
                             "send mail to its own domain without logging in")
             return
+        self.pending = None
         await super().smtp_AUTH(arg)
+        pending, self.pending = self.pending, None
+        if pending is not None and self.session is not None:
+            await self.check_login(*pending)
+
+    async def check_login(self, login: bytes, password: bytes) -> None:
+        """Answer the AUTH whose credentials aiosmtpd read, in the guard's time."""
+        assert self.session is not None
+        peer, logins = self.session.peer, self.logins
+        user = login.decode("utf-8", "replace")
+        given = password.decode("utf-8", "replace")
+        if await logins.check(peer, lambda: logins.opens(user, given, peer)):
+            self.session.authenticated = True
+            self.session.auth_data = login  # type: ignore[assignment]  # typed None
+            self.session.login_data = login
+            await self.push("235 2.7.0 Authentication successful")
+        elif self.strikes.fail(logins):
+            await self.push(CLOSING)
+            if self.transport is not None:
+                self.transport.close()
+            if self._handler_coroutine is not None:
+                self._handler_coroutine.cancel()
+        else:
+            await self.push("535 5.7.8 wrong user name or password for this lab server")
 
 
 class SmtpBackend:
@@ -144,14 +204,18 @@ class SmtpBackend:
 
     def __init__(self, store: MailStore, *, domain: str = DEFAULT_DOMAIN,
                  size_limit: int = DEFAULT_SIZE_LIMIT, auth: bool = False,
-                 user: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD) -> None:
+                 user: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD,
+                 caps: Caps | None = None, students: int = 0) -> None:
         self.store = store
         self.domain = domain
         self.size_limit = size_limit
         self.auth = auth
         self.user = user
         self.password = password
-        self.handler = LabHandler(store, domain, auth)
+        self.refusals = Refusals()
+        self.limits = MailLimits(caps or Caps(), store, self.refusals)
+        self.logins = MailLogins(password, students, self.refusals, lab_user=user)
+        self.handler = LabHandler(store, domain, auth, self.limits)
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self._live: dict[LabSMTP, None] = {}
         self._server: asyncio.Server | None = None
@@ -161,18 +225,20 @@ class SmtpBackend:
 
     def _protocol(self) -> LabSMTP:
         return LabSMTP(
-            self.handler, self._live, data_size_limit=self.size_limit,
+            self.handler, self._live, self.logins, data_size_limit=self.size_limit,
             enable_SMTPUTF8=True, hostname=self.domain,
             ident=f"ESMTP Client-Server Lab: mail for @{self.domain} only",
             auth_require_tls=not self.auth, authenticator=self._authenticate,
             loop=asyncio.get_running_loop())
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope,
+    @staticmethod
+    def _authenticate(server: SMTP, session: Session, envelope: Envelope,
                       mechanism: str, auth_data: object) -> AuthResult:
-        if isinstance(auth_data, LoginPassword) and all((
-                hmac.compare_digest(auth_data.login, self.user.encode()),
-                hmac.compare_digest(auth_data.password, self.password.encode()))):
-            return AuthResult(success=True, auth_data=auth_data.login)
+        """aiosmtpd's authenticator, called without waiting: it leaves the credentials
+        to LabSMTP.smtp_AUTH, which checks them through the guard and answers."""
+        if isinstance(server, LabSMTP) and isinstance(auth_data, LoginPassword):
+            server.pending = (auth_data.login, auth_data.password)
+            return AuthResult(success=False, handled=True)  # the answer comes later
         return AuthResult(success=False, handled=False,
                           message="535 5.7.8 wrong user name or password for this lab server")
 
@@ -220,6 +286,8 @@ async def start_smtp(options: dict[str, str]) -> Backend:
         auth=_auth_option(options.get("auth")),
         user=options.get("user") or DEFAULT_USER,
         password=options.get("password") or DEFAULT_PASSWORD,
+        caps=Caps.from_options(options),
+        students=students_option(options.get("students")),
     )
     await backend.start()
     return backend

@@ -1,10 +1,12 @@
 """Issue 16, item 11: the SMTP server panel's AUTH switch. Ticking it restarts the
 server with AUTH required (smtplib sees AUTH in EHLO, must log in, and can), says the
 password crosses in the clear; unticking turns it off again; a server state that says
-AUTH is on shows ticked."""
+AUTH is on shows ticked. Issue 18: the SMTP panel shows its caps, the POP3 panel
+hands out per-student passwords, and both show what they turned away."""
 
 from __future__ import annotations
 
+import poplib
 import smtplib
 from pathlib import Path
 
@@ -13,9 +15,10 @@ from PySide6.QtCore import QPoint, Qt
 
 from lab.mail import MailView
 from lab.model import NodeState, parse_address
-from tests.ui.helpers import add_panel
+from lab.servers.students import student_passwords
+from tests.ui.helpers import add_panel, click
 from ui.mainwindow import MainWindow
-from ui.panels.mail_server import SmtpServerPanel
+from ui.panels.mail_server import Pop3ServerPanel, SmtpServerPanel
 
 WAIT = 15000
 MAIL = b"Subject: hi\r\nFrom: zed@example.org\r\nTo: ann@lab.test\r\n\r\nHello.\r\n"
@@ -75,3 +78,49 @@ def test_a_state_saying_auth_is_on_shows_ticked(  # type: ignore[no-untyped-def]
     assert smtp.auth_check.isChecked()
     smtp.show_view(MailView(root=str(tmp_path / "mail"), domain="lab.test", auth=False))
     assert not smtp.auth_check.isChecked()
+
+
+# ---- issue 18: caps, student passwords and what the servers turned away -------------
+
+def test_the_smtp_panel_shows_its_caps_and_what_it_turned_away(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    smtp = add_panel(window, qtbot, "server", "smtp", SmtpServerPanel)
+    caps = smtp.caps_label.text()
+    assert "20 recipients a message" in caps and "20 new mailboxes" in caps
+    assert "100 MiB" in caps and "RFC 5321 §4.5.3.1.10" in smtp.caps_label.toolTip()
+    assert not smtp.refused_label.isVisible()
+    host, port = parse_address(smtp.info.address)
+    with smtplib.SMTP(host, port, timeout=10) as client:
+        refused = client.sendmail("zed@example.org",
+                                  [f"u{n}@lab.test" for n in range(23)], MAIL)
+    assert len(refused) == 3
+    qtbot.waitUntil(lambda: "3 recipients over the cap" in smtp.refused_label.text(),
+                    timeout=WAIT)
+    assert smtp.refused_label.isVisible()
+    assert smtp.refused_label.text().startswith("Turned away: ")
+
+
+def test_the_pop3_panel_hands_out_student_passwords_and_counts_failed_logins(  # type: ignore[no-untyped-def]
+        window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
+    pop3 = add_panel(window, qtbot, "server", "pop3", Pop3ServerPanel)
+    row = pop3.students
+    assert row.spin.value() == 0 and not row.passwords_label.isVisible()
+    row.spin.setValue(2)
+    click(qtbot, row.apply_button)
+    passwords = student_passwords(2, "mail")
+    qtbot.waitUntil(lambda: row.passwords_label.isVisible(), timeout=WAIT)
+    for user, password in passwords.items():
+        assert f"{user}: {password}" in row.passwords_label.text()
+    assert row.spin.value() == 2 and not row.apply_button.isEnabled()
+    host, port = parse_address(pop3.info.address)
+    client = poplib.POP3(host, port, timeout=10)
+    client.user("student1")
+    with pytest.raises(poplib.error_proto, match=r"\[AUTH\]"):
+        client.pass_("not-it")
+    client.user("student1")
+    assert client.pass_(passwords["student1"]).startswith(b"+OK student1's maildrop")
+    client.quit()
+    qtbot.waitUntil(lambda: "1 failed logins" in pop3.refused_label.text(), timeout=WAIT)
+    assert pop3.refused_label.isVisible()

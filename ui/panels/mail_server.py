@@ -1,7 +1,7 @@
 """The SMTP and POP3 server panels: what the echo server panel has, plus the mail
 folder they share (and may change) with every mailbox's messages, live from the
-server's state; the SMTP server's domain and AUTH switch, and the POP3 server's
-password."""
+server's state, and the per-student passwords; the SMTP server's domain, AUTH switch
+and caps, and the POP3 server's password."""
 
 from __future__ import annotations
 
@@ -29,11 +29,22 @@ from ui.engine_thread import spawn
 from ui.panels.base import PanelContext, make_table
 from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow
-from ui.panels.mail_common import short_path
+from ui.panels.mail_common import StudentsRow, short_path
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
 DEFAULT_SMTP_USER = "student"  # lab/servers/smtp.py: DEFAULT_USER
+#: lab/servers/mail_limits.py: the SMTP server's caps by default.
+DEFAULT_CAPS = (("max_recipients", 20), ("max_new_mailboxes", 20), ("max_folder_mb", 100))
+CAPS_TIP = (
+    "What one client may do to the lab's mail, so a shared server stays usable "
+    "(options max_recipients, max_new_mailboxes, max_folder_mb):\n"
+    "• recipients in one message: beyond it RCPT gets 452 4.5.3 (RFC 5321 §4.5.3.1.10; "
+    "the client sends the rest in another message)\n"
+    "• new mailboxes one client address may make: beyond it 452 4.3.1 (RFC 5321 §4.2.2, "
+    "RFC 3463 §3.4)\n"
+    "• the mail folder's size: a message that would overfill it gets 452 4.3.1 (try "
+    "later), one that could never fit 552 5.3.4 (RFC 5321 §4.2.2, RFC 3463 §3.5)")
 
 
 class MailServerPanel(OptionsServerPanel):
@@ -52,12 +63,28 @@ class MailServerPanel(OptionsServerPanel):
             "Keep mail in another folder (a running server "
                                       "restarts on the same port)", self._choose_clicked)
         self.add_rows()
+        self.students = StudentsRow(self.students_what, self._students_clicked, self)
+        self.body.addWidget(self.students)
         self._add_mailboxes()
         self._show_facts()
         super().finish_layout()
 
+    #: What a student's password logs in to (the row's tooltip).
+    students_what = "POP3 USER/PASS and APOP"
+
     def add_rows(self) -> None:
         """Subclasses add their own rows here, above the mailboxes."""
+
+    def _students_clicked(self, count: int) -> None:
+        spawn(self.set_students(count))
+
+    async def set_students(self, count: int) -> bool:
+        """Give ``count`` students passwords of their own (0: none) from now on."""
+        self.students.apply_button.setEnabled(False)
+        if not await self.set_options(students=str(count)):
+            self.students.apply_button.setEnabled(True)
+            return False
+        return True
 
     def _add_mailboxes(self) -> None:
         self.mailboxes_label = QLabel("Mailboxes, live:", self)
@@ -88,6 +115,8 @@ class MailServerPanel(OptionsServerPanel):
         super().show_view(view)
         live = isinstance(view, MailView)
         self.model.set_rows(list(view.messages) if live else [])
+        if live:
+            self.students.show_students(view.students)
         self.mailboxes_label.setText("Mailboxes, live:" if live
                                      else "Mailboxes: shown while the server runs")
 
@@ -186,10 +215,18 @@ class SmtpServerPanel(MailServerPanel):
     """The SMTP server: the domain it takes mail for, whether it requires AUTH, and
     the mailboxes."""
 
+    students_what = "SMTP AUTH"
+
     def add_rows(self) -> None:
         self.domain_label = QLabel(self)
         self.domain_label.setWordWrap(True)
         self.body.addWidget(self.domain_label)
+        self.caps_label = QLabel(self)
+        self.caps_label.setWordWrap(True)
+        self.caps_label.setToolTip(CAPS_TIP)
+        theme.set_tone(self.caps_label, "faint")
+        self.body.addWidget(self.caps_label)
+        self.show_caps(DEFAULT_CAPS)
         self.auth_check = QCheckBox("Require AUTH", self)
         self.auth_check.setToolTip("Require AUTH (PLAIN or LOGIN) before MAIL: offer AUTH in "
                                    "the EHLO reply and refuse MAIL (530) until "
@@ -203,8 +240,17 @@ class SmtpServerPanel(MailServerPanel):
         self.body.addWidget(self.auth_hint)
         self._applying = False
 
+    def show_caps(self, caps: tuple[tuple[str, int], ...]) -> None:
+        values = dict(caps)
+        self.caps_label.setText(
+            f"Caps: {values.get('max_recipients', 0):,} recipients a message · "
+            f"{values.get('max_new_mailboxes', 0):,} new mailboxes per client address · "
+            f"{values.get('max_folder_mb', 0):,} MiB of mail in the folder")
+
     def show_view(self, view: Any) -> None:
         super().show_view(view)
+        if isinstance(view, MailView) and view.caps:
+            self.show_caps(view.caps)
         if isinstance(view, MailView) and view.auth is not None and not self._applying:
             self.facts["auth"] = "on" if view.auth else "off"
             self._show_facts()
