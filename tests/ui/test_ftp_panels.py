@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 
 from lab.clients.ftp import Entry
 from lab.model import NodeState
+from lab.servers.students import student_passwords
 from tests.ui.helpers import add_panel, click, no_dialogs
 from ui.mainwindow import MainWindow
 from ui.models.messages import COL_CONN, MESSAGE_ROLE, MessageTableModel
@@ -198,17 +199,20 @@ def test_student_passwords_and_a_turned_away_bounce_show_in_the_server_panel(  #
         window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CSLAB_DATA_DIR", str(tmp_path))
     server = add_panel(window, qtbot, "server", "ftp", FtpServerPanel, timeout=WAIT)
-    assert server.students_spin.value() == 0 and not server.students_text.isVisible()
+    row = server.students
+    assert row.spin.value() == 0 and not row.passwords_label.isVisible()
     assert not server.refused_label.isVisible()
     address = server.info.address
 
-    server.students_spin.setValue(2)
-    server.students_spin.editingFinished.emit()
-    qtbot.waitUntil(lambda: server.students_text.isVisible(), timeout=WAIT)
-    lines = server.students_text.toPlainText().splitlines()
-    assert [line.split()[0] for line in lines] == ["student1", "student2"]
-    assert server.students_text.isReadOnly() and server.info.address == address
-    password = lines[0].split()[1]
+    row.spin.setValue(2)
+    click(qtbot, row.apply_button)
+    qtbot.waitUntil(lambda: row.passwords_label.isVisible(), timeout=WAIT)
+    lines = row.passwords_label.text().splitlines()[1:]
+    assert [line.split(": ")[0] for line in lines] == ["student1", "student2"]
+    assert server.info.address == address and not row.apply_button.isEnabled()
+    assert lines == [f"{user}: {password}" for user, password
+                     in student_passwords(2, "ftp").items()]
+    password = lines[0].split(": ")[1]
 
     host, port = address.rsplit(":", 1)
     ftp = ftplib.FTP()
@@ -220,7 +224,7 @@ def test_student_passwords_and_a_turned_away_bounce_show_in_the_server_panel(  #
     qtbot.waitUntil(lambda: server.refused_label.isVisible(), timeout=WAIT)
     assert server.refused_label.text() == "Turned away: 1 FTP bounce attempts"
 
-    server.students_spin.setValue(0)  # off again: the list goes
-    server.students_spin.editingFinished.emit()
-    qtbot.waitUntil(lambda: not server.students_text.isVisible(), timeout=WAIT)
+    row.spin.setValue(0)  # off again: the list goes
+    click(qtbot, row.apply_button)
+    qtbot.waitUntil(lambda: not row.passwords_label.isVisible(), timeout=WAIT)
     assert no_dialogs()

@@ -7,24 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
-    QSpinBox,
 )
 
 from lab.paths import data_dir
 from lab.servers.ftp_live import FtpServerView
-from lab.servers.students import MAX_STUDENTS
 from ui import theme
 from ui.engine_thread import spawn
 from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
 from ui.panels.mail_common import short_path
+from ui.panels.students import StudentsRow
 
 DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
@@ -80,31 +77,10 @@ class FtpServerPanel(OptionsServerPanel):
         self.body.addLayout(grid)
 
     def _add_students(self) -> None:
-        self.students_spin = QSpinBox(self)
-        self.students_spin.setRange(0, MAX_STUDENTS)
-        self.students_spin.setSpecialValueText("0 (off)")
-        self.students_spin.setToolTip(
-            "For a class on the network: users student1, student2… each with a password "
-            "of its own (the lab user's password then works from this machine only). "
-            "Changing it restarts a running server on the same port.")
-        self.students_spin.editingFinished.connect(self._students_edited)
-        self.students_text = QPlainTextEdit(self)
-        self.students_text.setReadOnly(True)
-        self.students_text.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-        self.students_text.setToolTip("The passwords to hand out, one student each (they "
-                                      "stay the same when the server restarts)")
-        self.students_text.setMaximumHeight(110)
-        self.students_text.hide()
-        self._students: tuple[tuple[str, str], ...] = ()
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(6)
-        grid.addWidget(QLabel("Passwords per student", self), 0, 0)
-        grid.addWidget(self.students_spin, 0, 1)
-        grid.addWidget(self.students_text, 1, 0, 1, 3)
-        grid.setColumnStretch(2, 1)
-        self.body.addLayout(grid)
+        self.students = StudentsRow(
+            "FTP USER/PASS", "each logs in as its own user, with the lab user's rights",
+            lambda count: spawn(self.set_students(count)), self)
+        self.body.addWidget(self.students)
 
     def show_view(self, view: Any) -> None:
         super().show_view(view)
@@ -113,22 +89,13 @@ class FtpServerPanel(OptionsServerPanel):
 
     def show_students(self, students: tuple[tuple[str, str], ...]) -> None:
         """The students' users and passwords to hand out (hidden while off)."""
-        self._students = students
-        if not self.students_spin.hasFocus():
-            self.students_spin.setValue(len(students))
-        text = "\n".join(f"{user}  {password}" for user, password in students)
-        if self.students_text.toPlainText() != text:
-            self.students_text.setPlainText(text)
-        self.students_text.setVisible(bool(students))
-
-    def _students_edited(self) -> None:
-        if self.students_spin.value() != len(self._students):
-            spawn(self.set_students(self.students_spin.value()))
+        self.students.show_students(students)
 
     async def set_students(self, count: int) -> bool:
         """Give ``count`` students a password each (0: none; the server restarts)."""
+        self.students.apply_button.setEnabled(False)
         if not await self.set_options(students=str(count)):
-            self.students_spin.setValue(len(self._students))
+            self.students.apply_button.setEnabled(True)
             return False
         return True
 

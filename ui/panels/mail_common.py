@@ -4,7 +4,6 @@ how a mail folder is shown, and the servers' "Passwords per student" row."""
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,13 +11,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QSizePolicy,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -26,8 +22,6 @@ from PySide6.QtWidgets import (
 from lab.model import ClientState, NodeInfo
 from ui import theme
 from ui.bridge import EngineBridge
-
-MAX_STUDENTS = 60  # lab/servers/students.py
 
 HEADERS = ("From", "To", "Cc", "Subject", "Date")
 
@@ -211,59 +205,3 @@ class MessageView(QWidget):
 
     def body(self) -> str:
         return self.body_edit.toPlainText()
-
-
-class StudentsRow(QWidget):
-    """A mail server's "Passwords per student" spin box (0 = off), its Apply button
-    and the passwords to hand out, as the running server lists them. ``apply(n)``
-    is called with the number to use."""
-
-    def __init__(self, what: str, apply: Callable[[int], None],
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.apply = apply
-        self.spin = QSpinBox(self)
-        self.spin.setRange(0, MAX_STUDENTS)
-        self.spin.setSpecialValueText("0 (off)")
-        self.spin.setToolTip(
-            f"Give each student a password of their own ({what}): student1, student2… "
-            "each opening only its own mailbox (studentK). The lab's one password then "
-            "works only from this machine. 0 turns it off. The passwords stay the same "
-            "when the server restarts (the server option students=N)")
-        self.apply_button = QPushButton("Apply", self)
-        self.apply_button.setToolTip("Use this many student passwords (a running server "
-                                     "restarts on the same port; open sessions end)")
-        self.apply_button.setEnabled(False)
-        self.apply_button.clicked.connect(lambda: self.apply(self.spin.value()))
-        self.spin.valueChanged.connect(lambda _: self.apply_button.setEnabled(True))
-        self.passwords_label = QLabel(self)
-        self.passwords_label.setWordWrap(True)
-        self.passwords_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.passwords_label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.passwords_label.setToolTip("The passwords to hand out: each student logs in "
-                                        "with their own user name and password")
-        theme.set_tone(self.passwords_label, "box")
-        self.passwords_label.hide()
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Passwords per student", self))
-        row.addWidget(self.spin, 1)
-        row.addWidget(self.apply_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(row)
-        layout.addWidget(self.passwords_label)
-
-    def show_students(self, students: tuple[tuple[str, str], ...]) -> None:
-        """Show the running server's student users and passwords (none: off)."""
-        if not self.apply_button.isEnabled():  # not while the user picks a number
-            self.spin.blockSignals(True)
-            self.spin.setValue(len(students))
-            self.spin.blockSignals(False)
-        lines = [f"{user}: {password}" for user, password in students]
-        self.passwords_label.setText("\n".join([
-            "Hand these out: each opens only its own mailbox (student1 → student1); the "
-            "lab password works only from this machine now.", *lines]) if students else "")
-        self.passwords_label.setVisible(bool(students))

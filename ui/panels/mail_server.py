@@ -29,7 +29,8 @@ from ui.engine_thread import spawn
 from ui.panels.base import PanelContext, make_table
 from ui.panels.echo_server import Facts, OptionsServerPanel, add_folder_row
 from ui.panels.mail_box import MailboxModel, MessageWindow
-from ui.panels.mail_common import StudentsRow, short_path
+from ui.panels.mail_common import short_path
+from ui.panels.students import StudentsRow
 
 DEFAULT_DOMAIN = "lab.test"
 DEFAULT_PASSWORD = "lab"
@@ -63,14 +64,16 @@ class MailServerPanel(OptionsServerPanel):
             "Keep mail in another folder (a running server "
                                       "restarts on the same port)", self._choose_clicked)
         self.add_rows()
-        self.students = StudentsRow(self.students_what, self._students_clicked, self)
+        self.students = StudentsRow(self.students_what, self.students_open,
+                                    self._students_clicked, self)
         self.body.addWidget(self.students)
         self._add_mailboxes()
         self._show_facts()
         super().finish_layout()
 
-    #: What a student's password logs in to (the row's tooltip).
+    #: What a student's password logs in to (the row's tooltip), and what it opens.
     students_what = "POP3 USER/PASS and APOP"
+    students_open = "each opens only its own mailbox: student1 reads student1@lab.test"
 
     def add_rows(self) -> None:
         """Subclasses add their own rows here, above the mailboxes."""
@@ -216,6 +219,7 @@ class SmtpServerPanel(MailServerPanel):
     the mailboxes."""
 
     students_what = "SMTP AUTH"
+    students_open = "each logs in with its own user name to send mail"
 
     def add_rows(self) -> None:
         self.domain_label = QLabel(self)
