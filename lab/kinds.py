@@ -77,8 +77,8 @@ class ServerSide:
     options: Mapping[str, str] = field(default_factory=dict)
     #: Options a lesson run points at fresh folders.
     fresh: tuple[FreshData, ...] = ()
-    #: Shared on the network: what anyone who reaches it may do, and what guards it
-    #: (the window's share banner says it beside the address).
+    #: Shared on the network: what anyone who reaches it may do, and what guards it,
+    #: in a few words (the window's share banner says it beside the address).
     shared: str = ""
 
 
@@ -139,10 +139,10 @@ _STUDENTS = ("a password per student: users student1..N, each with its own passw
 _KINDS: list[Kind] = [
     Kind("tcp-echo", server=ServerSide(
         "TCP echo server", "lab.servers.echo:start_tcp_echo", Transport.TCP, 7007,
-        shared="anyone may send bytes and get them back")),
+        shared="send bytes and get them back")),
     Kind("udp-echo", server=ServerSide(
         "UDP echo server", "lab.servers.echo:start_udp_echo", Transport.UDP, 7007,
-        shared="anyone may send datagrams and get them back")),
+        shared="send datagrams and get them back")),
     Kind("echo", client=ClientSide(
         "Echo client", "lab.clients.echo:EchoSession",
         {"server": "", "transport": "tcp", "hex": "false"}, {"send": ("TEXT",)},
@@ -152,8 +152,7 @@ _KINDS: list[Kind] = [
          server=ServerSide("HTTP server", "lab.servers.http:start_http", Transport.TCP, 8080,
                            live="lab.servers.http_live", options={"root": "the site"},
                            fresh=(FreshData("db", "notes.sqlite3"),),
-                           shared="anyone may read the site and use the notes API, which "
-                                  "can add, change and delete notes"),
+                           shared="read the site; the notes API can change notes"),
          client=ClientSide("Request composer", "lab.clients.http:HttpClient",
                            {"server": "", "host": "", "dns": ""},
                            {"get": ("PATH",), "head": ("PATH",), "delete": ("PATH",),
@@ -176,9 +175,8 @@ _KINDS: list[Kind] = [
                                "password": "with --auth, the password (default lab)",
                                "students": _STUDENTS},
                            fresh=_MAIL_FOLDER,
-                           shared="anyone may send mail to @lab.test mailboxes; recipients "
-                                  "per message, new mailboxes per address and the mail "
-                                  "folder's size are capped, failed AUTH logins slow down"),
+                           shared="send mail to @lab.test; recipients, new mailboxes and "
+                                  "the folder's size capped"),
          client=ClientSide("Mail composer", "lab.clients.smtp:MailSender",
                            {"server": "", "from": "ann@lab.test", "to": "bob@lab.test",
                             "subject": "Hello from the lab", "body": "Hello!"},
@@ -192,8 +190,8 @@ _KINDS: list[Kind] = [
                                     "password": "the password (default lab)",
                                     "students": _STUDENTS},
                            fresh=_MAIL_FOLDER,
-                           shared="whoever has a password may read and delete mail; failed "
-                                  "logins slow down, and a connection closes after 3"),
+                           shared="read and delete mail with a password; failed logins "
+                                  "slow down"),
          client=ClientSide("Mailbox reader", "lab.clients.pop3:MailReader",
                            {"server": "", "user": "ann", "password": "lab"},
                            {"list": (), "retr": ("N",), "dele": ("N",)},
@@ -210,10 +208,8 @@ _KINDS: list[Kind] = [
                                     "password": "the lab user's password (default lab)",
                                     "students": _STUDENTS},
                            fresh=(FreshData("root", "ftp", seed="ftp"),),
-                           shared="anonymous may list and download, the lab user (or each "
-                                  "student with their own password) may upload; data "
-                                  "connections go only to the student's own address, "
-                                  "failed logins slow down"),
+                           shared="anonymous downloads, users upload; data only to "
+                                  "the student's own address; failed logins slow down"),
          client=ClientSide("FTP client", "lab.clients.ftp:FtpClient",
                            {"server": "", "user": "student", "password": "lab",
                             "passive": "true"},
@@ -225,7 +221,7 @@ _KINDS: list[Kind] = [
          pairing=_HTTP_RULE, explain=("websocket.toml",), scheme="ws",
          server=ServerSide("WebSocket chat server", "lab.servers.ws:start_ws", Transport.TCP,
                            8765, live="lab.servers.ws_live",
-                           shared="anyone may join the chat and write to everyone in it"),
+                           shared="join the chat and write to everyone in it"),
          client=ClientSide("WebSocket chat client", "lab.clients.ws:ChatClient",
                            {"server": "", "nick": ""}, {"say": ("TEXT",)})),
     # A DNS response carries its query's id; over UDP answers may come in any order.
@@ -234,9 +230,9 @@ _KINDS: list[Kind] = [
          server=ServerSide("DNS server", "lab.servers.dns:start_dns", Transport.UDP, 5300,
                            live="lab.servers.dns_live", tcp_dissector="dns-tcp",
                            note="names to addresses: answers for lab.test from a zone you edit",
-                           shared="anyone may look up names in lab.test; answers over a rate "
-                                  "per address are cut, and over UDP no answer is larger "
-                                  "than its question until the address proves itself real"),
+                           shared="look up lab.test names; answers rate-limited, none "
+                                  "larger than its question over UDP until the address "
+                                  "proves real"),
          client=ClientSide("DNS lookup (dig)", "lab.clients.dns:DnsClient", {"server": ""},
                            {"query": ("NAME", "TYPE?")},
                            note="look a name up, like dig, and read the whole answer")),

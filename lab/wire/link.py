@@ -161,7 +161,10 @@ class _TcpLink:
             leg.transport.abort()
             return
         self._peer = (str(peer[0]), int(peer[1]))
-        ends = (format_address(*peer[:2]), self.wire.public_address)
+        here = self.wire.public_address
+        if here.startswith(("0.0.0.0:", "[::]:")):  # all interfaces: the one it came to
+            here = format_address(*leg.transport.get_extra_info("sockname")[:2])
+        ends = (format_address(*peer[:2]), here)
         client, server = ends[::-1] if self.wire.reverse else ends
         self.tap.conn = self.wire.capture.open(
             protocol=self.wire.protocol,

@@ -101,3 +101,23 @@ def test_cslab_serve_on_the_veth_address_prints_the_share_address(netns: Netns) 
         assert f"shared on the network: {url}" in lab.stderr()
     finally:
         lab.kill()
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_a_server_shared_on_all_interfaces_captures_the_address_each_client_reached(
+        netns: Netns) -> None:
+    async def main() -> None:
+        engine = Engine()
+        info = await engine.add_server("http", port=0)
+        port = int(info.address.rpartition(":")[2])
+        await engine.share_server(info.id, lan.ALL_INTERFACES)
+        await output(netns.command("curl", "-s", "-o", "/dev/null",
+                                   f"http://{netns.host_address}:{port}/"))
+        await output(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"])
+        servers = {m.client.rpartition(":")[0]: m.server for m in engine.capture.messages}
+        # the address each one connected to, never 0.0.0.0
+        assert servers == {netns.client_address: f"{netns.host_address}:{port}",
+                           "127.0.0.1": f"127.0.0.1:{port}"}
+        await engine.shutdown()
+
+    run(main)

@@ -198,7 +198,7 @@ def test_a_shared_dns_server_says_what_protects_it_and_what_it_turned_away(  # t
 
     lab.run(turn_away, lab.engine)
     qtbot.waitUntil(lambda: server.refused_label.text() == (
-        "Turned away: 140 answers over the rate limit · 160 answers truncated"), timeout=WAIT)
+        "Turned away: answers over the rate limit 140 · answers truncated 160"), timeout=WAIT)
     assert not server.refused_label.isHidden()
 
     server.show_node(replace(server.info, address="192.0.2.1:5300"))  # as when shared

@@ -222,7 +222,7 @@ def test_student_passwords_and_a_turned_away_bounce_show_in_the_server_panel(  #
         ftp.sendcmd("PORT 10,1,2,3,40,1")
     ftp.quit()
     qtbot.waitUntil(lambda: server.refused_label.isVisible(), timeout=WAIT)
-    assert server.refused_label.text() == "Turned away: 1 FTP bounce attempts"
+    assert server.refused_label.text() == "Turned away: FTP bounce attempts 1"
 
     row.spin.setValue(0)  # off again: the list goes
     click(qtbot, row.apply_button)

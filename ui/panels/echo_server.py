@@ -105,8 +105,9 @@ class EchoServerPanel(NodePanel):
         self.show_view(state.view)
 
     def show_refused(self, refused: tuple[tuple[str, int], ...]) -> None:
-        """"Turned away: 12 failed logins · 1 FTP bounce" (hidden while nothing was)."""
-        shown = " · ".join(f"{count:,} {reason}" for reason, count in refused if count)
+        """"Turned away: failed logins 12 · FTP bounce attempts 1" (hidden while
+        nothing was)."""
+        shown = " · ".join(f"{reason} {count:,}" for reason, count in refused if count)
         self.refused_label.setText(f"Turned away: {shown}" if shown else "")
         self.refused_label.setVisible(bool(shown))
 

@@ -37,8 +37,8 @@ class ShareBanner(QFrame):
         #: the QR codes shown, by the address each encodes
         self.qr: dict[str, QrButton] = {}
         #: node id → (its address when last looked at, its name, the addresses to share,
-        #: what is open to whom)
-        self._shared: dict[str, tuple[str, str, list[str], str]] = {}
+        #: (to whom it is open, what anyone there may do))
+        self._shared: dict[str, tuple[str, str, list[str], tuple[str, str]]] = {}
         bridge.node_changed.connect(self.node_changed)
         bridge.node_removed.connect(self.node_removed)
         self.hide()
@@ -65,14 +65,16 @@ class ShareBanner(QFrame):
         self._show()
 
     def _show(self) -> None:
+        audiences = {audience for _, _, _, (audience, _) in self._shared.values()}
+        one = len(audiences) == 1
         lines = [f"{name}: {', '.join(addresses) or '(no network address found)'}"
-                 f" — {open_to}"
-                 for _, name, addresses, open_to in self._shared.values()]
+                 f" — {what if one else f'{audience}: {what}'}"
+                 for _, name, addresses, (audience, what) in self._shared.values()]
+        to = f", open to {audiences.pop()}" if one else ""
         self.label.setText(
-            "Shared on the network (the Wire takes at most "
-            f"{SHARED_PER_CLIENT} connections from one address, {SHARED_TOTAL} in all; "
-            "every refusal shows in the capture and the server's panel). Students connect "
-            "to\n" + "\n".join(lines))
+            f"Shared on the network{to} (at most {SHARED_PER_CLIENT} connections from one "
+            f"address, {SHARED_TOTAL} in all; refusals show in the capture and the "
+            "server's panel). Students connect to\n" + "\n".join(lines))
         self._show_codes([addresses[0] for _, _, addresses, _ in self._shared.values()
                           if addresses])
         self.setVisible(bool(lines))
@@ -93,8 +95,8 @@ class ShareBanner(QFrame):
         return self.label.text()
 
 
-def _open_to(kind: str, host: str) -> str:
-    """"open to machines on 10.0.0.0/24: anyone may …" for a server of ``kind`` on ``host``."""
+def _open_to(kind: str, host: str) -> tuple[str, str]:
+    """("machines on 10.0.0.0/24", "send bytes and get them back") for a server of
+    ``kind`` on ``host``."""
     side = kinds.servers().get(kind)
-    what = side.shared if side is not None else ""
-    return f"open to {audience(host)}" + (f": {what}" if what else "")
+    return audience(host), (side.shared if side is not None else "")
