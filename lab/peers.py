@@ -48,7 +48,7 @@ class Peer:
 
 
 _PEERS: dict[tuple[str, int], Peer] = {}
-_OPENED: dict[tuple[str, int], list[tuple[str, int]]] = {}
+_OPENED: dict[tuple[str, int], list[tuple[tuple[str, int], Callable[[], bool]]]] = {}
 _own: tuple[float, frozenset[str]] = (0.0, frozenset())
 
 
@@ -102,7 +102,9 @@ def stand_for(socket_end: Any, client: Sequence[Any],
     if not local or not client:
         return None
     key = _key(local)
-    _PEERS[key] = Peer(str(client[0]), int(client[1]), note)
+    # A Wire in front of another Wire (cslab relay before a lab server): the client
+    # is the one the first Wire stands for, not its socket on this machine.
+    _PEERS[key] = _PEERS.get(_key(client)) or Peer(str(client[0]), int(client[1]), note)
     return key
 
 
@@ -113,21 +115,25 @@ def forget(local: Sequence[Any] | None) -> None:
         _OPENED.pop(_key(local), None)
 
 
-def opened(local: Sequence[Any] | None, path: Sequence[Any]) -> None:
+def opened(local: Sequence[Any] | None, path: Sequence[Any],
+           alive: Callable[[], bool]) -> None:
     """The Wire whose socket to the server is ``local`` opened ``path`` for that
-    connection (an FTP data Wire's address): the server may connect there."""
-    if local:
+    connection (an FTP data Wire's address): the server may connect there while
+    ``alive()`` (the path still listens: a port let go may be anyone's next). Nothing
+    for a socket the table does not know (its connection has ended)."""
+    if local and _key(local) in _PEERS:
         kept = _OPENED.setdefault(_key(local), [])
-        kept.append(_key(path))
+        kept.append((_key(path), alive))
         del kept[:-OPENED_KEPT]
 
 
 def was_opened(address: Sequence[Any] | None, path: Sequence[Any]) -> bool:
     """Whether ``path`` was opened by the Wire for the connection a server sees as
-    ``address``."""
+    ``address``, and still listens."""
     if not address or len(address) < 2:
         return False
-    return _key(path) in _OPENED.get(_key(address), ())
+    key = _key(path)
+    return any(known == key and alive() for known, alive in _OPENED.get(_key(address), ()))
 
 
 def of(address: Sequence[Any] | None) -> Peer | None:

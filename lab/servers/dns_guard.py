@@ -14,7 +14,9 @@ answered as before), over UDP:
   Over the rate, every SLIP-th answer is a truncated reply (TC set, no records: a
   real client asks again over TCP, which cannot be forged) and the rest are dropped;
   each drop is noted in the capture ("Server dropped the answer: …").
-- **No answer larger than its query** to an address that has not shown it is real:
+- **No answer larger than its query** to an address that has not shown it is real
+  (and at most RATE_LARGER such answers a second, whatever their kind, to one that
+  asked over TCP; none larger than OUR_PAYLOAD to anyone):
   such an answer is replaced by a TC reply no larger than the query (its header,
   its question and an OPT record if it had one), so the client asks over TCP. An
   address is real for VERIFIED_FOR seconds after it asked over TCP (the handshake
@@ -58,8 +60,14 @@ IPV6_PREFIX = 64
 VERIFIED_FOR = 600.0
 #: Networks (and addresses) remembered at most; the least recently seen go first.
 KEPT = 4096
-#: The payload size the server offers in its EDNS answers.
+#: The payload size the server offers in its EDNS answers, and the largest UDP answer
+#: it sends to another machine, whatever the query offers.
 OUR_PAYLOAD = 1232
+#: Answers larger than their query, a second to one address that has not shown a
+#: cookie (whatever their kind: a spoofer cycling names and types would otherwise
+#: find a fresh bucket each time), after a burst of BURST_LARGER.
+RATE_LARGER = 20.0
+BURST_LARGER = 40.0
 
 #: The reasons counted (the panel names them so).
 OVER_RATE = "answers over the rate limit"
@@ -156,6 +164,8 @@ def kind_of(response: dns.message.Message) -> Hashable:
     rcode = response.rcode()
     if rcode == dns.rcode.NOERROR and response.question:
         first = response.question[0]
+        if not response.answer:  # the name has no records of that type: one kind per
+            return ("nodata", first.name)  # name, or 65,536 types make as many buckets
         return ("answer", first.name, first.rdtype)
     return ("nxdomain",) if rcode == dns.rcode.NXDOMAIN else ("error",)
 
@@ -184,6 +194,7 @@ class DnsGuard:
                  cookies: Cookies | None = None) -> None:
         self.refusals = refusals
         self.limiter = RateLimiter(clock=clock)
+        self.larger = RateLimiter(rate=RATE_LARGER, burst=BURST_LARGER, clock=clock)
         self.verified = Verified(clock=clock)
         self.cookies = cookies if cookies is not None else Cookies()
 
@@ -222,8 +233,10 @@ class DnsGuard:
                 return truncated(query, size)
         if option is not None:
             with_cookie(response, self.cookies.answer_cookie(option, host))
-        wire = response.to_wire(max_size=limit, prefer_truncation=True)
-        if len(wire) > size and not proven and not self.verified.real(host):
+        wire = response.to_wire(max_size=min(limit, OUR_PAYLOAD), prefer_truncation=True)
+        if len(wire) > size and not proven and (
+                not self.verified.real(host)
+                or self.larger.check(host, "larger") is not Verdict.ANSWER):
             self.refusals.count(TRUNCATED)  # it might not be who it says: ask over TCP
             return truncated(query, size)
         if response.rcode() == dns.rcode.BADCOOKIE:

@@ -88,6 +88,17 @@ class LabFtpServer(MoreCommands, Transfers, Server):
         self.commands_mapping.update({name: self._safe(f) for name, f in mine.items()})
         self.commands_mapping[TOO_LONG] = self._too_long
 
+    async def response_writer(self, stream: Any, response_queue: asyncio.Queue[Any]) -> None:
+        """aioftp's; once the client is gone the replies left are dropped, quietly: the
+        reading side ends the session. (Two tasks failing at once left aioftp's
+        dispatcher one exception it never retrieved: a traceback on stderr per reset.)"""
+        try:
+            await super().response_writer(stream, response_queue)
+        except ConnectionError:
+            while True:
+                await response_queue.get()
+                response_queue.task_done()
+
     async def parse_command(self, stream: Any,
                             censor_commands: tuple[str] = ("pass",)) -> tuple[str, str]:
         """aioftp's, but a command that is not UTF-8 reads with replacement characters

@@ -8,10 +8,12 @@ a note: lab/peers.py).
 
 ``LoginGuard`` slows password guessing per client address (the real one, behind the
 Wire: lab/peers.py): attempts from one address are answered one at a time, each
-failure makes the next answer wait longer (``delay``), and a connection is closed
+failure's answer waits longer than the last (``delay``), and a connection is closed
 after PER_CONNECTION failures. A correct password after failures waits its turn too
-but is never refused; an address quiet for FORGET seconds starts afresh. Nothing
-tells a guesser whether a user name exists (every failure reads the same).
+but is never refused, and does not wipe the count (with one good password of their
+own a guesser would wipe it between guesses); an address quiet for FORGET seconds
+starts afresh. Nothing tells a guesser whether a user name exists (every failure
+reads the same).
 """
 
 from __future__ import annotations
@@ -94,16 +96,19 @@ class LoginGuard:
         return entry.failures
 
     def _entry(self, host: str) -> _Address:
-        entry = self._addresses.get(host)
+        """``host``'s entry, made the newest (the least recently used go first when
+        ADDRESSES_KEPT are known: never one with an attempt under way)."""
+        entry = self._addresses.pop(host, None)
         if entry is None:
-            while len(self._addresses) >= ADDRESSES_KEPT:
-                oldest = next(iter(self._addresses))
-                if self._addresses[oldest].lock.locked():
-                    break
-                del self._addresses[oldest]
-            entry = self._addresses[host] = _Address()
+            if len(self._addresses) >= ADDRESSES_KEPT:
+                idle = next((known for known, other in self._addresses.items()
+                             if not other.lock.locked()), None)
+                if idle is not None:
+                    del self._addresses[idle]
+            entry = _Address()
         elif time.monotonic() - entry.last > FORGET:
             entry.failures = 0
+        self._addresses[host] = entry
         return entry
 
     async def check(self, host: str, correct: Callable[[], bool]) -> bool:

@@ -151,7 +151,7 @@ class _TcpLink:
 
     def leg_made(self, leg: _Leg) -> None:
         if leg is not self.client:  # the socket to the server: it stands for the client
-            if not self.wire.reverse and self.conn is not None:  # (lab/peers.py)
+            if not self.wire.reverse and self.conn is not None and self.conn.closed is None:
                 self._local = peers.stand_for(leg.transport, self._peer, functools.partial(
                     self.wire.inject, self.conn, Sender.SERVER))
             return
@@ -392,6 +392,8 @@ class _TcpLink:
             transport.write_eof()
 
     def lost(self, leg: _Leg, exc: Exception | None) -> None:
+        if leg is self.server and self._local is not None:
+            peers.forget(self._local)  # the server's end is gone too (lab/peers.py)
         if exc is not None and not self.note:
             who = "client" if leg.sender is Sender.CLIENT else "server"
             self.note = f"{who} connection lost: {exc}"

@@ -245,6 +245,11 @@ class TcpWire(_WireBase):
             self._idle.set()
         self._count_changed(len(self.links))
 
+    @property
+    def listening(self) -> bool:
+        """Whether it takes new connections (started, and not stopped listening)."""
+        return self._server is not None and self._server.is_serving()
+
     def stop_listening(self) -> None:
         """Accept no more connections; those open go on."""
         if self._server is not None:

@@ -19,6 +19,8 @@ from lab.servers.dns_cookies import LIFETIME, RENEW_AFTER, Cookies, client_cooki
 from lab.servers.dns_guard import (
     BAD_COOKIES,
     BURST,
+    BURST_LARGER,
+    OUR_PAYLOAD,
     OVER_RATE,
     RATE,
     TRUNCATED,
@@ -27,6 +29,7 @@ from lab.servers.dns_guard import (
     RateLimiter,
     Verdict,
     Verified,
+    kind_of,
     network,
 )
 from lab.servers.dns_zone import Zone
@@ -163,6 +166,40 @@ def test_after_a_tcp_query_the_address_gets_the_whole_answer_over_udp(
     reply = parsed(ask(zone, guard, query()))
     assert not reply.flags & dns.flags.TC and reply.answer
     assert refusals.view() == ()
+
+
+def test_an_address_that_asked_over_tcp_gets_few_large_answers_a_second_of_any_kind(
+        notes: list[str]) -> None:
+    """A spoofer sending "from" a student who once retried over TCP, cycling names and
+    types so each is a fresh bucket, still gets at most BURST_LARGER large answers."""
+    zone, refusals = Zone.default(), Refusals()
+    guard = DnsGuard(refusals, clock=Clock())
+    ask(zone, guard, query("www.lab.test", "A"), tcp=True)
+    names = [f"{kind}.lab.test" for kind in ("big", "www", "lab")] * 30
+    sent = [ask(zone, guard, query(name, rdtype, edns=4096))
+            for name in names for rdtype in ("TXT", "A")]
+    large = [data for data in sent if data is not None
+             and not parsed(data).flags & dns.flags.TC]
+    assert 0 < len(large) <= BURST_LARGER < len(sent) / 2
+
+
+def test_no_udp_answer_to_another_machine_is_larger_than_the_payload_the_server_offers(
+        notes: list[str]) -> None:
+    zone, refusals = Zone.default(), Refusals()
+    guard = DnsGuard(refusals, clock=Clock())
+    for n in range(20):  # long records: more than 1232 bytes, less than the 4096 offered
+        zone.add("huge", "TXT", f"record {n} " + "x" * 100)
+    ask(zone, guard, query("www.lab.test", "A"), tcp=True)
+    sent = ask(zone, guard, query("huge.lab.test", "TXT", edns=4096))
+    assert sent is not None and len(sent) <= OUR_PAYLOAD
+    assert len(ask(zone, guard, query("huge.lab.test", "TXT"), tcp=True) or b"") > OUR_PAYLOAD
+
+
+def test_empty_answers_of_any_type_for_one_name_are_one_kind() -> None:
+    zone = Zone.default()
+    kinds = {kind_of(zone.answer(dns.message.make_query("www.lab.test", rdtype)))
+             for rdtype in ("TXT", "MX", "CAA", "TYPE65000")}
+    assert len(kinds) == 1
 
 
 def test_any_over_udp_is_one_hinfo_record_for_everyone() -> None:

@@ -70,12 +70,13 @@ def test_pasv_in_a_loop_keeps_one_data_listener(tmp_path: Path) -> None:
         ftp.quit()
         return before, after, noop, b"".join(got).decode()
 
+    start = peers.count()
     (before, after, noop, got), messages, _ = lab_session(tmp_path, body, timeout=120)
     assert after - before < 50, (before, after)
     assert noop.startswith("200") and got == "hello\r\n"
     assert not [m.summary for m in messages if m.injected
                 and not m.summary.startswith("Wire rewrote 227")]
-    assert peers.count() == 0
+    assert peers.count() == start  # the session's client and data paths forgotten
 
 
 def test_a_data_wire_that_cannot_open_is_a_note_and_the_session_goes_on(
@@ -172,11 +173,17 @@ def test_the_server_refuses_a_bounce_on_its_own() -> None:
     connection or the real client's own address; reached directly, only the client's."""
     control = ("127.0.0.1", 40000)
     behind = SimpleNamespace(client_host=control[0], client_port=control[1])
+    start = peers.count()
     peers.register(control, peers.Peer("10.0.0.5", 5555, lambda text: None))
     try:
         assert refusal(behind, "127.0.0.1", 8080)[0] == BOUNCE  # type: ignore[arg-type, index]
-        peers.opened(control, ("127.0.0.1", 8080))
+        listening = [True]
+        peers.opened(control, ("127.0.0.1", 8080), lambda: listening[0])
         assert refusal(behind, "127.0.0.1", 8080) is None  # type: ignore[arg-type]
+        listening[0] = False  # the data Wire let its port go: it may be anyone's now
+        assert refusal(behind, "127.0.0.1", 8080)[0] == BOUNCE  # type: ignore[arg-type, index]
+        peers.opened(("127.0.0.1", 40001), ("127.0.0.1", 8082), lambda: True)
+        assert peers.count() == start + 2  # its client and its paths; none for an unknown one
         assert refusal(behind, "127.0.0.1", 8081)[0] == BOUNCE  # type: ignore[arg-type, index]
         assert refusal(behind, "10.0.0.5", 2000) is None  # type: ignore[arg-type]
         assert refusal(behind, "10.0.0.5", 999)[0] == PRIVILEGED  # type: ignore[arg-type, index]
@@ -186,3 +193,54 @@ def test_the_server_refuses_a_bounce_on_its_own() -> None:
     direct = SimpleNamespace(client_host="10.0.0.7", client_port=40001)
     assert refusal(direct, "10.0.0.7", 2000) is None  # type: ignore[arg-type]
     assert refusal(direct, "127.0.0.1", 2000)[0] == BOUNCE  # type: ignore[arg-type, index]
+
+
+def test_clients_that_reset_with_lines_queued_leave_no_data_wires_and_no_tracebacks(
+        tmp_path: Path) -> None:
+    """Each client queues 30 PORTs and resets: no data Wire is opened for a control
+    connection that has ended, nothing stays in lab/peers.py, and the loop reports no
+    exception nobody retrieved (a traceback on stderr per reset, before)."""
+    import gc
+    import socket
+    import struct
+
+    root = tmp_path / "root"
+    root.mkdir()
+
+    async def main() -> tuple[list[str], int, int]:
+        loop = asyncio.get_running_loop()
+        unretrieved: list[str] = []
+        loop.set_exception_handler(lambda _loop, context: unretrieved.append(
+            str(context.get("message"))))
+        engine = Engine()
+        info = await engine.add_server("ftp", port=0, options={"root": str(root)})
+        port = int(info.address.rpartition(":")[2])
+        before, start = open_fds(), peers.count()
+
+        def attack() -> None:
+            for _ in range(10):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                sock.recv(1000)
+                sock.sendall(b"USER anonymous\r\nPASS x\r\n" + b"".join(
+                    b"PORT 127,0,0,1,%d,%d\r\n" % divmod(20000 + k, 256) for k in range(30)))
+                time.sleep(0.01)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+
+        await asyncio.to_thread(attack)
+        for _ in range(300):  # until the sessions have ended
+            if engine.server_backend(info.id)._server.connections == {}:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        gc.collect()
+        after = open_fds()
+        left = peers.count() - start
+        await engine.shutdown()
+        gc.collect()
+        await asyncio.sleep(0)
+        return unretrieved, after - before, left
+
+    unretrieved, grown, left = run(main)
+    assert unretrieved == [] and left == 0
+    assert grown < 5, grown  # no data Wire listening for a session that ended

@@ -84,3 +84,32 @@ def test_a_udp_server_behind_the_wire_sees_the_client() -> None:
         transport.close()
 
     run(main)
+
+
+def test_behind_two_wires_in_a_row_the_server_still_sees_the_first_client() -> None:
+    """``cslab relay`` in front of a lab server's Wire: the client is the relay's client,
+    not the relay's socket on this machine."""
+    async def main() -> None:
+        seen: asyncio.Queue[int] = asyncio.Queue()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readline()
+            peer = peers.of(writer.get_extra_info("peername"))
+            seen.put_nowait(peer.port if peer is not None else 0)
+            writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        inner = TcpWire(Capture(), listen=("127.0.0.1", 0),
+                        target=server.sockets[0].getsockname()[:2])
+        await inner.start()
+        outer = TcpWire(Capture(), listen=("127.0.0.1", 0), target=inner.address)
+        await outer.start()
+        reader, writer = await asyncio.open_connection(*outer.address)
+        writer.write(b"hello\n")
+        assert await asyncio.wait_for(seen.get(), 10) == writer.get_extra_info("sockname")[1]
+        writer.close()
+        await outer.stop()
+        await inner.stop()
+        server.close()
+
+    run(main)

@@ -130,6 +130,7 @@ class FtpLayer:
         #: Data Wires open one at a time, in the order of their lines (the last one
         #: opened is the one the client was told of last).
         self._opening = asyncio.Lock()
+        self._closed = False
         #: The Wire's socket to the server (the server's peer address for this control
         #: connection), under which the data Wires are noted (lab/peers.py).
         self._control: tuple[str, int] | None = None
@@ -233,6 +234,8 @@ class FtpLayer:
         try:
             wire = await self._open_data_wire(sender, address)
             new = self._new_line(sender, line, wire.address)
+        except _Closed:
+            return line  # nobody is left to send it to
         except (OSError, ValueError, IndexError, RuntimeError) as exc:
             # IndexError: no socket could be made (asyncio's create_server skips a
             # family it cannot open, as at the open-file limit, and listens on none)
@@ -294,7 +297,12 @@ class FtpLayer:
             one_shot=True, budget=control.budget)
         wire.fault_state = control.fault_state  # the session's faults slow its data too
         async with self._opening:
+            if self._closed:  # the control connection ended while this line waited
+                raise _Closed
             await wire.start()
+            if self._closed:
+                await wire.stop()
+                raise _Closed
             self._stop_waiting()  # one data Wire waits at a time: the new one
             self.data_wires.append(wire)
         self._timers[wire] = asyncio.get_running_loop().call_later(
@@ -304,7 +312,7 @@ class FtpLayer:
             sockname = server.get_extra_info("sockname") if server is not None else None
             if sockname:
                 self._control = (str(sockname[0]), int(sockname[1]))
-                peers.opened(self._control, wire.address)
+                peers.opened(self._control, wire.address, lambda: wire.listening)
         return wire
 
     def _stop_one(self, wire: TcpWire) -> None:
@@ -352,9 +360,15 @@ class FtpLayer:
         capture.add(conn, piece, injected=True)
 
     def close(self) -> None:
-        """The control connection ended: its data Wires take no new connections."""
+        """The control connection ended: its data Wires take no new connections, and
+        lines still waiting for one open none."""
+        self._closed = True
         self._stop_waiting()
         self.data_wires.clear()
+
+
+class _Closed(Exception):
+    """The control connection ended while a data Wire was being opened for it."""
 
 
 def _final(line: bytes) -> bool:
