@@ -208,8 +208,9 @@ _KINDS: list[Kind] = [
                                     "password": "the lab user's password (default lab)",
                                     "students": _STUDENTS},
                            fresh=(FreshData("root", "ftp", seed="ftp"),),
-                           shared="anonymous downloads, users upload; data only to "
-                                  "the student's own address; failed logins slow down"),
+                           shared="anonymous downloads, users upload (the folder capped); "
+                                  "data only to the student's own address; failed logins "
+                                  "slow down"),
          client=ClientSide("FTP client", "lab.clients.ftp:FtpClient",
                            {"server": "", "user": "student", "password": "lab",
                             "passive": "true"},

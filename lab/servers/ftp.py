@@ -14,6 +14,8 @@ Options (all optional):
     user          the lab user, read/write (default ``student``)
     password      the lab user's password (default ``lab``)
     upload_limit  the largest upload in bytes (default 50 MiB; 552 beyond)
+    max_folder_mb the most the served folder may hold, in MiB (default 200): an upload
+                  that would grow it past that is refused, 552
     students      0 (default) or N: users student1..N with passwords of their own, and
                   the lab user's password from this machine only (lab/servers/ftp_login.py)
 
@@ -50,6 +52,8 @@ from lab.servers.students import student_passwords, students_option
 DEFAULT_USER = "student"
 DEFAULT_PASSWORD = "lab"
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024
+#: The most the served folder may hold (MiB): uploads stop there (552).
+DEFAULT_FOLDER_MB = 200
 #: The command a line too long to read becomes (no client can send a NUL-led name).
 TOO_LONG = "\x00too-long"
 # A client that leaves mid-command is no error worth a traceback on stderr.
@@ -62,13 +66,15 @@ class LabFtpServer(MoreCommands, Transfers, Server):
     """aioftp's Server, sandboxed, with active mode and the commands it lacks."""
 
     def __init__(self, root: Path, users: LabUsers, upload_limit: int,
-                 refusals: Refusals | None = None) -> None:
+                 refusals: Refusals | None = None,
+                 folder_limit: int = DEFAULT_FOLDER_MB * 2**20) -> None:
         super().__init__(users, wait_future_timeout=5, block_size=BLOCK,
                          welcome_message="Client-Server Lab FTP server ready: log in as "
                          "anonymous (download only) or as the lab user")
         self.root = root
         self.lab_users = users
         self.upload_limit = upload_limit
+        self.folder_limit = folder_limit
         #: What it turned away (bounces, failed logins), for its panel.
         self.refusals = refusals if refusals is not None else Refusals()
         self.guard = LoginGuard(self.refusals)
@@ -276,11 +282,13 @@ class FtpBackend:
 
     def __init__(self, root: Path, *, user: str = DEFAULT_USER,
                  password: str = DEFAULT_PASSWORD,
-                 upload_limit: int = DEFAULT_UPLOAD_LIMIT, students: int = 0) -> None:
+                 upload_limit: int = DEFAULT_UPLOAD_LIMIT, students: int = 0,
+                 folder_mb: int = DEFAULT_FOLDER_MB) -> None:
         self.root = root
         self.user = user
         self.password = password
         self.upload_limit = upload_limit
+        self.folder_mb = folder_mb
         #: The students' users and passwords (the ``students`` option), to hand out.
         self.students = student_passwords(students, "ftp")
         self.refusals = Refusals()
@@ -289,7 +297,8 @@ class FtpBackend:
 
     async def start(self) -> None:
         users = LabUsers(self.root, self.user, self.password, self.students)
-        server = LabFtpServer(self.root, users, self.upload_limit, self.refusals)
+        server = LabFtpServer(self.root, users, self.upload_limit, self.refusals,
+                              self.folder_mb * 2**20)
         await server.start("127.0.0.1", 0)
         self._server = server
         self.address = ("127.0.0.1", server.server_port)
@@ -327,10 +336,20 @@ def limit_option(text: str | None) -> int:
     return value
 
 
+def folder_option(text: str | None) -> int:
+    """``max_folder_mb``: a whole number of MiB above 0 (DEFAULT_FOLDER_MB if not given)."""
+    if not text:
+        return DEFAULT_FOLDER_MB
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise ValueError(f"max_folder_mb must be a whole number of MiB above 0, not {text!r}")
+    return int(text)
+
+
 async def start_ftp(options: dict[str, str]) -> Backend:
     backend = FtpBackend(root_option(options), user=options.get("user") or DEFAULT_USER,
                          password=options.get("password") or DEFAULT_PASSWORD,
                          upload_limit=limit_option(options.get("upload_limit")),
+                         folder_mb=folder_option(options.get("max_folder_mb")),
                          students=students_option(options.get("students")))
     await backend.start()
     return backend

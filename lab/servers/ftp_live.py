@@ -21,11 +21,15 @@ class FtpServerView:
     students: tuple[tuple[str, str], ...] = ()
     #: (reason, count) of what the server refused (lab/servers/guard.py: Refusals).
     refused: tuple[tuple[str, int], ...] = ()
+    #: The largest upload (bytes) and the most the folder may hold (MiB).
+    upload_limit: int = 0
+    folder_mb: int = 0
 
 
 def view(backend: FtpBackend) -> FtpServerView:
     return FtpServerView(str(backend.root), backend.user, backend.password,
-                         tuple(backend.students.items()), backend.refusals.view())
+                         tuple(backend.students.items()), backend.refusals.view(),
+                         backend.upload_limit, backend.folder_mb)
 
 
 def watch(backend: FtpBackend, changed: Callable[[], None]) -> Callable[[], None]:

@@ -31,6 +31,7 @@ from aioftp import Server
 from aioftp.common import Connection, ThrottleStreamIO
 
 from lab.servers.ftp_active import connect_active
+from lab.servers.guard import Refusals
 
 BLOCK = 64 * 1024
 #: How long a download waits, after its last byte and FIN, for the client to close its end
@@ -115,13 +116,37 @@ def mtime_text(seconds: float) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(seconds))
 
 
+#: Refusals counted (the server's panel, lab/servers/guard.py).
+OVER_FOLDER_CAP = "uploads over the folder cap"
+
+
+def folder_size(root: Path) -> int:
+    """The bytes of every file under ``root`` (links not followed)."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
 class Transfers:
-    """The transfer commands, mixed into the server class (which provides the rest)."""
+    """The transfer commands, mixed into the server class (which provides the rest).
+
+    Uploads stop at ``upload_limit`` bytes each, and where the served folder would
+    grow past ``folder_limit`` (552 either way: RFC 959 "exceeded storage
+    allocation"): a shared server's students cannot fill the disk. The folder is
+    measured when an upload begins with none under way; each upload's bytes are
+    added as they come."""
 
     wait_future_timeout: float | int | None
     encoding: str
     upload_limit: int
+    folder_limit: int
     root: Path
+    refusals: Refusals
+    _folder_used: int = 0
+    _uploading: int = 0
 
     def _path(self, connection: Connection, command: str, rest: str) -> Path | None:
         raise NotImplementedError
@@ -312,17 +337,31 @@ class Transfers:
         async def job(stream: ThrottleStreamIO) -> str:
             received = 0
             mode = "ab" if append else ("r+b" if offset and existed else "wb")
-            with path.open(mode) as file:
-                if offset and not append:
-                    file.seek(offset)
-                while data := await stream.reader.read(BLOCK):
-                    received += len(data)
-                    if start + received > limit:
-                        await self._discard(stream)
-                        raise UploadTooLarge(
-                            f"{verb} {path.name} refused: larger than this server's upload "
-                            f"limit of {limit} bytes; nothing was kept")
-                    file.write(data)
+            if not self._uploading:
+                self._folder_used = folder_size(self.root)
+            self._uploading += 1
+            try:
+                with path.open(mode) as file:
+                    if offset and not append:
+                        file.seek(offset)
+                    while data := await stream.reader.read(BLOCK):
+                        received += len(data)
+                        if start + received > limit:
+                            await self._discard(stream)
+                            raise UploadTooLarge(
+                                f"{verb} {path.name} refused: larger than this server's "
+                                f"upload limit of {limit} bytes; nothing was kept")
+                        if self._folder_used + len(data) > self.folder_limit:
+                            await self._discard(stream)
+                            self.refusals.count(OVER_FOLDER_CAP)
+                            raise UploadTooLarge(
+                                f"{verb} {path.name} refused: the served folder would grow "
+                                f"past its cap of {self.folder_limit // 2**20} MiB (exceeded "
+                                "storage allocation); nothing was kept")
+                        self._folder_used += len(data)
+                        file.write(data)
+            finally:
+                self._uploading -= 1
             return f"{verb} {path.name}: {received} bytes received"
 
         self._transfer(connection, f"{verb} {path.name}", job, undo)

@@ -244,3 +244,31 @@ def test_clients_that_reset_with_lines_queued_leave_no_data_wires_and_no_traceba
     unretrieved, grown, left = run(main)
     assert unretrieved == [] and left == 0
     assert grown < 5, grown  # no data Wire listening for a session that ended
+
+
+def test_uploads_stop_where_the_served_folder_would_pass_its_cap(tmp_path: Path) -> None:
+    """With the folder capped at 1 MiB, a 600 KiB upload is kept, a second is refused
+    with 552 and nothing of it is left, the refusal is counted, and the view says the
+    cap; a download still works."""
+    def body(port: int, backend: FtpBackend) -> tuple[str, str, str]:
+        ftp = ftplib.FTP()
+        ftp.connect("127.0.0.1", port, timeout=20)
+        ftp.login("student", "lab")
+        first = ftp.storbinary("STOR one.bin", io.BytesIO(b"1" * 600 * 1024))
+        with pytest.raises(ftplib.error_perm) as refused:
+            ftp.storbinary("STOR two.bin", io.BytesIO(b"2" * 600 * 1024))
+        got: list[bytes] = []
+        ftp.retrbinary("RETR hello.txt", got.append)
+        ftp.quit()
+        return first, str(refused.value), b"".join(got).decode()
+
+    (first, refused, got), messages, backend = lab_session(tmp_path, body,
+                                                           max_folder_mb="1")
+    assert first.startswith("226") and got == "hello\r\n"
+    assert refused.startswith("552 STOR two.bin refused: the served folder would grow past "
+                              "its cap of 1 MiB")
+    assert (tmp_path / "root" / "one.bin").stat().st_size == 600 * 1024
+    assert not (tmp_path / "root" / "two.bin").exists()
+    view = ftp_live.view(backend)
+    assert view.folder_mb == 1 and ("uploads over the folder cap", 1) in view.refused
+    assert any(m.summary.startswith("552 STOR two.bin") for m in messages)

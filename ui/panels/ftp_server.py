@@ -33,7 +33,9 @@ class FtpServerPanel(OptionsServerPanel):
     def facts_of(self, view: Any) -> Facts:
         if not isinstance(view, FtpServerView):
             return {}
-        return {"root": view.root, "user": view.user, "password": view.password}
+        return {"root": view.root, "user": view.user, "password": view.password,
+                "caps": (f" (uploads up to {view.upload_limit // 2**20} MiB each, "
+                         f"{view.folder_mb} MiB in all)") if view.folder_mb else ""}
 
     def finish_layout(self) -> None:
         self.folder_label, self.choose_button = add_folder_row(
@@ -101,7 +103,7 @@ class FtpServerPanel(OptionsServerPanel):
 
     def _show_facts(self) -> None:
         root = self.facts.get("root") or str(data_dir(create=False) / "ftp")
-        self.folder_label.setText(f"Serves: {short_path(root)}")
+        self.folder_label.setText(f"Serves: {short_path(root)}{self.facts.get('caps', '')}")
         if not self.apply_button.isEnabled():
             self.user_edit.setText(self.facts.get("user", self.user_edit.text()))
             self.password_edit.setText(self.facts.get("password", self.password_edit.text()))
