@@ -149,6 +149,8 @@ class NodeInfo:
     #: Counts the node's changes: a view that gets an older one (events arrive
     #: later than a command's answer) keeps what it has.
     revision: int = 0
+    #: A running server's Wire caps: connections from one address, in all (0: none).
+    caps: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, slots=True)

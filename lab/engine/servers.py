@@ -78,8 +78,10 @@ class ServerControl:
             await self._stop_parts(node)
             self._registry.set(node, state=NodeState.FAILED, detail=str(exc.strerror or exc))
             raise EngineError(str(exc.strerror or exc)) from None
+        caps = node.wire.caps
         info = self._registry.set(node, state=NodeState.RUNNING, connections=0,
-                                  address=node.wire.public_address, detail="")
+                                  address=node.wire.public_address, detail="",
+                                  caps=(caps.per_client, caps.total))
         if node.live is not None:
             node.live.start(node.backend)
         return info

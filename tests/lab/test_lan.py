@@ -68,11 +68,12 @@ def test_sharing_a_running_server_restarts_its_wire_on_the_same_port() -> None:
         assert shared.state is NodeState.RUNNING and shared.address == f"0.0.0.0:{port}"
         assert await _echo(port, b"hi") == b"hi"
         assert [w.caps for w in engine._wires_of(info.id)] == [Caps(5, lan.SHARED_TOTAL)]
+        assert shared.caps == (5, lan.SHARED_TOTAL)  # what the share banner says
         lan_hosts = [face.address for face in lan.interfaces() if not face.loopback]
         assert engine.share_addresses(info.id) == [f"{h}:{port}" for h in lan_hosts]
         back = await engine.share_server(info.id, "127.0.0.1")
         assert back.address == f"127.0.0.1:{port}" and engine.share_addresses(info.id) == []
-        assert [w.caps for w in engine._wires_of(info.id)] == [Caps()]
+        assert [w.caps for w in engine._wires_of(info.id)] == [Caps()] and back.caps == (0, 0)
         await engine.shutdown()
 
     run(main)

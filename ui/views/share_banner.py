@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
 from lab import kinds
-from lab.lan import SHARED_PER_CLIENT, SHARED_TOTAL, audience, is_shared, share_addresses
+from lab.lan import audience, is_shared, share_addresses
 from lab.model import NodeInfo, NodeState, parse_address
 from ui import theme
 from ui.bridge import EngineBridge
@@ -37,7 +37,7 @@ class ShareBanner(QFrame):
         #: the QR codes shown, by the address each encodes
         self.qr: dict[str, QrButton] = {}
         #: node id → (its address when last looked at, its name, the addresses to share,
-        #: (to whom it is open, what anyone there may do))
+        #: (to whom it is open and with what caps, what anyone there may do))
         self._shared: dict[str, tuple[str, str, list[str], tuple[str, str]]] = {}
         bridge.node_changed.connect(self.node_changed)
         bridge.node_removed.connect(self.node_removed)
@@ -57,7 +57,7 @@ class ShareBanner(QFrame):
             if is_shared(host):
                 self._shared[info.id] = (info.address, info.name,
                                          share_addresses(info.kind, host, port),
-                                         _open_to(info.kind, host))
+                                         _open_to(info.kind, host, info.caps))
         self._show()
 
     def node_removed(self, node_id: str) -> None:
@@ -65,16 +65,14 @@ class ShareBanner(QFrame):
         self._show()
 
     def _show(self) -> None:
-        audiences = {audience for _, _, _, (audience, _) in self._shared.values()}
-        one = len(audiences) == 1
+        heads = {head for _, _, _, (head, _) in self._shared.values()}
+        one = len(heads) == 1
         lines = [f"{name}: {', '.join(addresses) or '(no network address found)'}"
-                 f" — {what if one else f'{audience}: {what}'}"
-                 for _, name, addresses, (audience, what) in self._shared.values()]
-        to = f", open to {audiences.pop()}" if one else ""
-        self.label.setText(
-            f"Shared on the network{to} (at most {SHARED_PER_CLIENT} connections from one "
-            f"address, {SHARED_TOTAL} in all; refusals show in the capture and the "
-            "server's panel). Students connect to\n" + "\n".join(lines))
+                 f" — {what if one else f'{head}: {what}'}"
+                 for _, name, addresses, (head, what) in self._shared.values()]
+        to = f", {heads.pop()}" if one else ""
+        self.label.setText(f"Shared on the network{to}; refusals show in the capture and "
+                           "the server's panel. Students connect to\n" + "\n".join(lines))
         self._show_codes([addresses[0] for _, _, addresses, _ in self._shared.values()
                           if addresses])
         self.setVisible(bool(lines))
@@ -95,8 +93,13 @@ class ShareBanner(QFrame):
         return self.label.text()
 
 
-def _open_to(kind: str, host: str) -> tuple[str, str]:
-    """("machines on 10.0.0.0/24", "send bytes and get them back") for a server of
-    ``kind`` on ``host``."""
+def _open_to(kind: str, host: str, caps: tuple[int, int]) -> tuple[str, str]:
+    """("open to machines on 10.0.0.0/24 (at most 20 connections from one address, 200
+    in all)", "send bytes and get them back") for a server of ``kind`` on ``host``
+    whose Wire has ``caps``."""
     side = kinds.servers().get(kind)
-    return audience(host), (side.shared if side is not None else "")
+    limits = [f"at most {caps[0]} connections from one address" if caps[0] else "",
+              f"{caps[1]} in all" if caps[1] else ""]
+    limited = ", ".join(part for part in limits if part)
+    head = f"open to {audience(host)}" + (f" ({limited})" if limited else "")
+    return head, (side.shared if side is not None else "")
