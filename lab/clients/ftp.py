@@ -55,6 +55,13 @@ class _Client(aioftp.Client):
     """aioftp's client, plus active mode (PORT/EPRT and a listener of our own)."""
 
     active = False
+    #: The passive data connection aioftp opened last (see get_stream).
+    _data_writer: asyncio.StreamWriter | None = None
+
+    async def get_passive_connection(self, *args: Any, **kwargs: Any) -> Any:
+        reader, writer = await super().get_passive_connection(*args, **kwargs)
+        self._data_writer = writer  # (see get_stream)
+        return reader, writer
 
     @async_enterable
     async def get_stream(
@@ -67,8 +74,16 @@ class _Client(aioftp.Client):
         offset: int = 0,
     ) -> DataConnectionThrottleStreamIO:
         if not self.active:
-            stream: DataConnectionThrottleStreamIO = await super().get_stream(
-                command, expected_codes, wait_codes, censor_after, conn_type, offset)
+            self._data_writer = None
+            try:
+                stream: DataConnectionThrottleStreamIO = await super().get_stream(
+                    command, expected_codes, wait_codes, censor_after, conn_type, offset)
+            except BaseException:
+                # aioftp leaves the data connection it opened when the command fails
+                # (550 for a missing file): one socket (and one Wire link) per failure
+                if self._data_writer is not None:
+                    self._data_writer.close()
+                raise
             return stream
         loop = asyncio.get_running_loop()
         accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (

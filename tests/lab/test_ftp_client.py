@@ -124,6 +124,40 @@ def test_refusals_are_sentences(tmp_path: Path) -> None:
     run(lambda: with_client(tmp_path, body))
 
 
+def test_a_refused_transfer_leaves_no_data_connection_open(tmp_path: Path) -> None:
+    """A download the server refuses (550) after the client opened its passive data
+    connection: the client closes that connection (aioftp left it open: one socket
+    and one Wire link per refusal, for the rest of the session)."""
+    tree(tmp_path)
+
+    async def body(client: FtpClient, server: str, engine: Engine) -> None:
+        await client.connect(server, "anonymous", "me@lab.test")
+        for _ in range(3):
+            with pytest.raises(FtpClientError, match="550"):
+                await client.download("missing.txt", tmp_path)
+
+        async def open_data() -> list[str]:
+            """The data connections still open, once the first two have closed."""
+            for _ in range(250):
+                data = [c for c in engine.capture.connections.values()
+                        if c.protocol == "ftp-data"]
+                if len(data) == 3 and all(c.closed is not None for c in data[:2]):
+                    break
+                await asyncio.sleep(0.02)
+            return [c.id for c in data if c.closed is None]
+
+        # each new EPSV lets the server close the last; the client closed its ends
+        assert len(await open_data()) <= 1 and client.connected
+        await client.close()  # the session's end closes the server's last one
+        for _ in range(250):
+            if not await open_data():
+                break
+            await asyncio.sleep(0.02)
+        assert await open_data() == []
+
+    run(lambda: with_client(tmp_path, body))
+
+
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
 def test_cancel_a_large_download(tmp_path: Path, passive: bool) -> None:
     root, local = tmp_path / "served", tmp_path / "local"
