@@ -14,6 +14,7 @@ POP3 maildrop lock holds across servers.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import email.utils
 import hashlib
 import logging
@@ -21,6 +22,7 @@ import mailbox
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -224,9 +226,23 @@ class MailStore:
         it holds ``writing``); the event to ``notify`` on the loop."""
         with self.writing:
             self.root.mkdir(parents=True, exist_ok=True)
-            key: str = self._box(name).add(data.replace(b"\r\n", b"\n"))
-            return MailEvent(mailbox=name, key=key, action="delivered",
-                             summary=self._summary(name, key))
+            stored = data.replace(b"\r\n", b"\n")
+            key: str = self._box(name).add(stored)
+            # summarised from what was written: reading it back makes mailbox.Maildir
+            # read the whole folder again (each add would cost as much as the box)
+            seconds, micros, _ = _order(key)
+            summary = summarize(name, key, to_wire(stored),
+                                seconds + micros / 1e6 if seconds else time.time())
+            self._summaries[(name, key)] = summary
+            return MailEvent(mailbox=name, key=key, action="delivered", summary=summary)
+
+    def discard(self, name: str, key: str) -> None:
+        """Remove a message ``add`` wrote that no watcher has heard of (any thread: it
+        holds ``writing``); nothing if it is gone."""
+        with self.writing:
+            self._summaries.pop((name, key), None)
+            with contextlib.suppress(KeyError, OSError):
+                self._box(name, create=False).discard(key)
 
     def list(self, name: str) -> builtins.list[MailSummary]:
         """The messages in mailbox ``name``, oldest delivery first (none if it does
@@ -234,9 +250,14 @@ class MailStore:
         if not self.path(name).is_dir():
             return []
         summaries = []
-        for key in self._keys(name):
+        box: mailbox.Maildir | None = None  # one for the whole list: each new one
+        for key in self._keys(name):  # reads the folders again (quadratic)
             try:
-                summaries.append(self._summary(name, key))
+                summary = self._summaries.get((name, key))
+                if summary is None:
+                    box = box if box is not None else self._box(name, create=False)
+                    summary = self._summary(name, key, box)
+                summaries.append(summary)
             except (KeyError, FileNotFoundError):  # removed meanwhile by another program
                 continue
         return sorted(summaries, key=lambda s: (s.delivered, _order(s.key), s.key))

@@ -15,7 +15,9 @@ So the server caps, per its options (shown in its panel):
                        system storage", RFC 3463 X.3.1 "mail system full": storage
                        for new mailboxes from that address is used up, a transient
                        answer, since the teacher may raise the cap or restart).
-    max_folder_mb      the mail folder's size in MiB (default 100): a message whose
+    max_folder_mb      the mail folder's size on disk in MiB (default 100; a message
+                       takes whole 4 KiB blocks, so a flood of tiny ones counts as what
+                       it takes, not its few bytes): a message whose
                        copies would take the folder over it gets ``452 4.3.1``
                        after the data (RFC 5321 §4.2.2: not enough storage *now*;
                        it fits once mail is read and deleted with POP3), and one
@@ -27,20 +29,30 @@ So the server caps, per its options (shown in its panel):
 Each refusal is counted in the server's ``Refusals`` (its panel's "Turned away"
 line); the reply itself is in the capture. The copies are written in a worker
 thread, holding the store's ``writing`` lock (one delivery at a time), and the
-store's watchers hear of each copy back on the loop.
+store's watchers hear of each copy back on the loop. A copy that cannot be written
+(a full disk) takes back the ones written before it: ``452 4.3.1`` or ``451 4.3.0``
+(RFC 5321 §4.2.2, §4.5.3.1.10), never a half-delivered message or a path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import peers
 from lab.mail import MailEvent, MailStore
 from lab.servers.guard import Refusals
+
+log = logging.getLogger(__name__)
+#: The thread that writes mail, one delivery at a time: deliveries queue here, not in
+#: the loop's shared executor (which serves the HTTP server's file reads too).
+_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cslab-mail")
 
 DEFAULT_MAX_RECIPIENTS = 20
 DEFAULT_MAX_NEW_MAILBOXES = 20
@@ -86,15 +98,26 @@ class Caps:
                 ("max_folder_mb", self.max_folder_mb))
 
 
+#: What a file takes on disk at least: a whole block, however small the file.
+BLOCK = 4096
+
+
+def on_disk(size: int) -> int:
+    """What a file of ``size`` bytes takes on disk (whole blocks)."""
+    return -(-max(size, 1) // BLOCK) * BLOCK
+
+
 def folder_bytes(root: Path) -> int:
-    """The bytes of every file under the mail folder ``root`` (in a worker thread)."""
+    """What the mail folder ``root`` takes on disk, folders included (in a worker
+    thread): many tiny messages take a block each, not their few bytes."""
     total = 0
     for folder, _, files in os.walk(root):
-        for name in files:
+        for path in (folder, *(os.path.join(folder, name) for name in files)):
             try:
-                total += os.stat(os.path.join(folder, name)).st_size
+                info = os.stat(path)
             except OSError:  # removed meanwhile (a POP3 deletion)
                 continue
+            total += max(info.st_blocks * 512, on_disk(info.st_size))
     return total
 
 
@@ -134,8 +157,8 @@ class MailLimits:
         """Write each ``(mailbox, trace)`` copy (``trace + content``) in a worker
         thread; None once delivered, else the refusal (the folder's cap)."""
         loop = asyncio.get_running_loop()
-        refusal = await asyncio.to_thread(self._write, loop.call_soon_threadsafe,
-                                          copies, content)
+        refusal = await loop.run_in_executor(_WRITER, self._write, loop.call_soon_threadsafe,
+                                             copies, content)
         if refusal is not None:
             self.refusals.count(FOLDER_FULL)
         return refusal
@@ -143,7 +166,7 @@ class MailLimits:
     def _write(self, on_loop: Callable[..., object], copies: Sequence[tuple[str, bytes]],
                content: bytes) -> str | None:
         cap = self.caps.max_folder_mb * MIB
-        size = sum(len(trace) + len(content) for _, trace in copies)
+        size = sum(on_disk(len(trace) + len(content)) for _, trace in copies)
         with self.store.writing:
             if size > cap:
                 return (f"552 5.3.4 Message too big for the mail folder: "
@@ -154,8 +177,19 @@ class MailLimits:
                 return (f"452 4.3.1 Mail folder full: it holds {mib(held)} of its "
                         f"{self.caps.max_folder_mb} MiB and this message needs "
                         f"{mib(size)}; try again once mail is read and deleted")
-            for name, trace in copies:
-                event = self.store.add(name, trace + content)
+            events: list[MailEvent] = []
+            try:
+                for name, trace in copies:
+                    events.append(self.store.add(name, trace + content))
+            except OSError as exc:  # a full disk, a folder gone: deliver no copy at all
+                for event in events:
+                    self.store.discard(event.mailbox, event.key)
+                log.warning("mail delivery failed: %s", exc)
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    return "452 4.3.1 Insufficient system storage: the disk is full"
+                return ("451 4.3.0 Local error in processing: the message could not be "
+                        "stored; try again later")
+            for event in events:
                 self._tell(on_loop, event)
         return None
 

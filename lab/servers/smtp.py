@@ -127,6 +127,9 @@ class LabHandler:
         peer = peers.client_host(session.peer if isinstance(session.peer, tuple) else None)
         protocol = ("ESMTP" if session.extended_smtp else "SMTP") + (
             "A" if session.authenticated else "")
+        login = session.auth_data if session.authenticated else None
+        if isinstance(login, bytes):  # RFC 4954 §7: the authenticated identity may show
+            peer += f" authenticated as {login.decode('utf-8', 'replace')}"
         received = (f"Received: from {session.host_name} ({peer})\r\n"
                     f"\tby {self.domain} (Client-Server Lab) with {protocol}\r\n"
                     f"\tfor <{address}>; {email.utils.formatdate(localtime=True)}\r\n")

@@ -183,3 +183,81 @@ def test_cap_options_are_checked_and_the_reply_line_stays_short(tmp_path: Path) 
     line = listing(many)
     assert len(line) < 450 and line.endswith(" more") and line.startswith("someone0@")
     assert listing(["a@lab.test", "b@lab.test"]) == "a@lab.test, b@lab.test"
+
+
+def test_tiny_messages_count_as_the_disk_blocks_they_take(tmp_path: Path) -> None:
+    """With the folder capped at 1 MiB, tiny messages (a few hundred bytes each, a
+    4 KiB block on disk each) stop at about 250, not at thousands."""
+    async def main() -> tuple[int, int]:
+        engine, backend, port = await smtp_lab(tmp_path, max_folder_mb="1",
+                                               max_new_mailboxes="1000")
+
+        def flood() -> tuple[int, int]:
+            kept = refused = 0
+            with smtplib.SMTP("127.0.0.1", port, timeout=20) as client:
+                for n in range(400):
+                    try:
+                        client.sendmail("zed@example.org", [f"u{n % 5}@lab.test"], MESSAGE)
+                        kept += 1
+                    except smtplib.SMTPDataError as exc:
+                        assert exc.smtp_code == 452
+                        refused += 1
+            return kept, refused
+
+        try:
+            return await asyncio.to_thread(flood)
+        finally:
+            await engine.shutdown()
+
+    kept, refused = run(main, timeout=120)
+    assert 150 < kept < 260 and kept + refused == 400
+    assert folder_bytes(tmp_path) <= 1024 * 1024 + 16 * 4096
+
+
+def test_a_copy_that_cannot_be_written_takes_back_the_others_and_names_no_path(
+        tmp_path: Path) -> None:
+    """bob's Maildir lost its tmp/ folder: the message to ann and bob is stored for
+    neither (no half delivery), and the reply is 451 with no path of the teacher's."""
+    store = open_store(tmp_path)
+    store.deliver("bob", MESSAGE)
+    (tmp_path / "bob" / "tmp").rmdir()
+
+    async def main() -> tuple[int, bytes]:
+        engine, backend, port = await smtp_lab(tmp_path)
+
+        def once() -> tuple[int, bytes]:
+            with smtplib.SMTP("127.0.0.1", port, timeout=20) as client:
+                try:
+                    client.sendmail("zed@example.org", ["ann@lab.test", "bob@lab.test"],
+                                    MESSAGE)
+                except smtplib.SMTPDataError as exc:
+                    return exc.smtp_code, exc.smtp_error
+            return 250, b""
+
+        try:
+            return await asyncio.to_thread(once)
+        finally:
+            await engine.shutdown()
+
+    code, text = run(main)
+    assert code == 451 and str(tmp_path).encode() not in text, text
+    assert store.list("ann") == [] and len(store.list("bob")) == 1
+
+
+def test_listing_a_mailbox_reads_its_folders_once(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold listing of 300 messages reads the Maildir's folders once, not once a
+    message (which made a 3,000-message mailbox take 41 s on the loop)."""
+    import mailbox
+
+    store = open_store(tmp_path)
+    for _ in range(300):
+        store.deliver("ann", MESSAGE)
+    refreshes = []
+    original = mailbox.Maildir._refresh
+    monkeypatch.setattr(mailbox.Maildir, "_refresh",
+                        lambda self: refreshes.append(1) or original(self))
+    fresh = MailStore(tmp_path)  # nothing summarised yet
+    assert len(fresh.list("ann")) == 300
+    assert len(refreshes) <= 2
+    assert len(store.list("ann")) == 300  # what add() summarised needs no reading

@@ -207,6 +207,9 @@ def test_student_passwords_and_a_turned_away_bounce_show_in_the_server_panel(  #
     row.spin.setValue(2)
     click(qtbot, row.apply_button)
     qtbot.waitUntil(lambda: row.passwords_label.isVisible(), timeout=WAIT)
+    assert row.passwords_label.text().splitlines()[1:] == [  # hidden from the projector
+        "student1: ••••••••", "student2: ••••••••"]
+    row.show_box.setChecked(True)
     lines = row.passwords_label.text().splitlines()[1:]
     assert [line.split(": ")[0] for line in lines] == ["student1", "student2"]
     assert server.info.address == address and not row.apply_button.isEnabled()

@@ -111,6 +111,8 @@ def test_the_pop3_panel_hands_out_student_passwords_and_counts_failed_logins(  #
     click(qtbot, row.apply_button)
     passwords = student_passwords(2, "mail")
     qtbot.waitUntil(lambda: row.passwords_label.isVisible(), timeout=WAIT)
+    assert all(password not in row.passwords_label.text() for password in passwords.values())
+    row.show_box.setChecked(True)
     for user, password in passwords.items():
         assert f"{user}: {password}" in row.passwords_label.text()
     assert row.spin.value() == 2 and not row.apply_button.isEnabled()

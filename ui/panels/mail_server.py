@@ -267,6 +267,10 @@ class SmtpServerPanel(MailServerPanel):
         if not self._applying:
             self.auth_check.setChecked(on)
         password = self.facts.get("password") or DEFAULT_PASSWORD
+        # Student passwords are for AUTH: without it anyone sends mail anyway.
+        self.students.setEnabled(on or bool(self.students.spin.value()))
+        self.students.setToolTip("" if on else "Turn on Require AUTH first: without it "
+                                 "anyone may send mail, no password needed")
         self.auth_hint.setText(
             f"Log in as {DEFAULT_SMTP_USER} with the password {password}. There is no "
             "TLS here: AUTH PLAIN and LOGIN only base64 the name and password, so they "

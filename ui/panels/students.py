@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from lab.servers.students import MAX_STUDENTS
 from ui import theme
@@ -46,11 +54,18 @@ class StudentsRow(QWidget):
                                         "with their own user name and password")
         theme.set_tone(self.passwords_label, "box")
         self.passwords_label.hide()
+        self.show_box = QCheckBox("Show", self)
+        self.show_box.setToolTip("Show the passwords (hidden at first: the window may be "
+                                 "projected to the whole class)")
+        self.show_box.toggled.connect(lambda _: self._show_list())
+        self.show_box.hide()
+        self._students: tuple[tuple[str, str], ...] = ()
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(QLabel("Passwords per student", self))
         row.addWidget(self.spin, 1)
         row.addWidget(self.apply_button)
+        row.addWidget(self.show_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -63,8 +78,14 @@ class StudentsRow(QWidget):
             self.spin.blockSignals(True)
             self.spin.setValue(len(students))
             self.spin.blockSignals(False)
-        lines = [f"{user}: {password}" for user, password in students]
+        self._students = students
+        self._show_list()
+
+    def _show_list(self) -> None:
+        students, shown = self._students, self.show_box.isChecked()
+        lines = [f"{user}: {password if shown else '•' * 8}" for user, password in students]
         self.passwords_label.setText("\n".join([
             f"Hand these out ({self.opens}); the lab password works only from this "
             "machine now.", *lines]) if students else "")
         self.passwords_label.setVisible(bool(students))
+        self.show_box.setVisible(bool(students))
