@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from lab.engine import Engine
-from lab.mail import MailEvent, open_store
+from lab.mail import open_store
 from lab.model import Sender
 from lab.servers import mail_live
 from lab.servers.guard import CLOSED_AFTER_FAILURES, FAILED_LOGIN
@@ -26,6 +25,7 @@ from lab.servers.mail_limits import FOLDER_FULL, TOO_MANY_RECIPIENTS, folder_byt
 from lab.servers.students import student_passwords
 from tests.interop.netns import Netns, output
 from tests.lab.helpers import run
+from tests.lab.test_mail_limits import hold_delivery
 
 FLOOD = """
 import json, smtplib, sys
@@ -183,17 +183,7 @@ def test_a_noop_from_the_namespace_is_answered_while_a_delivery_is_held(
     root = tmp_path / "mail"
     root.mkdir()
     store = open_store(root)
-    gate, started, finished = threading.Event(), threading.Event(), threading.Event()
-    add = store.add
-
-    def held_add(name: str, data: bytes) -> MailEvent:
-        started.set()
-        gate.wait(60)
-        event = add(name, data)
-        finished.set()
-        return event
-
-    monkeypatch.setattr(store, "add", held_add)
+    gate, started, finished = hold_delivery(store, monkeypatch, 60)
 
     async def main() -> None:
         engine = Engine()

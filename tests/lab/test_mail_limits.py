@@ -35,6 +35,24 @@ def big(kib: int) -> bytes:
     return b"Subject: big\r\n\r\n" + (b"y" * 998 + b"\r\n") * (kib * 1024 // 1000)
 
 
+def hold_delivery(store: MailStore, monkeypatch: pytest.MonkeyPatch, most: float
+                  ) -> tuple[threading.Event, threading.Event, threading.Event]:
+    """Make each copy the store writes wait for ``gate`` (``most`` seconds at most):
+    (gate, started: a write is waiting, finished: one was written)."""
+    gate, started, finished = threading.Event(), threading.Event(), threading.Event()
+    add = store.add
+
+    def held_add(name: str, data: bytes) -> MailEvent:
+        started.set()
+        gate.wait(most)
+        event = add(name, data)
+        finished.set()
+        return event
+
+    monkeypatch.setattr(store, "add", held_add)
+    return gate, started, finished
+
+
 async def smtp_lab(tmp_path: Path, **options: str) -> tuple[Engine, SmtpBackend, int]:
     engine = Engine()
     info = await engine.add_server("smtp", port=0, options={"root": str(tmp_path),
@@ -134,17 +152,7 @@ def test_delivery_runs_in_a_worker_while_the_loop_answers_a_noop(
     connection's NOOP is answered: delivering on the loop would block that NOOP
     until the gate gave up (and the delivery would have finished first)."""
     store = open_store(tmp_path)
-    gate, started, finished = threading.Event(), threading.Event(), threading.Event()
-    add = store.add
-
-    def held_add(name: str, data: bytes) -> MailEvent:
-        started.set()
-        gate.wait(20)
-        event = add(name, data)
-        finished.set()
-        return event
-
-    monkeypatch.setattr(store, "add", held_add)
+    gate, started, finished = hold_delivery(store, monkeypatch, 20)
     heard: list[int] = []
 
     async def main() -> None:

@@ -81,7 +81,7 @@ class FtpServerPanel(OptionsServerPanel):
     def _add_students(self) -> None:
         self.students = StudentsRow(
             "FTP USER/PASS", "each logs in as its own user, with the lab user's rights",
-            lambda count: spawn(self.set_students(count)), self)
+            self.set_options, self)
         self.body.addWidget(self.students)
 
     def show_view(self, view: Any) -> None:
@@ -92,14 +92,6 @@ class FtpServerPanel(OptionsServerPanel):
     def show_students(self, students: tuple[tuple[str, str], ...]) -> None:
         """The students' users and passwords to hand out (hidden while off)."""
         self.students.show_students(students)
-
-    async def set_students(self, count: int) -> bool:
-        """Give ``count`` students a password each (0: none; the server restarts)."""
-        self.students.apply_button.setEnabled(False)
-        if not await self.set_options(students=str(count)):
-            self.students.apply_button.setEnabled(True)
-            return False
-        return True
 
     def _show_facts(self) -> None:
         root = self.facts.get("root") or str(data_dir(create=False) / "ftp")

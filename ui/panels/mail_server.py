@@ -65,7 +65,7 @@ class MailServerPanel(OptionsServerPanel):
                                       "restarts on the same port)", self._choose_clicked)
         self.add_rows()
         self.students = StudentsRow(self.students_what, self.students_open,
-                                    self._students_clicked, self)
+                                    self.set_options, self)
         self.body.addWidget(self.students)
         self._add_mailboxes()
         self._show_facts()
@@ -77,17 +77,6 @@ class MailServerPanel(OptionsServerPanel):
 
     def add_rows(self) -> None:
         """Subclasses add their own rows here, above the mailboxes."""
-
-    def _students_clicked(self, count: int) -> None:
-        spawn(self.set_students(count))
-
-    async def set_students(self, count: int) -> bool:
-        """Give ``count`` students passwords of their own (0: none) from now on."""
-        self.students.apply_button.setEnabled(False)
-        if not await self.set_options(students=str(count)):
-            self.students.apply_button.setEnabled(True)
-            return False
-        return True
 
     def _add_mailboxes(self) -> None:
         self.mailboxes_label = QLabel("Mailboxes, live:", self)

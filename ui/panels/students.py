@@ -3,7 +3,7 @@ their own (lab/servers/students.py), and the passwords to hand out."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -18,18 +18,21 @@ from PySide6.QtWidgets import (
 
 from lab.servers.students import MAX_STUDENTS
 from ui import theme
+from ui.engine_thread import spawn
 
 
 class StudentsRow(QWidget):
     """A server's "Passwords per student" spin box (0 = off), its Apply button and
     the passwords to hand out, as the running server lists them. ``what`` is what a
     student's password logs in to (the tooltip), ``opens`` what each one opens (the
-    hand-out note); ``apply(n)`` is called with the number to use."""
+    hand-out note); Apply sets the server option ``students`` with ``set_options``
+    (the panel's: it restarts a running server and says whether it took)."""
 
-    def __init__(self, what: str, opens: str, apply: Callable[[int], object],
+    def __init__(self, what: str, opens: str,
+                 set_options: Callable[..., Awaitable[bool]],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.apply = apply
+        self.set_options = set_options
         self.spin = QSpinBox(self)
         self.spin.setRange(0, MAX_STUDENTS)
         self.spin.setSpecialValueText("0 (off)")
@@ -43,7 +46,7 @@ class StudentsRow(QWidget):
         self.apply_button.setToolTip("Use this many student passwords (a running server "
                                      "restarts on the same port; open sessions end)")
         self.apply_button.setEnabled(False)
-        self.apply_button.clicked.connect(lambda: self.apply(self.spin.value()))
+        self.apply_button.clicked.connect(lambda: spawn(self.apply(self.spin.value())))
         self.spin.valueChanged.connect(lambda _: self.apply_button.setEnabled(True))
         self.passwords_label = QLabel(self)
         self.passwords_label.setWordWrap(True)
@@ -71,6 +74,14 @@ class StudentsRow(QWidget):
         layout.setSpacing(2)
         layout.addLayout(row)
         layout.addWidget(self.passwords_label)
+
+    async def apply(self, count: int) -> bool:
+        """Give ``count`` students passwords of their own (0: none) from now on."""
+        self.apply_button.setEnabled(False)
+        if not await self.set_options(students=str(count)):
+            self.apply_button.setEnabled(True)
+            return False
+        return True
 
     def show_students(self, students: tuple[tuple[str, str], ...]) -> None:
         """Show the running server's student users and passwords (none: off)."""
