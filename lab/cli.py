@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import signal
 import stat
@@ -33,85 +32,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from lab import kinds as kind_table
+from lab.cli_args import count, milliseconds, port, probability, seconds, students
 from lab.cli_output import RUN_TIMEOUT, capture_file, freeze_start_up, printer, record_file
 from lab.dissect import FALLBACK
 from lab.engine import Engine, EngineError
 from lab.kinds import ServerSide
 from lab.model import Transport, parse_address
 from lab.servers import server_kinds
-from lab.servers.students import MAX_STUDENTS, student_passwords, students_option
+from lab.servers.students import student_passwords
 
 if TYPE_CHECKING:
     from lab.store import Stored
-
-#: The longest latency or jitter a Wire takes, in milliseconds (an hour).
-MAX_DELAY_MS = 3_600_000.0
-#: The longest ``cslab run --timeout`` (a week, in seconds).
-MAX_RUN_S = 604_800.0
-
 
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad option is one line on stderr (``cslab: …``) and exit 2."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"cslab: {message} (see {self.prog} --help)\n")
-
-
-def _whole(text: str, high: float, what: str) -> int:
-    """``text`` as a whole number from 0 to ``high``, else an argparse error naming
-    ``what`` it should be."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= high:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
-    return value
-
-
-def port(text: str) -> int:
-    """A TCP/UDP port, 0-65535 (0: pick a free one)."""
-    return _whole(text, 65535, "a port (0-65535)")
-
-
-def count(text: str) -> int:
-    """A whole number, 0 or more."""
-    return _whole(text, math.inf, "a whole number, 0 or more")
-
-
-def milliseconds(text: str) -> float:
-    """A delay in milliseconds, 0 to MAX_DELAY_MS (not NaN, not infinity)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= MAX_DELAY_MS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of milliseconds from 0 to {MAX_DELAY_MS:.0f}")
-    return value
-
-
-def seconds(text: str) -> float:
-    """A time limit in seconds, more than 0 and at most a week."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 < value <= MAX_RUN_S:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds, more than 0 and at most {MAX_RUN_S:.0f}")
-    return value
-
-
-def probability(text: str) -> float:
-    """A probability from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a probability from 0 to 1")
-    return value
 
 
 async def _until_stopped() -> None:
@@ -303,18 +240,6 @@ def _takers(option: str) -> str:
     """The server kinds that take ``option``: "smtp, pop3, ftp"."""
     return ", ".join(name for name, side in kind_table.servers().items()
                      if option in side.options)
-
-
-def students(text: str) -> int:
-    """``--students``: 1 to MAX_STUDENTS."""
-    try:
-        value = students_option(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number from 1 to {MAX_STUDENTS}, not {text!r}")
-    return value
 
 
 def _option_help(sides: Mapping[str, ServerSide], option: str) -> str:
