@@ -25,7 +25,8 @@ def test_sharing_a_server_shows_the_banner_until_it_is_unshared(
     panel.share.switch.setChecked(True)
     qtbot.waitUntil(lambda: panel.info.address == f"0.0.0.0:{port}", timeout=WAIT)
     qtbot.waitUntil(lambda: not window.share_banner.isHidden(), timeout=WAIT)
-    assert panel.share.interfaces.isEnabled()
+    # the row is greyed while its command runs: enabled once it is done
+    qtbot.waitUntil(panel.share.interfaces.isEnabled, timeout=WAIT)
     hosts = [face.address for face in lan.interfaces() if not face.loopback]
     text = window.share_banner.text()
     assert panel.info.name in text

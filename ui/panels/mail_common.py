@@ -1,5 +1,5 @@
 """What the mail panels share: the server picker, a message view (headers and body),
-how a mail folder is shown, and the servers' "Passwords per student" row."""
+how a mail folder is shown."""
 
 from __future__ import annotations
 

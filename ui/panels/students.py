@@ -1,4 +1,4 @@
-"""A server panel's "Passwords per student" row: how many students get a password of
+"""A server panel's "Student passwords" row: how many students get a password of
 their own (lab/servers/students.py), and the passwords to hand out."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ui.engine_thread import spawn
 
 
 class StudentsRow(QWidget):
-    """A server's "Passwords per student" spin box (0 = off), its Apply button and
+    """A server's "Student passwords" spin box (0 = off), its Apply button and
     the passwords to hand out, as the running server lists them. ``what`` is what a
     student's password logs in to (the tooltip), ``opens`` what each one opens (the
     hand-out note); Apply sets the server option ``students`` with ``set_options``
@@ -35,7 +35,7 @@ class StudentsRow(QWidget):
         self.set_options = set_options
         self.spin = QSpinBox(self)
         self.spin.setRange(0, MAX_STUDENTS)
-        self.spin.setSpecialValueText("0 (off)")
+        self.spin.setSpecialValueText("off")
         self.spin.setToolTip(
             f"Give each student a password of their own ({what}): student1, student2… "
             f"{opens}. The lab's one password then works only from this machine. 0 turns "
@@ -65,7 +65,7 @@ class StudentsRow(QWidget):
         self._students: tuple[tuple[str, str], ...] = ()
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Passwords per student", self))
+        row.addWidget(QLabel("Student passwords", self))
         row.addWidget(self.spin, 1)
         row.addWidget(self.apply_button)
         row.addWidget(self.show_box)
