@@ -84,8 +84,10 @@ class _Address:
 class LoginGuard:
     """Slows failed logins per client address (see the module's doc)."""
 
-    def __init__(self, refusals: Refusals) -> None:
-        self.refusals = refusals
+    def __init__(self, refusals: Refusals | None = None) -> None:
+        #: Where failures are counted unless a check names its own (servers that share
+        #: one guard, as the mail servers do, count each in its own panel).
+        self.refusals = refusals if refusals is not None else Refusals()
         self._addresses: dict[str, _Address] = {}
 
     def failures(self, host: str) -> int:
@@ -111,7 +113,8 @@ class LoginGuard:
         self._addresses[host] = entry
         return entry
 
-    async def check(self, host: str, correct: Callable[[], bool]) -> bool:
+    async def check(self, host: str, correct: Callable[[], bool],
+                    refusals: Refusals | None = None) -> bool:
         """Whether the login is ``correct()``, answered in ``host``'s turn (one attempt
         from an address at a time). A failure is counted and its answer waits
         ``delay(failures)``: the guesser learns nothing sooner, and the address's other
@@ -122,10 +125,10 @@ class LoginGuard:
                 return True
             entry.failures += 1
             entry.last = time.monotonic()
-            self.refusals.count(FAILED_LOGIN)
+            (refusals or self.refusals).count(FAILED_LOGIN)
             await asyncio.sleep(delay(entry.failures))
             return False
 
-    def closing(self) -> None:
+    def closing(self, refusals: Refusals | None = None) -> None:
         """A connection is closed after PER_CONNECTION failed logins: count it."""
-        self.refusals.count(CLOSED_AFTER_FAILURES)
+        (refusals or self.refusals).count(CLOSED_AFTER_FAILURES)

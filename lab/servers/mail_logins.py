@@ -13,16 +13,27 @@ same whatever the user name: nothing tells a guesser which mailboxes exist.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from lab import peers
 from lab.servers.guard import PER_CONNECTION, LoginGuard, Refusals
-from lab.servers.students import student_passwords, students_option
+from lab.servers.students import student_passwords
 
 REALM = "mail"
+#: The guard of each mail folder, on each event loop (a guard's locks live on one).
+_GUARDS: weakref.WeakKeyDictionary[object, weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, LoginGuard]] = weakref.WeakKeyDictionary()
+
+
+def _shared_guard(store: object) -> LoginGuard:
+    """The one guard of the mail servers on ``store`` (made on the running loop)."""
+    per_loop = _GUARDS.setdefault(store, weakref.WeakKeyDictionary())
+    return per_loop.setdefault(asyncio.get_running_loop(), LoginGuard())
 
 
 class MailLogins:
@@ -32,16 +43,14 @@ class MailLogins:
     or None for any user (POP3: the user name is the mailbox)."""
 
     def __init__(self, password: str, students: int, refusals: Refusals,
-                 lab_user: str | None = None) -> None:
+                 lab_user: str | None = None, store: object | None = None) -> None:
         self.password = password
         self.students = student_passwords(students, REALM)
         self.lab_user = lab_user
-        self.guard = LoginGuard(refusals)
-
-    @classmethod
-    def from_options(cls, options: dict[str, str], password: str, refusals: Refusals,
-                     lab_user: str | None = None) -> MailLogins:
-        return cls(password, students_option(options.get("students")), refusals, lab_user)
+        self.refusals = refusals
+        #: One guard for every mail server on one mail folder: POP3 and SMTP AUTH check
+        #: the same passwords, so a guesser trying both gets no second turn.
+        self.guard = _shared_guard(store) if store is not None else LoginGuard()
 
     def view(self) -> tuple[tuple[str, str], ...]:
         """The student users and their passwords, to hand out."""
@@ -69,7 +78,7 @@ class MailLogins:
 
     async def check(self, peer: Any, correct: Callable[[], bool]) -> bool:
         """``correct()``, answered in the client address's turn, a failure slowed."""
-        return await self.guard.check(peers.client_host(peer), correct)
+        return await self.guard.check(peers.client_host(peer), correct, self.refusals)
 
 
 class Strikes:
@@ -82,6 +91,6 @@ class Strikes:
         """Count a failure; True when the connection must now close (counted)."""
         self.failures += 1
         if self.failures >= PER_CONNECTION:
-            logins.guard.closing()
+            logins.guard.closing(logins.refusals)
             return True
         return False

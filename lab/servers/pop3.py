@@ -354,7 +354,7 @@ class Pop3Backend:
         self.store = store
         self.password = password
         self.refusals = Refusals()
-        self.logins = MailLogins(password, students, self.refusals)
+        self.logins = MailLogins(password, students, self.refusals, store=store)
         self.domain = domain
         self.idle_timeout = idle_timeout
         self.address: tuple[str, int] = ("127.0.0.1", 0)

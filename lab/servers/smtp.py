@@ -217,7 +217,8 @@ class SmtpBackend:
         self.password = password
         self.refusals = Refusals()
         self.limits = MailLimits(caps or Caps(), store, self.refusals)
-        self.logins = MailLogins(password, students, self.refusals, lab_user=user)
+        self.logins = MailLogins(password, students, self.refusals, lab_user=user,
+                                 store=store)
         self.handler = LabHandler(store, domain, auth, self.limits)
         self.address: tuple[str, int] = ("127.0.0.1", 0)
         self._live: dict[LabSMTP, None] = {}

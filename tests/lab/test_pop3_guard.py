@@ -164,3 +164,39 @@ def test_smtp_auth_is_slowed_and_closed_with_421_after_three(tmp_path: Path) -> 
         await engine.shutdown()
 
     run(main, timeout=60)
+
+
+def test_pop3_and_smtp_on_one_mail_folder_share_one_guard(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """They check the same passwords: two wrong POP3 passwords, then a wrong SMTP AUTH
+    from the same address is the address's third failure (its wait the third one's),
+    each counted in its own server's panel."""
+    from lab.servers import guard as guard_module
+
+    waits: list[int] = []
+    monkeypatch.setattr(guard_module, "delay", lambda failures: waits.append(failures) or 0.0)
+
+    async def main() -> None:
+        engine, pop3, pop3_port = await mail_lab(tmp_path, "pop3")
+        info = await engine.add_server("smtp", port=0,
+                                       options={"root": str(tmp_path), "auth": "on"})
+        smtp = engine.server_backend(info.id)
+        smtp_port = int(info.address.rpartition(":")[2])
+        await asyncio.to_thread(talk, pop3_port, [b"USER ann", b"PASS no", b"USER ann",
+                                                  b"PASS nope", b"QUIT"])
+
+        def auth() -> int:
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=30) as client:
+                client.ehlo()
+                client.user, client.password = "student", "wrong"
+                with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                    client.auth("PLAIN", client.auth_plain)
+                return refused.value.smtp_code
+
+        assert await asyncio.to_thread(auth) == 535
+        assert waits == [1, 2, 3]  # one count for the address, whichever server
+        assert pop3.refusals.view() == ((FAILED_LOGIN, 2),)  # type: ignore[attr-defined]
+        assert smtp.refusals.view() == ((FAILED_LOGIN, 1),)  # type: ignore[attr-defined]
+        await engine.shutdown()
+
+    run(main, timeout=60)
