@@ -36,39 +36,34 @@ def count(text: str) -> int:
     return _whole(text, math.inf, "a whole number, 0 or more")
 
 
-def milliseconds(text: str) -> float:
-    """A delay in milliseconds, 0 to MAX_DELAY_MS (not NaN, not infinity)."""
+def _decimal(text: str, low: float, high: float, what: str, *, above: bool = False) -> float:
+    """``text`` as a number from ``low`` (more than it, with ``above``) to ``high``;
+    NaN and infinity never are. Else an argparse error naming ``what`` it should be."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0.0 <= value <= MAX_DELAY_MS:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of milliseconds from 0 to {MAX_DELAY_MS:.0f}")
+    if not ((low < value) if above else (low <= value)) or not value <= high:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
+
+
+def milliseconds(text: str) -> float:
+    """A delay in milliseconds, 0 to MAX_DELAY_MS (not NaN, not infinity)."""
+    return _decimal(text, 0.0, MAX_DELAY_MS,
+                    f"a number of milliseconds from 0 to {MAX_DELAY_MS:.0f}")
 
 
 def seconds(text: str) -> float:
     """A time limit in seconds, more than 0 and at most a week."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 < value <= MAX_RUN_S:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds, more than 0 and at most {MAX_RUN_S:.0f}")
-    return value
+    return _decimal(text, 0.0, MAX_RUN_S,
+                    f"a number of seconds, more than 0 and at most {MAX_RUN_S:.0f}",
+                    above=True)
 
 
 def probability(text: str) -> float:
     """A probability from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a probability from 0 to 1")
-    return value
+    return _decimal(text, 0.0, 1.0, "a probability from 0 to 1")
 
 
 def students(text: str) -> int:
